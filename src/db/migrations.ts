@@ -1,0 +1,4 @@
+import { InitialSchema1795291952751 } from '../../migrations/1795291952751-initial-schema';
+
+/** Every migration, in order, listed explicitly (no globs). */
+export const MIGRATIONS: Function[] = [InitialSchema1795291952751];

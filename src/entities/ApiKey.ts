@@ -1,0 +1,32 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { ApiKeyRole } from './enums';
+
+/** An API key. Only the SHA-256 of the secret is stored; the key is shown once, at creation. */
+@Entity({ name: 'api_key' })
+export class ApiKey {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'varchar', length: 200 })
+  name: string;
+
+  @Column({ type: 'enum', enum: ApiKeyRole, enumName: 'api_key_role' })
+  role: ApiKeyRole;
+
+  /** Datasets the key may act on; null means all of them. */
+  @Column({ name: 'dataset_ids', type: 'uuid', array: true, nullable: true })
+  datasetIds: string[] | null;
+
+  /** The key's first characters, to tell keys apart in listings. */
+  @Column({ type: 'varchar', length: 16 })
+  prefix: string;
+
+  @Column({ name: 'secret_hash', type: 'char', length: 64, unique: true })
+  secretHash: string;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
+  revokedAt: Date | null;
+}

@@ -1,0 +1,54 @@
+/** Persistence enums shared by entities and the GraphQL schema. */
+
+export enum ItemSplit {
+  POOL = 'POOL',
+  VALIDATION = 'VALIDATION',
+  TEST = 'TEST',
+}
+
+export enum ItemOrigin {
+  IMPORTED = 'IMPORTED',
+  SYNTHETIC = 'SYNTHETIC',
+}
+
+/** Who made a label. Stored as text so later sources need no type change. */
+export enum LabelSource {
+  HUMAN = 'HUMAN',
+  MODEL = 'MODEL',
+  IMPORT = 'IMPORT',
+}
+
+/** When an item has current labels from several sources, the highest rank is its label. */
+export const LABEL_SOURCE_RANK: Record<LabelSource, number> = {
+  [LabelSource.HUMAN]: 3,
+  [LabelSource.IMPORT]: 2,
+  [LabelSource.MODEL]: 1,
+};
+
+export enum ModelOutputKind {
+  PROBABILITIES = 'PROBABILITIES',
+  LOGITS = 'LOGITS',
+}
+
+export enum RoundStatus {
+  QUEUED = 'QUEUED',
+  SCORING = 'SCORING',
+  SELECTING = 'SELECTING',
+  OPEN = 'OPEN',
+  CLOSED = 'CLOSED',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+}
+
+export enum LabelQueryStatus {
+  OPEN = 'OPEN',
+  ANSWERED = 'ANSWERED',
+  SKIPPED = 'SKIPPED',
+  CANCELLED = 'CANCELLED',
+}
+
+export enum ApiKeyRole {
+  ADMIN = 'ADMIN',
+  SERVICE = 'SERVICE',
+  ANNOTATOR = 'ANNOTATOR',
+}

@@ -1,0 +1,14 @@
+import { ApiKey } from './ApiKey';
+import { Dataset } from './Dataset';
+import { IdempotencyRecord } from './IdempotencyRecord';
+import { Item } from './Item';
+import { Label } from './Label';
+import { LabelQuery } from './LabelQuery';
+import { Model } from './Model';
+import { Round } from './Round';
+
+export { ApiKey, Dataset, IdempotencyRecord, Item, Label, LabelQuery, Model, Round };
+export * from './enums';
+
+/** Every entity, listed explicitly (no globs). */
+export const ENTITIES = [ApiKey, Dataset, IdempotencyRecord, Item, Label, LabelQuery, Model, Round];
