@@ -1,0 +1,55 @@
+import { ApiKey, ApiKeyRole } from '../entities';
+import { ForbiddenError } from '../errors';
+
+/** What an operation needs. Roles grant sets of these (see {@link ROLE_PERMISSIONS}). */
+export enum Permission {
+  /** See a dataset and its items. */
+  READ_DATASET = 'READ_DATASET',
+  /** Create datasets (needs a key not scoped to datasets). */
+  CREATE_DATASET = 'CREATE_DATASET',
+  /** Change a dataset's settings, import items. */
+  WRITE_DATASET = 'WRITE_DATASET',
+  /** Read labels in bulk and export them. */
+  READ_LABELS = 'READ_LABELS',
+  /** Write labels in bulk (`labelItems`). */
+  WRITE_LABELS = 'WRITE_LABELS',
+  /** List, download and register models. */
+  MANAGE_MODELS = 'MANAGE_MODELS',
+  /** Start and cancel rounds. */
+  MANAGE_ROUNDS = 'MANAGE_ROUNDS',
+  /** Work label queues: claim, renew, release, skip, submit. */
+  ANNOTATE = 'ANNOTATE',
+  /** Create, list and revoke API keys. */
+  MANAGE_KEYS = 'MANAGE_KEYS',
+}
+
+const ALL = new Set(Object.values(Permission));
+
+export const ROLE_PERMISSIONS: Record<ApiKeyRole, ReadonlySet<Permission>> = {
+  [ApiKeyRole.ADMIN]: ALL,
+  [ApiKeyRole.SERVICE]: new Set([...ALL].filter((p) => p !== Permission.MANAGE_KEYS)),
+  [ApiKeyRole.ANNOTATOR]: new Set([Permission.READ_DATASET, Permission.ANNOTATE]),
+};
+
+/** The datasets a key may see: null means all. */
+export function datasetScope(key: ApiKey): ReadonlySet<string> | null {
+  return key.datasetIds ? new Set(key.datasetIds) : null;
+}
+
+/**
+ * Throws FORBIDDEN unless the key's role grants `permission` and, when a dataset is named, the
+ * key's scope includes it. Called before anything is read or written.
+ */
+export function authorize(key: ApiKey, permission: Permission, datasetId?: string): void {
+  if (!ROLE_PERMISSIONS[key.role].has(permission)) {
+    throw new ForbiddenError(
+      `This ${key.role} key may not do this (it needs the ${permission} permission).`,
+    );
+  }
+  if (permission === Permission.CREATE_DATASET && key.datasetIds && key.role !== ApiKeyRole.ADMIN) {
+    throw new ForbiddenError('A key scoped to datasets may not create datasets.');
+  }
+  if (datasetId !== undefined && key.datasetIds && !key.datasetIds.includes(datasetId)) {
+    throw new ForbiddenError(`This key is not allowed to act on dataset ${JSON.stringify(datasetId)}.`);
+  }
+}

@@ -1,0 +1,373 @@
+import 'reflect-metadata';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { loadConfig } from '../config';
+import { openDatabase, pendingSchemaChanges } from '../db/database';
+import { ApiKeyRole } from '../entities/enums';
+import { startServer } from '../server';
+import { createServices } from '../services';
+import { GraphQLClientError, QuarryClient } from './client';
+import { countRows, detectFormat, FileFormatError, readItems, type FileItem } from './import-file';
+
+const DEFAULT_URL = 'http://localhost:4000/graphql';
+
+function clientFrom(opts: { url?: string; apiKey?: string }): QuarryClient {
+  const apiKey = opts.apiKey ?? process.env.QUARRY_API_KEY;
+  if (!apiKey) {
+    throw new GraphQLClientError('No API key: pass --api-key or set QUARRY_API_KEY.');
+  }
+  return new QuarryClient({ url: opts.url ?? process.env.QUARRY_URL ?? DEFAULT_URL, apiKey });
+}
+
+function positiveInt(max: number) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`must be an integer from 1 to ${max}`);
+    return n;
+  };
+}
+
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+const out = (s: string) => process.stdout.write(s + '\n');
+const err = (s: string) => process.stderr.write(s + '\n');
+
+function describeProblems(e: GraphQLClientError): string {
+  const problems = e.extensions?.problems as { index?: number; id?: string; field?: string; message: string }[] | undefined;
+  if (!problems) return '';
+  return problems
+    .slice(0, 20)
+    .map((p) => `  - ${p.id !== undefined ? `item ${JSON.stringify(p.id)}` : `#${p.index}`}${p.field ? ` ${p.field}` : ''}: ${p.message}`)
+    .join('\n');
+}
+
+async function serve(): Promise<void> {
+  const config = loadConfig();
+  const server = await startServer(config);
+  const shutdown = (signal: string) => {
+    err(`${signal} received, stopping…`);
+    server.stop().then(
+      () => process.exit(0),
+      (e) => {
+        err(String(e));
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function migrate(opts: { check?: boolean }): Promise<void> {
+  if (opts.check) {
+    // The check compares the entities with a fresh database built only from the migrations.
+    const db = await openDatabase({ dataDir: 'memory://', migrate: true });
+    try {
+      const { up } = await pendingSchemaChanges(db);
+      if (up.length > 0) {
+        err('The entities and the migrations disagree. A migration is missing for:');
+        for (const q of up) err(`  ${q}`);
+        err('Generate one with: npm run migration:generate -- <what-it-does>');
+        process.exitCode = 1;
+      } else {
+        out('Entities and migrations agree.');
+      }
+    } finally {
+      await db.close();
+    }
+    return;
+  }
+  const config = loadConfig();
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, migrate: false });
+  try {
+    const applied = await db.ds.runMigrations({ transaction: 'each' });
+    out(applied.length ? `Applied ${applied.map((m) => m.name).join(', ')}.` : 'The database is up to date.');
+  } finally {
+    await db.close();
+  }
+}
+
+async function keysCreate(opts: { name: string; role: string; datasets?: string[] }): Promise<void> {
+  const role = opts.role.toUpperCase() as ApiKeyRole;
+  const config = loadConfig();
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    const { key, secret } = await createServices(db.ds, config).apiKeys.create({ name: opts.name, role, datasetIds: opts.datasets ?? null });
+    err(`Created ${key.role} key ${JSON.stringify(key.name)} (id ${key.id}). It is shown this once:`);
+    out(secret);
+  } finally {
+    await db.close();
+  }
+}
+
+async function datasetCreate(opts: {
+  name: string;
+  classes: string[];
+  featureDim: number;
+  description?: string;
+  budget?: number;
+  url?: string;
+  apiKey?: string;
+}): Promise<void> {
+  const client = clientFrom(opts);
+  const data = await client.request(
+    `mutation($input: CreateDatasetInput!) { createDataset(input: $input) { id name } }`,
+    {
+      input: {
+        name: opts.name,
+        classes: opts.classes,
+        featureDim: opts.featureDim,
+        description: opts.description,
+        labelBudget: opts.budget,
+      },
+    },
+  );
+  err(`Created dataset ${JSON.stringify(data.createDataset.name)}:`);
+  out(data.createDataset.id);
+}
+
+async function datasetList(opts: { url?: string; apiKey?: string }): Promise<void> {
+  const data = await clientFrom(opts).request('query { datasets { id name featureDim classes labelBudget } }');
+  for (const d of data.datasets) {
+    out(`${d.id}  ${d.name}  dim=${d.featureDim}  classes=${d.classes.length}${d.labelBudget !== null ? `  budget=${d.labelBudget}` : ''}`);
+  }
+}
+
+const IMPORT_MUTATION = `mutation($datasetId: ID!, $items: [ImportItemInput!]!) {
+  importItems(datasetId: $datasetId, items: $items) { importedCount labelledCount }
+}`;
+
+async function importFile(
+  file: string,
+  opts: {
+    dataset: string;
+    format?: string;
+    batchSize: number;
+    idColumn?: string;
+    labelColumn?: string;
+    labels: boolean;
+    splitColumn?: string;
+    payloadColumns?: string[];
+    featureColumns?: string[];
+    skipExisting?: boolean;
+    progress: boolean;
+    url?: string;
+    apiKey?: string;
+  },
+): Promise<void> {
+  if (!fs.existsSync(file)) throw new FileFormatError(`No such file: ${file}`);
+  const format = detectFormat(file, opts.format);
+  const client = clientFrom(opts);
+  const dataset = await client.resolveDataset(opts.dataset);
+  const total = await countRows(file, format);
+  const bar = opts.progress && process.stderr.isTTY ? new SingleBar({ format: 'importing [{bar}] {value}/{total} items | {rate} items/s | eta {eta}s', stream: process.stderr }, Presets.shades_classic) : undefined;
+  bar?.start(total, 0, { rate: 0 });
+  const started = Date.now();
+  let imported = 0;
+  let labelled = 0;
+  let skipped = 0;
+  let batchNo = 0;
+  const send = async (batch: FileItem[]) => {
+    batchNo++;
+    let items = batch;
+    if (opts.skipExisting) {
+      const data = await client.request(
+        `query($d: ID!, $ids: [String!]!, $n: Int!) { items(datasetId: $d, filter: { externalIds: $ids }, first: $n) { edges { node { externalId } } } }`,
+        { d: dataset.id, ids: batch.map((i) => i.externalId), n: Math.min(1000, batch.length) },
+      );
+      const existing = new Set(data.items.edges.map((e: { node: { externalId: string } }) => e.node.externalId));
+      items = batch.filter((i) => !existing.has(i.externalId));
+      skipped += batch.length - items.length;
+    }
+    if (items.length > 0) {
+      try {
+        const data = await client.request(IMPORT_MUTATION, { datasetId: dataset.id, items });
+        imported += data.importItems.importedCount;
+        labelled += data.importItems.labelledCount;
+      } catch (e) {
+        bar?.stop();
+        if (e instanceof GraphQLClientError) {
+          const first = (batchNo - 1) * opts.batchSize + 1;
+          err(`Batch ${batchNo} (rows ${first}-${first + batch.length - 1}) was refused, nothing of it was written: ${e.message}`);
+          const details = describeProblems(e);
+          if (details) err(details);
+          err(`${imported} items from earlier batches are stored. Fix the file and rerun with --skip-existing to continue.`);
+        }
+        throw e;
+      }
+    }
+    const secs = (Date.now() - started) / 1000;
+    bar?.update(imported + skipped, { rate: Math.round((imported + skipped) / Math.max(secs, 0.001)) });
+  };
+  let batch: FileItem[] = [];
+  for await (const item of readItems(file, { ...opts, format })) {
+    batch.push(item);
+    if (batch.length >= opts.batchSize) {
+      await send(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await send(batch);
+  bar?.stop();
+  const secs = (Date.now() - started) / 1000;
+  out(
+    `Imported ${imported} items (${labelled} labelled)${skipped ? `, skipped ${skipped} already stored` : ''} into ${JSON.stringify(dataset.name)} in ${secs.toFixed(1)} s (${Math.round(imported / Math.max(secs, 0.001))} items/s).`,
+  );
+}
+
+async function exportLabels(opts: { dataset: string; format: string; out?: string; url?: string; apiKey?: string }): Promise<void> {
+  const client = clientFrom(opts);
+  const dataset = await client.resolveDataset(opts.dataset);
+  const url = `${client.baseUrl}/export/labels?datasetId=${encodeURIComponent(dataset.id)}&format=${encodeURIComponent(opts.format)}`;
+  const res = await fetch(url, { headers: client.headers() });
+  if (!res.ok || !res.body) {
+    const text = await res.text();
+    let message = text;
+    try {
+      message = JSON.parse(text).errors[0].message;
+    } catch {
+      // not JSON; show it as it is
+    }
+    throw new GraphQLClientError(`Export failed (HTTP ${res.status}): ${message}`);
+  }
+  const sink: NodeJS.WritableStream = opts.out ? fs.createWriteStream(opts.out) : process.stdout;
+  let bytes = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    bytes += chunk.length;
+    if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r()));
+  }
+  if (opts.out) {
+    await new Promise<void>((r) => (sink as fs.WriteStream).end(() => r()));
+    err(`Wrote ${bytes} bytes of ${opts.format.toUpperCase()} to ${opts.out}.`);
+  }
+}
+
+async function modelAdd(
+  file: string,
+  opts: { dataset: string; name?: string; inputName?: string; outputName?: string; outputKind?: string; embeddingOutput?: string; url?: string; apiKey?: string },
+): Promise<void> {
+  const client = clientFrom(opts);
+  const dataset = await client.resolveDataset(opts.dataset);
+  const onnx = fs.readFileSync(file);
+  const data = await client.request(
+    `mutation($d: ID!, $name: String!, $b64: String!, $in: String, $outName: String, $kind: ModelOutputKind, $emb: String) {
+      registerModel(datasetId: $d, name: $name, onnxBase64: $b64, inputName: $in, outputName: $outName, outputKind: $kind, embeddingOutput: $emb) {
+        id name version outputName outputKind embeddingOutputName embeddingDim sha256
+      }
+    }`,
+    {
+      d: dataset.id,
+      name: opts.name ?? path.basename(file, path.extname(file)),
+      b64: onnx.toString('base64'),
+      in: opts.inputName,
+      outName: opts.outputName,
+      kind: opts.outputKind?.toUpperCase(),
+      emb: opts.embeddingOutput,
+    },
+  );
+  const m = data.registerModel;
+  err(`Registered ${m.name} as version ${m.version} of ${JSON.stringify(dataset.name)} (${m.outputKind} from ${JSON.stringify(m.outputName)}${m.embeddingOutputName ? `, embedding ${JSON.stringify(m.embeddingOutputName)} of ${m.embeddingDim}` : ''}).`);
+  out(m.id);
+}
+
+function apiOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', `GraphQL endpoint (env QUARRY_URL, default ${DEFAULT_URL})`)
+    .option('--api-key <key>', 'API key (env QUARRY_API_KEY)');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('quarry').description('Quarry: an active-learning server').showHelpAfterError();
+
+  program.command('serve').description('run the server (GraphQL at http://localhost:4000/graphql)').action(serve);
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations')
+    .option('--check', 'only check that the entities and the migrations agree (exit 1 if not)')
+    .action(migrate);
+
+  const keys = program.command('keys').description('API keys');
+  keys
+    .command('create')
+    .description('create an API key and print it (shown once); opens the database directly')
+    .requiredOption('--name <name>', 'a name to tell the key apart')
+    .addOption(new Option('--role <role>', 'what the key may do').choices(['ADMIN', 'SERVICE', 'ANNOTATOR', 'admin', 'service', 'annotator']).makeOptionMandatory())
+    .option('--datasets <ids>', 'limit the key to these dataset ids (comma-separated)', list)
+    .action(keysCreate);
+
+  const dataset = program.command('dataset').description('datasets');
+  apiOptions(
+    dataset
+      .command('create')
+      .description('create a dataset and print its id')
+      .requiredOption('--name <name>')
+      .requiredOption('--classes <names>', 'class names, comma-separated, in order', list)
+      .requiredOption('--feature-dim <n>', 'length of the feature vectors', positiveInt(262144))
+      .option('--description <text>')
+      .option('--budget <n>', 'label budget', positiveInt(2 ** 31 - 1)),
+  ).action(datasetCreate);
+  apiOptions(dataset.command('list').description('list datasets')).action(datasetList);
+
+  apiOptions(
+    program
+      .command('import <file>')
+      .description('import items from a CSV or JSONL file through the API, in batches')
+      .requiredOption('--dataset <id-or-name>')
+      .option('--format <format>', 'csv or jsonl (default: from the file name)')
+      .option('--batch-size <n>', 'items per importItems call', positiveInt(10000), 2000)
+      .option('--id-column <name>', 'column with the external id (default: id, else the row number)')
+      .option('--label-column <name>', 'column with the label (default: label)')
+      .option('--no-labels', 'import without labels, even if the file has them')
+      .option('--split-column <name>', 'column with the split: POOL, VALIDATION or TEST (default: split)')
+      .option('--payload-columns <names>', 'CSV columns to copy into the payload', list)
+      .option('--feature-columns <names>', 'CSV columns holding the features (default: all others)', list)
+      .option('--skip-existing', 'skip rows whose external id is already stored (to resume an import)')
+      .option('--no-progress', 'no progress bar'),
+  ).action(importFile);
+
+  apiOptions(
+    program
+      .command('export')
+      .description('export the current label of every labelled item')
+      .requiredOption('--dataset <id-or-name>')
+      .addOption(new Option('--format <format>').choices(['jsonl', 'csv']).default('jsonl'))
+      .option('--out <file>', 'write to a file instead of standard output'),
+  ).action(exportLabels);
+
+  const model = program.command('model').description('models');
+  apiOptions(
+    model
+      .command('add <file>')
+      .description('register an ONNX model file with a dataset')
+      .requiredOption('--dataset <id-or-name>')
+      .option('--name <name>', 'model name (default: the file name)')
+      .option('--input-name <name>')
+      .option('--output-name <name>', 'the output with class scores')
+      .addOption(new Option('--output-kind <kind>').choices(['probabilities', 'logits', 'PROBABILITIES', 'LOGITS']))
+      .option('--embedding-output <name>'),
+  ).action(modelAdd);
+
+  return program;
+}
+
+export function main(argv: string[]): void {
+  buildProgram()
+    .parseAsync(argv)
+    .catch((e: unknown) => {
+      if (e instanceof GraphQLClientError || e instanceof FileFormatError) {
+        err(`quarry: ${e.message}`);
+        if (e instanceof GraphQLClientError) {
+          const details = describeProblems(e);
+          if (details) err(details);
+        }
+      } else {
+        err(`quarry: ${(e as Error).message ?? e}`);
+      }
+      process.exit(1);
+    });
+}

@@ -1,0 +1,84 @@
+import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { GraphQLUpload, type FileUpload } from 'graphql-upload-minimal';
+import { ModelNode } from '../schema/types';
+import { ModelOutputKind } from '../schema/enums';
+
+import { BadUserInputError, PayloadTooLargeError } from '../errors';
+import type { GraphQLContext } from './context';
+
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+async function readUpload(upload: Promise<FileUpload>, maxBytes: number): Promise<Buffer> {
+  const file = await upload;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of file.createReadStream()) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      throw new PayloadTooLargeError(`The model file is over the limit of ${maxBytes} bytes (QUARRY_MAX_MODEL_BYTES).`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+@Resolver(() => ModelNode)
+export class ModelResolver {
+  @Query(() => [ModelNode], { description: 'A dataset\'s model versions, oldest first.' })
+  models(@Arg('datasetId', () => ID) datasetId: string, @Ctx() ctx: GraphQLContext): Promise<ModelNode[]> {
+    return ctx.services.models.list(ctx.key, datasetId);
+  }
+
+  @Query(() => ModelNode)
+  model(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<ModelNode> {
+    return ctx.services.models.get(ctx.key, id);
+  }
+
+  @Mutation(() => ModelNode, {
+    description:
+      'Registers an ONNX model as the dataset\'s next version. Send the file as base64 (onnxBase64) or as a GraphQL multipart upload (file). It must take [N, featureDim] float32 and give [N, classes] probabilities or logits; it is validated in a separate process before it is stored, and refused with BAD_USER_INPUT and the reason otherwise.',
+  })
+  async registerModel(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Arg('name') name: string,
+    @Arg('onnxBase64', () => String, { nullable: true }) onnxBase64: string | null,
+    @Arg('file', () => GraphQLUpload, { nullable: true }) file: Promise<FileUpload> | null,
+    @Arg('inputName', () => String, { nullable: true, description: 'Default: the model\'s only input.' }) inputName: string | null,
+    @Arg('outputName', () => String, {
+      nullable: true,
+      description: 'The output giving class scores. Default: the output named like "prob" or "logit", or the only output.',
+    })
+    outputName: string | null,
+    @Arg('outputKind', () => ModelOutputKind, {
+      nullable: true,
+      description: 'Default: found from the output\'s name ("prob" -> PROBABILITIES, "logit" -> LOGITS).',
+    })
+    outputKind: ModelOutputKind | null,
+    @Arg('embeddingOutput', () => String, {
+      nullable: true,
+      description: 'An output giving an embedding per row. Default: an output named like "embed", if any.',
+    })
+    embeddingOutput: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ModelNode> {
+    if ((onnxBase64 === null) === (file === null)) {
+      throw new BadUserInputError('Give the model as exactly one of onnxBase64 and file.');
+    }
+    const maxBytes = ctx.services.models.maxBytes;
+    let onnx: Buffer;
+    if (onnxBase64 !== null) {
+      if (!BASE64_RE.test(onnxBase64)) throw new BadUserInputError('onnxBase64 is not valid base64.');
+      onnx = Buffer.from(onnxBase64, 'base64');
+    } else {
+      onnx = await readUpload(file!, maxBytes);
+    }
+    return ctx.services.models.register(ctx.key, datasetId, {
+      name,
+      onnx,
+      inputName,
+      outputName,
+      outputKind,
+      embeddingOutput,
+    });
+  }
+}

@@ -1,0 +1,30 @@
+import DataLoader from 'dataloader';
+import type { ApiKey, Dataset, Label } from '../entities';
+import type { Services } from '../services';
+import type { LabelQuery } from '../entities';
+
+/** Per-request batching of nested fields: one SQL statement per field per page, not per node. */
+export interface Loaders {
+  dataset: DataLoader<string, Dataset | null>;
+  itemFeatures: DataLoader<string, Buffer | null>;
+  itemLabel: DataLoader<string, Label | null>;
+  itemLabels: DataLoader<string, Label[]>;
+  roundQueries: DataLoader<string, LabelQuery[]>;
+}
+
+/** What every resolver gets. Requests without a valid key never reach a resolver. */
+export interface GraphQLContext {
+  key: ApiKey;
+  services: Services;
+  loaders: Loaders;
+}
+
+export function createLoaders(services: Services, datasetsById: (ids: readonly string[]) => Promise<(Dataset | null)[]>): Loaders {
+  return {
+    dataset: new DataLoader(datasetsById),
+    itemFeatures: new DataLoader((ids) => services.items.featuresByIds(ids)),
+    itemLabel: new DataLoader((ids) => services.labels.resolvedByItemIds(ids)),
+    itemLabels: new DataLoader((ids) => services.labels.historyByItemIds(ids)),
+    roundQueries: new DataLoader((ids) => services.rounds.queriesByRoundIds(ids)),
+  };
+}

@@ -1,0 +1,401 @@
+import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { GraphQLJSON } from 'graphql-scalars';
+import {
+  ApiKeyRole,
+  ItemOrigin,
+  ItemSplit,
+  LabelQueryStatus,
+  LabelSource,
+  ModelOutputKind,
+  RoundStatus,
+} from './enums';
+import { ConnectionType } from './connection';
+
+@ObjectType({ description: 'A collection of items to label, with its classes and feature length.' })
+export class DatasetNode {
+  @Field(() => ID)
+  id: string;
+
+  @Field()
+  name: string;
+
+  @Field()
+  description: string;
+
+  @Field(() => [String], { description: 'Class names in their fixed order.' })
+  classes: string[];
+
+  @Field(() => Int, { description: 'Length of every item\'s feature vector.' })
+  featureDim: number;
+
+  @Field(() => Int, { nullable: true, description: 'Human answers the dataset may spend; null for no limit.' })
+  labelBudget: number | null;
+
+  @Field(() => Int, { description: 'Distinct annotators who must answer each query (default 1).' })
+  annotationsPerItem: number;
+
+  @Field()
+  createdAt: Date;
+
+  @Field()
+  updatedAt: Date;
+}
+
+@ObjectType({ description: 'One label given to one item.' })
+export class LabelNode {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  itemId: string;
+
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field({ description: 'The class name.' })
+  value: string;
+
+  @Field(() => Int, { description: 'Index of the class in the dataset\'s classes.' })
+  classIndex: number;
+
+  @Field(() => LabelSource)
+  source: LabelSource;
+
+  @Field(() => ID, { nullable: true, description: 'The API key that wrote the label.' })
+  apiKeyId: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The person who gave the label, as the labelling tool names them.' })
+  annotatorId: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'The model version whose prediction this is (MODEL labels).' })
+  modelId: string | null;
+
+  @Field(() => Float, { nullable: true })
+  confidence: number | null;
+
+  @Field()
+  createdAt: Date;
+
+  @Field(() => Date, { nullable: true, description: 'When a newer label from the same source replaced this one.' })
+  supersededAt: Date | null;
+
+  @Field({ description: 'True until a newer label from the same source supersedes it.' })
+  current: boolean;
+}
+
+@ObjectType({ description: 'One thing to label: its payload for people, its feature vector for models.' })
+export class ItemNode {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field({ description: 'The id the item has in the user\'s own systems; unique per dataset.' })
+  externalId: string;
+
+  @Field(() => GraphQLJSON, { description: 'Whatever an annotator needs to see: text, an image URL, a record.' })
+  payload: unknown;
+
+  @Field(() => ItemSplit)
+  split: ItemSplit;
+
+  @Field(() => ItemOrigin)
+  origin: ItemOrigin;
+
+  @Field()
+  createdAt: Date;
+}
+
+@ObjectType()
+export class ItemConnection extends ConnectionType(ItemNode, 'Item') {}
+
+@ObjectType()
+export class LabelConnection extends ConnectionType(LabelNode, 'Label') {}
+
+@ObjectType({ description: 'A registered ONNX model version of a dataset.' })
+export class ModelNode {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field()
+  name: string;
+
+  @Field(() => Int, { description: '1, 2, 3... per dataset, in registration order.' })
+  version: number;
+
+  @Field(() => Int)
+  sizeBytes: number;
+
+  @Field({ description: 'SHA-256 of the ONNX bytes, hex.' })
+  sha256: string;
+
+  @Field()
+  inputName: string;
+
+  @Field({ description: 'The output giving class scores.' })
+  outputName: string;
+
+  @Field(() => ModelOutputKind)
+  outputKind: ModelOutputKind;
+
+  @Field(() => String, { nullable: true })
+  embeddingOutputName: string | null;
+
+  @Field(() => Int, { nullable: true })
+  embeddingDim: number | null;
+
+  @Field()
+  createdAt: Date;
+}
+
+@ObjectType({ description: 'How far a round has scored its pool.' })
+export class RoundProgress {
+  @Field(() => Int)
+  scored: number;
+
+  @Field(() => Int)
+  total: number;
+}
+
+@ObjectType({ description: 'One selection of label queries by a strategy over a dataset\'s pool.' })
+export class RoundNode {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field({ description: 'The strategy\'s code, e.g. `margin`.' })
+  strategy: string;
+
+  @Field(() => GraphQLJSON)
+  params: Record<string, unknown>;
+
+  @Field(() => Int)
+  size: number;
+
+  @Field(() => [ID])
+  modelIds: string[];
+
+  @Field(() => RoundStatus)
+  status: RoundStatus;
+
+  @Field(() => String, { nullable: true, description: 'Why the round failed.' })
+  error: string | null;
+
+  @Field()
+  createdAt: Date;
+
+  @Field(() => Date, { nullable: true })
+  startedAt: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  finishedAt: Date | null;
+}
+
+@ObjectType({ description: 'A request to a human for one item\'s label ("query" in active-learning terms).' })
+export class LabelQueryNode {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  roundId: string;
+
+  @Field(() => ID)
+  itemId: string;
+
+  @Field(() => Int, { description: '1 is the item the strategy wanted most.' })
+  rank: number;
+
+  @Field(() => Float)
+  score: number;
+
+  @Field(() => GraphQLJSON, { description: 'The strategy\'s reason in numbers, e.g. the margin and the predicted class.' })
+  reason: Record<string, unknown>;
+
+  @Field(() => LabelQueryStatus)
+  status: LabelQueryStatus;
+
+  @Field()
+  createdAt: Date;
+
+  @Field(() => Date, { nullable: true })
+  answeredAt: Date | null;
+}
+
+@ObjectType({ description: 'An API key (its secret is shown only once, when it is created).' })
+export class ApiKeyNode {
+  @Field(() => ID)
+  id: string;
+
+  @Field()
+  name: string;
+
+  @Field(() => ApiKeyRole)
+  role: ApiKeyRole;
+
+  @Field(() => [ID], { nullable: true, description: 'Datasets the key is limited to; null for all.' })
+  datasetIds: string[] | null;
+
+  @Field({ description: 'The key\'s first characters, to tell keys apart.' })
+  prefix: string;
+
+  @Field()
+  createdAt: Date;
+
+  @Field(() => Date, { nullable: true })
+  revokedAt: Date | null;
+}
+
+@ObjectType()
+export class CreatedApiKey {
+  @Field(() => ApiKeyNode)
+  apiKey: ApiKeyNode;
+
+  @Field({ description: 'The key itself. Shown this once: store it now.' })
+  secret: string;
+}
+
+@ObjectType()
+export class ImportItemsResult {
+  @Field(() => Int)
+  importedCount: number;
+
+  @Field(() => Int, { description: 'How many imported items came with a label.' })
+  labelledCount: number;
+
+  @Field(() => [ID], { description: 'The new items\' ids, in input order.' })
+  itemIds: string[];
+}
+
+@ObjectType()
+export class LabelItemsResult {
+  @Field(() => [LabelNode])
+  labels: LabelNode[];
+
+  @Field({ description: 'True when this answer is the stored outcome of an earlier call with the same idempotency key.' })
+  replayed: boolean;
+}
+
+// ---- inputs ----
+
+@InputType()
+export class CreateDatasetInput {
+  @Field()
+  name: string;
+
+  @Field(() => String, { nullable: true })
+  description?: string | null;
+
+  @Field(() => [String], { description: 'At least two class names, in a fixed order.' })
+  classes: string[];
+
+  @Field(() => Int)
+  featureDim: number;
+
+  @Field(() => Int, { nullable: true, description: 'Human answers the dataset may spend; omit for no limit.' })
+  labelBudget?: number | null;
+
+  @Field(() => Int, { nullable: true, defaultValue: 1 })
+  annotationsPerItem?: number | null;
+}
+
+@InputType()
+export class UpdateDatasetInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  description?: string | null;
+
+  @Field(() => [String], { nullable: true, description: 'Classes to append; existing classes keep their order.' })
+  addClasses?: string[] | null;
+
+  @Field(() => Int, { nullable: true, description: 'A new budget; null removes the limit; omit to keep it.' })
+  labelBudget?: number | null;
+
+  @Field(() => Int, { nullable: true })
+  annotationsPerItem?: number | null;
+}
+
+@InputType({ description: 'One item to import. Give features as a list of floats or as base64 of little-endian float32.' })
+export class ImportItemInput {
+  @Field()
+  externalId: string;
+
+  @Field(() => GraphQLJSON, { nullable: true })
+  payload?: unknown;
+
+  @Field(() => [Float], { nullable: true })
+  features?: number[] | null;
+
+  @Field(() => String, { nullable: true, description: 'Base64 of featureDim little-endian float32 values (the fast path).' })
+  featuresBase64?: string | null;
+
+  @Field(() => ItemSplit, { nullable: true, defaultValue: ItemSplit.POOL })
+  split?: ItemSplit | null;
+
+  @Field(() => String, { nullable: true, description: 'A class name: the item arrives labelled (source IMPORT).' })
+  label?: string | null;
+}
+
+@InputType()
+export class ItemFilter {
+  @Field(() => ItemSplit, { nullable: true })
+  split?: ItemSplit | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'true: only items with a current label; false: only items without.' })
+  labelled?: boolean | null;
+
+  @Field(() => [String], { nullable: true })
+  externalIds?: string[] | null;
+
+  @Field(() => ItemOrigin, { nullable: true })
+  origin?: ItemOrigin | null;
+}
+
+@InputType({ description: 'A label for one item, named by itemId or by externalId.' })
+export class LabelItemInput {
+  @Field(() => ID, { nullable: true })
+  itemId?: string | null;
+
+  @Field(() => String, { nullable: true })
+  externalId?: string | null;
+
+  @Field({ description: 'A class name of the dataset.' })
+  value: string;
+
+  @Field(() => Float, { nullable: true })
+  confidence?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'Who gave the label, as the labelling tool names them.' })
+  annotatorId?: string | null;
+}
+
+@InputType()
+export class LabelFilter {
+  @Field(() => LabelSource, { nullable: true })
+  source?: LabelSource | null;
+
+  @Field(() => Boolean, { nullable: true, defaultValue: true, description: 'Only current labels (default); false includes superseded ones.' })
+  current?: boolean | null;
+
+  @Field(() => [ID], { nullable: true })
+  itemIds?: string[] | null;
+}
+
+@InputType()
+export class CreateApiKeyInput {
+  @Field()
+  name: string;
+
+  @Field(() => ApiKeyRole)
+  role: ApiKeyRole;
+
+  @Field(() => [ID], { nullable: true, description: 'Limit the key to these datasets; omit for all.' })
+  datasetIds?: string[] | null;
+}

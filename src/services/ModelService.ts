@@ -1,0 +1,130 @@
+import crypto from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { ApiKey, Model, ModelOutputKind } from '../entities';
+import { BadUserInputError, NotFoundError, PayloadTooLargeError } from '../errors';
+import { Permission } from '../auth/permissions';
+import { checkModel, ModelCheckError, ModelCheckLimits } from '../models/model-check';
+import { DatasetService } from './DatasetService';
+import { isUuid } from './db-errors';
+
+export interface RegisterModelInput {
+  name: string;
+  onnx: Buffer;
+  inputName?: string | null;
+  outputName?: string | null;
+  outputKind?: ModelOutputKind | null;
+  embeddingOutput?: string | null;
+}
+
+/** Model columns without the ONNX bytes, for listings. */
+const MODEL_COLUMNS = [
+  'id', 'datasetId', 'name', 'version', 'sizeBytes', 'sha256', 'inputName', 'outputName',
+  'outputKind', 'embeddingOutputName', 'embeddingDim', 'createdBy', 'createdAt',
+] as const;
+export type ModelInfo = Pick<Model, (typeof MODEL_COLUMNS)[number]>;
+const SELECT_INFO = Object.fromEntries(MODEL_COLUMNS.map((c) => [c, true])) as Record<(typeof MODEL_COLUMNS)[number], true>;
+
+/** Models: validated registration of uploaded ONNX files, and listings. */
+export class ModelService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly datasets: DatasetService,
+    readonly maxBytes: number,
+    private readonly checkLimits: ModelCheckLimits,
+  ) {}
+
+  /**
+   * Validates the model in a child process (loads in onnxruntime, right input width and class
+   * count, finite outputs on a test batch) and stores it as the dataset's next version.
+   * A model that fails any check is refused with BAD_USER_INPUT and nothing is stored.
+   */
+  async register(key: ApiKey, datasetId: string, input: RegisterModelInput): Promise<ModelInfo> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.MANAGE_MODELS);
+    const name = input.name.trim();
+    if (!name || name.length > 200) throw new BadUserInputError('name must be 1 to 200 characters.');
+    if (input.onnx.length === 0) throw new BadUserInputError('The ONNX file is empty.');
+    if (input.onnx.length > this.maxBytes) {
+      throw new PayloadTooLargeError(
+        `The model is ${input.onnx.length} bytes; the limit is ${this.maxBytes} (QUARRY_MAX_MODEL_BYTES).`,
+      );
+    }
+    const sample = await this.sampleFeatures(dataset.id, dataset.featureDim);
+    let checked;
+    try {
+      checked = await checkModel(
+        {
+          onnx: input.onnx,
+          featureDim: dataset.featureDim,
+          classCount: dataset.classes.length,
+          inputName: input.inputName ?? undefined,
+          outputName: input.outputName ?? undefined,
+          outputKind: input.outputKind ?? undefined,
+          embeddingOutput: input.embeddingOutput ?? undefined,
+          sample,
+        },
+        this.checkLimits,
+      );
+    } catch (e) {
+      if (e instanceof ModelCheckError) {
+        throw new BadUserInputError(`The model was refused: ${e.message}`);
+      }
+      throw e;
+    }
+    const sha256 = crypto.createHash('sha256').update(input.onnx).digest('hex');
+    const saved = await this.ds.transaction(async (m) => {
+      // Serialise version numbering per dataset.
+      await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [dataset.id]);
+      const [{ v }] = await m.query('SELECT coalesce(max(version), 0) + 1 AS v FROM model WHERE dataset_id = $1', [dataset.id]);
+      return m.getRepository(Model).save({
+        datasetId: dataset.id,
+        name,
+        version: v,
+        onnx: input.onnx,
+        sizeBytes: input.onnx.length,
+        sha256,
+        inputName: checked.inputName,
+        outputName: checked.outputName,
+        outputKind: checked.outputKind,
+        embeddingOutputName: checked.embeddingOutputName,
+        embeddingDim: checked.embeddingDim,
+        createdBy: key.id,
+      });
+    });
+    return strip(saved);
+  }
+
+  /** A few stored vectors of the dataset to test the model on (random ones if it has none). */
+  private async sampleFeatures(datasetId: string, dim: number): Promise<Float32Array | undefined> {
+    const rows: { features: Buffer }[] = await this.ds.query(
+      'SELECT features FROM item WHERE dataset_id = $1 ORDER BY id LIMIT 8',
+      [datasetId],
+    );
+    if (rows.length === 0) return undefined;
+    const out = new Float32Array(rows.length * dim);
+    rows.forEach((r, i) => new Uint8Array(out.buffer, i * dim * 4, dim * 4).set(r.features));
+    return out;
+  }
+
+  async list(key: ApiKey, datasetId: string): Promise<ModelInfo[]> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.MANAGE_MODELS);
+    return this.ds.getRepository(Model).find({
+      select: SELECT_INFO,
+      where: { datasetId: dataset.id },
+      order: { version: 'ASC' },
+    });
+  }
+
+  async get(key: ApiKey, id: string): Promise<ModelInfo> {
+    const model = isUuid(id)
+      ? await this.ds.getRepository(Model).findOne({ select: SELECT_INFO, where: { id } })
+      : null;
+    if (!model) throw new NotFoundError('Model', id);
+    await this.datasets.getAuthorized(key, model.datasetId, Permission.MANAGE_MODELS);
+    return model;
+  }
+}
+
+function strip(m: Model): ModelInfo {
+  const { onnx: _onnx, dataset: _dataset, ...info } = m;
+  return info;
+}

@@ -1,0 +1,74 @@
+import os from 'node:os';
+
+if (os.endianness() !== 'LE') {
+  // Vectors are stored as little-endian float32 and viewed as Float32Array without conversion.
+  throw new Error('Quarry needs a little-endian machine.');
+}
+
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Why a vector was refused, or null when it is fine. */
+export type VectorProblem = string | null;
+
+/** Feature vectors of one batch, decoded into one contiguous float32 block. */
+export class FeatureBlock {
+  readonly data: Float32Array;
+  constructor(
+    readonly rows: number,
+    readonly dim: number,
+  ) {
+    this.data = new Float32Array(rows * dim);
+  }
+
+  /** Stores row `i` from a list of numbers; returns why it was refused, if it was. */
+  setFromList(i: number, values: readonly number[]): VectorProblem {
+    if (values.length !== this.dim) {
+      return `has ${values.length} values, expected ${this.dim}`;
+    }
+    const row = this.data.subarray(i * this.dim, (i + 1) * this.dim);
+    row.set(values);
+    return checkFinite(row, values);
+  }
+
+  /** Stores row `i` from base64 of little-endian float32; returns why it was refused, if it was. */
+  setFromBase64(i: number, b64: string): VectorProblem {
+    const expectedChars = Math.ceil((this.dim * 4) / 3) * 4;
+    if (b64.length !== expectedChars || !BASE64_RE.test(b64)) {
+      if (BASE64_RE.test(b64)) {
+        const bytes = Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+        return `decodes to ${bytes} bytes (${bytes / 4} float32 values), expected ${this.dim * 4} bytes (${this.dim} values)`;
+      }
+      return 'is not valid base64';
+    }
+    const target = Buffer.from(this.data.buffer, i * this.dim * 4, this.dim * 4);
+    const written = target.write(b64, 'base64');
+    if (written !== this.dim * 4) {
+      return `decodes to ${written} bytes, expected ${this.dim * 4}`;
+    }
+    return checkFinite(this.data.subarray(i * this.dim, (i + 1) * this.dim));
+  }
+
+  /** Row `i` as bytes for storage (a view, no copy). */
+  rowBytes(i: number): Buffer {
+    return Buffer.from(this.data.buffer, i * this.dim * 4, this.dim * 4);
+  }
+}
+
+function checkFinite(row: Float32Array, source?: readonly number[]): VectorProblem {
+  for (let j = 0; j < row.length; j++) {
+    if (!Number.isFinite(row[j])) {
+      if (source && Number.isFinite(source[j])) {
+        return `value ${j} (${source[j]}) is outside the float32 range`;
+      }
+      return `value ${j} is ${row[j]} (only finite numbers are allowed)`;
+    }
+  }
+  return null;
+}
+
+/** Decodes stored float32 bytes into numbers. */
+export function bytesToFloats(bytes: Buffer): number[] {
+  const copy = new Float32Array(bytes.length / 4);
+  new Uint8Array(copy.buffer).set(bytes);
+  return Array.from(copy);
+}

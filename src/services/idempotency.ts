@@ -1,0 +1,69 @@
+import crypto from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import { IdempotencyRecord } from '../entities';
+import { BadUserInputError, ConflictError } from '../errors';
+import { pgCode, PG_UNIQUE_VIOLATION } from './db-errors';
+
+/** Stable JSON (object keys sorted) so equal requests hash equally. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function requestHash(request: unknown): string {
+  return crypto.createHash('sha256').update(canonical(request)).digest('hex');
+}
+
+/**
+ * Runs `work` once per idempotency key: a retry with the same key and the same request gets the
+ * first call's stored response; the same key with a different request gets CONFLICT. The record
+ * is written in the same transaction as the work, so a failed call leaves no record and may be
+ * retried. Without a key, `work` simply runs in a transaction.
+ */
+export async function withIdempotency<R>(
+  ds: DataSource,
+  scope: string,
+  idempotencyKey: string | null | undefined,
+  request: unknown,
+  work: (m: EntityManager) => Promise<R>,
+): Promise<{ response: R; replayed: boolean }> {
+  if (idempotencyKey === null || idempotencyKey === undefined) {
+    return { response: await ds.transaction(work), replayed: false };
+  }
+  if (idempotencyKey.length < 1 || idempotencyKey.length > 200) {
+    throw new BadUserInputError('idempotencyKey must be 1 to 200 characters.');
+  }
+  const key = `${scope}:${idempotencyKey}`;
+  const hash = requestHash(request);
+  const replay = (record: IdempotencyRecord) => {
+    if (record.requestHash !== hash) {
+      throw new ConflictError(
+        `idempotencyKey ${JSON.stringify(idempotencyKey)} was already used for a different request; use a new key for a new request.`,
+      );
+    }
+    return { response: record.response as R, replayed: true };
+  };
+  const stored = await ds.manager.findOneBy(IdempotencyRecord, { key });
+  if (stored) return replay(stored);
+  try {
+    const response = await ds.transaction(async (m) => {
+      const result = await work(m);
+      await m.insert(IdempotencyRecord, { key, requestHash: hash, response: result as object });
+      return result;
+    });
+    return { response, replayed: false };
+  } catch (e) {
+    if (pgCode(e) === PG_UNIQUE_VIOLATION) {
+      // A concurrent retry with the same key committed first: answer with its outcome.
+      const winner = await ds.manager.findOneBy(IdempotencyRecord, { key });
+      if (winner) return replay(winner);
+    }
+    throw e;
+  }
+}

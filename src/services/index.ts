@@ -1,0 +1,33 @@
+import type { DataSource } from 'typeorm';
+import type { QuarryConfig } from '../config';
+import { ApiKeyService } from './ApiKeyService';
+import { DatasetService } from './DatasetService';
+import { ItemService } from './ItemService';
+import { LabelService } from './LabelService';
+import { ModelService } from './ModelService';
+import { RoundService } from './RoundService';
+
+/** The services behind the resolvers, made once per server. */
+export interface Services {
+  apiKeys: ApiKeyService;
+  datasets: DatasetService;
+  items: ItemService;
+  labels: LabelService;
+  models: ModelService;
+  rounds: RoundService;
+}
+
+export function createServices(ds: DataSource, config: QuarryConfig): Services {
+  const datasets = new DatasetService(ds);
+  return {
+    apiKeys: new ApiKeyService(ds),
+    datasets,
+    items: new ItemService(ds, datasets, config.maxImportItems),
+    labels: new LabelService(ds, datasets, config.maxLabelItems),
+    models: new ModelService(ds, datasets, config.maxModelBytes, {
+      timeoutMs: config.modelCheckTimeoutMs,
+      maxRssBytes: config.modelCheckMaxRssBytes,
+    }),
+    rounds: new RoundService(ds, datasets),
+  };
+}
