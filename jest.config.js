@@ -7,4 +7,5 @@ module.exports = {
   testTimeout: 60000,
   maxWorkers: 2,
   setupFiles: ['<rootDir>/dist/test/helpers/setup.js'],
+  globalSetup: '<rootDir>/dist/test/helpers/global-setup.js',
 };

@@ -21,8 +21,7 @@ async function main(): Promise<void> {
       return;
     }
     const ts = Date.now();
-    const className =
-      what.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase()) + ts;
+    const className = what.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase()) + ts;
     const q = (s: string) => '`' + s.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
     const body = `import type { MigrationInterface, QueryRunner } from 'typeorm';
 

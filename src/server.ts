@@ -44,15 +44,25 @@ export function initialAdminKeyPath(dataDir: string): string {
   return path.join(dataDir, 'initial-admin.key');
 }
 
-async function announceInitialKey(services: Services, config: QuarryConfig, db: Database): Promise<void> {
+async function announceInitialKey(
+  services: Services,
+  config: QuarryConfig,
+  db: Database,
+): Promise<void> {
   const secret = await services.apiKeys.bootstrapAdminKey();
   if (!secret) return;
   if (db.kind === 'pglite' && !config.dataDir.startsWith('memory://')) {
     const file = initialAdminKeyPath(config.dataDir);
     fs.writeFileSync(file, secret + '\n', { mode: 0o600 });
-    logger.warn({ file }, `Created the first ADMIN API key; it is in ${file} (readable by you only).`);
+    logger.warn(
+      { file },
+      `Created the first ADMIN API key; it is in ${file} (readable by you only).`,
+    );
   } else {
-    logger.warn({ apiKey: secret }, 'Created the first ADMIN API key. It is shown this once: store it now.');
+    logger.warn(
+      { apiKey: secret },
+      'Created the first ADMIN API key. It is shown this once: store it now.',
+    );
   }
 }
 
@@ -63,10 +73,17 @@ async function migrationsApplied(db: Database): Promise<boolean> {
 }
 
 /** Starts Quarry's HTTP server: GraphQL at /graphql, /healthz, /readyz and the label export. */
-export async function startServer(config: QuarryConfig, opts: StartServerOptions = {}): Promise<QuarryServer> {
+export async function startServer(
+  config: QuarryConfig,
+  opts: StartServerOptions = {},
+): Promise<QuarryServer> {
   const db =
     opts.db ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.poolSize }));
+    (await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      poolSize: config.poolSize,
+    }));
   const services = createServices(db.ds, config);
   if (opts.bootstrapAdminKey ?? true) await announceInitialKey(services, config, db);
 
@@ -82,7 +99,11 @@ export async function startServer(config: QuarryConfig, opts: StartServerOptions
   await apollo.start();
 
   const datasetsById = async (ids: readonly string[]) => {
-    const rows = await db.ds.getRepository(Dataset).createQueryBuilder('d').where('d.id = ANY(:ids)', { ids }).getMany();
+    const rows = await db.ds
+      .getRepository(Dataset)
+      .createQueryBuilder('d')
+      .where('d.id = ANY(:ids)', { ids })
+      .getMany();
     const byId = new Map(rows.map((d) => [d.id, d]));
     return ids.map((id) => byId.get(id) ?? null);
   };
@@ -124,7 +145,18 @@ export async function startServer(config: QuarryConfig, opts: StartServerOptions
     let started = false;
     try {
       const key = await authenticate(req);
-      const columns = ['itemId', 'externalId', 'label', 'source', 'confidence', 'annotatorId', 'modelId', 'split', 'origin', 'createdAt'] as const;
+      const columns = [
+        'itemId',
+        'externalId',
+        'label',
+        'source',
+        'confidence',
+        'annotatorId',
+        'modelId',
+        'split',
+        'origin',
+        'createdAt',
+      ] as const;
       for await (const batch of services.labels.exportCurrent(key, datasetId)) {
         if (!started) {
           res.status(200).type(format === 'csv' ? 'text/csv' : 'application/x-ndjson');
@@ -133,8 +165,14 @@ export async function startServer(config: QuarryConfig, opts: StartServerOptions
         }
         const out =
           format === 'csv'
-            ? csvStringify(batch.map((r) => columns.map((c) => (c === 'createdAt' ? r.createdAt.toISOString() : r[c]))))
-            : batch.map((r) => JSON.stringify(Object.fromEntries(columns.map((c) => [c, r[c]])))).join('\n') + '\n';
+            ? csvStringify(
+                batch.map((r) =>
+                  columns.map((c) => (c === 'createdAt' ? r.createdAt.toISOString() : r[c])),
+                ),
+              )
+            : batch
+                .map((r) => JSON.stringify(Object.fromEntries(columns.map((c) => [c, r[c]]))))
+                .join('\n') + '\n';
         if (!res.write(out)) await new Promise((resolve) => res.once('drain', resolve));
       }
       if (!started) {
@@ -170,22 +208,42 @@ export async function startServer(config: QuarryConfig, opts: StartServerOptions
       }),
     }),
   );
-  app.use((err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
-    const e = err as { type?: string; status?: number; message?: string };
-    if (res.headersSent) return next(err);
-    if (e.type === 'entity.too.large' || e.status === 413) {
-      res.status(413).json({
-        errors: [{ message: `The request is larger than ${config.maxRequestBytes} bytes (QUARRY_MAX_REQUEST_BYTES).`, extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE } }],
-      });
-      return;
-    }
-    if (e.status && e.status >= 400 && e.status < 500) {
-      res.status(e.status).json({ errors: [{ message: e.message ?? 'Bad request', extensions: { code: 'BAD_REQUEST' } }] });
-      return;
-    }
-    logger.error({ err }, 'unhandled HTTP error');
-    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] });
-  });
+  app.use(
+    (err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+      const e = err as { type?: string; status?: number; message?: string };
+      if (res.headersSent) return next(err);
+      if (e.type === 'entity.too.large' || e.status === 413) {
+        res.status(413).json({
+          errors: [
+            {
+              message: `The request is larger than ${config.maxRequestBytes} bytes (QUARRY_MAX_REQUEST_BYTES).`,
+              extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE },
+            },
+          ],
+        });
+        return;
+      }
+      if (e.status && e.status >= 400 && e.status < 500) {
+        res
+          .status(e.status)
+          .json({
+            errors: [{ message: e.message ?? 'Bad request', extensions: { code: 'BAD_REQUEST' } }],
+          });
+        return;
+      }
+      logger.error({ err }, 'unhandled HTTP error');
+      res
+        .status(500)
+        .json({
+          errors: [
+            {
+              message: 'Internal server error',
+              extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+            },
+          ],
+        });
+    },
+  );
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -194,7 +252,10 @@ export async function startServer(config: QuarryConfig, opts: StartServerOptions
   const port = (httpServer.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost}:${port}/graphql`;
-  logger.info({ url, database: db.kind, location: db.location }, `Quarry is serving GraphQL at ${url}`);
+  logger.info(
+    { url, database: db.kind, location: db.location },
+    `Quarry is serving GraphQL at ${url}`,
+  );
 
   let stopping: Promise<void> | undefined;
   return {

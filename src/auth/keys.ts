@@ -19,7 +19,9 @@ export function hashApiKey(secret: string): string {
 }
 
 /** Reads the key from `Authorization: Bearer <key>` or `X-Api-Key: <key>`. */
-export function keyFromHeaders(headers: Record<string, string | string[] | undefined>): string | undefined {
+export function keyFromHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): string | undefined {
   const auth = headers['authorization'];
   const value = Array.isArray(auth) ? auth[0] : auth;
   if (value) {

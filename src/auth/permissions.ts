@@ -50,6 +50,8 @@ export function authorize(key: ApiKey, permission: Permission, datasetId?: strin
     throw new ForbiddenError('A key scoped to datasets may not create datasets.');
   }
   if (datasetId !== undefined && key.datasetIds && !key.datasetIds.includes(datasetId)) {
-    throw new ForbiddenError(`This key is not allowed to act on dataset ${JSON.stringify(datasetId)}.`);
+    throw new ForbiddenError(
+      `This key is not allowed to act on dataset ${JSON.stringify(datasetId)}.`,
+    );
   }
 }

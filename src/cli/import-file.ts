@@ -39,7 +39,9 @@ export function detectFormat(file: string, given?: string): 'csv' | 'jsonl' {
   const ext = path.extname(file).toLowerCase();
   if (ext === '.csv') return 'csv';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
-  throw new FileFormatError(`Cannot tell the format of ${file} from its name; pass --format csv or --format jsonl.`);
+  throw new FileFormatError(
+    `Cannot tell the format of ${file} from its name; pass --format csv or --format jsonl.`,
+  );
 }
 
 /** Counts data rows cheaply (for the progress bar). */
@@ -58,23 +60,33 @@ export async function* readItems(file: string, opts: ReadOptions): AsyncGenerato
 }
 
 async function* readCsv(file: string, opts: ReadOptions): AsyncGenerator<FileItem> {
-  const parser = fs.createReadStream(file).pipe(parse({ columns: true, skip_empty_lines: true, trim: true }));
+  const parser = fs
+    .createReadStream(file)
+    .pipe(parse({ columns: true, skip_empty_lines: true, trim: true }));
   let row = 0;
-  let layout: { id?: string; label?: string; split?: string; payload: string[]; features: string[] } | undefined;
+  let layout:
+    | { id?: string; label?: string; split?: string; payload: string[]; features: string[] }
+    | undefined;
   for await (const record of parser as AsyncIterable<Record<string, string>>) {
     row++;
     if (!layout) {
       const columns = Object.keys(record);
       const has = (c?: string) => (c && columns.includes(c) ? c : undefined);
       const need = (c: string | undefined, what: string) => {
-        if (c && !columns.includes(c)) throw new FileFormatError(`${file} has no column ${JSON.stringify(c)} (${what}).`);
+        if (c && !columns.includes(c))
+          throw new FileFormatError(`${file} has no column ${JSON.stringify(c)} (${what}).`);
         return c;
       };
       const id = need(opts.idColumn, '--id-column') ?? has('id');
-      const label = opts.labels === false ? undefined : (need(opts.labelColumn, '--label-column') ?? has('label'));
+      const label =
+        opts.labels === false
+          ? undefined
+          : (need(opts.labelColumn, '--label-column') ?? has('label'));
       const split = need(opts.splitColumn, '--split-column') ?? has('split');
       const payload = (opts.payloadColumns ?? []).map((c) => need(c, '--payload-columns')!);
-      const reserved = new Set([id, split, ...payload, opts.labelColumn ?? 'label'].filter(Boolean));
+      const reserved = new Set(
+        [id, split, ...payload, opts.labelColumn ?? 'label'].filter(Boolean),
+      );
       const features = opts.featureColumns
         ? opts.featureColumns.map((c) => need(c, '--feature-columns')!)
         : columns.filter((c) => !reserved.has(c));
@@ -84,7 +96,9 @@ async function* readCsv(file: string, opts: ReadOptions): AsyncGenerator<FileIte
     const values = layout.features.map((c) => {
       const v = Number(record[c]);
       if (record[c] === '' || !Number.isFinite(v)) {
-        throw new FileFormatError(`${file} row ${row}: column ${c} is ${JSON.stringify(record[c])}, not a finite number.`);
+        throw new FileFormatError(
+          `${file} row ${row}: column ${c} is ${JSON.stringify(record[c])}, not a finite number.`,
+        );
       }
       return v;
     });
@@ -92,9 +106,11 @@ async function* readCsv(file: string, opts: ReadOptions): AsyncGenerator<FileIte
       externalId: layout.id ? record[layout.id] : String(row),
       featuresBase64: toBase64(values),
     };
-    if (layout.payload.length > 0) item.payload = Object.fromEntries(layout.payload.map((c) => [c, record[c]]));
+    if (layout.payload.length > 0)
+      item.payload = Object.fromEntries(layout.payload.map((c) => [c, record[c]]));
     if (layout.label && record[layout.label] !== '') item.label = record[layout.label];
-    if (layout.split && record[layout.split] !== '') item.split = record[layout.split].toUpperCase();
+    if (layout.split && record[layout.split] !== '')
+      item.split = record[layout.split].toUpperCase();
     yield item;
   }
 }
@@ -115,7 +131,10 @@ async function* readJsonl(file: string, opts: ReadOptions): AsyncGenerator<FileI
     let featuresBase64: string;
     if (typeof o.featuresBase64 === 'string') featuresBase64 = o.featuresBase64;
     else if (Array.isArray(o.features)) featuresBase64 = toBase64(o.features);
-    else throw new FileFormatError(`${file} line ${line} has neither features (a list) nor featuresBase64.`);
+    else
+      throw new FileFormatError(
+        `${file} line ${line} has neither features (a list) nor featuresBase64.`,
+      );
     const item: FileItem = { externalId: String(id), featuresBase64 };
     if (o.payload !== undefined) item.payload = o.payload;
     const label = opts.labels === false ? undefined : o[opts.labelColumn ?? 'label'];

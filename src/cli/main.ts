@@ -24,24 +24,32 @@ function clientFrom(opts: { url?: string; apiKey?: string }): QuarryClient {
 function positiveInt(max: number) {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`must be an integer from 1 to ${max}`);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new InvalidArgumentError(`must be an integer from 1 to ${max}`);
     return n;
   };
 }
 
 function list(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
 
 function describeProblems(e: GraphQLClientError): string {
-  const problems = e.extensions?.problems as { index?: number; id?: string; field?: string; message: string }[] | undefined;
+  const problems = e.extensions?.problems as
+    { index?: number; id?: string; field?: string; message: string }[] | undefined;
   if (!problems) return '';
   return problems
     .slice(0, 20)
-    .map((p) => `  - ${p.id !== undefined ? `item ${JSON.stringify(p.id)}` : `#${p.index}`}${p.field ? ` ${p.field}` : ''}: ${p.message}`)
+    .map(
+      (p) =>
+        `  - ${p.id !== undefined ? `item ${JSON.stringify(p.id)}` : `#${p.index}`}${p.field ? ` ${p.field}` : ''}: ${p.message}`,
+    )
     .join('\n');
 }
 
@@ -82,22 +90,40 @@ async function migrate(opts: { check?: boolean }): Promise<void> {
     return;
   }
   const config = loadConfig();
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, migrate: false });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    migrate: false,
+  });
   try {
     const applied = await db.ds.runMigrations({ transaction: 'each' });
-    out(applied.length ? `Applied ${applied.map((m) => m.name).join(', ')}.` : 'The database is up to date.');
+    out(
+      applied.length
+        ? `Applied ${applied.map((m) => m.name).join(', ')}.`
+        : 'The database is up to date.',
+    );
   } finally {
     await db.close();
   }
 }
 
-async function keysCreate(opts: { name: string; role: string; datasets?: string[] }): Promise<void> {
+async function keysCreate(opts: {
+  name: string;
+  role: string;
+  datasets?: string[];
+}): Promise<void> {
   const role = opts.role.toUpperCase() as ApiKeyRole;
   const config = loadConfig();
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
-    const { key, secret } = await createServices(db.ds, config).apiKeys.create({ name: opts.name, role, datasetIds: opts.datasets ?? null });
-    err(`Created ${key.role} key ${JSON.stringify(key.name)} (id ${key.id}). It is shown this once:`);
+    const { key, secret } = await createServices(db.ds, config).apiKeys.create({
+      name: opts.name,
+      role,
+      datasetIds: opts.datasets ?? null,
+    });
+    err(
+      `Created ${key.role} key ${JSON.stringify(key.name)} (id ${key.id}). It is shown this once:`,
+    );
     out(secret);
   } finally {
     await db.close();
@@ -131,9 +157,13 @@ async function datasetCreate(opts: {
 }
 
 async function datasetList(opts: { url?: string; apiKey?: string }): Promise<void> {
-  const data = await clientFrom(opts).request('query { datasets { id name featureDim classes labelBudget } }');
+  const data = await clientFrom(opts).request(
+    'query { datasets { id name featureDim classes labelBudget } }',
+  );
   for (const d of data.datasets) {
-    out(`${d.id}  ${d.name}  dim=${d.featureDim}  classes=${d.classes.length}${d.labelBudget !== null ? `  budget=${d.labelBudget}` : ''}`);
+    out(
+      `${d.id}  ${d.name}  dim=${d.featureDim}  classes=${d.classes.length}${d.labelBudget !== null ? `  budget=${d.labelBudget}` : ''}`,
+    );
   }
 }
 
@@ -164,7 +194,16 @@ async function importFile(
   const client = clientFrom(opts);
   const dataset = await client.resolveDataset(opts.dataset);
   const total = await countRows(file, format);
-  const bar = opts.progress && process.stderr.isTTY ? new SingleBar({ format: 'importing [{bar}] {value}/{total} items | {rate} items/s | eta {eta}s', stream: process.stderr }, Presets.shades_classic) : undefined;
+  const bar =
+    opts.progress && process.stderr.isTTY
+      ? new SingleBar(
+          {
+            format: 'importing [{bar}] {value}/{total} items | {rate} items/s | eta {eta}s',
+            stream: process.stderr,
+          },
+          Presets.shades_classic,
+        )
+      : undefined;
   bar?.start(total, 0, { rate: 0 });
   const started = Date.now();
   let imported = 0;
@@ -179,7 +218,9 @@ async function importFile(
         `query($d: ID!, $ids: [String!]!, $n: Int!) { items(datasetId: $d, filter: { externalIds: $ids }, first: $n) { edges { node { externalId } } } }`,
         { d: dataset.id, ids: batch.map((i) => i.externalId), n: Math.min(1000, batch.length) },
       );
-      const existing = new Set(data.items.edges.map((e: { node: { externalId: string } }) => e.node.externalId));
+      const existing = new Set(
+        data.items.edges.map((e: { node: { externalId: string } }) => e.node.externalId),
+      );
       items = batch.filter((i) => !existing.has(i.externalId));
       skipped += batch.length - items.length;
     }
@@ -192,16 +233,22 @@ async function importFile(
         bar?.stop();
         if (e instanceof GraphQLClientError) {
           const first = (batchNo - 1) * opts.batchSize + 1;
-          err(`Batch ${batchNo} (rows ${first}-${first + batch.length - 1}) was refused, nothing of it was written: ${e.message}`);
+          err(
+            `Batch ${batchNo} (rows ${first}-${first + batch.length - 1}) was refused, nothing of it was written: ${e.message}`,
+          );
           const details = describeProblems(e);
           if (details) err(details);
-          err(`${imported} items from earlier batches are stored. Fix the file and rerun with --skip-existing to continue.`);
+          err(
+            `${imported} items from earlier batches are stored. Fix the file and rerun with --skip-existing to continue.`,
+          );
         }
         throw e;
       }
     }
     const secs = (Date.now() - started) / 1000;
-    bar?.update(imported + skipped, { rate: Math.round((imported + skipped) / Math.max(secs, 0.001)) });
+    bar?.update(imported + skipped, {
+      rate: Math.round((imported + skipped) / Math.max(secs, 0.001)),
+    });
   };
   let batch: FileItem[] = [];
   for await (const item of readItems(file, { ...opts, format })) {
@@ -219,7 +266,13 @@ async function importFile(
   );
 }
 
-async function exportLabels(opts: { dataset: string; format: string; out?: string; url?: string; apiKey?: string }): Promise<void> {
+async function exportLabels(opts: {
+  dataset: string;
+  format: string;
+  out?: string;
+  url?: string;
+  apiKey?: string;
+}): Promise<void> {
   const client = clientFrom(opts);
   const dataset = await client.resolveDataset(opts.dataset);
   const url = `${client.baseUrl}/export/labels?datasetId=${encodeURIComponent(dataset.id)}&format=${encodeURIComponent(opts.format)}`;
@@ -248,7 +301,16 @@ async function exportLabels(opts: { dataset: string; format: string; out?: strin
 
 async function modelAdd(
   file: string,
-  opts: { dataset: string; name?: string; inputName?: string; outputName?: string; outputKind?: string; embeddingOutput?: string; url?: string; apiKey?: string },
+  opts: {
+    dataset: string;
+    name?: string;
+    inputName?: string;
+    outputName?: string;
+    outputKind?: string;
+    embeddingOutput?: string;
+    url?: string;
+    apiKey?: string;
+  },
 ): Promise<void> {
   const client = clientFrom(opts);
   const dataset = await client.resolveDataset(opts.dataset);
@@ -270,7 +332,9 @@ async function modelAdd(
     },
   );
   const m = data.registerModel;
-  err(`Registered ${m.name} as version ${m.version} of ${JSON.stringify(dataset.name)} (${m.outputKind} from ${JSON.stringify(m.outputName)}${m.embeddingOutputName ? `, embedding ${JSON.stringify(m.embeddingOutputName)} of ${m.embeddingDim}` : ''}).`);
+  err(
+    `Registered ${m.name} as version ${m.version} of ${JSON.stringify(dataset.name)} (${m.outputKind} from ${JSON.stringify(m.outputName)}${m.embeddingOutputName ? `, embedding ${JSON.stringify(m.embeddingOutputName)} of ${m.embeddingDim}` : ''}).`,
+  );
   out(m.id);
 }
 
@@ -281,9 +345,14 @@ function apiOptions(cmd: Command): Command {
 }
 
 export function buildProgram(): Command {
-  const program = new Command('quarry').description('Quarry: an active-learning server').showHelpAfterError();
+  const program = new Command('quarry')
+    .description('Quarry: an active-learning server')
+    .showHelpAfterError();
 
-  program.command('serve').description('run the server (GraphQL at http://localhost:4000/graphql)').action(serve);
+  program
+    .command('serve')
+    .description('run the server (GraphQL at http://localhost:4000/graphql)')
+    .action(serve);
 
   program
     .command('migrate')
@@ -296,7 +365,11 @@ export function buildProgram(): Command {
     .command('create')
     .description('create an API key and print it (shown once); opens the database directly')
     .requiredOption('--name <name>', 'a name to tell the key apart')
-    .addOption(new Option('--role <role>', 'what the key may do').choices(['ADMIN', 'SERVICE', 'ANNOTATOR', 'admin', 'service', 'annotator']).makeOptionMandatory())
+    .addOption(
+      new Option('--role <role>', 'what the key may do')
+        .choices(['ADMIN', 'SERVICE', 'ANNOTATOR', 'admin', 'service', 'annotator'])
+        .makeOptionMandatory(),
+    )
     .option('--datasets <ids>', 'limit the key to these dataset ids (comma-separated)', list)
     .action(keysCreate);
 
@@ -320,13 +393,26 @@ export function buildProgram(): Command {
       .requiredOption('--dataset <id-or-name>')
       .option('--format <format>', 'csv or jsonl (default: from the file name)')
       .option('--batch-size <n>', 'items per importItems call', positiveInt(10000), 2000)
-      .option('--id-column <name>', 'column with the external id (default: id, else the row number)')
+      .option(
+        '--id-column <name>',
+        'column with the external id (default: id, else the row number)',
+      )
       .option('--label-column <name>', 'column with the label (default: label)')
       .option('--no-labels', 'import without labels, even if the file has them')
-      .option('--split-column <name>', 'column with the split: POOL, VALIDATION or TEST (default: split)')
+      .option(
+        '--split-column <name>',
+        'column with the split: POOL, VALIDATION or TEST (default: split)',
+      )
       .option('--payload-columns <names>', 'CSV columns to copy into the payload', list)
-      .option('--feature-columns <names>', 'CSV columns holding the features (default: all others)', list)
-      .option('--skip-existing', 'skip rows whose external id is already stored (to resume an import)')
+      .option(
+        '--feature-columns <names>',
+        'CSV columns holding the features (default: all others)',
+        list,
+      )
+      .option(
+        '--skip-existing',
+        'skip rows whose external id is already stored (to resume an import)',
+      )
       .option('--no-progress', 'no progress bar'),
   ).action(importFile);
 
@@ -348,7 +434,14 @@ export function buildProgram(): Command {
       .option('--name <name>', 'model name (default: the file name)')
       .option('--input-name <name>')
       .option('--output-name <name>', 'the output with class scores')
-      .addOption(new Option('--output-kind <kind>').choices(['probabilities', 'logits', 'PROBABILITIES', 'LOGITS']))
+      .addOption(
+        new Option('--output-kind <kind>').choices([
+          'probabilities',
+          'logits',
+          'PROBABILITIES',
+          'LOGITS',
+        ]),
+      )
       .option('--embedding-output <name>'),
   ).action(modelAdd);
 

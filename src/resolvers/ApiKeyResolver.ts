@@ -16,14 +16,21 @@ export class ApiKeyResolver {
     return ctx.services.apiKeys.list();
   }
 
-  @Mutation(() => CreatedApiKey, { description: 'Creates an API key (ADMIN only). The secret is shown in this answer only.' })
-  async createApiKey(@Arg('input') input: CreateApiKeyInput, @Ctx() ctx: GraphQLContext): Promise<CreatedApiKey> {
+  @Mutation(() => CreatedApiKey, {
+    description: 'Creates an API key (ADMIN only). The secret is shown in this answer only.',
+  })
+  async createApiKey(
+    @Arg('input') input: CreateApiKeyInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CreatedApiKey> {
     authorize(ctx.key, Permission.MANAGE_KEYS);
     const { key, secret } = await ctx.services.apiKeys.create(input);
     return { apiKey: key, secret };
   }
 
-  @Mutation(() => ApiKeyNode, { description: 'Revokes an API key (ADMIN only); it stops working at once.' })
+  @Mutation(() => ApiKeyNode, {
+    description: 'Revokes an API key (ADMIN only); it stops working at once.',
+  })
   revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<ApiKeyNode> {
     authorize(ctx.key, Permission.MANAGE_KEYS);
     return ctx.services.apiKeys.revoke(id);

@@ -15,13 +15,19 @@ export class DatasetResolver {
     return ctx.services.datasets.getAuthorized(ctx.key, id, Permission.READ_DATASET);
   }
 
-  @Mutation(() => DatasetNode, { description: 'Creates a dataset. Names are unique (CONFLICT otherwise).' })
-  createDataset(@Arg('input') input: CreateDatasetInput, @Ctx() ctx: GraphQLContext): Promise<DatasetNode> {
+  @Mutation(() => DatasetNode, {
+    description: 'Creates a dataset. Names are unique (CONFLICT otherwise).',
+  })
+  createDataset(
+    @Arg('input') input: CreateDatasetInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<DatasetNode> {
     return ctx.services.datasets.create(ctx.key, input);
   }
 
   @Mutation(() => DatasetNode, {
-    description: 'Changes a dataset\'s settings. Classes may only be appended; the feature length never changes.',
+    description:
+      "Changes a dataset's settings. Classes may only be appended; the feature length never changes.",
   })
   updateDataset(
     @Arg('id', () => ID) id: string,

@@ -1,4 +1,15 @@
-import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import {
+  Arg,
+  Ctx,
+  FieldResolver,
+  Float,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
 import {
   ImportItemInput,
   ImportItemsResult,
@@ -15,11 +26,14 @@ import { toLabelNode } from './LabelResolver';
 
 @Resolver(() => ItemNode)
 export class ItemResolver {
-  @Query(() => ItemConnection, { description: 'A dataset\'s items in import order, a page at a time.' })
+  @Query(() => ItemConnection, {
+    description: "A dataset's items in import order, a page at a time.",
+  })
   async items(
     @Arg('datasetId', () => ID) datasetId: string,
     @Arg('filter', () => ItemFilter, { nullable: true }) filter: ItemFilter | null,
-    @Arg('first', () => Int, { nullable: true, description: 'Page size, 0 to 1000 (default 50).' }) first: number | null,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size, 0 to 1000 (default 50).' })
+    first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<ItemConnection> {
@@ -52,7 +66,9 @@ export class ItemResolver {
     return bytes ? bytesToFloats(bytes) : [];
   }
 
-  @FieldResolver(() => String, { description: 'The feature vector as base64 of little-endian float32, bit-exact.' })
+  @FieldResolver(() => String, {
+    description: 'The feature vector as base64 of little-endian float32, bit-exact.',
+  })
   async featuresBase64(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<string> {
     const bytes = await ctx.loaders.itemFeatures.load(item.id);
     return bytes ? bytes.toString('base64') : '';
@@ -60,7 +76,8 @@ export class ItemResolver {
 
   @FieldResolver(() => LabelNode, {
     nullable: true,
-    description: 'The item\'s label: its newest current label of the highest-ranked source (HUMAN over IMPORT over MODEL).',
+    description:
+      "The item's label: its newest current label of the highest-ranked source (HUMAN over IMPORT over MODEL).",
   })
   async label(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<LabelNode | null> {
     const label = await ctx.loaders.itemLabel.load(item.id);

@@ -15,7 +15,9 @@ async function readUpload(upload: Promise<FileUpload>, maxBytes: number): Promis
   for await (const chunk of file.createReadStream()) {
     size += (chunk as Buffer).length;
     if (size > maxBytes) {
-      throw new PayloadTooLargeError(`The model file is over the limit of ${maxBytes} bytes (QUARRY_MAX_MODEL_BYTES).`);
+      throw new PayloadTooLargeError(
+        `The model file is over the limit of ${maxBytes} bytes (QUARRY_MAX_MODEL_BYTES).`,
+      );
     }
     chunks.push(chunk as Buffer);
   }
@@ -24,8 +26,11 @@ async function readUpload(upload: Promise<FileUpload>, maxBytes: number): Promis
 
 @Resolver(() => ModelNode)
 export class ModelResolver {
-  @Query(() => [ModelNode], { description: 'A dataset\'s model versions, oldest first.' })
-  models(@Arg('datasetId', () => ID) datasetId: string, @Ctx() ctx: GraphQLContext): Promise<ModelNode[]> {
+  @Query(() => [ModelNode], { description: "A dataset's model versions, oldest first." })
+  models(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ModelNode[]> {
     return ctx.services.models.list(ctx.key, datasetId);
   }
 
@@ -36,27 +41,34 @@ export class ModelResolver {
 
   @Mutation(() => ModelNode, {
     description:
-      'Registers an ONNX model as the dataset\'s next version. Send the file as base64 (onnxBase64) or as a GraphQL multipart upload (file). It must take [N, featureDim] float32 and give [N, classes] probabilities or logits; it is validated in a separate process before it is stored, and refused with BAD_USER_INPUT and the reason otherwise.',
+      "Registers an ONNX model as the dataset's next version. Send the file as base64 (onnxBase64) or as a GraphQL multipart upload (file). It must take [N, featureDim] float32 and give [N, classes] probabilities or logits; it is validated in a separate process before it is stored, and refused with BAD_USER_INPUT and the reason otherwise.",
   })
   async registerModel(
     @Arg('datasetId', () => ID) datasetId: string,
     @Arg('name') name: string,
     @Arg('onnxBase64', () => String, { nullable: true }) onnxBase64: string | null,
     @Arg('file', () => GraphQLUpload, { nullable: true }) file: Promise<FileUpload> | null,
-    @Arg('inputName', () => String, { nullable: true, description: 'Default: the model\'s only input.' }) inputName: string | null,
+    @Arg('inputName', () => String, {
+      nullable: true,
+      description: "Default: the model's only input.",
+    })
+    inputName: string | null,
     @Arg('outputName', () => String, {
       nullable: true,
-      description: 'The output giving class scores. Default: the output named like "prob" or "logit", or the only output.',
+      description:
+        'The output giving class scores. Default: the output named like "prob" or "logit", or the only output.',
     })
     outputName: string | null,
     @Arg('outputKind', () => ModelOutputKind, {
       nullable: true,
-      description: 'Default: found from the output\'s name ("prob" -> PROBABILITIES, "logit" -> LOGITS).',
+      description:
+        'Default: found from the output\'s name ("prob" -> PROBABILITIES, "logit" -> LOGITS).',
     })
     outputKind: ModelOutputKind | null,
     @Arg('embeddingOutput', () => String, {
       nullable: true,
-      description: 'An output giving an embedding per row. Default: an output named like "embed", if any.',
+      description:
+        'An output giving an embedding per row. Default: an output named like "embed", if any.',
     })
     embeddingOutput: string | null,
     @Ctx() ctx: GraphQLContext,
@@ -67,7 +79,8 @@ export class ModelResolver {
     const maxBytes = ctx.services.models.maxBytes;
     let onnx: Buffer;
     if (onnxBase64 !== null) {
-      if (!BASE64_RE.test(onnxBase64)) throw new BadUserInputError('onnxBase64 is not valid base64.');
+      if (!BASE64_RE.test(onnxBase64))
+        throw new BadUserInputError('onnxBase64 is not valid base64.');
       onnx = Buffer.from(onnxBase64, 'base64');
     } else {
       onnx = await readUpload(file!, maxBytes);

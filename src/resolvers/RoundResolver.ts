@@ -5,8 +5,11 @@ import type { GraphQLContext } from './context';
 
 @Resolver(() => RoundNode)
 export class RoundResolver {
-  @Query(() => [RoundNode], { description: 'A dataset\'s rounds, newest first.' })
-  rounds(@Arg('datasetId', () => ID) datasetId: string, @Ctx() ctx: GraphQLContext): Promise<RoundNode[]> {
+  @Query(() => [RoundNode], { description: "A dataset's rounds, newest first." })
+  rounds(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<RoundNode[]> {
     return ctx.services.rounds.list(ctx.key, datasetId);
   }
 
@@ -15,12 +18,12 @@ export class RoundResolver {
     return ctx.services.rounds.get(ctx.key, id);
   }
 
-  @FieldResolver(() => RoundProgress, { description: 'Items scored so far, of the pool\'s total.' })
+  @FieldResolver(() => RoundProgress, { description: "Items scored so far, of the pool's total." })
   progress(@Root() round: Round): RoundProgress {
     return { scored: round.itemsScored, total: round.itemsTotal };
   }
 
-  @FieldResolver(() => [LabelQueryNode], { description: 'The round\'s queries by rank.' })
+  @FieldResolver(() => [LabelQueryNode], { description: "The round's queries by rank." })
   queries(@Root() round: Round, @Ctx() ctx: GraphQLContext): Promise<LabelQueryNode[]> {
     return ctx.loaders.roundQueries.load(round.id);
   }

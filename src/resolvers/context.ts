@@ -19,7 +19,10 @@ export interface GraphQLContext {
   loaders: Loaders;
 }
 
-export function createLoaders(services: Services, datasetsById: (ids: readonly string[]) => Promise<(Dataset | null)[]>): Loaders {
+export function createLoaders(
+  services: Services,
+  datasetsById: (ids: readonly string[]) => Promise<(Dataset | null)[]>,
+): Loaders {
   return {
     dataset: new DataLoader(datasetsById),
     itemFeatures: new DataLoader((ids) => services.items.featuresByIds(ids)),

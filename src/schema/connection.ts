@@ -55,7 +55,11 @@ export function ConnectionType<T extends object>(nodeType: ClassType<T>, name: s
 
 /** Shapes a service page as a connection object. */
 export function toConnection<T, C>(ctor: new () => C, page: Page<T>): C {
-  const c = new ctor() as C & { edges: EdgeShape<T>[]; pageInfo: PageInfo; count: () => Promise<number> };
+  const c = new ctor() as C & {
+    edges: EdgeShape<T>[];
+    pageInfo: PageInfo;
+    count: () => Promise<number>;
+  };
   c.edges = page.nodes.map((node, i) => ({ node, cursor: page.cursors[i] }));
   c.pageInfo = {
     hasNextPage: page.hasNextPage,

@@ -11,7 +11,8 @@ import {
 
 registerEnumType(ItemSplit, {
   name: 'ItemSplit',
-  description: 'What an item is for: POOL items may be queried; VALIDATION and TEST are held out for metrics.',
+  description:
+    'What an item is for: POOL items may be queried; VALIDATION and TEST are held out for metrics.',
 });
 registerEnumType(ItemOrigin, {
   name: 'ItemOrigin',
@@ -20,7 +21,7 @@ registerEnumType(ItemOrigin, {
 registerEnumType(LabelSource, {
   name: 'LabelSource',
   description:
-    'Who made a label. An item\'s label is its newest current label of the highest-ranked source: HUMAN over IMPORT over MODEL.',
+    "Who made a label. An item's label is its newest current label of the highest-ranked source: HUMAN over IMPORT over MODEL.",
 });
 registerEnumType(ModelOutputKind, {
   name: 'ModelOutputKind',
@@ -28,7 +29,8 @@ registerEnumType(ModelOutputKind, {
 });
 registerEnumType(RoundStatus, {
   name: 'RoundStatus',
-  description: 'QUEUED -> SCORING -> SELECTING -> OPEN (queries ready) -> CLOSED; or FAILED / CANCELLED.',
+  description:
+    'QUEUED -> SCORING -> SELECTING -> OPEN (queries ready) -> CLOSED; or FAILED / CANCELLED.',
 });
 registerEnumType(LabelQueryStatus, { name: 'LabelQueryStatus' });
 registerEnumType(ApiKeyRole, {
@@ -37,4 +39,12 @@ registerEnumType(ApiKeyRole, {
     'ADMIN may do everything; SERVICE (scripts) imports, labels, registers models and runs rounds; ANNOTATOR reads items and queues and submits labels.',
 });
 
-export { ApiKeyRole, ItemOrigin, ItemSplit, LabelQueryStatus, LabelSource, ModelOutputKind, RoundStatus };
+export {
+  ApiKeyRole,
+  ItemOrigin,
+  ItemSplit,
+  LabelQueryStatus,
+  LabelSource,
+  ModelOutputKind,
+  RoundStatus,
+};

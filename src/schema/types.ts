@@ -25,10 +25,13 @@ export class DatasetNode {
   @Field(() => [String], { description: 'Class names in their fixed order.' })
   classes: string[];
 
-  @Field(() => Int, { description: 'Length of every item\'s feature vector.' })
+  @Field(() => Int, { description: "Length of every item's feature vector." })
   featureDim: number;
 
-  @Field(() => Int, { nullable: true, description: 'Human answers the dataset may spend; null for no limit.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Human answers the dataset may spend; null for no limit.',
+  })
   labelBudget: number | null;
 
   @Field(() => Int, { description: 'Distinct annotators who must answer each query (default 1).' })
@@ -55,7 +58,7 @@ export class LabelNode {
   @Field({ description: 'The class name.' })
   value: string;
 
-  @Field(() => Int, { description: 'Index of the class in the dataset\'s classes.' })
+  @Field(() => Int, { description: "Index of the class in the dataset's classes." })
   classIndex: number;
 
   @Field(() => LabelSource)
@@ -64,10 +67,16 @@ export class LabelNode {
   @Field(() => ID, { nullable: true, description: 'The API key that wrote the label.' })
   apiKeyId: string | null;
 
-  @Field(() => String, { nullable: true, description: 'The person who gave the label, as the labelling tool names them.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'The person who gave the label, as the labelling tool names them.',
+  })
   annotatorId: string | null;
 
-  @Field(() => ID, { nullable: true, description: 'The model version whose prediction this is (MODEL labels).' })
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The model version whose prediction this is (MODEL labels).',
+  })
   modelId: string | null;
 
   @Field(() => Float, { nullable: true })
@@ -76,14 +85,19 @@ export class LabelNode {
   @Field()
   createdAt: Date;
 
-  @Field(() => Date, { nullable: true, description: 'When a newer label from the same source replaced this one.' })
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When a newer label from the same source replaced this one.',
+  })
   supersededAt: Date | null;
 
   @Field({ description: 'True until a newer label from the same source supersedes it.' })
   current: boolean;
 }
 
-@ObjectType({ description: 'One thing to label: its payload for people, its feature vector for models.' })
+@ObjectType({
+  description: 'One thing to label: its payload for people, its feature vector for models.',
+})
 export class ItemNode {
   @Field(() => ID)
   id: string;
@@ -91,10 +105,12 @@ export class ItemNode {
   @Field(() => ID)
   datasetId: string;
 
-  @Field({ description: 'The id the item has in the user\'s own systems; unique per dataset.' })
+  @Field({ description: "The id the item has in the user's own systems; unique per dataset." })
   externalId: string;
 
-  @Field(() => GraphQLJSON, { description: 'Whatever an annotator needs to see: text, an image URL, a record.' })
+  @Field(() => GraphQLJSON, {
+    description: 'Whatever an annotator needs to see: text, an image URL, a record.',
+  })
   payload: unknown;
 
   @Field(() => ItemSplit)
@@ -161,7 +177,7 @@ export class RoundProgress {
   total: number;
 }
 
-@ObjectType({ description: 'One selection of label queries by a strategy over a dataset\'s pool.' })
+@ObjectType({ description: "One selection of label queries by a strategy over a dataset's pool." })
 export class RoundNode {
   @Field(() => ID)
   id: string;
@@ -169,7 +185,7 @@ export class RoundNode {
   @Field(() => ID)
   datasetId: string;
 
-  @Field({ description: 'The strategy\'s code, e.g. `margin`.' })
+  @Field({ description: "The strategy's code, e.g. `margin`." })
   strategy: string;
 
   @Field(() => GraphQLJSON)
@@ -197,7 +213,9 @@ export class RoundNode {
   finishedAt: Date | null;
 }
 
-@ObjectType({ description: 'A request to a human for one item\'s label ("query" in active-learning terms).' })
+@ObjectType({
+  description: 'A request to a human for one item\'s label ("query" in active-learning terms).',
+})
 export class LabelQueryNode {
   @Field(() => ID)
   id: string;
@@ -214,7 +232,9 @@ export class LabelQueryNode {
   @Field(() => Float)
   score: number;
 
-  @Field(() => GraphQLJSON, { description: 'The strategy\'s reason in numbers, e.g. the margin and the predicted class.' })
+  @Field(() => GraphQLJSON, {
+    description: "The strategy's reason in numbers, e.g. the margin and the predicted class.",
+  })
   reason: Record<string, unknown>;
 
   @Field(() => LabelQueryStatus)
@@ -238,10 +258,13 @@ export class ApiKeyNode {
   @Field(() => ApiKeyRole)
   role: ApiKeyRole;
 
-  @Field(() => [ID], { nullable: true, description: 'Datasets the key is limited to; null for all.' })
+  @Field(() => [ID], {
+    nullable: true,
+    description: 'Datasets the key is limited to; null for all.',
+  })
   datasetIds: string[] | null;
 
-  @Field({ description: 'The key\'s first characters, to tell keys apart.' })
+  @Field({ description: "The key's first characters, to tell keys apart." })
   prefix: string;
 
   @Field()
@@ -268,7 +291,7 @@ export class ImportItemsResult {
   @Field(() => Int, { description: 'How many imported items came with a label.' })
   labelledCount: number;
 
-  @Field(() => [ID], { description: 'The new items\' ids, in input order.' })
+  @Field(() => [ID], { description: "The new items' ids, in input order." })
   itemIds: string[];
 }
 
@@ -277,7 +300,10 @@ export class LabelItemsResult {
   @Field(() => [LabelNode])
   labels: LabelNode[];
 
-  @Field({ description: 'True when this answer is the stored outcome of an earlier call with the same idempotency key.' })
+  @Field({
+    description:
+      'True when this answer is the stored outcome of an earlier call with the same idempotency key.',
+  })
   replayed: boolean;
 }
 
@@ -297,7 +323,10 @@ export class CreateDatasetInput {
   @Field(() => Int)
   featureDim: number;
 
-  @Field(() => Int, { nullable: true, description: 'Human answers the dataset may spend; omit for no limit.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Human answers the dataset may spend; omit for no limit.',
+  })
   labelBudget?: number | null;
 
   @Field(() => Int, { nullable: true, defaultValue: 1 })
@@ -312,17 +341,26 @@ export class UpdateDatasetInput {
   @Field(() => String, { nullable: true })
   description?: string | null;
 
-  @Field(() => [String], { nullable: true, description: 'Classes to append; existing classes keep their order.' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Classes to append; existing classes keep their order.',
+  })
   addClasses?: string[] | null;
 
-  @Field(() => Int, { nullable: true, description: 'A new budget; null removes the limit; omit to keep it.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'A new budget; null removes the limit; omit to keep it.',
+  })
   labelBudget?: number | null;
 
   @Field(() => Int, { nullable: true })
   annotationsPerItem?: number | null;
 }
 
-@InputType({ description: 'One item to import. Give features as a list of floats or as base64 of little-endian float32.' })
+@InputType({
+  description:
+    'One item to import. Give features as a list of floats or as base64 of little-endian float32.',
+})
 export class ImportItemInput {
   @Field()
   externalId: string;
@@ -333,13 +371,19 @@ export class ImportItemInput {
   @Field(() => [Float], { nullable: true })
   features?: number[] | null;
 
-  @Field(() => String, { nullable: true, description: 'Base64 of featureDim little-endian float32 values (the fast path).' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Base64 of featureDim little-endian float32 values (the fast path).',
+  })
   featuresBase64?: string | null;
 
   @Field(() => ItemSplit, { nullable: true, defaultValue: ItemSplit.POOL })
   split?: ItemSplit | null;
 
-  @Field(() => String, { nullable: true, description: 'A class name: the item arrives labelled (source IMPORT).' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'A class name: the item arrives labelled (source IMPORT).',
+  })
   label?: string | null;
 }
 
@@ -348,7 +392,10 @@ export class ItemFilter {
   @Field(() => ItemSplit, { nullable: true })
   split?: ItemSplit | null;
 
-  @Field(() => Boolean, { nullable: true, description: 'true: only items with a current label; false: only items without.' })
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'true: only items with a current label; false: only items without.',
+  })
   labelled?: boolean | null;
 
   @Field(() => [String], { nullable: true })
@@ -372,7 +419,10 @@ export class LabelItemInput {
   @Field(() => Float, { nullable: true })
   confidence?: number | null;
 
-  @Field(() => String, { nullable: true, description: 'Who gave the label, as the labelling tool names them.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Who gave the label, as the labelling tool names them.',
+  })
   annotatorId?: string | null;
 }
 
@@ -381,7 +431,11 @@ export class LabelFilter {
   @Field(() => LabelSource, { nullable: true })
   source?: LabelSource | null;
 
-  @Field(() => Boolean, { nullable: true, defaultValue: true, description: 'Only current labels (default); false includes superseded ones.' })
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: true,
+    description: 'Only current labels (default); false includes superseded ones.',
+  })
   current?: boolean | null;
 
   @Field(() => [ID], { nullable: true })
@@ -396,6 +450,9 @@ export class CreateApiKeyInput {
   @Field(() => ApiKeyRole)
   role: ApiKeyRole;
 
-  @Field(() => [ID], { nullable: true, description: 'Limit the key to these datasets; omit for all.' })
+  @Field(() => [ID], {
+    nullable: true,
+    description: 'Limit the key to these datasets; omit for all.',
+  })
   datasetIds?: string[] | null;
 }

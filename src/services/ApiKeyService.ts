@@ -39,7 +39,9 @@ export class ApiKeyService {
       const known = new Set(found.map((d) => d.id));
       const missing = [...bad, ...datasetIds.filter((id) => isUuid(id) && !known.has(id))];
       if (missing.length > 0) {
-        throw new BadUserInputError(`datasetIds names datasets that do not exist: ${missing.join(', ')}.`);
+        throw new BadUserInputError(
+          `datasetIds names datasets that do not exist: ${missing.join(', ')}.`,
+        );
       }
     }
     const { secret, prefix, secretHash } = generateApiKey();

@@ -49,7 +49,10 @@ function checkClasses(classes: string[], field: string, problems: InputProblem[]
 
 function checkBudget(budget: number | null | undefined, problems: InputProblem[]): void {
   if (budget !== null && budget !== undefined && budget < 0) {
-    problems.push({ field: 'labelBudget', message: `must be 0 or more (or null for no budget); got ${budget}` });
+    problems.push({
+      field: 'labelBudget',
+      message: `must be 0 or more (or null for no budget); got ${budget}`,
+    });
   }
 }
 
@@ -61,7 +64,10 @@ function checkAnnotations(k: number | null | undefined, problems: InputProblem[]
 
 function invalid(problems: InputProblem[]): BadUserInputError {
   return new BadUserInputError(
-    'Invalid dataset: ' + problems.map((p) => `${p.field}${p.index !== undefined ? `[${p.index}]` : ''} ${p.message}`).join('; '),
+    'Invalid dataset: ' +
+      problems
+        .map((p) => `${p.field}${p.index !== undefined ? `[${p.index}]` : ''} ${p.message}`)
+        .join('; '),
     problems,
   );
 }
@@ -74,9 +80,16 @@ export class DatasetService {
    * The dataset `id`, after checking `key` may act on it with `permission`. Scope is checked
    * before existence, so a scoped key learns nothing about datasets outside its scope.
    */
-  async getAuthorized(key: ApiKey, id: string, permission: Permission, manager?: EntityManager): Promise<Dataset> {
+  async getAuthorized(
+    key: ApiKey,
+    id: string,
+    permission: Permission,
+    manager?: EntityManager,
+  ): Promise<Dataset> {
     authorize(key, permission, id);
-    const dataset = isUuid(id) ? await (manager ?? this.ds.manager).findOneBy(Dataset, { id }) : null;
+    const dataset = isUuid(id)
+      ? await (manager ?? this.ds.manager).findOneBy(Dataset, { id })
+      : null;
     if (!dataset) throw new NotFoundError('Dataset', id);
     return dataset;
   }
@@ -94,11 +107,21 @@ export class DatasetService {
     const problems: InputProblem[] = [];
     const name = checkName(input.name, problems);
     if (input.classes.length < 2 || input.classes.length > MAX_CLASSES) {
-      problems.push({ field: 'classes', message: `must list 2 to ${MAX_CLASSES} classes; got ${input.classes.length}` });
+      problems.push({
+        field: 'classes',
+        message: `must list 2 to ${MAX_CLASSES} classes; got ${input.classes.length}`,
+      });
     }
     checkClasses(input.classes, 'classes', problems);
-    if (!Number.isInteger(input.featureDim) || input.featureDim < 1 || input.featureDim > MAX_FEATURE_DIM) {
-      problems.push({ field: 'featureDim', message: `must be between 1 and ${MAX_FEATURE_DIM}; got ${input.featureDim}` });
+    if (
+      !Number.isInteger(input.featureDim) ||
+      input.featureDim < 1 ||
+      input.featureDim > MAX_FEATURE_DIM
+    ) {
+      problems.push({
+        field: 'featureDim',
+        message: `must be between 1 and ${MAX_FEATURE_DIM}; got ${input.featureDim}`,
+      });
     }
     checkBudget(input.labelBudget, problems);
     checkAnnotations(input.annotationsPerItem, problems);
@@ -125,13 +148,18 @@ export class DatasetService {
       const dataset = await this.getAuthorized(key, id, Permission.WRITE_DATASET, m);
       await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [id]);
       const problems: InputProblem[] = [];
-      if (input.name !== undefined && input.name !== null) dataset.name = checkName(input.name, problems);
-      if (input.description !== undefined && input.description !== null) dataset.description = input.description;
+      if (input.name !== undefined && input.name !== null)
+        dataset.name = checkName(input.name, problems);
+      if (input.description !== undefined && input.description !== null)
+        dataset.description = input.description;
       if (input.addClasses) {
         checkClasses([...dataset.classes, ...input.addClasses], 'addClasses', problems);
         dataset.classes = [...dataset.classes, ...input.addClasses];
         if (dataset.classes.length > MAX_CLASSES) {
-          problems.push({ field: 'addClasses', message: `a dataset has at most ${MAX_CLASSES} classes` });
+          problems.push({
+            field: 'addClasses',
+            message: `a dataset has at most ${MAX_CLASSES} classes`,
+          });
         }
       }
       if (input.labelBudget !== undefined) {
@@ -147,7 +175,9 @@ export class DatasetService {
         return await m.getRepository(Dataset).save(dataset);
       } catch (e) {
         if (pgCode(e) === PG_UNIQUE_VIOLATION) {
-          throw new ConflictError(`A dataset named ${JSON.stringify(dataset.name)} already exists.`);
+          throw new ConflictError(
+            `A dataset named ${JSON.stringify(dataset.name)} already exists.`,
+          );
         }
         throw e;
       }

@@ -50,7 +50,11 @@ export class ItemService {
    * problem rejects the whole call with BAD_USER_INPUT listing the offending items, and nothing
    * is written.
    */
-  async importItems(key: ApiKey, datasetId: string, items: ImportItemInput[]): Promise<ImportResult> {
+  async importItems(
+    key: ApiKey,
+    datasetId: string,
+    items: ImportItemInput[],
+  ): Promise<ImportResult> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.WRITE_DATASET);
     if (items.length > this.maxImportItems) {
       throw new BadUserInputError(
@@ -67,7 +71,12 @@ export class ItemService {
       const taken = new Set<string>(existing.map((r: { external_id: string }) => r.external_id));
       items.forEach((item, index) => {
         if (taken.has(item.externalId)) {
-          problems.push({ index, id: item.externalId, field: 'externalId', message: 'an item with this external id already exists in the dataset' });
+          problems.push({
+            index,
+            id: item.externalId,
+            field: 'externalId',
+            message: 'an item with this external id already exists in the dataset',
+          });
         }
       });
     }
@@ -95,7 +104,13 @@ export class ItemService {
           await m.query(
             `INSERT INTO label (dataset_id, item_id, class_index, source, api_key_id)
              SELECT $1, t.i, t.c, $2, $3 FROM unnest($4::bigint[], $5::smallint[]) AS t(i, c)`,
-            [dataset.id, LabelSource.IMPORT, key.id, labelled.map((i) => itemIds[i]), labelled.map((i) => classIndex[i])],
+            [
+              dataset.id,
+              LabelSource.IMPORT,
+              key.id,
+              labelled.map((i) => itemIds[i]),
+              labelled.map((i) => classIndex[i]),
+            ],
           );
         }
         return { importedCount: inserted.length, labelledCount: labelled.length, itemIds };
@@ -119,7 +134,8 @@ export class ItemService {
     const firstIndex = new Map<string, number>();
     items.forEach((item, index) => {
       const id = item.externalId;
-      const problem = (field: string, message: string) => problems.push({ index, id, field, message });
+      const problem = (field: string, message: string) =>
+        problems.push({ index, id, field, message });
       if (typeof id !== 'string' || id.length === 0 || id.length > MAX_EXTERNAL_ID_LENGTH) {
         problem('externalId', `must be 1 to ${MAX_EXTERNAL_ID_LENGTH} characters`);
       } else if (firstIndex.has(id)) {
@@ -132,13 +148,18 @@ export class ItemService {
       if (hasList === hasB64) {
         problem('features', 'give exactly one of features and featuresBase64');
       } else {
-        const why = hasList ? block.setFromList(index, item.features!) : block.setFromBase64(index, item.featuresBase64!);
+        const why = hasList
+          ? block.setFromList(index, item.features!)
+          : block.setFromBase64(index, item.featuresBase64!);
         if (why) problem(hasList ? 'features' : 'featuresBase64', why);
       }
       if (item.label !== undefined && item.label !== null) {
         const c = classes.get(item.label);
         if (c === undefined) {
-          problem('label', `${JSON.stringify(item.label)} is not a class of this dataset (${dataset.classes.join(', ')})`);
+          problem(
+            'label',
+            `${JSON.stringify(item.label)} is not a class of this dataset (${dataset.classes.join(', ')})`,
+          );
         }
         classIndex[index] = c;
       }
@@ -147,7 +168,13 @@ export class ItemService {
   }
 
   /** A page of a dataset's items in id order (import order). */
-  async list(key: ApiKey, datasetId: string, filter: ItemFilter, first?: number | null, after?: string | null): Promise<Page<ItemRow>> {
+  async list(
+    key: ApiKey,
+    datasetId: string,
+    filter: ItemFilter,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<ItemRow>> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
     const limit = pageSize(first);
     const afterId = decodeCursor('item', after);
@@ -161,7 +188,9 @@ export class ItemService {
     if (filter.origin) add((p) => `origin = ${p}::item_origin`, filter.origin);
     if (filter.externalIds) add((p) => `external_id = ANY(${p}::text[])`, filter.externalIds);
     if (filter.labelled !== undefined && filter.labelled !== null) {
-      where.push(`${filter.labelled ? '' : 'NOT '}EXISTS (SELECT 1 FROM label l WHERE l.item_id = item.id AND l.superseded_at IS NULL)`);
+      where.push(
+        `${filter.labelled ? '' : 'NOT '}EXISTS (SELECT 1 FROM label l WHERE l.item_id = item.id AND l.superseded_at IS NULL)`,
+      );
     }
     const countWhere = where.join(' AND ');
     const countParams = [...params];
@@ -178,7 +207,10 @@ export class ItemService {
       hasNextPage: rows.length > limit,
       hasPreviousPage: afterId !== undefined,
       totalCount: async () => {
-        const [{ n }] = await this.ds.query(`SELECT count(*)::int AS n FROM item WHERE ${countWhere}`, countParams);
+        const [{ n }] = await this.ds.query(
+          `SELECT count(*)::int AS n FROM item WHERE ${countWhere}`,
+          countParams,
+        );
         return n;
       },
     };
@@ -195,7 +227,10 @@ export class ItemService {
 
   /** Items by id, for DataLoader: rows in the order of `ids`, null where missing. */
   async byIds(ids: readonly string[]): Promise<(ItemRow | null)[]> {
-    const rows: ItemRow[] = await this.ds.query(`SELECT ${ITEM_COLUMNS} FROM item WHERE id = ANY($1::bigint[])`, [ids]);
+    const rows: ItemRow[] = await this.ds.query(
+      `SELECT ${ITEM_COLUMNS} FROM item WHERE id = ANY($1::bigint[])`,
+      [ids],
+    );
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id) ?? null);
   }

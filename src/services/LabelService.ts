@@ -59,7 +59,9 @@ export class LabelService {
   ): Promise<LabelItemsResult> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.WRITE_LABELS);
     if (!BULK_SOURCES.has(source)) {
-      throw new BadUserInputError(`labelItems writes HUMAN or IMPORT labels; got source ${source}.`);
+      throw new BadUserInputError(
+        `labelItems writes HUMAN or IMPORT labels; got source ${source}.`,
+      );
     }
     if (labels.length > this.maxLabelItems) {
       throw new BadUserInputError(
@@ -103,21 +105,44 @@ export class LabelService {
   }
 
   /** Item ids for each entry, or BAD_USER_INPUT naming every entry that cannot be written. */
-  private async resolveTargets(dataset: Dataset, labels: LabelItemInput[], m = this.ds.manager): Promise<string[]> {
+  private async resolveTargets(
+    dataset: Dataset,
+    labels: LabelItemInput[],
+    m = this.ds.manager,
+  ): Promise<string[]> {
     const problems: InputProblem[] = [];
     const classes = new Set(dataset.classes);
     labels.forEach((l, index) => {
       const hasId = l.itemId !== undefined && l.itemId !== null;
       const hasExt = l.externalId !== undefined && l.externalId !== null;
       const id = l.itemId ?? l.externalId ?? undefined;
-      if (hasId === hasExt) problems.push({ index, id, message: 'give exactly one of itemId and externalId' });
+      if (hasId === hasExt)
+        problems.push({ index, id, message: 'give exactly one of itemId and externalId' });
       if (!classes.has(l.value)) {
-        problems.push({ index, id, field: 'value', message: `${JSON.stringify(l.value)} is not a class of this dataset (${dataset.classes.join(', ')})` });
+        problems.push({
+          index,
+          id,
+          field: 'value',
+          message: `${JSON.stringify(l.value)} is not a class of this dataset (${dataset.classes.join(', ')})`,
+        });
       }
-      if (l.confidence !== undefined && l.confidence !== null && !(l.confidence >= 0 && l.confidence <= 1)) {
-        problems.push({ index, id, field: 'confidence', message: `must be between 0 and 1; got ${l.confidence}` });
+      if (
+        l.confidence !== undefined &&
+        l.confidence !== null &&
+        !(l.confidence >= 0 && l.confidence <= 1)
+      ) {
+        problems.push({
+          index,
+          id,
+          field: 'confidence',
+          message: `must be between 0 and 1; got ${l.confidence}`,
+        });
       }
-      if (l.annotatorId !== undefined && l.annotatorId !== null && (l.annotatorId.length < 1 || l.annotatorId.length > 200)) {
+      if (
+        l.annotatorId !== undefined &&
+        l.annotatorId !== null &&
+        (l.annotatorId.length < 1 || l.annotatorId.length > 200)
+      ) {
         problems.push({ index, id, field: 'annotatorId', message: 'must be 1 to 200 characters' });
       }
     });
@@ -134,14 +159,30 @@ export class LabelService {
       let itemId: string | undefined;
       if (l.itemId) {
         itemId = byId.has(l.itemId) ? l.itemId : undefined;
-        if (!itemId) problems.push({ index, id: l.itemId, field: 'itemId', message: 'no item with this id in the dataset' });
+        if (!itemId)
+          problems.push({
+            index,
+            id: l.itemId,
+            field: 'itemId',
+            message: 'no item with this id in the dataset',
+          });
       } else if (l.externalId) {
         itemId = byExt.get(l.externalId);
-        if (!itemId) problems.push({ index, id: l.externalId, field: 'externalId', message: 'no item with this external id in the dataset' });
+        if (!itemId)
+          problems.push({
+            index,
+            id: l.externalId,
+            field: 'externalId',
+            message: 'no item with this external id in the dataset',
+          });
       }
       if (itemId) {
         if (seen.has(itemId)) {
-          problems.push({ index, id: l.itemId ?? l.externalId ?? undefined, message: `labels the same item as entry #${seen.get(itemId)}` });
+          problems.push({
+            index,
+            id: l.itemId ?? l.externalId ?? undefined,
+            message: `labels the same item as entry #${seen.get(itemId)}`,
+          });
         }
         seen.set(itemId, index);
       }
@@ -152,7 +193,13 @@ export class LabelService {
   }
 
   /** A page of a dataset's labels in the order they were written. */
-  async list(key: ApiKey, datasetId: string, filter: LabelFilter, first?: number | null, after?: string | null): Promise<Page<Label>> {
+  async list(
+    key: ApiKey,
+    datasetId: string,
+    filter: LabelFilter,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<Label>> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_LABELS);
     const limit = pageSize(first);
     const afterId = decodeCursor('label', after);
@@ -164,7 +211,8 @@ export class LabelService {
     };
     if (filter.current ?? true) where.push('superseded_at IS NULL');
     if (filter.source) add((p) => `source = ${p}`, filter.source);
-    if (filter.itemIds) add((p) => `item_id = ANY(${p}::bigint[])`, filter.itemIds.filter(isBigintId));
+    if (filter.itemIds)
+      add((p) => `item_id = ANY(${p}::bigint[])`, filter.itemIds.filter(isBigintId));
     const countWhere = where.join(' AND ');
     const countParams = [...params];
     if (afterId) add((p) => `id > ${p}::bigint`, afterId);
@@ -180,7 +228,10 @@ export class LabelService {
       hasNextPage: rows.length > limit,
       hasPreviousPage: afterId !== undefined,
       totalCount: async () => {
-        const [{ n }] = await this.ds.query(`SELECT count(*)::int AS n FROM label WHERE ${countWhere}`, countParams);
+        const [{ n }] = await this.ds.query(
+          `SELECT count(*)::int AS n FROM label WHERE ${countWhere}`,
+          countParams,
+        );
         return n;
       },
     };
@@ -221,7 +272,11 @@ export class LabelService {
    * The current label of every labelled item of a dataset, in item order, a page at a time (so
    * an export of millions of rows never holds them all, nor the database connection).
    */
-  async *exportCurrent(key: ApiKey, datasetId: string, batchSize = 5000): AsyncGenerator<ExportRow[]> {
+  async *exportCurrent(
+    key: ApiKey,
+    datasetId: string,
+    batchSize = 5000,
+  ): AsyncGenerator<ExportRow[]> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_LABELS);
     let afterItem = '0';
     for (;;) {

@@ -18,11 +18,25 @@ export interface RegisterModelInput {
 
 /** Model columns without the ONNX bytes, for listings. */
 const MODEL_COLUMNS = [
-  'id', 'datasetId', 'name', 'version', 'sizeBytes', 'sha256', 'inputName', 'outputName',
-  'outputKind', 'embeddingOutputName', 'embeddingDim', 'createdBy', 'createdAt',
+  'id',
+  'datasetId',
+  'name',
+  'version',
+  'sizeBytes',
+  'sha256',
+  'inputName',
+  'outputName',
+  'outputKind',
+  'embeddingOutputName',
+  'embeddingDim',
+  'createdBy',
+  'createdAt',
 ] as const;
 export type ModelInfo = Pick<Model, (typeof MODEL_COLUMNS)[number]>;
-const SELECT_INFO = Object.fromEntries(MODEL_COLUMNS.map((c) => [c, true])) as Record<(typeof MODEL_COLUMNS)[number], true>;
+const SELECT_INFO = Object.fromEntries(MODEL_COLUMNS.map((c) => [c, true])) as Record<
+  (typeof MODEL_COLUMNS)[number],
+  true
+>;
 
 /** Models: validated registration of uploaded ONNX files, and listings. */
 export class ModelService {
@@ -41,7 +55,8 @@ export class ModelService {
   async register(key: ApiKey, datasetId: string, input: RegisterModelInput): Promise<ModelInfo> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.MANAGE_MODELS);
     const name = input.name.trim();
-    if (!name || name.length > 200) throw new BadUserInputError('name must be 1 to 200 characters.');
+    if (!name || name.length > 200)
+      throw new BadUserInputError('name must be 1 to 200 characters.');
     if (input.onnx.length === 0) throw new BadUserInputError('The ONNX file is empty.');
     if (input.onnx.length > this.maxBytes) {
       throw new PayloadTooLargeError(
@@ -74,7 +89,10 @@ export class ModelService {
     const saved = await this.ds.transaction(async (m) => {
       // Serialise version numbering per dataset.
       await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [dataset.id]);
-      const [{ v }] = await m.query('SELECT coalesce(max(version), 0) + 1 AS v FROM model WHERE dataset_id = $1', [dataset.id]);
+      const [{ v }] = await m.query(
+        'SELECT coalesce(max(version), 0) + 1 AS v FROM model WHERE dataset_id = $1',
+        [dataset.id],
+      );
       return m.getRepository(Model).save({
         datasetId: dataset.id,
         name,

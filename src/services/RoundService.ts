@@ -14,7 +14,9 @@ export class RoundService {
 
   async list(key: ApiKey, datasetId: string): Promise<Round[]> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
-    return this.ds.getRepository(Round).find({ where: { datasetId: dataset.id }, order: { createdAt: 'DESC' } });
+    return this.ds
+      .getRepository(Round)
+      .find({ where: { datasetId: dataset.id }, order: { createdAt: 'DESC' } });
   }
 
   async get(key: ApiKey, id: string): Promise<Round> {

@@ -35,7 +35,8 @@ export class FeatureBlock {
     const expectedChars = Math.ceil((this.dim * 4) / 3) * 4;
     if (b64.length !== expectedChars || !BASE64_RE.test(b64)) {
       if (BASE64_RE.test(b64)) {
-        const bytes = Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+        const bytes =
+          Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
         return `decodes to ${bytes} bytes (${bytes / 4} float32 values), expected ${this.dim * 4} bytes (${this.dim} values)`;
       }
       return 'is not valid base64';

@@ -25,7 +25,9 @@ export function decodeCursor(kind: string, cursor: string | null | undefined): s
   const text = Buffer.from(cursor, 'base64url').toString();
   const [k, id] = text.split(':');
   if (k !== kind || !id || !isBigintId(id)) {
-    throw new BadUserInputError(`after: ${JSON.stringify(cursor)} is not a cursor of this connection.`);
+    throw new BadUserInputError(
+      `after: ${JSON.stringify(cursor)} is not a cursor of this connection.`,
+    );
   }
   return id;
 }
