@@ -73,12 +73,12 @@ export class ModelResolver {
     embeddingOutput: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<ModelNode> {
-    if ((onnxBase64 === null) === (file === null)) {
+    if ((onnxBase64 == null) === (file == null)) {
       throw new BadUserInputError('Give the model as exactly one of onnxBase64 and file.');
     }
     const maxBytes = ctx.services.models.maxBytes;
     let onnx: Buffer;
-    if (onnxBase64 !== null) {
+    if (onnxBase64 != null) {
       if (!BASE64_RE.test(onnxBase64))
         throw new BadUserInputError('onnxBase64 is not valid base64.');
       onnx = Buffer.from(onnxBase64, 'base64');

@@ -11,7 +11,9 @@ import {
 } from './enums';
 import { ConnectionType } from './connection';
 
-@ObjectType({ description: 'A collection of items to label, with its classes and feature length.' })
+@ObjectType('Dataset', {
+  description: 'A collection of items to label, with its classes and feature length.',
+})
 export class DatasetNode {
   @Field(() => ID)
   id: string;
@@ -44,7 +46,7 @@ export class DatasetNode {
   updatedAt: Date;
 }
 
-@ObjectType({ description: 'One label given to one item.' })
+@ObjectType('Label', { description: 'One label given to one item.' })
 export class LabelNode {
   @Field(() => ID)
   id: string;
@@ -95,7 +97,7 @@ export class LabelNode {
   current: boolean;
 }
 
-@ObjectType({
+@ObjectType('Item', {
   description: 'One thing to label: its payload for people, its feature vector for models.',
 })
 export class ItemNode {
@@ -129,7 +131,7 @@ export class ItemConnection extends ConnectionType(ItemNode, 'Item') {}
 @ObjectType()
 export class LabelConnection extends ConnectionType(LabelNode, 'Label') {}
 
-@ObjectType({ description: 'A registered ONNX model version of a dataset.' })
+@ObjectType('Model', { description: 'A registered ONNX model version of a dataset.' })
 export class ModelNode {
   @Field(() => ID)
   id: string;
@@ -177,7 +179,9 @@ export class RoundProgress {
   total: number;
 }
 
-@ObjectType({ description: "One selection of label queries by a strategy over a dataset's pool." })
+@ObjectType('Round', {
+  description: "One selection of label queries by a strategy over a dataset's pool.",
+})
 export class RoundNode {
   @Field(() => ID)
   id: string;
@@ -213,7 +217,7 @@ export class RoundNode {
   finishedAt: Date | null;
 }
 
-@ObjectType({
+@ObjectType('LabelQuery', {
   description: 'A request to a human for one item\'s label ("query" in active-learning terms).',
 })
 export class LabelQueryNode {
@@ -247,7 +251,9 @@ export class LabelQueryNode {
   answeredAt: Date | null;
 }
 
-@ObjectType({ description: 'An API key (its secret is shown only once, when it is created).' })
+@ObjectType('ApiKey', {
+  description: 'An API key (its secret is shown only once, when it is created).',
+})
 export class ApiKeyNode {
   @Field(() => ID)
   id: string;
