@@ -1,4 +1,5 @@
+import type { MigrationInterface } from 'typeorm';
 import { InitialSchema1795291952751 } from '../../migrations/1795291952751-initial-schema';
 
 /** Every migration, in order, listed explicitly (no globs). */
-export const MIGRATIONS: Function[] = [InitialSchema1795291952751];
+export const MIGRATIONS: (new () => MigrationInterface)[] = [InitialSchema1795291952751];
