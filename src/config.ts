@@ -41,14 +41,33 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   logLevel: 'info',
 };
 
-function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+/**
+ * The integer in variable `name`, or undefined when it is unset or blank. Anything else that is
+ * not a whole number from `min` to `max` is refused with a message naming the variable.
+ */
+function intFromEnv(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
+  if (raw === undefined || raw.trim() === '') return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range =
+      max === Number.MAX_SAFE_INTEGER
+        ? `an integer of ${min} or more`
+        : `an integer from ${min} to ${max}`;
+    throw new Error(`${name} must be ${range}, got ${JSON.stringify(raw)}`);
   }
   return n;
+}
+
+/** `memory://` (the in-memory database) is kept as it is; a directory is made absolute. */
+function dataDirFromEnv(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  return raw.startsWith('memory://') ? raw : path.resolve(raw);
 }
 
 function defined<T extends object>(o: T): Partial<T> {
@@ -61,15 +80,15 @@ export function loadConfig(
   overrides: Partial<QuarryConfig> = {},
 ): QuarryConfig {
   const fromEnv: Partial<QuarryConfig> = defined({
-    port: intFromEnv(env, 'PORT'),
+    port: intFromEnv(env, 'PORT', 0, 65_535),
     host: env.HOST || undefined,
     databaseUrl: env.DATABASE_URL || undefined,
-    dataDir: env.QUARRY_DATA_DIR ? path.resolve(env.QUARRY_DATA_DIR) : undefined,
-    maxModelBytes: intFromEnv(env, 'QUARRY_MAX_MODEL_BYTES'),
-    maxRequestBytes: intFromEnv(env, 'QUARRY_MAX_REQUEST_BYTES'),
-    modelCheckTimeoutMs: intFromEnv(env, 'QUARRY_MODEL_CHECK_TIMEOUT_MS'),
-    modelCheckMaxRssBytes: intFromEnv(env, 'QUARRY_MODEL_CHECK_MAX_RSS_BYTES'),
-    poolSize: intFromEnv(env, 'QUARRY_DB_POOL_SIZE'),
+    dataDir: dataDirFromEnv(env.QUARRY_DATA_DIR),
+    maxModelBytes: intFromEnv(env, 'QUARRY_MAX_MODEL_BYTES', 1),
+    maxRequestBytes: intFromEnv(env, 'QUARRY_MAX_REQUEST_BYTES', 1),
+    modelCheckTimeoutMs: intFromEnv(env, 'QUARRY_MODEL_CHECK_TIMEOUT_MS', 1),
+    modelCheckMaxRssBytes: intFromEnv(env, 'QUARRY_MODEL_CHECK_MAX_RSS_BYTES', 1),
+    poolSize: intFromEnv(env, 'QUARRY_DB_POOL_SIZE', 1),
     logLevel: env.LOG_LEVEL || undefined,
   });
   const config = { ...DEFAULT_CONFIG, ...fromEnv, ...defined(overrides) };

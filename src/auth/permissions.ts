@@ -36,6 +36,12 @@ export function datasetScope(key: ApiKey): ReadonlySet<string> | null {
   return key.datasetIds ? new Set(key.datasetIds) : null;
 }
 
+/** Dataset ids are uuids, which PostgreSQL reads in either case: so must the scope check. */
+function inScope(datasetIds: readonly string[], datasetId: string): boolean {
+  const id = datasetId.toLowerCase();
+  return datasetIds.some((d) => d.toLowerCase() === id);
+}
+
 /**
  * Throws FORBIDDEN unless the key's role grants `permission` and, when a dataset is named, the
  * key's scope includes it. Called before anything is read or written.
@@ -49,7 +55,7 @@ export function authorize(key: ApiKey, permission: Permission, datasetId?: strin
   if (permission === Permission.CREATE_DATASET && key.datasetIds && key.role !== ApiKeyRole.ADMIN) {
     throw new ForbiddenError('A key scoped to datasets may not create datasets.');
   }
-  if (datasetId !== undefined && key.datasetIds && !key.datasetIds.includes(datasetId)) {
+  if (datasetId !== undefined && key.datasetIds && !inScope(key.datasetIds, datasetId)) {
     throw new ForbiddenError(
       `This key is not allowed to act on dataset ${JSON.stringify(datasetId)}.`,
     );

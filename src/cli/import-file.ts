@@ -62,12 +62,15 @@ export async function* readItems(file: string, opts: ReadOptions): AsyncGenerato
 async function* readCsv(file: string, opts: ReadOptions): AsyncGenerator<FileItem> {
   const parser = fs
     .createReadStream(file)
-    .pipe(parse({ columns: true, skip_empty_lines: true, trim: true }));
+    .pipe(parse({ columns: true, skip_empty_lines: true, trim: true, info: true }));
   let row = 0;
   let layout:
     | { id?: string; label?: string; split?: string; payload: string[]; features: string[] }
     | undefined;
-  for await (const record of parser as AsyncIterable<Record<string, string>>) {
+  for await (const { record, info } of parser as AsyncIterable<{
+    record: Record<string, string>;
+    info: { lines: number };
+  }>) {
     row++;
     if (!layout) {
       const columns = Object.keys(record);
@@ -97,7 +100,7 @@ async function* readCsv(file: string, opts: ReadOptions): AsyncGenerator<FileIte
       const v = Number(record[c]);
       if (record[c] === '' || !Number.isFinite(v)) {
         throw new FileFormatError(
-          `${file} row ${row}: column ${c} is ${JSON.stringify(record[c])}, not a finite number.`,
+          `${file} line ${info.lines} (data row ${row}): column ${c} is ${JSON.stringify(record[c])}, not a finite number.`,
         );
       }
       return v;
@@ -127,11 +130,24 @@ async function* readJsonl(file: string, opts: ReadOptions): AsyncGenerator<FileI
     } catch {
       throw new FileFormatError(`${file} line ${line} is not valid JSON.`);
     }
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) {
+      throw new FileFormatError(`${file} line ${line} is not a JSON object.`);
+    }
     const id = o[opts.idColumn ?? 'externalId'] ?? o.id ?? String(line);
     let featuresBase64: string;
     if (typeof o.featuresBase64 === 'string') featuresBase64 = o.featuresBase64;
-    else if (Array.isArray(o.features)) featuresBase64 = toBase64(o.features);
-    else
+    else if (Array.isArray(o.features)) {
+      const bad = o.features.findIndex(
+        (v: unknown) => typeof v !== 'number' || !Number.isFinite(v),
+      );
+      if (bad >= 0) {
+        const v = o.features[bad];
+        throw new FileFormatError(
+          `${file} line ${line}: features[${bad}] is ${typeof v === 'number' ? v : JSON.stringify(v)}, not a finite number.`,
+        );
+      }
+      featuresBase64 = toBase64(o.features);
+    } else
       throw new FileFormatError(
         `${file} line ${line} has neither features (a list) nor featuresBase64.`,
       );

@@ -216,11 +216,15 @@ export class ItemService {
     };
   }
 
-  /** One item, checked against the key's scope. */
+  /**
+   * One item, checked against the key's scope. An item outside a scoped key's datasets reads as
+   * missing: item ids are sequential, so FORBIDDEN would tell the key which ids exist elsewhere.
+   */
   async get(key: ApiKey, id: string): Promise<ItemRow | null> {
     if (!isBigintId(id)) return null;
     const [row] = await this.ds.query(`SELECT ${ITEM_COLUMNS} FROM item WHERE id = $1`, [id]);
     if (!row) return null;
+    if (key.datasetIds && !key.datasetIds.includes(row.datasetId)) return null;
     await this.datasets.getAuthorized(key, row.datasetId, Permission.READ_DATASET);
     return row;
   }

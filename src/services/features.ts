@@ -32,19 +32,19 @@ export class FeatureBlock {
 
   /** Stores row `i` from base64 of little-endian float32; returns why it was refused, if it was. */
   setFromBase64(i: number, b64: string): VectorProblem {
-    const expectedChars = Math.ceil((this.dim * 4) / 3) * 4;
-    if (b64.length !== expectedChars || !BASE64_RE.test(b64)) {
-      if (BASE64_RE.test(b64)) {
-        const bytes =
-          Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
-        return `decodes to ${bytes} bytes (${bytes / 4} float32 values), expected ${this.dim * 4} bytes (${this.dim} values)`;
-      }
-      return 'is not valid base64';
+    const expectedBytes = this.dim * 4;
+    if (!BASE64_RE.test(b64)) return base64Problem(b64);
+    const padding = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+    const bytes = (b64.length / 4) * 3 - padding;
+    if (bytes !== expectedBytes) {
+      const values =
+        bytes % 4 === 0 ? `${bytes / 4} float32 values` : 'not a whole number of float32 values';
+      return `decodes to ${bytes} bytes (${values}), expected ${expectedBytes} bytes (${this.dim} values)`;
     }
-    const target = Buffer.from(this.data.buffer, i * this.dim * 4, this.dim * 4);
+    const target = Buffer.from(this.data.buffer, i * expectedBytes, expectedBytes);
     const written = target.write(b64, 'base64');
-    if (written !== this.dim * 4) {
-      return `decodes to ${written} bytes, expected ${this.dim * 4}`;
+    if (written !== expectedBytes) {
+      return `decodes to ${written} bytes, expected ${expectedBytes}`;
     }
     return checkFinite(this.data.subarray(i * this.dim, (i + 1) * this.dim));
   }
@@ -53,6 +53,17 @@ export class FeatureBlock {
   rowBytes(i: number): Buffer {
     return Buffer.from(this.data.buffer, i * this.dim * 4, this.dim * 4);
   }
+}
+
+/** Why a string that is not padded standard base64 was refused, with the fix when it is plain. */
+function base64Problem(b64: string): string {
+  if (/^[A-Za-z0-9+/]+$/.test(b64) && b64.length % 4 !== 1) {
+    return `is not valid base64: its length (${b64.length}) is not a multiple of 4; add the "=" padding`;
+  }
+  if (/^[A-Za-z0-9_-]+=*$/.test(b64) && /[-_]/.test(b64)) {
+    return 'is not valid base64: it uses the base64url alphabet ("-" and "_"); send standard base64 ("+" and "/")';
+  }
+  return 'is not valid base64';
 }
 
 function checkFinite(row: Float32Array, source?: readonly number[]): VectorProblem {

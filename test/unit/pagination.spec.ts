@@ -1,0 +1,78 @@
+import { BadUserInputError } from '../../src/errors';
+import {
+  decodeCursor,
+  DEFAULT_PAGE_SIZE,
+  encodeCursor,
+  MAX_PAGE_SIZE,
+  pageSize,
+} from '../../src/services/pagination';
+
+/** The error a call throws, failing the test when it throws none. */
+function thrown(fn: () => unknown): BadUserInputError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(BadUserInputError);
+    expect((e as BadUserInputError).extensions.code).toBe('BAD_USER_INPUT');
+    return e as BadUserInputError;
+  }
+  throw new Error('expected an error, got none');
+}
+
+describe('cursors', () => {
+  it.each(['1', '42', '1797', '9223372036854775807'])(
+    'give back the id %s they were made from',
+    (id) => {
+      const cursor = encodeCursor('item', id);
+      expect(decodeCursor('item', cursor)).toBe(id);
+    },
+  );
+
+  it('are opaque, URL-safe strings that differ from id to id', () => {
+    const a = encodeCursor('item', '1');
+    const b = encodeCursor('item', '2');
+    expect(a).not.toBe(b);
+    expect(a).not.toContain('1');
+    expect(a).toMatch(/^[A-Za-z0-9_-]+$/);
+  });
+
+  it('read as "from the start" when there is none', () => {
+    expect(decodeCursor('item', null)).toBeUndefined();
+    expect(decodeCursor('item', undefined)).toBeUndefined();
+  });
+
+  it("refuse another connection's cursor", () => {
+    const labelCursor = encodeCursor('label', '5');
+    const e = thrown(() => decodeCursor('item', labelCursor));
+    expect(e.message).toBe(`after: "${labelCursor}" is not a cursor of this connection.`);
+  });
+
+  it.each([
+    ['text that is no cursor', 'not-a-cursor'],
+    ['the empty string', ''],
+    ['a cursor without an id', encodeCursor('item', '')],
+    ['a cursor with an id that is not a number', encodeCursor('item', 'abc')],
+    ['a cursor with id 0', encodeCursor('item', '0')],
+    ['a cursor with a negative id', encodeCursor('item', '-3')],
+    ['a cursor with an id past bigint', encodeCursor('item', '9223372036854775808')],
+    ['the plain text of a cursor', 'item:5'],
+  ])('refuse %s', (_what, cursor) => {
+    thrown(() => decodeCursor('item', cursor));
+  });
+});
+
+describe('page size', () => {
+  it(`is ${DEFAULT_PAGE_SIZE} when not given`, () => {
+    expect(pageSize(null)).toBe(50);
+    expect(pageSize(undefined)).toBe(50);
+  });
+
+  it.each([0, 1, 50, 999, 1000])('takes %i', (n) => {
+    expect(pageSize(n)).toBe(n);
+  });
+
+  it.each([-1, 1001, 5000, 2.5])('refuses %d and says what it takes', (n) => {
+    expect(MAX_PAGE_SIZE).toBe(1000);
+    expect(thrown(() => pageSize(n)).message).toBe(`first must be between 0 and 1000; got ${n}.`);
+  });
+});
