@@ -23,7 +23,6 @@ export interface QuarryConfig {
   modelCheckMaxRssBytes: number;
   /** Size of the PostgreSQL connection pool (PGlite is always one connection). */
   poolSize: number;
-  logLevel: string;
 }
 
 export const DEFAULT_CONFIG: QuarryConfig = {
@@ -38,7 +37,6 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   modelCheckTimeoutMs: 30_000,
   modelCheckMaxRssBytes: 2 * 1024 * 1024 * 1024,
   poolSize: 10,
-  logLevel: 'info',
 };
 
 /**
@@ -89,7 +87,6 @@ export function loadConfig(
     modelCheckTimeoutMs: intFromEnv(env, 'QUARRY_MODEL_CHECK_TIMEOUT_MS', 1),
     modelCheckMaxRssBytes: intFromEnv(env, 'QUARRY_MODEL_CHECK_MAX_RSS_BYTES', 1),
     poolSize: intFromEnv(env, 'QUARRY_DB_POOL_SIZE', 1),
-    logLevel: env.LOG_LEVEL || undefined,
   });
   const config = { ...DEFAULT_CONFIG, ...fromEnv, ...defined(overrides) };
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {

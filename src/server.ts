@@ -138,13 +138,13 @@ export async function startServer(
     const datasetId = String(req.query.datasetId ?? '');
     const fail = (status: number, code: string, message: string) =>
       res.status(status).json({ errors: [{ message, extensions: { code } }] });
-    if (format !== 'jsonl' && format !== 'csv') {
-      fail(400, ErrorCode.BAD_USER_INPUT, 'format must be jsonl or csv');
-      return;
-    }
     let started = false;
     try {
       const key = await authenticate(req);
+      if (format !== 'jsonl' && format !== 'csv') {
+        fail(400, ErrorCode.BAD_USER_INPUT, 'format must be jsonl or csv');
+        return;
+      }
       const columns = [
         'itemId',
         'externalId',
@@ -198,7 +198,9 @@ export async function startServer(
   app.use(
     '/graphql',
     cors(),
-    graphqlUploadExpress({ maxFileSize: config.maxModelBytes, maxFiles: 1 }),
+    // +1: the multipart parser flags a file of exactly maxFileSize as truncated; the resolver
+    // itself refuses anything over maxModelBytes.
+    graphqlUploadExpress({ maxFileSize: config.maxModelBytes + 1, maxFiles: 1 }),
     express.json({ limit: config.maxRequestBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => ({
@@ -224,24 +226,20 @@ export async function startServer(
         return;
       }
       if (e.status && e.status >= 400 && e.status < 500) {
-        res
-          .status(e.status)
-          .json({
-            errors: [{ message: e.message ?? 'Bad request', extensions: { code: 'BAD_REQUEST' } }],
-          });
+        res.status(e.status).json({
+          errors: [{ message: e.message ?? 'Bad request', extensions: { code: 'BAD_REQUEST' } }],
+        });
         return;
       }
       logger.error({ err }, 'unhandled HTTP error');
-      res
-        .status(500)
-        .json({
-          errors: [
-            {
-              message: 'Internal server error',
-              extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
-            },
-          ],
-        });
+      res.status(500).json({
+        errors: [
+          {
+            message: 'Internal server error',
+            extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+          },
+        ],
+      });
     },
   );
 

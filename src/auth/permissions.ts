@@ -9,7 +9,7 @@ export enum Permission {
   CREATE_DATASET = 'CREATE_DATASET',
   /** Change a dataset's settings, import items. */
   WRITE_DATASET = 'WRITE_DATASET',
-  /** Read labels in bulk and export them. */
+  /** Read labels (an item's label and history, listings, export); annotators may not, so their answers stay independent. */
   READ_LABELS = 'READ_LABELS',
   /** Write labels in bulk (`labelItems`). */
   WRITE_LABELS = 'WRITE_LABELS',

@@ -168,7 +168,11 @@ async function datasetList(opts: { url?: string; apiKey?: string }): Promise<voi
 }
 
 /** Which of these external ids the dataset already has (asked 1000 at a time, a page's limit). */
-async function existingExternalIds(client: QuarryClient, datasetId: string, ids: string[]): Promise<Set<string>> {
+async function existingExternalIds(
+  client: QuarryClient,
+  datasetId: string,
+  ids: string[],
+): Promise<Set<string>> {
   const found = new Set<string>();
   for (let i = 0; i < ids.length; i += 1000) {
     const chunk = ids.slice(i, i + 1000);
@@ -176,7 +180,8 @@ async function existingExternalIds(client: QuarryClient, datasetId: string, ids:
       `query($d: ID!, $ids: [String!]!, $n: Int!) { items(datasetId: $d, filter: { externalIds: $ids }, first: $n) { edges { node { externalId } } } }`,
       { d: datasetId, ids: chunk, n: chunk.length },
     );
-    for (const e of data.items.edges as { node: { externalId: string } }[]) found.add(e.node.externalId);
+    for (const e of data.items.edges as { node: { externalId: string } }[])
+      found.add(e.node.externalId);
   }
   return found;
 }
@@ -228,7 +233,11 @@ async function importFile(
     batchNo++;
     let items = batch;
     if (opts.skipExisting) {
-      const existing = await existingExternalIds(client, dataset.id, batch.map((i) => i.externalId));
+      const existing = await existingExternalIds(
+        client,
+        dataset.id,
+        batch.map((i) => i.externalId),
+      );
       items = batch.filter((i) => !existing.has(i.externalId));
       skipped += batch.length - items.length;
     }

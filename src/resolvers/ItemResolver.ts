@@ -20,6 +20,7 @@ import {
 } from '../schema/types';
 import { toConnection } from '../schema/connection';
 import { NotFoundError } from '../errors';
+import { authorize, Permission } from '../auth/permissions';
 import { bytesToFloats } from '../services/features';
 import type { GraphQLContext } from './context';
 import { toLabelNode } from './LabelResolver';
@@ -80,12 +81,14 @@ export class ItemResolver {
       "The item's label: its newest current label of the highest-ranked source (HUMAN over IMPORT over MODEL).",
   })
   async label(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<LabelNode | null> {
+    authorize(ctx.key, Permission.READ_LABELS);
     const label = await ctx.loaders.itemLabel.load(item.id);
     return label ? toLabelNode(label, ctx) : null;
   }
 
   @FieldResolver(() => [LabelNode], { description: 'Every label the item ever had, newest first.' })
   async labels(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<LabelNode[]> {
+    authorize(ctx.key, Permission.READ_LABELS);
     const labels = await ctx.loaders.itemLabels.load(item.id);
     return Promise.all(labels.map((l) => toLabelNode(l, ctx)));
   }

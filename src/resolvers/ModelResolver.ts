@@ -4,23 +4,39 @@ import { ModelNode } from '../schema/types';
 import { ModelOutputKind } from '../schema/enums';
 
 import { BadUserInputError, PayloadTooLargeError } from '../errors';
+import { authorize, Permission } from '../auth/permissions';
 import type { GraphQLContext } from './context';
 
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 
 async function readUpload(upload: Promise<FileUpload>, maxBytes: number): Promise<Buffer> {
+  const tooLarge = () =>
+    new PayloadTooLargeError(
+      `The model file is over the limit of ${maxBytes} bytes (QUARRY_MAX_MODEL_BYTES).`,
+    );
   const file = await upload;
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of file.createReadStream()) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      throw new PayloadTooLargeError(
-        `The model file is over the limit of ${maxBytes} bytes (QUARRY_MAX_MODEL_BYTES).`,
-      );
+  let stream: ReturnType<FileUpload['createReadStream']> | undefined;
+  try {
+    // The upload middleware cuts a file at the size limit: createReadStream (or the stream
+    // itself) then throws its own HTTP 413 error, which is not a QuarryError.
+    stream = file.createReadStream();
+    for await (const chunk of stream) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) throw tooLarge();
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch (e) {
+    const status = (e as { status?: unknown }).status;
+    if (status === 413) throw tooLarge();
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      throw new BadUserInputError(`The file upload failed: ${(e as Error).message}`);
+    }
+    throw e;
   }
+  // When the limit is reached after reading began, busboy ends the stream normally, marked.
+  if ((stream as { truncated?: boolean }).truncated) throw tooLarge();
   return Buffer.concat(chunks);
 }
 
@@ -73,15 +89,22 @@ export class ModelResolver {
     embeddingOutput: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<ModelNode> {
+    // Authorise before reading anything the caller sent (an upload may be large).
+    authorize(ctx.key, Permission.MANAGE_MODELS, datasetId);
     if ((onnxBase64 == null) === (file == null)) {
       throw new BadUserInputError('Give the model as exactly one of onnxBase64 and file.');
     }
     const maxBytes = ctx.services.models.maxBytes;
     let onnx: Buffer;
     if (onnxBase64 != null) {
-      if (!BASE64_RE.test(onnxBase64))
-        throw new BadUserInputError('onnxBase64 is not valid base64.');
-      onnx = Buffer.from(onnxBase64, 'base64');
+      // Line-wrapped base64 (as the `base64` command writes it) is fine.
+      const compact = onnxBase64.replace(/\s+/g, '');
+      if (compact.length % 4 !== 0 || !BASE64_RE.test(compact)) {
+        throw new BadUserInputError(
+          'onnxBase64 is not valid base64 (standard alphabet, padded with =).',
+        );
+      }
+      onnx = Buffer.from(compact, 'base64');
     } else {
       onnx = await readUpload(file!, maxBytes);
     }

@@ -26,6 +26,11 @@ export class ApiKeyService {
         `role must be one of ${Object.values(ApiKeyRole).join(', ')}; got ${JSON.stringify(input.role)}.`,
       );
     }
+    if (input.role === ApiKeyRole.ADMIN && input.datasetIds) {
+      throw new BadUserInputError(
+        'An ADMIN key cannot be scoped to datasets (it can create unscoped keys anyway); use a SERVICE or ANNOTATOR key.',
+      );
+    }
     let datasetIds: string[] | null = null;
     if (input.datasetIds) {
       datasetIds = [...new Set(input.datasetIds)];

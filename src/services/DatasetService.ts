@@ -145,8 +145,10 @@ export class DatasetService {
 
   async update(key: ApiKey, id: string, input: UpdateDatasetInput): Promise<Dataset> {
     return this.ds.transaction(async (m) => {
+      authorize(key, Permission.WRITE_DATASET, id);
+      // Lock before reading, so two concurrent updates (e.g. addClasses) cannot lose one.
+      if (isUuid(id)) await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [id]);
       const dataset = await this.getAuthorized(key, id, Permission.WRITE_DATASET, m);
-      await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [id]);
       const problems: InputProblem[] = [];
       if (input.name !== undefined && input.name !== null)
         dataset.name = checkName(input.name, problems);

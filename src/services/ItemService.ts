@@ -36,6 +36,8 @@ const ITEM_COLUMNS = `id, dataset_id AS "datasetId", external_id AS "externalId"
 export type ItemRow = Omit<Item, 'features' | 'dataset'>;
 
 const MAX_EXTERNAL_ID_LENGTH = 512;
+/** Feature values one import call may carry (128 MiB of float32, decoded before any write). */
+export const MAX_IMPORT_VALUES = 32 * 1024 * 1024;
 
 /** Items: bulk import and listing. */
 export class ItemService {
@@ -62,6 +64,11 @@ export class ItemService {
       );
     }
     if (items.length === 0) return { importedCount: 0, labelledCount: 0, itemIds: [] };
+    if (items.length * dataset.featureDim > MAX_IMPORT_VALUES) {
+      throw new BadUserInputError(
+        `${items.length} items of ${dataset.featureDim} values are more than one call may carry (${MAX_IMPORT_VALUES} values); send fewer items per call.`,
+      );
+    }
     const { block, classIndex, problems } = this.check(dataset, items);
     if (problems.length === 0) {
       const existing = await this.ds.query(

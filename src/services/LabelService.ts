@@ -77,6 +77,14 @@ export class LabelService {
         const itemIds = await this.resolveTargets(dataset, labels, m);
         if (labels.length === 0) return { labelIds: [] as string[] };
         const classes = new Map(dataset.classes.map((c, i) => [c, i]));
+        // Two calls labelling the same item at once would each see no current label of the
+        // other and collide on uq_label_current_per_source; taking the items in id order (so
+        // overlapping calls cannot deadlock) makes the later one supersede the earlier. NO KEY
+        // UPDATE leaves the foreign-key checks of other writers of these items unblocked.
+        await m.query(
+          'SELECT 1 FROM item WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE',
+          [itemIds],
+        );
         await m.query(
           `UPDATE label SET superseded_at = now()
            WHERE item_id = ANY($1::bigint[]) AND source = $2 AND superseded_at IS NULL`,
@@ -157,7 +165,7 @@ export class LabelService {
     const seen = new Map<string, number>();
     const itemIds = labels.map((l, index) => {
       let itemId: string | undefined;
-      if (l.itemId) {
+      if (l.itemId !== undefined && l.itemId !== null) {
         itemId = byId.has(l.itemId) ? l.itemId : undefined;
         if (!itemId)
           problems.push({
@@ -166,7 +174,7 @@ export class LabelService {
             field: 'itemId',
             message: 'no item with this id in the dataset',
           });
-      } else if (l.externalId) {
+      } else if (l.externalId !== undefined && l.externalId !== null) {
         itemId = byExt.get(l.externalId);
         if (!itemId)
           problems.push({

@@ -23,8 +23,9 @@ export function encodeCursor(kind: string, id: string): string {
 export function decodeCursor(kind: string, cursor: string | null | undefined): string | undefined {
   if (cursor === null || cursor === undefined) return undefined;
   const text = Buffer.from(cursor, 'base64url').toString();
-  const [k, id] = text.split(':');
-  if (k !== kind || !id || !isBigintId(id)) {
+  const parts = text.split(':');
+  const [k, id] = parts;
+  if (parts.length !== 2 || k !== kind || !id || !isBigintId(id)) {
     throw new BadUserInputError(
       `after: ${JSON.stringify(cursor)} is not a cursor of this connection.`,
     );

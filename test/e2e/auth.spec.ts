@@ -366,6 +366,34 @@ describeEachDb('authentication and permissions', (t) => {
       }
     });
 
+    it("does not show annotators anyone's labels, so their answers stay independent", async () => {
+      const q =
+        'query($d: ID!) { items(datasetId: $d, first: 1) { edges { node { externalId label { value } } } } }';
+      const res = await t().gql(q, { d: A }, keys['ANNOTATOR scoped to A']);
+      expect(codeOf(res)).toBe('FORBIDDEN');
+      const history = await t().gql(
+        'query($d: ID!) { items(datasetId: $d, first: 1) { edges { node { labels { value } } } } }',
+        { d: A },
+        keys['ANNOTATOR scoped to A'],
+      );
+      expect(codeOf(history)).toBe('FORBIDDEN');
+      const payloadOnly = await t().ok(
+        'query($d: ID!) { items(datasetId: $d, first: 1) { edges { node { externalId payload } } } }',
+        { d: A },
+        keys['ANNOTATOR scoped to A'],
+      );
+      expect(payloadOnly.items.edges).toHaveLength(1);
+    });
+
+    it('refuses to scope an ADMIN key to datasets', async () => {
+      const before = await count(t(), 'api_key');
+      const res = await t().gql(CREATE_KEY, {
+        input: { name: fresh('scoped-admin'), role: 'ADMIN', datasetIds: [A] },
+      });
+      expect(codeOf(res)).toBe('BAD_USER_INPUT');
+      expect(await count(t(), 'api_key')).toBe(before);
+    });
+
     it('lists only the datasets a scoped key is limited to', async () => {
       for (const role of ['SERVICE scoped to A', 'ANNOTATOR scoped to A'] as const) {
         const { datasets } = await t().ok('{ datasets { id } }', {}, keys[role]);

@@ -70,7 +70,10 @@ async function gql(s: Served, key: string, query: string, variables: Record<stri
 }
 
 function quarry(args: string[], env: NodeJS.ProcessEnv) {
-  return run(process.execPath, [QUARRY, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
+  return run(process.execPath, [QUARRY, ...args], {
+    env: { ...process.env, ...env },
+    maxBuffer: 64 * 1024 * 1024,
+  });
 }
 
 for (const backend of backends()) {
@@ -117,26 +120,48 @@ for (const backend of backends()) {
 
     it('imports digits.csv through the API with `quarry import`', async () => {
       const { stdout: id } = await quarry(
-        ['dataset', 'create', '--name', 'digits', '--classes', '0,1,2,3,4,5,6,7,8,9', '--feature-dim', '64'],
+        [
+          'dataset',
+          'create',
+          '--name',
+          'digits',
+          '--classes',
+          '0,1,2,3,4,5,6,7,8,9',
+          '--feature-dim',
+          '64',
+        ],
         { ...env, QUARRY_URL: server!.url, QUARRY_API_KEY: key },
       );
       expect(id.trim()).toMatch(/^[0-9a-f-]{36}$/);
-      const { stdout } = await quarry(['import', DIGITS_CSV, '--dataset', 'digits', '--batch-size', '500'], {
-        ...env,
-        QUARRY_URL: server!.url,
-        QUARRY_API_KEY: key,
-      });
+      const { stdout } = await quarry(
+        ['import', DIGITS_CSV, '--dataset', 'digits', '--batch-size', '500'],
+        {
+          ...env,
+          QUARRY_URL: server!.url,
+          QUARRY_API_KEY: key,
+        },
+      );
       expect(stdout).toContain('Imported 1797 items (1797 labelled)');
-      const data = await gql(server!, key, 'query($d: ID!) { items(datasetId: $d) { totalCount } }', { d: id.trim() });
+      const data = await gql(
+        server!,
+        key,
+        'query($d: ID!) { items(datasetId: $d) { totalCount } }',
+        { d: id.trim() },
+      );
       expect(data.items.totalCount).toBe(1797);
     });
 
     it('refuses a second import of the same file and writes nothing, then resumes with --skip-existing', async () => {
       const cliEnv = { ...env, QUARRY_URL: server!.url, QUARRY_API_KEY: key };
-      await expect(quarry(['import', DIGITS_CSV, '--dataset', 'digits'], cliEnv)).rejects.toMatchObject({
+      await expect(
+        quarry(['import', DIGITS_CSV, '--dataset', 'digits'], cliEnv),
+      ).rejects.toMatchObject({
         stderr: expect.stringContaining('already exists'),
       });
-      const { stdout } = await quarry(['import', DIGITS_CSV, '--dataset', 'digits', '--skip-existing'], cliEnv);
+      const { stdout } = await quarry(
+        ['import', DIGITS_CSV, '--dataset', 'digits', '--skip-existing'],
+        cliEnv,
+      );
       expect(stdout).toContain('Imported 0 items');
       expect(stdout).toContain('skipped 1797');
     });
@@ -190,14 +215,18 @@ for (const backend of backends()) {
         QUARRY_API_KEY: key,
       });
       const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
-      expect(lines[0]).toBe('itemId,externalId,label,source,confidence,annotatorId,modelId,split,origin,createdAt');
+      expect(lines[0]).toBe(
+        'itemId,externalId,label,source,confidence,annotatorId,modelId,split,origin,createdAt',
+      );
       expect(lines).toHaveLength(1798);
       expect(lines.find((l) => l.split(',')[1] === '1')).toContain(',7,HUMAN,');
     });
 
     if (backend === 'pglite') {
       it('refuses to open the embedded database while the server holds it', async () => {
-        await expect(quarry(['keys', 'create', '--name', 'x', '--role', 'SERVICE'], env)).rejects.toMatchObject({
+        await expect(
+          quarry(['keys', 'create', '--name', 'x', '--role', 'SERVICE'], env),
+        ).rejects.toMatchObject({
           stderr: expect.stringContaining('in use by process'),
         });
       });

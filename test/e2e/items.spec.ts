@@ -228,6 +228,15 @@ describeEachDb('items', (t) => {
       expect(await countItems(t(), datasetId)).toBe(2);
     });
 
+    it('rejects a call carrying more feature values than one call may, before decoding any', async () => {
+      const wide = await createDataset(t(), 'wide', 262_144);
+      const items = Array.from({ length: 129 }, (_, i) => ({ externalId: `w${i}`, features: [0] }));
+      const res = await t().gql(IMPORT, { d: wide, items });
+      expect(codeOf(res)).toBe('BAD_USER_INPUT');
+      expect(res.errors![0].message).toContain('fewer items per call');
+      expect(await countItems(t(), wide)).toBe(0);
+    });
+
     it('rejects an unknown split value through GraphQL validation', async () => {
       const res = await t().gql(IMPORT, {
         d: datasetId,

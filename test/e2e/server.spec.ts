@@ -31,7 +31,10 @@ describeEachDb(
       const res = await fetch(t().url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${t().adminKey}` },
-        body: JSON.stringify({ query: '{ datasets { id } }', variables: { pad: 'x'.repeat(400_000) } }),
+        body: JSON.stringify({
+          query: '{ datasets { id } }',
+          variables: { pad: 'x'.repeat(400_000) },
+        }),
       });
       expect(res.status).toBe(413);
       const body = (await res.json()) as { errors: { extensions: { code: string } }[] };

@@ -18,7 +18,6 @@ describe('loadConfig', () => {
       maxLabelItems: 10_000,
       modelCheckTimeoutMs: 30_000,
       poolSize: 10,
-      logLevel: 'info',
     });
   });
 
@@ -33,7 +32,6 @@ describe('loadConfig', () => {
       QUARRY_MODEL_CHECK_TIMEOUT_MS: '5000',
       QUARRY_MODEL_CHECK_MAX_RSS_BYTES: String(512 * MIB),
       QUARRY_DB_POOL_SIZE: '3',
-      LOG_LEVEL: 'debug',
     });
     expect(config).toEqual({
       ...DEFAULT_CONFIG,
@@ -46,7 +44,6 @@ describe('loadConfig', () => {
       modelCheckTimeoutMs: 5000,
       modelCheckMaxRssBytes: 512 * MIB,
       poolSize: 3,
-      logLevel: 'debug',
     });
   });
 

@@ -66,6 +66,13 @@ describe('requestHash', () => {
     expect(requestHash(['a,b'])).not.toBe(requestHash(['a', 'b']));
   });
 
+  it('treats a field sent as null like a field left out, as GraphQL does', () => {
+    expect(requestHash({ labels: [{ itemId: '1', confidence: null }] })).toBe(
+      requestHash({ labels: [{ itemId: '1' }] }),
+    );
+    expect(requestHash([null])).not.toBe(requestHash([]));
+  });
+
   it('tells null, false, 0 and the empty string apart', () => {
     const hashes = [null, false, 0, '', [], {}].map((v) => requestHash({ v }));
     expect(new Set(hashes).size).toBe(hashes.length);

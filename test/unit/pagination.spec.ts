@@ -56,6 +56,7 @@ describe('cursors', () => {
     ['a cursor with a negative id', encodeCursor('item', '-3')],
     ['a cursor with an id past bigint', encodeCursor('item', '9223372036854775808')],
     ['the plain text of a cursor', 'item:5'],
+    ['a cursor with a trailing part', Buffer.from('item:5:extra').toString('base64url')],
   ])('refuse %s', (_what, cursor) => {
     thrown(() => decodeCursor('item', cursor));
   });
