@@ -25,13 +25,16 @@ const DIM = 64;
 function makeBatches(): { externalId: string; featuresBase64: string }[][] {
   const batches = [];
   let seed = 1;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
   for (let start = 0; start < TOTAL; start += BATCH) {
     const batch = [];
     for (let i = start; i < Math.min(TOTAL, start + BATCH); i++) {
       const v = new Float32Array(DIM);
       for (let j = 0; j < DIM; j++) v[j] = rand();
-      batch.push({ externalId: `item-${i}`, featuresBase64: Buffer.from(v.buffer).toString('base64') });
+      batch.push({
+        externalId: `item-${i}`,
+        featuresBase64: Buffer.from(v.buffer).toString('base64'),
+      });
     }
     batches.push(batch);
   }
@@ -42,7 +45,10 @@ async function viaApi(db: Database, batches: ReturnType<typeof makeBatches>): Pr
   const config = loadConfig({}, { port: 0, host: '127.0.0.1', dataDir: 'memory://' });
   const server = await startServer(config, { db, bootstrapAdminKey: false });
   try {
-    const { secret } = await server.services.apiKeys.create({ name: 'bench', role: ApiKeyRole.SERVICE });
+    const { secret } = await server.services.apiKeys.create({
+      name: 'bench',
+      role: ApiKeyRole.SERVICE,
+    });
     const url = `http://127.0.0.1:${server.port}/graphql`;
     const call = async (query: string, variables: object) => {
       const res = await fetch(url, {
@@ -60,10 +66,13 @@ async function viaApi(db: Database, batches: ReturnType<typeof makeBatches>): Pr
     );
     const t0 = process.hrtime.bigint();
     for (const items of batches) {
-      await call('mutation($d: ID!, $items: [ImportItemInput!]!) { importItems(datasetId: $d, items: $items) { importedCount } }', {
-        d: createDataset.id,
-        items,
-      });
+      await call(
+        'mutation($d: ID!, $items: [ImportItemInput!]!) { importItems(datasetId: $d, items: $items) { importedCount } }',
+        {
+          d: createDataset.id,
+          items,
+        },
+      );
     }
     return Number(process.hrtime.bigint() - t0) / 1e9;
   } finally {
@@ -81,7 +90,11 @@ async function rawSql(db: Database, batches: ReturnType<typeof makeBatches>): Pr
     await db.ds.query(
       `INSERT INTO item (dataset_id, external_id, payload, features, split, origin)
        SELECT $1, t.e, '{}', t.f, 'POOL', 'IMPORTED' FROM unnest($2::text[], $3::bytea[]) AS t(e, f)`,
-      [id, items.map((i) => i.externalId), items.map((i) => Buffer.from(i.featuresBase64, 'base64'))],
+      [
+        id,
+        items.map((i) => i.externalId),
+        items.map((i) => Buffer.from(i.featuresBase64, 'base64')),
+      ],
     );
   }
   return Number(process.hrtime.bigint() - t0) / 1e9;
@@ -116,7 +129,9 @@ async function pgUrl(): Promise<string | undefined> {
 }
 
 async function main(): Promise<void> {
-  console.log(`Import benchmark: ${TOTAL.toLocaleString('en')} items x ${DIM} float32, batches of ${BATCH.toLocaleString('en')}, ${os.cpus().length} cores, Node ${process.version}`);
+  console.log(
+    `Import benchmark: ${TOTAL.toLocaleString('en')} items x ${DIM} float32, batches of ${BATCH.toLocaleString('en')}, ${os.cpus().length} cores, Node ${process.version}`,
+  );
   const batches = makeBatches();
 
   const dirs: string[] = [];

@@ -57,7 +57,9 @@ function main(): void {
     inputDim: DIM,
     // The model takes the raw grey levels (0..16) and scales them itself.
     standardize: { mean: new Float32Array(DIM), scale: new Float32Array(DIM).fill(16) },
-    layers: [{ inDim: DIM, outDim: CLASSES, weights: Float32Array.from(w), bias: Float32Array.from(b) }],
+    layers: [
+      { inDim: DIM, outDim: CLASSES, weights: Float32Array.from(w), bias: Float32Array.from(b) },
+    ],
     outputs: { probabilities: 'probabilities', embedding: 'embedding' },
   });
   fs.writeFileSync(OUT, onnx);

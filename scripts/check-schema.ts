@@ -12,7 +12,11 @@ export const SCHEMA_FILE = path.resolve(__dirname, '../../schema.graphql');
 
 export async function emittedSdl(): Promise<string> {
   const schema = await buildQuarrySchema();
-  return '# Generated from the code by `npm run schema:emit`; do not edit by hand.\n\n' + printSchema(lexicographicSortSchema(schema)) + '\n';
+  return (
+    '# Generated from the code by `npm run schema:emit`; do not edit by hand.\n\n' +
+    printSchema(lexicographicSortSchema(schema)) +
+    '\n'
+  );
 }
 
 async function main(): Promise<void> {
@@ -24,7 +28,9 @@ async function main(): Promise<void> {
   }
   const committed = fs.existsSync(SCHEMA_FILE) ? fs.readFileSync(SCHEMA_FILE, 'utf8') : '';
   if (committed !== sdl) {
-    process.stderr.write('schema.graphql differs from the schema the code emits. Run `npm run schema:emit` and commit the result.\n');
+    process.stderr.write(
+      'schema.graphql differs from the schema the code emits. Run `npm run schema:emit` and commit the result.\n',
+    );
     process.exit(1);
   }
   process.stdout.write('schema.graphql matches the code.\n');
