@@ -23,23 +23,14 @@ export async function freshDatabase(
     const db = await openDatabase({ dataDir: 'memory://' });
     return { db, drop: () => db.close() };
   }
-  const adminUrl = process.env.QUARRY_TEST_PG_URL!;
-  const name = `quarry_test_${crypto.randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = withDatabase(adminUrl, name);
+  const { url, drop: dropPg } = await createEmptyPgDatabase();
   const db = await openDatabase({ databaseUrl: url, dataDir: 'unused', poolSize: 10 });
   return {
     db,
     url,
     drop: async () => {
       await db.close();
-      await dropDatabase(name);
+      await dropPg();
     },
   };
 }
