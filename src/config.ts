@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 
 /** Everything Quarry can be configured with. Read once at start-up by {@link loadConfig}. */
@@ -23,6 +24,22 @@ export interface QuarryConfig {
   modelCheckMaxRssBytes: number;
   /** Size of the PostgreSQL connection pool (PGlite is always one connection). */
   poolSize: number;
+  /** Extra strategy plugin modules (paths), registered after the built-ins. */
+  strategyModules: string[];
+  /** Inference worker threads (each runs ONNX with one intra-op thread); default: one per core. */
+  inferenceThreads: number;
+  /** Inference tasks that may wait for a worker before new work is refused (SERVICE_OVERLOADED). */
+  inferenceMaxQueue: number;
+  /** Pool rows read from the database and scored per chunk. */
+  roundChunkRows: number;
+  /** A round job not finished this long after it started is taken to have died and is retried. */
+  roundJobExpireSeconds: number;
+  /** How often an idle process asks the job queue for work. */
+  jobPollingSeconds: number;
+  /** Memory a batch strategy may hold for the rows it selects from (whole-pool k-center etc.). */
+  maxSelectionBytes: number;
+  /** Where validated models are written for the inference workers to load. */
+  modelCacheDir: string;
 }
 
 export const DEFAULT_CONFIG: QuarryConfig = {
@@ -37,6 +54,14 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   modelCheckTimeoutMs: 30_000,
   modelCheckMaxRssBytes: 2 * 1024 * 1024 * 1024,
   poolSize: 10,
+  strategyModules: [],
+  inferenceThreads: os.availableParallelism(),
+  inferenceMaxQueue: 64,
+  roundChunkRows: 50_000,
+  roundJobExpireSeconds: 15 * 60,
+  jobPollingSeconds: 2,
+  maxSelectionBytes: 1024 * 1024 * 1024,
+  modelCacheDir: path.join(os.tmpdir(), 'quarry-model-cache'),
 };
 
 /**
@@ -87,6 +112,18 @@ export function loadConfig(
     modelCheckTimeoutMs: intFromEnv(env, 'QUARRY_MODEL_CHECK_TIMEOUT_MS', 1),
     modelCheckMaxRssBytes: intFromEnv(env, 'QUARRY_MODEL_CHECK_MAX_RSS_BYTES', 1),
     poolSize: intFromEnv(env, 'QUARRY_DB_POOL_SIZE', 1),
+    strategyModules: env.QUARRY_STRATEGY_MODULES?.trim()
+      ? env.QUARRY_STRATEGY_MODULES.split(',').map((m) => path.resolve(m.trim()))
+      : undefined,
+    inferenceThreads: intFromEnv(env, 'QUARRY_INFERENCE_THREADS', 1, 256),
+    inferenceMaxQueue: intFromEnv(env, 'QUARRY_INFERENCE_MAX_QUEUE', 1),
+    roundChunkRows: intFromEnv(env, 'QUARRY_ROUND_CHUNK_ROWS', 1),
+    roundJobExpireSeconds: intFromEnv(env, 'QUARRY_ROUND_JOB_EXPIRE_SECONDS', 1),
+    jobPollingSeconds: intFromEnv(env, 'QUARRY_JOB_POLLING_SECONDS', 1),
+    maxSelectionBytes: intFromEnv(env, 'QUARRY_MAX_SELECTION_BYTES', 1),
+    modelCacheDir: env.QUARRY_MODEL_CACHE_DIR?.trim()
+      ? path.resolve(env.QUARRY_MODEL_CACHE_DIR)
+      : undefined,
   });
   const config = { ...DEFAULT_CONFIG, ...fromEnv, ...defined(overrides) };
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {

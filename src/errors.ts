@@ -109,3 +109,15 @@ export class PayloadTooLargeError extends QuarryError {
     super(ErrorCode.PAYLOAD_TOO_LARGE, message);
   }
 }
+
+export class BudgetExhaustedError extends QuarryError {
+  constructor(message: string) {
+    super(ErrorCode.BUDGET_EXHAUSTED, message);
+  }
+}
+
+export class ServiceOverloadedError extends QuarryError {
+  constructor(message: string) {
+    super(ErrorCode.SERVICE_OVERLOADED, message);
+  }
+}

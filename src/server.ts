@@ -21,6 +21,10 @@ import { createServices, type Services } from './services';
 import { buildQuarrySchema } from './schema/build';
 import { createLoaders, type GraphQLContext } from './resolvers/context';
 import { logger } from './logger';
+import { StrategyRegistry } from './strategies/registry';
+import { JobQueue } from './jobs/queue';
+import { InferencePool } from './inference/pool';
+import { RoundRunner } from './rounds/RoundRunner';
 
 export interface QuarryServer {
   /** e.g. `http://127.0.0.1:4000/graphql` */
@@ -28,6 +32,7 @@ export interface QuarryServer {
   port: number;
   db: Database;
   services: Services;
+  registry: StrategyRegistry;
   /** Stops taking requests, finishes those under way, closes the database. */
   stop(): Promise<void>;
 }
@@ -37,6 +42,8 @@ export interface StartServerOptions {
   db?: Database;
   /** Create the first ADMIN key when the database has none (default true). */
   bootstrapAdminKey?: boolean;
+  /** Run round jobs in this process (default true); false only enqueues them. */
+  runJobs?: boolean;
 }
 
 /** Where the first ADMIN key of an embedded database is written. */
@@ -77,6 +84,8 @@ export async function startServer(
   config: QuarryConfig,
   opts: StartServerOptions = {},
 ): Promise<QuarryServer> {
+  // Plugins first: a bad strategy module stops start-up before anything else is touched.
+  const registry = StrategyRegistry.load(config.strategyModules);
   const db =
     opts.db ??
     (await openDatabase({
@@ -84,8 +93,18 @@ export async function startServer(
       dataDir: config.dataDir,
       poolSize: config.poolSize,
     }));
-  const services = createServices(db.ds, config);
+  const jobs = await JobQueue.start(db, {
+    roundJobExpireSeconds: config.roundJobExpireSeconds,
+    pollingSeconds: config.jobPollingSeconds,
+  });
+  const services = createServices(db.ds, config, { registry, jobs });
   if (opts.bootstrapAdminKey ?? true) await announceInitialKey(services, config, db);
+  const inference = new InferencePool({
+    threads: config.inferenceThreads,
+    maxQueue: config.inferenceMaxQueue,
+  });
+  const runner = new RoundRunner(db, config, registry, inference);
+  if (opts.runJobs ?? true) await jobs.workRounds((data) => runner.run(data.roundId));
 
   const app = express();
   app.disable('x-powered-by');
@@ -206,6 +225,7 @@ export async function startServer(
       context: async ({ req }) => ({
         key: await authenticate(req),
         services,
+        registry,
         loaders: createLoaders(services, datasetsById),
       }),
     }),
@@ -261,9 +281,14 @@ export async function startServer(
     port,
     db,
     services,
+    registry,
     stop: () =>
       (stopping ??= (async () => {
         await apollo.stop();
+        // Running rounds stop at their next chunk and stay queued for a retry.
+        runner.interrupt();
+        await jobs.stop();
+        await inference.destroy();
         if (!opts.db) await db.close();
       })()),
   };

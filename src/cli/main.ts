@@ -7,7 +7,7 @@ import { loadConfig } from '../config';
 import { openDatabase, pendingSchemaChanges } from '../db/database';
 import { ApiKeyRole } from '../entities/enums';
 import { startServer } from '../server';
-import { createServices } from '../services';
+import { ApiKeyService } from '../services/ApiKeyService';
 import { GraphQLClientError, QuarryClient } from './client';
 import { countRows, detectFormat, FileFormatError, readItems, type FileItem } from './import-file';
 
@@ -116,7 +116,7 @@ async function keysCreate(opts: {
   const config = loadConfig();
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
-    const { key, secret } = await createServices(db.ds, config).apiKeys.create({
+    const { key, secret } = await new ApiKeyService(db.ds).create({
       name: opts.name,
       role,
       datasetIds: opts.datasets ?? null,

@@ -47,6 +47,14 @@ export class Round {
   })
   status: RoundStatus;
 
+  /** Seeds every random choice of the round (random strategy, k-means++ seeding). */
+  @Column({ type: 'integer', default: 0 })
+  seed: number;
+
+  /** How many times a worker started running the round (more than 1 after a crash). */
+  @Column({ type: 'integer', default: 0 })
+  attempts: number;
+
   @Column({ name: 'items_scored', type: 'integer', default: 0 })
   itemsScored: number;
 

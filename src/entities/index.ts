@@ -5,10 +5,21 @@ import { Item } from './Item';
 import { Label } from './Label';
 import { LabelQuery } from './LabelQuery';
 import { Model } from './Model';
+import { Prediction } from './Prediction';
 import { Round } from './Round';
 
-export { ApiKey, Dataset, IdempotencyRecord, Item, Label, LabelQuery, Model, Round };
+export { ApiKey, Dataset, IdempotencyRecord, Item, Label, LabelQuery, Model, Prediction, Round };
 export * from './enums';
 
 /** Every entity, listed explicitly (no globs). */
-export const ENTITIES = [ApiKey, Dataset, IdempotencyRecord, Item, Label, LabelQuery, Model, Round];
+export const ENTITIES = [
+  ApiKey,
+  Dataset,
+  IdempotencyRecord,
+  Item,
+  Label,
+  LabelQuery,
+  Model,
+  Prediction,
+  Round,
+];

@@ -17,6 +17,7 @@ import {
   ItemFilter,
   ItemNode,
   LabelNode,
+  PredictionNode,
 } from '../schema/types';
 import { toConnection } from '../schema/connection';
 import { NotFoundError } from '../errors';
@@ -84,6 +85,22 @@ export class ItemResolver {
     authorize(ctx.key, Permission.READ_LABELS);
     const label = await ctx.loaders.itemLabel.load(item.id);
     return label ? toLabelNode(label, ctx) : null;
+  }
+
+  @FieldResolver(() => [PredictionNode], {
+    description:
+      "Models' latest predictions for the item (pre-labels), newest model version first.",
+  })
+  async predictions(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<PredictionNode[]> {
+    const rows = await ctx.loaders.itemPredictions.load(item.id);
+    const dataset = rows.length ? await ctx.loaders.dataset.load(rows[0].datasetId) : null;
+    return rows.map((r) => ({
+      modelId: r.modelId,
+      classIndex: r.predictedClass,
+      value: dataset?.classes[r.predictedClass] ?? String(r.predictedClass),
+      confidence: r.confidence,
+      createdAt: r.createdAt,
+    }));
   }
 
   @FieldResolver(() => [LabelNode], { description: 'Every label the item ever had, newest first.' })

@@ -1,6 +1,12 @@
-import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
-import { LabelQueryNode, RoundNode, RoundProgress } from '../schema/types';
-import type { Round } from '../entities';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import {
+  ItemNode,
+  LabelQueryNode,
+  RoundNode,
+  RoundProgress,
+  StartRoundInput,
+} from '../schema/types';
+import type { LabelQuery, Round } from '../entities';
 import type { GraphQLContext } from './context';
 
 @Resolver(() => RoundNode)
@@ -18,6 +24,22 @@ export class RoundResolver {
     return ctx.services.rounds.get(ctx.key, id);
   }
 
+  @Mutation(() => RoundNode, {
+    description:
+      'Starts a round: checks the strategy, its params, the models and their outputs, the size and the budget (BUDGET_EXHAUSTED), then answers at once with the round QUEUED. It runs as a job: QUEUED -> SCORING (progress) -> SELECTING -> OPEN with its queries, or FAILED with a readable error.',
+  })
+  startRound(@Arg('input') input: StartRoundInput, @Ctx() ctx: GraphQLContext): Promise<RoundNode> {
+    return ctx.services.rounds.start(ctx.key, input);
+  }
+
+  @Mutation(() => RoundNode, {
+    description:
+      'Cancels a queued or running round (it stops at its next chunk, writing no queries), or closes an open one (its open queries are cancelled).',
+  })
+  cancelRound(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<RoundNode> {
+    return ctx.services.rounds.cancel(ctx.key, id);
+  }
+
   @FieldResolver(() => RoundProgress, { description: "Items scored so far, of the pool's total." })
   progress(@Root() round: Round): RoundProgress {
     return { scored: round.itemsScored, total: round.itemsTotal };
@@ -26,5 +48,15 @@ export class RoundResolver {
   @FieldResolver(() => [LabelQueryNode], { description: "The round's queries by rank." })
   queries(@Root() round: Round, @Ctx() ctx: GraphQLContext): Promise<LabelQueryNode[]> {
     return ctx.loaders.roundQueries.load(round.id);
+  }
+}
+
+@Resolver(() => LabelQueryNode)
+export class LabelQueryResolver {
+  @FieldResolver(() => ItemNode, { description: 'The item to label.' })
+  async item(@Root() query: LabelQuery, @Ctx() ctx: GraphQLContext): Promise<ItemNode> {
+    const item = await ctx.loaders.item.load(query.itemId);
+    if (!item) throw new Error(`item ${query.itemId} of query ${query.id} is missing`);
+    return item;
   }
 }

@@ -2,6 +2,8 @@ import DataLoader from 'dataloader';
 import type { ApiKey, Dataset, Label } from '../entities';
 import type { Services } from '../services';
 import type { LabelQuery } from '../entities';
+import type { ItemRow, PredictionRow } from '../services/ItemService';
+import type { StrategyRegistry } from '../strategies/registry';
 
 /** Per-request batching of nested fields: one SQL statement per field per page, not per node. */
 export interface Loaders {
@@ -10,12 +12,15 @@ export interface Loaders {
   itemLabel: DataLoader<string, Label | null>;
   itemLabels: DataLoader<string, Label[]>;
   roundQueries: DataLoader<string, LabelQuery[]>;
+  item: DataLoader<string, ItemRow | null>;
+  itemPredictions: DataLoader<string, PredictionRow[]>;
 }
 
 /** What every resolver gets. Requests without a valid key never reach a resolver. */
 export interface GraphQLContext {
   key: ApiKey;
   services: Services;
+  registry: StrategyRegistry;
   loaders: Loaders;
 }
 
@@ -29,5 +34,7 @@ export function createLoaders(
     itemLabel: new DataLoader((ids) => services.labels.resolvedByItemIds(ids)),
     itemLabels: new DataLoader((ids) => services.labels.historyByItemIds(ids)),
     roundQueries: new DataLoader((ids) => services.rounds.queriesByRoundIds(ids)),
+    item: new DataLoader((ids) => services.items.byIds(ids)),
+    itemPredictions: new DataLoader((ids) => services.items.predictionsByIds(ids)),
   };
 }

@@ -3,7 +3,8 @@ import { DatasetResolver } from './DatasetResolver';
 import { ItemResolver } from './ItemResolver';
 import { LabelResolver } from './LabelResolver';
 import { ModelResolver } from './ModelResolver';
-import { RoundResolver } from './RoundResolver';
+import { LabelQueryResolver, RoundResolver } from './RoundResolver';
+import { StrategyResolver } from './StrategyResolver';
 
 export const RESOLVERS = [
   ApiKeyResolver,
@@ -12,4 +13,6 @@ export const RESOLVERS = [
   LabelResolver,
   ModelResolver,
   RoundResolver,
+  LabelQueryResolver,
+  StrategyResolver,
 ] as const;

@@ -33,6 +33,21 @@ registerEnumType(RoundStatus, {
     'QUEUED -> SCORING -> SELECTING -> OPEN (queries ready) -> CLOSED; or FAILED / CANCELLED.',
 });
 registerEnumType(LabelQueryStatus, { name: 'LabelQueryStatus' });
+
+/** How a strategy selects: row by row (scored inside the workers) or as a whole batch. */
+export enum StrategyKind {
+  POINTWISE = 'POINTWISE',
+  BATCH = 'BATCH',
+}
+registerEnumType(StrategyKind, { name: 'StrategyKind' });
+
+/** What a strategy needs from inference (mirrors `StrategyNeed` of the plugin interface). */
+export enum StrategyNeed {
+  PROBABILITIES = 'PROBABILITIES',
+  EMBEDDINGS = 'EMBEDDINGS',
+  COMMITTEE = 'COMMITTEE',
+}
+registerEnumType(StrategyNeed, { name: 'StrategyNeed' });
 registerEnumType(ApiKeyRole, {
   name: 'ApiKeyRole',
   description:

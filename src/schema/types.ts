@@ -8,6 +8,8 @@ import {
   LabelSource,
   ModelOutputKind,
   RoundStatus,
+  StrategyKind,
+  StrategyNeed,
 } from './enums';
 import { ConnectionType } from './connection';
 
@@ -203,6 +205,14 @@ export class RoundNode {
 
   @Field(() => RoundStatus)
   status: RoundStatus;
+
+  @Field(() => Int, { description: 'Seeds every random choice of the round.' })
+  seed: number;
+
+  @Field(() => Int, {
+    description: 'Times a worker started the round (more than 1 after a crash).',
+  })
+  attempts: number;
 
   @Field(() => String, { nullable: true, description: 'Why the round failed.' })
   error: string | null;
@@ -461,4 +471,73 @@ export class CreateApiKeyInput {
     description: 'Limit the key to these datasets; omit for all.',
   })
   datasetIds?: string[] | null;
+}
+
+@ObjectType('Strategy', { description: 'A registered selection strategy (built-in or plugin).' })
+export class StrategyNode {
+  @Field({ description: 'Stable kebab-case code, e.g. `margin`.' })
+  code: string;
+
+  @Field()
+  description: string;
+
+  @Field(() => StrategyKind)
+  kind: StrategyKind;
+
+  @Field(() => [StrategyNeed], { description: 'What the strategy needs from inference.' })
+  needs: StrategyNeed[];
+
+  @Field(() => GraphQLJSON, { description: 'JSON Schema of the parameters, with their defaults.' })
+  paramsSchema: Record<string, unknown>;
+
+  @Field(() => GraphQLJSON, { description: 'The parameters a round gets when it gives none.' })
+  defaults: Record<string, unknown>;
+}
+
+@ObjectType('Prediction', { description: "A model's latest prediction for an item (a pre-label)." })
+export class PredictionNode {
+  @Field(() => ID)
+  modelId: string;
+
+  @Field({ description: 'The predicted class name.' })
+  value: string;
+
+  @Field(() => Int)
+  classIndex: number;
+
+  @Field(() => Float, { description: "The predicted class's probability." })
+  confidence: number;
+
+  @Field()
+  createdAt: Date;
+}
+
+@InputType()
+export class StartRoundInput {
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field({ description: 'A strategy code from `strategies`.' })
+  strategy: string;
+
+  @Field(() => GraphQLJSON, {
+    nullable: true,
+    description: "The strategy's parameters; omitted ones take their defaults.",
+  })
+  params?: Record<string, unknown> | null;
+
+  @Field(() => Int, { description: 'How many queries to select.' })
+  size: number;
+
+  @Field(() => [ID], {
+    nullable: true,
+    description: 'The models to score with (two or more for a committee).',
+  })
+  modelIds?: string[] | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Seeds every random choice; the same seed reproduces a selection.',
+  })
+  seed?: number | null;
 }

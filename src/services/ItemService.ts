@@ -35,6 +35,15 @@ export interface ItemFilter {
 const ITEM_COLUMNS = `id, dataset_id AS "datasetId", external_id AS "externalId", payload, split, origin, created_at AS "createdAt"`;
 export type ItemRow = Omit<Item, 'features' | 'dataset'>;
 
+export interface PredictionRow {
+  itemId: string;
+  modelId: string;
+  datasetId: string;
+  predictedClass: number;
+  confidence: number;
+  createdAt: Date;
+}
+
 const MAX_EXTERNAL_ID_LENGTH = 512;
 /** Feature values one import call may carry (128 MiB of float32, decoded before any write). */
 export const MAX_IMPORT_VALUES = 32 * 1024 * 1024;
@@ -244,6 +253,20 @@ export class ItemService {
     );
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /** Each item's predictions (one per model that scored it), newest model version first. */
+  async predictionsByIds(ids: readonly string[]): Promise<PredictionRow[][]> {
+    const rows: PredictionRow[] = await this.ds.query(
+      `SELECT p.item_id AS "itemId", p.model_id AS "modelId", p.predicted_class AS "predictedClass",
+              p.confidence, p.created_at AS "createdAt", m.dataset_id AS "datasetId"
+       FROM prediction p JOIN model m ON m.id = p.model_id
+       WHERE p.item_id = ANY($1::bigint[]) ORDER BY m.version DESC`,
+      [ids],
+    );
+    const byItem = new Map<string, PredictionRow[]>(ids.map((id) => [id, []]));
+    for (const r of rows) byItem.get(r.itemId)?.push(r);
+    return ids.map((id) => byItem.get(id)!);
   }
 
   /** Feature bytes by item id, for DataLoader. */

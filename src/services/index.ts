@@ -6,6 +6,8 @@ import { ItemService } from './ItemService';
 import { LabelService } from './LabelService';
 import { ModelService } from './ModelService';
 import { RoundService } from './RoundService';
+import type { StrategyRegistry } from '../strategies/registry';
+import type { JobQueue } from '../jobs/queue';
 
 /** The services behind the resolvers, made once per server. */
 export interface Services {
@@ -17,7 +19,12 @@ export interface Services {
   rounds: RoundService;
 }
 
-export function createServices(ds: DataSource, config: QuarryConfig): Services {
+export interface ServiceDeps {
+  registry: StrategyRegistry;
+  jobs: JobQueue;
+}
+
+export function createServices(ds: DataSource, config: QuarryConfig, deps: ServiceDeps): Services {
   const datasets = new DatasetService(ds);
   return {
     apiKeys: new ApiKeyService(ds),
@@ -28,6 +35,6 @@ export function createServices(ds: DataSource, config: QuarryConfig): Services {
       timeoutMs: config.modelCheckTimeoutMs,
       maxRssBytes: config.modelCheckMaxRssBytes,
     }),
-    rounds: new RoundService(ds, datasets),
+    rounds: new RoundService(ds, datasets, deps.registry, deps.jobs),
   };
 }

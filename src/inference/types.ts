@@ -1,0 +1,126 @@
+/**
+ * What travels between the server and the inference workers. Plain data only: every field is
+ * structured-cloneable, and the typed arrays' buffers are transferred, not copied.
+ */
+import type { Pick, ScoredRows } from '../strategies/types';
+
+/** A registered model, as a worker needs it. */
+export interface ModelRef {
+  /**
+   * Lower-case hex SHA-256 of the ONNX file: the key under which each worker keeps the loaded
+   * session. The worker checks the file against it when it first loads the model.
+   */
+  sha256: string;
+  /** Path of the ONNX file on this machine. Read once per worker. */
+  path: string;
+  /** The input that takes `[rows, dim]` float32 features. */
+  inputName: string;
+  /** The output that gives `[rows, classCount]` class scores. */
+  outputName: string;
+  /** Logits are turned into probabilities with a softmax in the worker. */
+  outputKind: 'PROBABILITIES' | 'LOGITS';
+  /** The output that gives a `[rows, embeddingDim]` embedding, if the model has one. */
+  embeddingOutputName?: string | null;
+}
+
+/** A strategy by the module that exports it and its code. */
+export interface StrategyRef {
+  /**
+   * Absolute path of a JavaScript module exporting `strategies: Strategy[]`. Each worker
+   * `require()`s it once and keeps it.
+   */
+  modulePath: string;
+  /** The strategy's `code` in that module. */
+  code: string;
+  /** Parameters, already validated against the strategy's schema with defaults applied. */
+  params: Record<string, unknown>;
+}
+
+/** Runs one or more models over a block of feature rows. */
+export interface ScoreTask {
+  /** One model, or a committee; the first model's prediction is the one stored. */
+  models: ModelRef[];
+  /** Row-major `rows x dim`. Its buffer is transferred to the worker: detached after the call. */
+  features: Float32Array;
+  rows: number;
+  dim: number;
+  /** Run and return the first model's embedding output (it must have one). */
+  embeddings: boolean;
+  /**
+   * A pointwise strategy to score every row with inside the worker. With it, the worker returns
+   * only its local top `keep` rows rather than every row's outputs.
+   */
+  pointwise?: StrategyRef & {
+    keep: number;
+    /**
+     * Also return the kept rows' probabilities (one array per model) and, when `embeddings` is
+     * set, their embeddings: the candidates a batch strategy then selects from.
+     */
+    returnOutputs?: boolean;
+  };
+}
+
+export interface ScoreResult {
+  rows: number;
+  /** Number of classes the models give. */
+  classCount: number;
+  /** The first model's most probable class for every row (ties: the lower class). */
+  predictedClass: Int16Array;
+  /** The first model's probability of `predictedClass`, for every row. */
+  confidence: Float32Array;
+  /**
+   * With `pointwise`: the local top rows by score, highest first (ties: the lower row first),
+   * at most `keep` of them.
+   */
+  top?: {
+    /** Row indices into the task's block. */
+    rows: Int32Array;
+    scores: Float64Array;
+    reasons: Record<string, number>[];
+    /** With `returnOutputs`: one row-major `top x classCount` array per model. */
+    probabilities?: Float32Array[];
+    /** With `returnOutputs` and `embeddings`: row-major `top x embeddingDim`. */
+    embeddings?: Float32Array;
+    embeddingDim?: number;
+  };
+  /** Without `pointwise`: every row's outputs. */
+  all?: {
+    /** One row-major `rows x classCount` array per model. */
+    probabilities: Float32Array[];
+    /** With `embeddings`: row-major `rows x embeddingDim`. */
+    embeddings?: Float32Array;
+    embeddingDim?: number;
+  };
+}
+
+/** Runs a batch strategy's `select` in a worker. */
+export interface SelectTask {
+  strategy: StrategyRef;
+  /** How many rows to select. */
+  size: number;
+  /** Seed of the generator the strategy gets as `random` (an unsigned 32-bit integer). */
+  seed: number;
+  /** The candidates. Their buffers are transferred to the worker: detached after the call. */
+  pool: ScoredRows;
+  /** The labelled items' embeddings, for strategies that need them. Transferred too. */
+  labelled?: { rows: number; embeddings: Float32Array };
+}
+
+export type { Pick, ScoredRows };
+
+/** Settings each worker receives once, as piscina's `workerData`. */
+export interface WorkerSettings {
+  /** Most rows one `session.run` gets. */
+  batchRows: number;
+  /** Sessions one worker keeps; beyond it the least recently used is released. */
+  maxSessionsPerWorker: number;
+}
+
+/** Sent once to every worker by `InferencePool.destroy`; see `release` in worker.ts. */
+export interface ReleaseTask {
+  /** Int32 counter shared by the release tasks, so that each lands on a different worker. */
+  barrier: SharedArrayBuffer;
+  workers: number;
+  /** How long one release task waits for the others before releasing anyway. */
+  waitMs: number;
+}

@@ -1,0 +1,443 @@
+import type { QuarryConfig } from '../config';
+import type { Database } from '../db/database';
+import { Dataset, Round, RoundStatus } from '../entities';
+import type { InferencePool } from '../inference/pool';
+import { streamFeatures } from '../inference/pool-reader';
+import type { ModelRef, ScoreResult, ScoreTask, StrategyRef } from '../inference/types';
+import { logger } from '../logger';
+import type { StrategyRegistry } from '../strategies/registry';
+import type { Pick, ScoredRows } from '../strategies/types';
+import { modelRefs } from './model-files';
+
+/** A problem that ends a round FAILED with this message for people. */
+export class RoundError extends Error {}
+
+class RoundCancelled extends Error {}
+
+/** The process is stopping: the round is left as it is, for its job to be retried. */
+class RoundInterrupted extends Error {}
+
+/** One selected item, before it becomes a LabelQuery. */
+interface Chosen {
+  itemId: bigint;
+  score: number;
+  reason: Record<string, number>;
+}
+
+/** A candidate a batch strategy selects from: its item and its inference outputs. */
+interface Candidate extends Chosen {
+  probabilities: Float32Array[];
+  embedding?: Float32Array;
+}
+
+/** Higher score first; equal scores: the lower item id first (the documented tie-break). */
+function byRank(a: Chosen, b: Chosen): number {
+  if (a.score !== b.score) return b.score > a.score ? 1 : -1;
+  return a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0;
+}
+
+/** Keeps the best `keep` entries seen, trimming in batches (cheap for many small inserts). */
+class TopKeeper<T extends Chosen> {
+  private entries: T[] = [];
+  constructor(private readonly keep: number) {}
+  add(items: T[]): void {
+    for (const e of items) this.entries.push(e);
+    if (this.entries.length > 4 * this.keep + 1024) this.trim();
+  }
+  private trim(): void {
+    this.entries.sort(byRank);
+    this.entries.length = Math.min(this.entries.length, this.keep);
+  }
+  result(): T[] {
+    this.trim();
+    return this.entries;
+  }
+}
+
+const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * Runs a round: streams its pool out of the database in chunks, scores them with the round's
+ * models in the inference workers, lets the strategy select, and writes the queries and the
+ * round's OPEN status in one transaction. Safe to run twice for the same round (a retried job):
+ * only one run can turn it OPEN.
+ */
+export class RoundRunner {
+  constructor(
+    private readonly db: Database,
+    private readonly config: QuarryConfig,
+    private readonly registry: StrategyRegistry,
+    private readonly inference: InferencePool,
+  ) {}
+
+  private interrupted = false;
+
+  /** Makes running rounds stop at their next chunk, leaving them to be retried (shutdown). */
+  interrupt(): void {
+    this.interrupted = true;
+  }
+
+  async run(roundId: string): Promise<void> {
+    if (this.interrupted) throw new RoundInterrupted('this process is stopping');
+    const ds = this.db.ds;
+    const claimed: unknown[] = await ds.query(
+      `UPDATE round SET status = 'SCORING', attempts = attempts + 1, items_scored = 0,
+              started_at = coalesce(started_at, now())
+       WHERE id = $1 AND status IN ('QUEUED', 'SCORING', 'SELECTING') RETURNING id`,
+      [roundId],
+    );
+    // pg returns [rows, count] for UPDATE ... RETURNING through TypeORM's query().
+    const rows = Array.isArray(claimed[0]) ? (claimed[0] as unknown[]) : claimed;
+    if (rows.length === 0) return;
+    const round = await ds.getRepository(Round).findOneByOrFail({ id: roundId });
+    const started = Date.now();
+    try {
+      await this.execute(round);
+      logger.info({ roundId, strategy: round.strategy, ms: Date.now() - started }, 'round is open');
+    } catch (e) {
+      if (e instanceof RoundInterrupted) throw e;
+      if (e instanceof RoundCancelled) {
+        logger.info({ roundId }, 'round cancelled while running');
+        return;
+      }
+      const message =
+        e instanceof RoundError
+          ? e.message
+          : `The round failed while ${round.status === RoundStatus.SELECTING ? 'selecting' : 'scoring'}: ${(e as Error).message ?? String(e)}`;
+      logger.warn({ roundId, err: e }, 'round failed');
+      await ds.query(
+        `UPDATE round SET status = 'FAILED', error = $2, finished_at = now()
+         WHERE id = $1 AND status IN ('SCORING', 'SELECTING')`,
+        [roundId, message.slice(0, 2000)],
+      );
+    }
+  }
+
+  private async execute(round: Round): Promise<void> {
+    const ds = this.db.ds;
+    const dataset = await ds.getRepository(Dataset).findOneByOrFail({ id: round.datasetId });
+    const registered = this.registry.get(round.strategy);
+    const strategy = registered.strategy;
+    const params = this.registry.params(round.strategy, round.params);
+    const models = await modelRefs(ds, round.modelIds, this.config.modelCacheDir);
+    const poolWhere = `i.dataset_id = ${q(dataset.id)} AND i.split = 'POOL'
+      AND NOT EXISTS (SELECT 1 FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = i.id AND lq.status = 'OPEN' AND lq.round_id <> ${q(round.id)})`;
+    const [{ n: total }] = await ds.query(
+      `SELECT count(*)::int AS n FROM item i WHERE ${poolWhere}`,
+    );
+    await ds.query('UPDATE round SET items_total = $2 WHERE id = $1', [round.id, total]);
+    if (total === 0) {
+      throw new RoundError(
+        'The pool is empty: every POOL item of the dataset is labelled or queued in another open round.',
+      );
+    }
+    const size = Math.min(round.size, total);
+    let chosen: Chosen[];
+    if (strategy.kind === 'pointwise') {
+      const keeper = new TopKeeper<Chosen>(size);
+      await this.scorePool(round, dataset, poolWhere, models, {
+        embeddings: false,
+        pointwise: { modulePath: registered.modulePath, code: strategy.code, params, keep: size },
+        onResult: (ids, res) => keeper.add(topOf(ids, res)),
+      });
+      chosen = keeper.result();
+      await this.selecting(round.id);
+    } else {
+      const needsEmbeddings = strategy.needs.includes('EMBEDDINGS');
+      const narrowing = strategy.candidatePool(params);
+      let candidates: Candidate[];
+      let classCount = dataset.classes.length;
+      if (narrowing && models.length > 0) {
+        const by = this.registry.get(narrowing.strategy);
+        const keeper = new TopKeeper<Candidate>(narrowing.size);
+        await this.scorePool(round, dataset, poolWhere, models, {
+          embeddings: needsEmbeddings,
+          pointwise: {
+            modulePath: by.modulePath,
+            code: by.strategy.code,
+            params: this.registry.params(by.strategy.code, {}),
+            keep: narrowing.size,
+            returnOutputs: true,
+          },
+          onResult: (ids, res) => keeper.add(candidatesOf(ids, res)),
+        });
+        candidates = keeper.result().sort((a, b) => (a.itemId < b.itemId ? -1 : 1));
+      } else {
+        candidates = [];
+        const bytesPerRow = 8 + 4 * (classCount * models.length + (needsEmbeddings ? 1024 : 0));
+        await this.scorePool(round, dataset, poolWhere, models, {
+          embeddings: needsEmbeddings,
+          onResult: (ids, res) => {
+            if ((candidates.length + ids.length) * bytesPerRow > this.config.maxSelectionBytes) {
+              throw new RoundError(
+                `The pool (${total} items) is too large for "${strategy.code}" over the whole pool within QUARRY_MAX_SELECTION_BYTES; set params.candidatePool to bound it.`,
+              );
+            }
+            for (const c of allOf(ids, res)) candidates.push(c);
+          },
+        });
+      }
+      if (models.length > 0 && candidates.length > 0)
+        classCount = candidates[0].probabilities[0]?.length ?? classCount;
+      const labelled = needsEmbeddings
+        ? await this.labelledEmbeddings(round, dataset, models[0])
+        : undefined;
+      await this.selecting(round.id);
+      const pool = toScoredRows(candidates, classCount, models.length);
+      const picks: Pick[] = await this.inference.select({
+        strategy: {
+          modulePath: registered.modulePath,
+          code: strategy.code,
+          params,
+        } satisfies StrategyRef,
+        size: Math.min(size, candidates.length),
+        seed: round.seed >>> 0,
+        pool,
+        labelled,
+      });
+      chosen = picks.map((p) => ({
+        itemId: candidates[p.index].itemId,
+        score: p.score,
+        reason: p.reason,
+      }));
+    }
+    await this.open(round, chosen);
+  }
+
+  /** Streams the pool through the inference workers, a few chunks in flight at once. */
+  private async scorePool(
+    round: Round,
+    dataset: Dataset,
+    where: string,
+    models: ModelRef[],
+    opts: {
+      embeddings: boolean;
+      pointwise?: ScoreTask['pointwise'];
+      onResult: (ids: BigInt64Array, res: ScoreResult) => void;
+    },
+  ): Promise<void> {
+    const maxInFlight = Math.max(1, this.config.inferenceThreads);
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    const chunks = streamFeatures(this.db, {
+      selectSql: (afterId, limit) =>
+        `SELECT i.id, i.features FROM item i WHERE ${where} AND i.id > ${afterId} ORDER BY i.id LIMIT ${limit}`,
+      featureDim: dataset.featureDim,
+      chunkRows: this.config.roundChunkRows,
+    });
+    try {
+      for await (const chunk of chunks) {
+        if (failure) break;
+        await this.assertRunning(round.id);
+        const ids = chunk.ids;
+        const rows = chunk.rows;
+        const work = (async () => {
+          if (models.length === 0) {
+            opts.onResult(ids, {
+              rows,
+              classCount: 0,
+              predictedClass: new Int16Array(0),
+              confidence: new Float32Array(0),
+            });
+          } else {
+            const res = await this.inference.score({
+              models,
+              features: chunk.features,
+              rows,
+              dim: chunk.dim,
+              embeddings: opts.embeddings,
+              pointwise: opts.pointwise,
+            });
+            opts.onResult(ids, res);
+            await this.writePredictions(models[0], dataset, ids, res);
+          }
+          await this.db.ds.query(
+            'UPDATE round SET items_scored = items_scored + $2 WHERE id = $1',
+            [round.id, rows],
+          );
+        })().catch((e) => {
+          failure ??= e;
+        });
+        inFlight.add(work);
+        void work.finally(() => inFlight.delete(work));
+        if (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+      }
+    } finally {
+      // Never leave work running behind a round that stops (failure, cancel, shutdown).
+      await Promise.allSettled(inFlight);
+    }
+    if (failure) throw failure;
+  }
+
+  private async writePredictions(
+    model: ModelRef,
+    dataset: Dataset,
+    ids: BigInt64Array,
+    res: ScoreResult,
+  ): Promise<void> {
+    const modelId = await this.modelIdOf(model, dataset);
+    await this.db.ds.query(
+      `INSERT INTO prediction (item_id, model_id, predicted_class, confidence, created_at)
+       SELECT t.i, $1, t.c, t.p, now() FROM unnest($2::bigint[], $3::smallint[], $4::real[]) AS t(i, c, p)
+       ON CONFLICT (item_id, model_id) DO UPDATE
+         SET predicted_class = EXCLUDED.predicted_class, confidence = EXCLUDED.confidence, created_at = EXCLUDED.created_at`,
+      [
+        modelId,
+        Array.from(ids, String),
+        Array.from(res.predictedClass),
+        Array.from(res.confidence),
+      ],
+    );
+  }
+
+  private readonly modelIds = new Map<string, string>();
+  private async modelIdOf(model: ModelRef, dataset: Dataset): Promise<string> {
+    const key = `${dataset.id}:${model.sha256}`;
+    let id = this.modelIds.get(key);
+    if (!id) {
+      const [row] = await this.db.ds.query(
+        'SELECT id FROM model WHERE dataset_id = $1 AND sha256 = $2 ORDER BY version DESC LIMIT 1',
+        [dataset.id, model.sha256],
+      );
+      id = row.id as string;
+      this.modelIds.set(key, id);
+    }
+    return id;
+  }
+
+  /** The embeddings of the dataset's labelled POOL items: k-center's initial centres. */
+  private async labelledEmbeddings(
+    round: Round,
+    dataset: Dataset,
+    model: ModelRef | undefined,
+  ): Promise<{ rows: number; embeddings: Float32Array } | undefined> {
+    if (!model) return undefined;
+    const parts: Float32Array[] = [];
+    let rows = 0;
+    const where = `i.dataset_id = ${q(dataset.id)} AND i.split = 'POOL'
+      AND EXISTS (SELECT 1 FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL)`;
+    for await (const chunk of streamFeatures(this.db, {
+      selectSql: (afterId, limit) =>
+        `SELECT i.id, i.features FROM item i WHERE ${where} AND i.id > ${afterId} ORDER BY i.id LIMIT ${limit}`,
+      featureDim: dataset.featureDim,
+      chunkRows: this.config.roundChunkRows,
+    })) {
+      await this.assertRunning(round.id);
+      const res = await this.inference.score({
+        models: [model],
+        features: chunk.features,
+        rows: chunk.rows,
+        dim: chunk.dim,
+        embeddings: true,
+      });
+      if (res.all?.embeddings) parts.push(res.all.embeddings);
+      rows += chunk.rows;
+    }
+    if (rows === 0) return undefined;
+    const embeddings = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      embeddings.set(p, at);
+      at += p.length;
+    }
+    return { rows, embeddings };
+  }
+
+  private async assertRunning(roundId: string): Promise<void> {
+    if (this.interrupted) throw new RoundInterrupted('this process is stopping');
+    const [row] = await this.db.ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
+    if (!row || row.status === RoundStatus.CANCELLED) throw new RoundCancelled();
+  }
+
+  private async selecting(roundId: string): Promise<void> {
+    const res = await this.db.ds.query(
+      `UPDATE round SET status = 'SELECTING' WHERE id = $1 AND status = 'SCORING' RETURNING id`,
+      [roundId],
+    );
+    const rows = Array.isArray(res[0]) ? res[0] : res;
+    if (rows.length === 0) throw new RoundCancelled();
+  }
+
+  /** Writes the queries and opens the round, in one transaction; a second runner finds it done. */
+  private async open(round: Round, chosen: Chosen[]): Promise<void> {
+    await this.db.ds.transaction(async (m) => {
+      const [row] = await m.query('SELECT status FROM round WHERE id = $1 FOR UPDATE', [round.id]);
+      if (row?.status !== RoundStatus.SELECTING) throw new RoundCancelled();
+      await m.query(
+        `INSERT INTO label_query (dataset_id, round_id, item_id, rank, score, reason)
+         SELECT $1, $2, t.i, t.r, t.s, t.j
+         FROM unnest($3::bigint[], $4::int[], $5::float8[], $6::jsonb[]) AS t(i, r, s, j)
+         ON CONFLICT (round_id, item_id) DO NOTHING`,
+        [
+          round.datasetId,
+          round.id,
+          chosen.map((c) => String(c.itemId)),
+          chosen.map((_, i) => i + 1),
+          chosen.map((c) =>
+            Number.isFinite(c.score) ? c.score : c.score > 0 ? 'Infinity' : '-Infinity',
+          ),
+          chosen.map((c) => JSON.stringify(c.reason ?? {})),
+        ],
+      );
+      await m.query(
+        `UPDATE round SET status = 'OPEN', finished_at = now(), items_scored = items_total WHERE id = $1`,
+        [round.id],
+      );
+    });
+  }
+}
+
+function topOf(ids: BigInt64Array, res: ScoreResult): Chosen[] {
+  const top = res.top;
+  if (!top) return [];
+  return Array.from(top.rows, (row, k) => ({
+    itemId: ids[row],
+    score: top.scores[k],
+    reason: top.reasons[k],
+  }));
+}
+
+function candidatesOf(ids: BigInt64Array, res: ScoreResult): Candidate[] {
+  const top = res.top;
+  if (!top) return [];
+  const c = res.classCount;
+  const e = top.embeddingDim ?? 0;
+  return Array.from(top.rows, (row, k) => ({
+    itemId: ids[row],
+    score: top.scores[k],
+    reason: top.reasons[k],
+    probabilities: (top.probabilities ?? []).map((p) => p.slice(k * c, (k + 1) * c)),
+    embedding: top.embeddings ? top.embeddings.slice(k * e, (k + 1) * e) : undefined,
+  }));
+}
+
+function allOf(ids: BigInt64Array, res: ScoreResult): Candidate[] {
+  const all = res.all;
+  const c = res.classCount;
+  const e = all?.embeddingDim ?? 0;
+  return Array.from(ids, (itemId, row) => ({
+    itemId,
+    score: 0,
+    reason: {},
+    probabilities: (all?.probabilities ?? []).map((p) => p.slice(row * c, (row + 1) * c)),
+    embedding: all?.embeddings ? all.embeddings.slice(row * e, (row + 1) * e) : undefined,
+  }));
+}
+
+/** Packs candidates (in item-id order) into the row-major arrays a strategy selects from. */
+function toScoredRows(candidates: Candidate[], classCount: number, modelCount: number): ScoredRows {
+  const rows = candidates.length;
+  const probabilities = Array.from({ length: modelCount }, (_, m) => {
+    const out = new Float32Array(rows * classCount);
+    candidates.forEach((cand, r) => out.set(cand.probabilities[m], r * classCount));
+    return out;
+  });
+  const dim = candidates[0]?.embedding?.length ?? 0;
+  let embeddings: Float32Array | undefined;
+  if (dim > 0) {
+    embeddings = new Float32Array(rows * dim);
+    candidates.forEach((cand, r) => embeddings!.set(cand.embedding!, r * dim));
+  }
+  return { rows, classCount, probabilities, embeddings, embeddingDim: dim || undefined };
+}

@@ -1,0 +1,116 @@
+import { argmax, entropy } from '../math';
+import type { PointwiseStrategy, ScoredRows } from '../types';
+import { committeeOf, NO_PARAMS_SCHEMA, type NoParams } from './shared';
+
+/*
+ * Query by committee: two or more models score the same rows and disagreement is uncertainty.
+ * Row scores only depend on the row, so both run pointwise inside the workers; ties go to the
+ * lower row index.
+ */
+
+/**
+ * Counts each member's hard vote (its argmax; a member's own tie goes to the lower class) for
+ * `row` into `votes` (length classCount, overwritten).
+ */
+function countVotes(
+  committee: Float32Array[],
+  row: number,
+  classCount: number,
+  votes: Float64Array,
+): void {
+  votes.fill(0);
+  const offset = row * classCount;
+  for (const p of committee) votes[argmax(p, offset, classCount)] += 1;
+}
+
+/** Vote entropy in nats of `row`, using `votes` as scratch. */
+function voteEntropyOf(
+  committee: Float32Array[],
+  row: number,
+  classCount: number,
+  votes: Float64Array,
+): number {
+  countVotes(committee, row, classCount, votes);
+  for (let c = 0; c < classCount; c++) votes[c] /= committee.length;
+  return entropy(votes, 0, classCount);
+}
+
+/** Vote entropy: the entropy of the committee's hard-vote distribution. */
+export const voteEntropy: PointwiseStrategy<NoParams> = {
+  code: 'vote-entropy',
+  kind: 'pointwise',
+  description:
+    'Vote entropy (query by committee): prefers items the committee\'s hard votes split over most evenly (entropy of the vote distribution, in nats). See Dagan & Engelson, "Committee-Based Sampling for Training Probabilistic Classifiers", 1995.',
+  needs: ['COMMITTEE'],
+  paramsSchema: NO_PARAMS_SCHEMA,
+  score(pool, _params, out) {
+    const committee = committeeOf(pool, 'vote-entropy');
+    const votes = new Float64Array(pool.classCount);
+    for (let row = 0; row < pool.rows; row++) {
+      out[row] = voteEntropyOf(committee, row, pool.classCount, votes);
+    }
+  },
+  reason(pool, row) {
+    const committee = committeeOf(pool, 'vote-entropy');
+    const votes = new Float64Array(pool.classCount);
+    countVotes(committee, row, pool.classCount, votes);
+    const topClass = argmax(votes);
+    const votesForTop = votes[topClass];
+    return {
+      voteEntropy: voteEntropyOf(committee, row, pool.classCount, votes),
+      votesForTop,
+      topClass,
+    };
+  },
+};
+
+/**
+ * Mean over members of KL(member || consensus) in nats, the consensus being the members' mean
+ * distribution; `consensus` is scratch of length classCount.
+ *
+ * No epsilon is needed against log(0): a term with p = 0 is 0 (0 log 0 = 0), and p > 0
+ * implies q >= p / members > 0, because the consensus q averages p itself. Rounding can leave
+ * a divergence a hair below 0; it is clamped to 0.
+ */
+function meanKlOf(
+  committee: Float32Array[],
+  row: number,
+  classCount: number,
+  consensus: Float64Array,
+): number {
+  const offset = row * classCount;
+  consensus.fill(0);
+  for (const p of committee) {
+    for (let c = 0; c < classCount; c++) consensus[c] += p[offset + c];
+  }
+  for (let c = 0; c < classCount; c++) consensus[c] /= committee.length;
+  let total = 0;
+  for (const p of committee) {
+    for (let c = 0; c < classCount; c++) {
+      const pc = p[offset + c];
+      if (pc > 0) total += pc * Math.log(pc / consensus[c]);
+    }
+  }
+  return Math.max(0, total / committee.length);
+}
+
+/** KL to the consensus: the committee members' mean divergence from their average. */
+export const klConsensus: PointwiseStrategy<NoParams> = {
+  code: 'kl-consensus',
+  kind: 'pointwise',
+  description:
+    'KL divergence to the consensus (query by committee): prefers items where the members\' distributions diverge most, on average, from their mean (in nats). See McCallum & Nigam, "Employing EM and Pool-Based Active Learning for Text Classification", 1998.',
+  needs: ['COMMITTEE'],
+  paramsSchema: NO_PARAMS_SCHEMA,
+  score(pool: ScoredRows, _params, out) {
+    const committee = committeeOf(pool, 'kl-consensus');
+    const consensus = new Float64Array(pool.classCount);
+    for (let row = 0; row < pool.rows; row++) {
+      out[row] = meanKlOf(committee, row, pool.classCount, consensus);
+    }
+  },
+  reason(pool, row) {
+    const committee = committeeOf(pool, 'kl-consensus');
+    return { meanKl: meanKlOf(committee, row, pool.classCount, new Float64Array(pool.classCount)) };
+  },
+};

@@ -1,0 +1,61 @@
+import type { ScoredRows } from '../types';
+
+/**
+ * Checked access to the inference outputs a strategy declared in `needs`. A missing or
+ * mis-sized array is a bug in the caller, so these throw plain errors that name the strategy,
+ * what was expected and what was found.
+ */
+
+/** The first model's row-major `rows x classCount` probabilities. */
+export function probabilitiesOf(pool: ScoredRows, code: string): Float32Array {
+  const p = pool.probabilities[0];
+  if (!p) {
+    throw new Error(`Strategy "${code}" needs PROBABILITIES, but pool.probabilities is empty.`);
+  }
+  checkLength(p, pool.rows * pool.classCount, `${code}: pool.probabilities[0]`);
+  return p;
+}
+
+/** Every committee member's probabilities (two or more models). */
+export function committeeOf(pool: ScoredRows, code: string): Float32Array[] {
+  if (pool.probabilities.length < 2) {
+    throw new Error(
+      `Strategy "${code}" needs a COMMITTEE of two or more models, but got ${pool.probabilities.length}; name at least two models in the round.`,
+    );
+  }
+  pool.probabilities.forEach((p, m) =>
+    checkLength(p, pool.rows * pool.classCount, `${code}: pool.probabilities[${m}]`),
+  );
+  return pool.probabilities;
+}
+
+/** The row-major `rows x embeddingDim` embeddings and their width. */
+export function embeddingsOf(
+  pool: ScoredRows,
+  code: string,
+): { embeddings: Float32Array; dim: number } {
+  const { embeddings, embeddingDim } = pool;
+  if (!embeddings || embeddingDim === undefined) {
+    throw new Error(
+      `Strategy "${code}" needs EMBEDDINGS, but pool.embeddings or pool.embeddingDim is missing.`,
+    );
+  }
+  checkLength(embeddings, pool.rows * embeddingDim, `${code}: pool.embeddings`);
+  return { embeddings, dim: embeddingDim };
+}
+
+function checkLength(values: Float32Array, expected: number, what: string): void {
+  if (values.length !== expected) {
+    throw new Error(`${what} has ${values.length} values; expected ${expected} (rows x width).`);
+  }
+}
+
+/** The parameters of a strategy that has none. */
+export type NoParams = Record<string, never>;
+
+/** The `paramsSchema` of a strategy that has no parameters. */
+export const NO_PARAMS_SCHEMA: Record<string, unknown> = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {},
+};
