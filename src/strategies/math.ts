@@ -72,7 +72,10 @@ export function samplePermutation(n: number, k: number, random: Random): Int32Ar
   return order.subarray(0, count);
 }
 
-/** `true` when row `a` ranks before row `b`: a higher score, or the same score and a lower index. NaN ranks last. */
+/**
+ * `true` when row `a` ranks before row `b`: a higher score, or the same score and a lower
+ * index. NaN ranks last.
+ */
 function ranksBefore(scores: Numbers, a: number, b: number): boolean {
   const sa = scores[a];
   const sb = scores[b];
@@ -143,7 +146,10 @@ export function topK(scores: Numbers, k: number): number[] {
   return sortByScore(scores, Array.from(heap));
 }
 
-/** The index (0-based, relative to `offset`) of the largest of `length` values; ties go to the lower index; -1 when `length` is 0. */
+/**
+ * The index (relative to `offset`) of the largest of `length` values from `offset`; ties go to
+ * the lower index; -1 when `length` is 0.
+ */
 export function argmax(values: Numbers, offset = 0, length = values.length - offset): number {
   let best = -1;
   let bestValue = -Infinity;
@@ -157,7 +163,10 @@ export function argmax(values: Numbers, offset = 0, length = values.length - off
   return best;
 }
 
-/** Like {@link argmax}, skipping the index `except` (the runner-up when `except` is the argmax); -1 when nothing is left. */
+/**
+ * Like {@link argmax}, skipping the index `except` (so: the runner-up when `except` is the
+ * argmax); -1 when nothing is left.
+ */
 export function argmaxExcept(
   values: Numbers,
   offset: number,

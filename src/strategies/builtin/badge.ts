@@ -28,7 +28,8 @@ const DUPLICATE_TOLERANCE = 1e-12;
  *
  * g is never materialised: with a = p - onehot(ŷ),
  *   ||g_x - g_y||² = ||a_x||²||h_x||² + ||a_y||²||h_y||² - 2 <a_x,a_y> <h_x,h_y>,
- *   <a_x,a_y> = <p_x,p_y> - p_x[ŷ_y] - p_y[ŷ_x] + [ŷ_x = ŷ_y],   ||a_x||² = ||p_x||² - 2 p_x[ŷ_x] + 1,
+ *   <a_x,a_y> = <p_x,p_y> - p_x[ŷ_y] - p_y[ŷ_x] + [ŷ_x = ŷ_y],
+ *   ||a_x||² = ||p_x||² - 2 p_x[ŷ_x] + 1,
  * so each pick costs O(rows x (classes + dim)) and memory stays O(rows).
  *
  * Score = d2, the squared distance to the nearest earlier pick when drawn (for the first pick,

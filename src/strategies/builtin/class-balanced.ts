@@ -7,7 +7,10 @@ import { UNCERTAINTY_CODES, type UncertaintyCode, uncertaintyScores } from './un
 export interface ClassBalancedParams {
   /** The uncertainty score that ranks items within a predicted class. Default `margin`. */
   score: UncertaintyCode;
-  /** How many of the most uncertain items (by `score`) are candidates; 0: the whole pool. Default 5000. */
+  /**
+   * How many of the most uncertain items (by `score`) are candidates; 0: the whole pool.
+   * Default 5000.
+   */
   candidatePool: number;
 }
 

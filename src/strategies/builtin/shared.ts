@@ -1,10 +1,10 @@
-import type { ScoredRows } from '../types';
-
-/**
- * Checked access to the inference outputs a strategy declared in `needs`. A missing or
- * mis-sized array is a bug in the caller, so these throw plain errors that name the strategy,
- * what was expected and what was found.
+/*
+ * What the built-in strategies share: checked access to the inference outputs a strategy
+ * declared in `needs` (a missing or mis-sized array is a bug in the caller, so these throw plain
+ * errors that name the strategy, what was expected and what was found), and the schema of a
+ * strategy without parameters.
  */
+import type { ScoredRows } from '../types';
 
 /** The first model's row-major `rows x classCount` probabilities. */
 export function probabilitiesOf(pool: ScoredRows, code: string): Float32Array {

@@ -78,7 +78,10 @@ export const leastConfidence: PointwiseStrategy<NoParams> = {
   },
 };
 
-/** Margin: score = -(p1 - p2); ties go to the lower row index. */
+/**
+ * Margin: score = -(p1 - p2); ties go to the lower row index. The reason's `secondClass` is -1
+ * for a single-class model (whose margin is 1).
+ */
 export const margin: PointwiseStrategy<NoParams> = {
   code: 'margin',
   kind: 'pointwise',
