@@ -12,7 +12,7 @@ import { workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { Piscina } from 'piscina';
 import type { BatchStrategy, PointwiseStrategy, Strategy } from '../strategies/types';
-import { mulberry32 } from './random';
+import { mulberry32 } from '../strategies/math';
 import { argmaxRows, firstNonFinite, gatherRows, softmaxRows, topRows } from './rows';
 import type {
   ModelRef,
@@ -142,14 +142,16 @@ async function runScore(task: ScoreTask): Promise<ScoreResult> {
         }
         probs = new Float32Array(rows * classCount);
       }
+      sameWidth(model, model.outputName, scores.width, classCount);
       probs.set(scores.data, start * classCount);
       if (m === 0 && embeddingName) {
         const embedding = matrix(outputs[embeddingName], model, embeddingName, n);
-        if (embeddings === undefined) {
+        if (embeddings === undefined || embeddingDim === undefined) {
           embeddingDim = embedding.width;
           embeddings = new Float32Array(rows * embeddingDim);
         }
-        embeddings.set(embedding.data, start * embedding.width);
+        sameWidth(model, embeddingName, embedding.width, embeddingDim);
+        embeddings.set(embedding.data, start * embeddingDim);
       }
     }
     probs ??= new Float32Array(0);
@@ -294,6 +296,15 @@ function matrix(
     );
   }
   return { data: value.data as Float32Array, width: dims[1] };
+}
+
+/** A model whose output width changes from one batch to the next cannot be stored row by row. */
+function sameWidth(model: ModelRef, name: string, width: number, expected: number): void {
+  if (width !== expected) {
+    throw new Error(
+      `model ${describe(model)}: output '${name}' gave ${width} values per row, after ${expected} in an earlier batch`,
+    );
+  }
 }
 
 function findStrategy(ref: StrategyRef, kind: Strategy['kind']): Strategy {

@@ -66,11 +66,16 @@ export class StrategyRegistry {
     const registry = new StrategyRegistry();
     registry.registerModule(BUILTIN_MODULE);
     for (const m of pluginModules) registry.registerModule(path.resolve(m));
-    Object.freeze(registry.byCode);
+    registry.sealed = true;
     return registry;
   }
 
+  /** Set once start-up has registered everything: no strategy is added while the server runs. */
+  private sealed = false;
+
   private registerModule(modulePath: string): void {
+    if (this.sealed)
+      throw new StrategyRegistrationError('The strategy registry is sealed once loaded.');
     let mod: Partial<StrategyModule>;
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports

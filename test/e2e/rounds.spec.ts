@@ -163,6 +163,24 @@ describeEachDb(
       },
     );
 
+    it('runs a round with a third-party strategy loaded from a module path', async () => {
+      const { startRound } = await t().ok(START, {
+        i: {
+          datasetId: d,
+          strategy: 'prefer-class',
+          size: 10,
+          modelIds: [withEmbedding],
+          params: { classIndex: 3 },
+        },
+      });
+      const round = await settle(t(), startRound.id);
+      expect(round.status).toBe('OPEN');
+      expect(round.queries).toHaveLength(10);
+      const p = round.queries.map((q: { reason: { probability: number } }) => q.reason.probability);
+      expect(p).toEqual([...p].sort((a: number, b: number) => b - a));
+      await t().ok('mutation($id: ID!) { cancelRound(id: $id) { status } }', { id: startRound.id });
+    });
+
     it('reproduces a random selection from the same seed', async () => {
       const ds2 = await createDataset(t(), 'digits-seeded');
       await importDigits(t(), ds2);
@@ -311,5 +329,10 @@ describeEachDb(
       expect(codeOf(again)).toBe('CONFLICT');
     });
   },
-  { modelCacheDir: cacheDir, jobPollingSeconds: 1, roundChunkRows: 300 },
+  {
+    modelCacheDir: cacheDir,
+    jobPollingSeconds: 1,
+    roundChunkRows: 300,
+    strategyModules: [path.resolve(__dirname, '../fixtures/plugins/prefer-class.js')],
+  },
 );
