@@ -1,0 +1,194 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { backends, createEmptyPgDatabase } from '../helpers/db';
+import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
+import { testModel } from '../helpers/models';
+
+const QUARRY = path.resolve(__dirname, '../../../bin/quarry.js');
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+}
+
+function serve(env: NodeJS.ProcessEnv): Promise<Served> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [QUARRY, 'serve'], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /"url":"(http:\/\/[^"]+\/graphql)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1] });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+function kill(s: Served, signal: NodeJS.Signals): Promise<void> {
+  return new Promise((resolve) => {
+    s.child.removeAllListeners('exit');
+    s.child.once('exit', () => resolve());
+    s.child.kill(signal);
+  });
+}
+
+async function gql(s: Served, key: string, query: string, variables: Record<string, unknown> = {}) {
+  const res = await fetch(s.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: any; errors?: unknown[] };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+const ROUND =
+  'query($id: ID!) { round(id: $id) { status error attempts progress { scored total } queries { rank item { id } } } }';
+
+for (const backend of backends()) {
+  describe(`a round whose process dies [${backend}]`, () => {
+    let dir: string;
+    let env: NodeJS.ProcessEnv;
+    let dropPg: (() => Promise<void>) | undefined;
+    let server: Served | undefined;
+
+    beforeAll(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quarry-restart-'));
+      env = {
+        QUARRY_DATA_DIR: path.join(dir, 'data'),
+        QUARRY_MODEL_CACHE_DIR: path.join(dir, 'models'),
+        QUARRY_ROUND_CHUNK_ROWS: '20',
+        QUARRY_INFERENCE_THREADS: '1',
+        QUARRY_ROUND_JOB_EXPIRE_SECONDS: '4',
+        QUARRY_JOB_POLLING_SECONDS: '1',
+        DATABASE_URL: '',
+      };
+      if (backend === 'postgres') {
+        const pg = await createEmptyPgDatabase();
+        env.DATABASE_URL = pg.url;
+        dropPg = pg.drop;
+      }
+    });
+
+    afterAll(async () => {
+      if (server) await kill(server, 'SIGTERM');
+      await dropPg?.();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('is picked up again after a restart and opens with exactly N queries, none duplicated', async () => {
+      server = await serve(env);
+      let key: string;
+      if (backend === 'pglite') {
+        key = fs.readFileSync(path.join(dir, 'data', 'initial-admin.key'), 'utf8').trim();
+      } else {
+        // On PostgreSQL the first key is only logged: make one with the CLI (the server is stopped).
+        await kill(server, 'SIGTERM');
+        const { execFileSync } = await import('node:child_process');
+        key = execFileSync(
+          process.execPath,
+          [QUARRY, 'keys', 'create', '--name', 'restart', '--role', 'ADMIN'],
+          {
+            env: { ...process.env, ...env },
+          },
+        )
+          .toString()
+          .trim();
+        server = await serve(env);
+      }
+      const { createDataset } = await gql(
+        server,
+        key,
+        'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+        {
+          i: { name: 'digits', classes: DIGIT_CLASSES, featureDim: 64 },
+        },
+      );
+      const d = createDataset.id;
+      const digits = loadDigits();
+      await gql(
+        server,
+        key,
+        'mutation($d: ID!, $items: [ImportItemInput!]!) { importItems(datasetId: $d, items: $items) { importedCount } }',
+        {
+          d,
+          items: digits.features.map((f, i) => ({
+            externalId: `d${i}`,
+            featuresBase64: f32base64(f),
+          })),
+        },
+      );
+      const { registerModel } = await gql(
+        server,
+        key,
+        'mutation($d: ID!, $b: String!) { registerModel(datasetId: $d, name: "m", onnxBase64: $b) { id } }',
+        {
+          d,
+          b: testModel().toString('base64'),
+        },
+      );
+
+      // Kill the server while the round is scoring (retry with a new round if one finishes first).
+      let roundId: string | undefined;
+      for (let attempt = 0; attempt < 5 && !roundId; attempt++) {
+        const { startRound } = await gql(
+          server,
+          key,
+          'mutation($i: StartRoundInput!) { startRound(input: $i) { id } }',
+          {
+            i: { datasetId: d, strategy: 'margin', size: 40, modelIds: [registerModel.id] },
+          },
+        );
+        for (;;) {
+          const { round } = await gql(server, key, ROUND, { id: startRound.id });
+          if (round.status === 'SCORING' && round.progress.scored > 0) {
+            await kill(server, 'SIGKILL');
+            roundId = startRound.id;
+            break;
+          }
+          if (round.status === 'OPEN') {
+            await gql(server, key, 'mutation($id: ID!) { cancelRound(id: $id) { status } }', {
+              id: startRound.id,
+            });
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+      expect(roundId).toBeDefined();
+
+      server = await serve(env);
+      const deadline = Date.now() + 60_000;
+      let round: any;
+      for (;;) {
+        round = (await gql(server, key, ROUND, { id: roundId })).round;
+        if (!['QUEUED', 'SCORING', 'SELECTING'].includes(round.status) || Date.now() > deadline)
+          break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(round.error).toBeNull();
+      expect(round.status).toBe('OPEN');
+      expect(round.attempts).toBeGreaterThanOrEqual(2);
+      expect(round.queries).toHaveLength(40);
+      expect(new Set(round.queries.map((q: { item: { id: string } }) => q.item.id)).size).toBe(40);
+      expect(round.queries.map((q: { rank: number }) => q.rank)).toEqual(
+        Array.from({ length: 40 }, (_, i) => i + 1),
+      );
+    }, 150_000);
+  });
+}
