@@ -1,0 +1,299 @@
+/**
+ * Round benchmark on PostgreSQL: a dataset of 1,000,000 items x 128 float32 and a 128-256-10 MLP
+ * with a 256-wide embedding output. Prints, in one run:
+ *   (a) raw inference of the same vectors held in memory, through the same worker pool and
+ *       thread count (the limit),
+ *   (b) a `margin` round of 1,000 from startRound to OPEN, over HTTP, against a server process,
+ *   (c) (b) / (a),
+ *   (d) a `k-center` round selecting 1,000 from a 100,000-item pool,
+ *   (e) the server process's peak RSS,
+ *   (f) the latency of a small query (`datasets`) while the round scores.
+ *
+ *   npm run bench:rounds       # or: node dist/bench/rounds.js [items]
+ *   QUARRY_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test to choose the server
+ */
+import 'reflect-metadata';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { InferencePool } from '../src/inference/pool';
+import { buildFeedForwardOnnx } from '../src/onnx/build';
+
+const ITEMS = Number(process.argv[2] ?? 1_000_000);
+const KCENTER_ITEMS = Math.min(100_000, ITEMS);
+const DIM = 128;
+const HIDDEN = 256;
+const CLASSES = 10;
+const CHUNK = 50_000;
+const QUARRY = path.resolve(__dirname, '../../bin/quarry.js');
+
+function model(): Buffer {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.2;
+  const layer = (inDim: number, outDim: number, activation?: 'relu') => ({
+    inDim,
+    outDim,
+    activation,
+    weights: Float32Array.from({ length: inDim * outDim }, rand),
+    bias: new Float32Array(outDim),
+  });
+  return Buffer.from(
+    buildFeedForwardOnnx({
+      inputDim: DIM,
+      layers: [layer(DIM, HIDDEN, 'relu'), layer(HIDDEN, CLASSES)],
+      outputs: { probabilities: 'probabilities', embedding: 'embedding' },
+    }),
+  );
+}
+
+/** Deterministic pseudo-random features for rows [start, start + rows). */
+function features(start: number, rows: number): Float32Array {
+  const out = new Float32Array(rows * DIM);
+  let s = (start * 2654435761) >>> 0;
+  for (let i = 0; i < out.length; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32;
+  }
+  return out;
+}
+
+async function pgUrl(): Promise<string> {
+  const candidates = process.env.QUARRY_BENCH_PG_URL
+    ? [process.env.QUARRY_BENCH_PG_URL]
+    : ['postgres://postgres@127.0.0.1:5432/test', 'postgres://root@127.0.0.1:5432/test'];
+  for (const url of candidates) {
+    const c = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+    try {
+      await c.connect();
+      return url;
+    } catch {
+      // next
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+  throw new Error('This benchmark needs PostgreSQL (set QUARRY_BENCH_PG_URL).');
+}
+
+function serve(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [QUARRY, 'serve'], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /"url":"(http:\/\/[^"]+\/graphql)"/.exec(out);
+      if (m) resolve({ child, url: m[1] });
+      if (out.length > 100_000) out = out.slice(-10_000);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+}
+
+function peakRssMiB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+async function main(): Promise<void> {
+  const threads = os.availableParallelism();
+  console.log(
+    `Round benchmark: ${ITEMS.toLocaleString('en')} items x ${DIM} float32, MLP ${DIM}-${HIDDEN}-${CLASSES} (embedding ${HIDDEN}), ${threads} inference threads, Node ${process.version}`,
+  );
+  const onnx = model();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quarry-bench-rounds-'));
+  const modelPath = path.join(dir, 'model.onnx');
+  fs.writeFileSync(modelPath, onnx);
+  const sha256 = crypto.createHash('sha256').update(onnx).digest('hex');
+
+  // (a) the limit: the same vectors, in memory, through the same pool.
+  const pool = new InferencePool({ threads });
+  const ref = {
+    sha256,
+    path: modelPath,
+    inputName: 'features',
+    outputName: 'probabilities',
+    outputKind: 'PROBABILITIES' as const,
+  };
+  await pool.score({
+    models: [ref],
+    features: features(0, 1024),
+    rows: 1024,
+    dim: DIM,
+    embeddings: false,
+  });
+  const chunks: Float32Array[] = [];
+  for (let s = 0; s < ITEMS; s += CHUNK) chunks.push(features(s, Math.min(CHUNK, ITEMS - s)));
+  let t0 = Date.now();
+  const inFlight = new Set<Promise<unknown>>();
+  for (const f of chunks) {
+    const p = pool.score({
+      models: [ref],
+      features: f,
+      rows: f.length / DIM,
+      dim: DIM,
+      embeddings: false,
+    });
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+    if (inFlight.size >= threads) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  const rawSecs = (Date.now() - t0) / 1000;
+  chunks.length = 0;
+  await pool.destroy();
+  console.log(
+    `(a) raw inference, in memory:        ${rawSecs.toFixed(2)} s (${Math.round(ITEMS / rawSecs).toLocaleString('en')} items/s)`,
+  );
+
+  // The data, written straight into a fresh database.
+  const admin = await pgUrl();
+  const name = `quarry_bench_${crypto.randomBytes(4).toString('hex')}`;
+  const c = new Client({ connectionString: admin });
+  await c.connect();
+  await c.query(`CREATE DATABASE ${name}`);
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  const env = {
+    DATABASE_URL: u.toString(),
+    QUARRY_DATA_DIR: path.join(dir, 'data'),
+    QUARRY_MODEL_CACHE_DIR: path.join(dir, 'cache'),
+    QUARRY_JOB_POLLING_SECONDS: '1',
+  };
+  let server: { child: ChildProcess; url: string } | undefined;
+  try {
+    execFileSync(process.execPath, [QUARRY, 'migrate'], {
+      env: { ...process.env, ...env },
+      stdio: 'ignore',
+    });
+    const key = execFileSync(
+      process.execPath,
+      [QUARRY, 'keys', 'create', '--name', 'bench', '--role', 'ADMIN'],
+      { env: { ...process.env, ...env } },
+    )
+      .toString()
+      .trim();
+    const db = new Client({ connectionString: u.toString() });
+    await db.connect();
+    const insertItems = async (datasetName: string, count: number): Promise<string> => {
+      const [{ id }] = (
+        await db.query(
+          "INSERT INTO dataset (name, classes, feature_dim) VALUES ($1, '{0,1,2,3,4,5,6,7,8,9}', $2) RETURNING id",
+          [datasetName, DIM],
+        )
+      ).rows;
+      t0 = Date.now();
+      for (let s = 0; s < count; s += 10_000) {
+        const rows = Math.min(10_000, count - s);
+        const f = features(s, rows);
+        await db.query(
+          `INSERT INTO item (dataset_id, external_id, features) SELECT $1, 'i' || t.n, t.f FROM unnest($2::int[], $3::bytea[]) AS t(n, f)`,
+          [
+            id,
+            Array.from({ length: rows }, (_, i) => s + i),
+            Array.from({ length: rows }, (_, i) => Buffer.from(f.buffer, i * DIM * 4, DIM * 4)),
+          ],
+        );
+      }
+      console.log(
+        `    (setup: ${count.toLocaleString('en')} items written in ${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+      );
+      return id;
+    };
+    const big = await insertItems('bench-1m', ITEMS);
+    const small = await insertItems('bench-100k', KCENTER_ITEMS);
+    await db.end();
+
+    server = await serve(env);
+    const gql = async (query: string, variables: Record<string, unknown> = {}) => {
+      const res = await fetch(server!.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as { data?: any; errors?: unknown };
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return body.data;
+    };
+    const register = async (d: string) =>
+      (
+        await gql(
+          'mutation($d: ID!, $b: String!) { registerModel(datasetId: $d, name: "mlp", onnxBase64: $b) { id } }',
+          { d, b: onnx.toString('base64') },
+        )
+      ).registerModel.id;
+    const bigModel = await register(big);
+    const smallModel = await register(small);
+
+    const runRound = async (
+      d: string,
+      m: string,
+      strategy: string,
+      params: object,
+      probe: boolean,
+    ) => {
+      const latencies: number[] = [];
+      const start = Date.now();
+      const { startRound } = await gql(
+        'mutation($i: StartRoundInput!) { startRound(input: $i) { id } }',
+        {
+          i: { datasetId: d, strategy, size: 1000, modelIds: [m], params },
+        },
+      );
+      for (;;) {
+        if (probe) {
+          const q0 = performance.now();
+          await gql('{ datasets { id name } }');
+          latencies.push(performance.now() - q0);
+        }
+        const { round } = await gql('query($id: ID!) { round(id: $id) { status error } }', {
+          id: startRound.id,
+        });
+        if (round.status === 'OPEN') break;
+        if (round.status === 'FAILED' || round.status === 'CANCELLED')
+          throw new Error(`round ${round.status}: ${round.error}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return { secs: (Date.now() - start) / 1000, latencies };
+    };
+
+    const margin = await runRound(big, bigModel, 'margin', {}, true);
+    console.log(`(b) margin round of 1,000, startRound -> OPEN: ${margin.secs.toFixed(2)} s`);
+    console.log(
+      `(c) ratio (b) / (a):                  ${(margin.secs / rawSecs).toFixed(2)}x (target <= 3x)`,
+    );
+    const kcenter = await runRound(small, smallModel, 'k-center', { candidatePool: 0 }, false);
+    console.log(
+      `(d) k-center, 1,000 of ${KCENTER_ITEMS.toLocaleString('en')}:          ${kcenter.secs.toFixed(2)} s`,
+    );
+    console.log(
+      `(e) server peak RSS:                  ${Math.round(peakRssMiB(server.child.pid!))} MiB (target < 1536 MiB)`,
+    );
+    const sorted = margin.latencies.sort((a, b) => a - b);
+    const pct = (p: number) =>
+      sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+    console.log(
+      `(f) 'datasets' query during scoring:  p50 ${pct(50).toFixed(1)} ms, p95 ${pct(95).toFixed(1)} ms, max ${sorted[sorted.length - 1].toFixed(1)} ms (${sorted.length} queries)`,
+    );
+  } finally {
+    if (server) {
+      server.child.removeAllListeners('exit');
+      server.child.kill('SIGTERM');
+      await new Promise((r) => server!.child.once('exit', r));
+    }
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await c.end();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
