@@ -64,9 +64,19 @@ export class JobQueue {
     });
   }
 
+  private roundWorkerId: string | undefined;
+
+  /**
+   * Tells this process's round worker to look for work now instead of at its next poll (after a
+   * round was enqueued here). Other processes still find it at their next poll.
+   */
+  wakeRoundWorker(): void {
+    if (this.roundWorkerId) this.boss.notifyWorker(this.roundWorkerId);
+  }
+
   /** Runs round jobs in this process, one at a time. */
   async workRounds(handler: (data: RoundJobData) => Promise<void>): Promise<void> {
-    await this.boss.work<RoundJobData>(
+    this.roundWorkerId = await this.boss.work<RoundJobData>(
       ROUND_QUEUE,
       { pollingIntervalSeconds: this.opts.pollingSeconds, batchSize: 1 },
       async (jobs) => {

@@ -8,6 +8,7 @@ import { logger } from '../logger';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { Pick, ScoredRows } from '../strategies/types';
 import { modelRefs } from './model-files';
+import { writePredictions } from './prediction-writer';
 
 /** A problem that ends a round FAILED with this message for people. */
 export class RoundError extends Error {}
@@ -220,6 +221,7 @@ export class RoundRunner {
     const maxInFlight = Math.max(1, this.config.inferenceThreads);
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
+    let writes: Promise<void> = Promise.resolve();
     const chunks = streamFeatures(this.db, {
       selectSql: (afterId, limit) =>
         `SELECT i.id, i.features FROM item i WHERE ${where} AND i.id > ${afterId} ORDER BY i.id LIMIT ${limit}`,
@@ -250,7 +252,20 @@ export class RoundRunner {
               pointwise: opts.pointwise,
             });
             opts.onResult(ids, res);
-            await this.writePredictions(models[0], dataset, ids, res);
+            // Stored in the background, one chunk after another, while the next chunks score.
+            writes = writes
+              .then(() =>
+                writePredictions(
+                  this.db,
+                  round.modelIds[0],
+                  ids,
+                  res.predictedClass,
+                  res.confidence,
+                ),
+              )
+              .catch((e) => {
+                failure ??= e;
+              });
           }
           await this.db.ds.query(
             'UPDATE round SET items_scored = items_scored + $2 WHERE id = $1',
@@ -266,44 +281,9 @@ export class RoundRunner {
     } finally {
       // Never leave work running behind a round that stops (failure, cancel, shutdown).
       await Promise.allSettled(inFlight);
+      await writes;
     }
     if (failure) throw failure;
-  }
-
-  private async writePredictions(
-    model: ModelRef,
-    dataset: Dataset,
-    ids: BigInt64Array,
-    res: ScoreResult,
-  ): Promise<void> {
-    const modelId = await this.modelIdOf(model, dataset);
-    await this.db.ds.query(
-      `INSERT INTO prediction (item_id, model_id, predicted_class, confidence, created_at)
-       SELECT t.i, $1, t.c, t.p, now() FROM unnest($2::bigint[], $3::smallint[], $4::real[]) AS t(i, c, p)
-       ON CONFLICT (item_id, model_id) DO UPDATE
-         SET predicted_class = EXCLUDED.predicted_class, confidence = EXCLUDED.confidence, created_at = EXCLUDED.created_at`,
-      [
-        modelId,
-        Array.from(ids, String),
-        Array.from(res.predictedClass),
-        Array.from(res.confidence),
-      ],
-    );
-  }
-
-  private readonly modelIds = new Map<string, string>();
-  private async modelIdOf(model: ModelRef, dataset: Dataset): Promise<string> {
-    const key = `${dataset.id}:${model.sha256}`;
-    let id = this.modelIds.get(key);
-    if (!id) {
-      const [row] = await this.db.ds.query(
-        'SELECT id FROM model WHERE dataset_id = $1 AND sha256 = $2 ORDER BY version DESC LIMIT 1',
-        [dataset.id, model.sha256],
-      );
-      id = row.id as string;
-      this.modelIds.set(key, id);
-    }
-    return id;
   }
 
   /** The embeddings of the dataset's labelled POOL items: k-center's initial centres. */

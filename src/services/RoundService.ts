@@ -90,7 +90,7 @@ export class RoundService {
       throw new BadUserInputError(`seed must be an integer from 0 to ${2 ** 31 - 1}; got ${seed}.`);
     }
     const jobs = this.jobs;
-    return this.ds.transaction(async (m) => {
+    const round = await this.ds.transaction(async (m) => {
       // One budget check at a time per dataset.
       await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [dataset.id]);
       if (dataset.labelBudget !== null) {
@@ -118,6 +118,8 @@ export class RoundService {
       await jobs.sendRound(m, { roundId: round.id });
       return round;
     });
+    jobs.wakeRoundWorker();
+    return round;
   }
 
   private async checkModels(

@@ -1,0 +1,62 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Pool } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Database } from '../db/database';
+
+/**
+ * Stores a chunk's predictions (one model, many items). Rows travel by text COPY into a
+ * session-local staging table and are then merged in one INSERT: several times faster than an
+ * INSERT of unnest()ed array parameters, whose text encoding dominated (measured: 100k rows,
+ * 1.6 s that way). A model's prediction for an item never changes (same model, same features),
+ * so an existing row is kept.
+ */
+export async function writePredictions(
+  db: Database,
+  modelId: string,
+  ids: BigInt64Array,
+  predictedClass: Int16Array,
+  confidence: Float32Array,
+): Promise<void> {
+  if (ids.length === 0) return;
+  const lines: string[] = new Array(ids.length);
+  for (let i = 0; i < ids.length; i++)
+    lines[i] = `${ids[i]}\t${predictedClass[i]}\t${confidence[i]}\n`;
+  const text = lines.join('');
+  const pool = (db.ds.driver as unknown as { master: Pool }).master;
+  // One client for the whole exchange: the staging table is local to its session, and on PGlite
+  // holding the pool's only client keeps other statements from interleaving.
+  const client = await pool.connect();
+  let failure: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    await client.query(
+      `CREATE TEMP TABLE IF NOT EXISTS prediction_stage
+         (item_id bigint, predicted_class smallint, confidence real) ON COMMIT DELETE ROWS`,
+    );
+    if (db.pglite) {
+      await db.pglite.query(`COPY prediction_stage FROM '/dev/blob'`, [], {
+        blob: new Blob([text]),
+      });
+    } else {
+      await pipeline(
+        Readable.from([text]),
+        client.query(copyFrom('COPY prediction_stage FROM STDIN')),
+      );
+    }
+    await client.query(
+      `INSERT INTO prediction (item_id, model_id, predicted_class, confidence)
+       SELECT item_id, $1, predicted_class, confidence FROM prediction_stage
+       ON CONFLICT (item_id, model_id) DO NOTHING`,
+      [modelId],
+    );
+    await client.query('COMMIT');
+  } catch (e) {
+    failure = e as Error;
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    // On PostgreSQL a failed connection is dropped; PGlite's one connection must be kept.
+    client.release(db.pglite ? undefined : failure);
+  }
+}
