@@ -1,9 +1,9 @@
 import type { MigrationInterface } from 'typeorm';
 import { InitialSchema1795291952751 } from '../../migrations/1795291952751-initial-schema';
-import { RoundsPredictions1795293539760 } from '../../migrations/1795293539760-rounds-predictions';
+import { RoundsPredictions1795295012133 } from '../../migrations/1795295012133-rounds-predictions';
 
 /** Every migration, in order, listed explicitly (no globs). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
   InitialSchema1795291952751,
-  RoundsPredictions1795293539760,
+  RoundsPredictions1795295012133,
 ];

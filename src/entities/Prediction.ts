@@ -1,35 +1,20 @@
-import {
-  Column,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryColumn,
-  type Relation,
-} from 'typeorm';
-import { Item } from './Item';
-import { Model } from './Model';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /**
- * A model's latest prediction for an item, kept when a round scores it: the pre-label a
- * labelling tool can show, and what auto-labelling starts from.
+ * A model's prediction for an item, kept when a round scores it: the pre-label a labelling tool
+ * can show, and what auto-labelling starts from.
+ *
+ * Derived data, written a million rows a round: the table is UNLOGGED (set in its migration)
+ * and has no foreign keys, which made writing 1M rows on PostgreSQL about 6x faster (19.7 s ->
+ * 3.3 s measured). After a database crash it may be empty; the next round scores again.
  */
 @Entity({ name: 'prediction' })
-@Index('ix_prediction_model', ['modelId'])
 export class Prediction {
   @PrimaryColumn({ name: 'item_id', type: 'bigint' })
   itemId: string;
 
   @PrimaryColumn({ name: 'model_id', type: 'uuid' })
   modelId: string;
-
-  @ManyToOne(() => Item, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'item_id' })
-  item?: Relation<Item>;
-
-  @ManyToOne(() => Model, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'model_id' })
-  model?: Relation<Model>;
 
   /** Index into the dataset's classes. */
   @Column({ name: 'predicted_class', type: 'smallint' })

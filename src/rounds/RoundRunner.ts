@@ -124,24 +124,25 @@ export class RoundRunner {
     const poolWhere = `i.dataset_id = ${q(dataset.id)} AND i.split = 'POOL'
       AND NOT EXISTS (SELECT 1 FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL)
       AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = i.id AND lq.status = 'OPEN' AND lq.round_id <> ${q(round.id)})`;
-    const [{ n: total }] = await ds.query(
-      `SELECT count(*)::int AS n FROM item i WHERE ${poolWhere}`,
-    );
-    await ds.query('UPDATE round SET items_total = $2 WHERE id = $1', [round.id, total]);
-    if (total === 0) {
-      throw new RoundError(
-        'The pool is empty: every POOL item of the dataset is labelled or queued in another open round.',
-      );
-    }
-    const size = Math.min(round.size, total);
+    // Counted while the pool scores (the count costs about a third of reading the pool on
+    // PostgreSQL): progress shows the total as soon as it is known.
+    const counting = ds
+      .query(`SELECT count(*)::int AS n FROM item i WHERE ${poolWhere}`)
+      .then(async ([{ n }]: { n: number }[]) => {
+        await ds.query('UPDATE round SET items_total = $2 WHERE id = $1', [round.id, n]);
+        return n;
+      });
+    counting.catch(() => undefined); // awaited after scoring; never left unhandled
+    const size = round.size;
     let chosen: Chosen[];
     if (strategy.kind === 'pointwise') {
       const keeper = new TopKeeper<Chosen>(size);
-      await this.scorePool(round, dataset, poolWhere, models, {
+      const scored1 = await this.scorePool(round, dataset, poolWhere, models, {
         embeddings: false,
         pointwise: { modulePath: registered.modulePath, code: strategy.code, params, keep: size },
         onResult: (ids, res) => keeper.add(topOf(ids, res)),
       });
+      await this.requirePool(scored1, counting);
       chosen = keeper.result();
       await this.selecting(round.id);
     } else {
@@ -151,33 +152,42 @@ export class RoundRunner {
       let classCount = dataset.classes.length;
       if (narrowing && models.length > 0) {
         const by = this.registry.get(narrowing.strategy);
-        const keeper = new TopKeeper<Candidate>(narrowing.size);
-        await this.scorePool(round, dataset, poolWhere, models, {
+        // Never fewer candidates than the round asks for, whatever candidatePool says.
+        const keep = Math.max(narrowing.size, size);
+        const keeper = new TopKeeper<Candidate>(keep);
+        const scored2 = await this.scorePool(round, dataset, poolWhere, models, {
           embeddings: needsEmbeddings,
           pointwise: {
             modulePath: by.modulePath,
             code: by.strategy.code,
             params: this.registry.params(by.strategy.code, {}),
-            keep: narrowing.size,
+            keep,
             returnOutputs: true,
           },
           onResult: (ids, res) => keeper.add(candidatesOf(ids, res)),
         });
+        await this.requirePool(scored2, counting);
         candidates = keeper.result().sort((a, b) => (a.itemId < b.itemId ? -1 : 1));
       } else {
         candidates = [];
-        const bytesPerRow = 8 + 4 * (classCount * models.length + (needsEmbeddings ? 1024 : 0));
-        await this.scorePool(round, dataset, poolWhere, models, {
+        // A candidate costs its outputs plus about 200 bytes of object and array headers.
+        const bytesPerRow = (res: ScoreResult) =>
+          200 + 4 * (res.classCount * models.length + (res.all?.embeddingDim ?? 0));
+        const scored3 = await this.scorePool(round, dataset, poolWhere, models, {
           embeddings: needsEmbeddings,
           onResult: (ids, res) => {
-            if ((candidates.length + ids.length) * bytesPerRow > this.config.maxSelectionBytes) {
+            if (
+              (candidates.length + ids.length) * bytesPerRow(res) >
+              this.config.maxSelectionBytes
+            ) {
               throw new RoundError(
-                `The pool (${total} items) is too large for "${strategy.code}" over the whole pool within QUARRY_MAX_SELECTION_BYTES; set params.candidatePool to bound it.`,
+                `The pool is too large for "${strategy.code}" over the whole pool within QUARRY_MAX_SELECTION_BYTES; set params.candidatePool to bound it.`,
               );
             }
             for (const c of allOf(ids, res)) candidates.push(c);
           },
         });
+        await this.requirePool(scored3, counting);
       }
       if (models.length > 0 && candidates.length > 0)
         classCount = candidates[0].probabilities[0]?.length ?? classCount;
@@ -217,10 +227,11 @@ export class RoundRunner {
       pointwise?: ScoreTask['pointwise'];
       onResult: (ids: BigInt64Array, res: ScoreResult) => void;
     },
-  ): Promise<void> {
+  ): Promise<number> {
     const maxInFlight = Math.max(1, this.config.inferenceThreads);
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
+    let scored = 0;
     let writes: Promise<void> = Promise.resolve();
     const chunks = streamFeatures(this.db, {
       selectSql: (afterId, limit) =>
@@ -232,6 +243,7 @@ export class RoundRunner {
       for await (const chunk of chunks) {
         if (failure) break;
         await this.assertRunning(round.id);
+        scored += chunk.rows;
         const ids = chunk.ids;
         const rows = chunk.rows;
         const work = (async () => {
@@ -284,6 +296,17 @@ export class RoundRunner {
       await writes;
     }
     if (failure) throw failure;
+    return scored;
+  }
+
+  /** Waits for the pool's count and refuses an empty pool. */
+  private async requirePool(scored: number, counting: Promise<number>): Promise<void> {
+    const total = await counting;
+    if (scored === 0 || total === 0) {
+      throw new RoundError(
+        'The pool is empty: every POOL item of the dataset is labelled or queued in another open round.',
+      );
+    }
   }
 
   /** The embeddings of the dataset's labelled POOL items: k-center's initial centres. */

@@ -181,6 +181,22 @@ describeEachDb(
       await t().ok('mutation($id: ID!) { cancelRound(id: $id) { status } }', { id: startRound.id });
     });
 
+    it('selects the full size even when the candidate pool is set smaller than it', async () => {
+      const { startRound } = await t().ok(START, {
+        i: {
+          datasetId: d,
+          strategy: 'class-balanced',
+          size: 30,
+          modelIds: [withEmbedding],
+          params: { candidatePool: 10 },
+        },
+      });
+      const round = await settle(t(), startRound.id);
+      expect(round.status).toBe('OPEN');
+      expect(round.queries).toHaveLength(30);
+      await t().ok('mutation($id: ID!) { cancelRound(id: $id) { status } }', { id: startRound.id });
+    });
+
     it('reproduces a random selection from the same seed', async () => {
       const ds2 = await createDataset(t(), 'digits-seeded');
       await importDigits(t(), ds2);
