@@ -8,7 +8,7 @@ import { logger } from '../logger';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { Pick, ScoredRows } from '../strategies/types';
 import { modelRefs } from './model-files';
-import { writePredictions } from './prediction-writer';
+import { PredictionSink } from './prediction-writer';
 
 /** A problem that ends a round FAILED with this message for people. */
 export class RoundError extends Error {}
@@ -92,8 +92,14 @@ export class RoundRunner {
     if (rows.length === 0) return;
     const round = await ds.getRepository(Round).findOneByOrFail({ id: roundId });
     const started = Date.now();
+    const predictions = new PredictionSink(this.db, round.modelIds[0] ?? '', (err) =>
+      logger.warn(
+        { roundId, err },
+        'storing predictions failed; they are re-made by the next round',
+      ),
+    );
     try {
-      await this.execute(round);
+      await this.execute(round, predictions);
       logger.info({ roundId, strategy: round.strategy, ms: Date.now() - started }, 'round is open');
     } catch (e) {
       if (e instanceof RoundInterrupted) throw e;
@@ -111,10 +117,13 @@ export class RoundRunner {
          WHERE id = $1 AND status IN ('SCORING', 'SELECTING')`,
         [roundId, message.slice(0, 2000)],
       );
+    } finally {
+      // The round is already open (or over): its predictions finish storing before the job ends.
+      await predictions.flush();
     }
   }
 
-  private async execute(round: Round): Promise<void> {
+  private async execute(round: Round, predictions: PredictionSink): Promise<void> {
     const ds = this.db.ds;
     const dataset = await ds.getRepository(Dataset).findOneByOrFail({ id: round.datasetId });
     const registered = this.registry.get(round.strategy);
@@ -138,6 +147,7 @@ export class RoundRunner {
     if (strategy.kind === 'pointwise') {
       const keeper = new TopKeeper<Chosen>(size);
       const scored1 = await this.scorePool(round, dataset, poolWhere, models, {
+        predictions,
         embeddings: false,
         pointwise: { modulePath: registered.modulePath, code: strategy.code, params, keep: size },
         onResult: (ids, res) => keeper.add(topOf(ids, res)),
@@ -156,6 +166,7 @@ export class RoundRunner {
         const keep = Math.max(narrowing.size, size);
         const keeper = new TopKeeper<Candidate>(keep);
         const scored2 = await this.scorePool(round, dataset, poolWhere, models, {
+          predictions,
           embeddings: needsEmbeddings,
           pointwise: {
             modulePath: by.modulePath,
@@ -174,6 +185,7 @@ export class RoundRunner {
         const bytesPerRow = (res: ScoreResult) =>
           200 + 4 * (res.classCount * models.length + (res.all?.embeddingDim ?? 0));
         const scored3 = await this.scorePool(round, dataset, poolWhere, models, {
+          predictions,
           embeddings: needsEmbeddings,
           onResult: (ids, res) => {
             if (
@@ -226,13 +238,14 @@ export class RoundRunner {
       embeddings: boolean;
       pointwise?: ScoreTask['pointwise'];
       onResult: (ids: BigInt64Array, res: ScoreResult) => void;
+      /** Where the first model's predictions go (none for the labelled items). */
+      predictions?: PredictionSink;
     },
   ): Promise<number> {
     const maxInFlight = Math.max(1, this.config.inferenceThreads);
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
     let scored = 0;
-    let writes: Promise<void> = Promise.resolve();
     const chunks = streamFeatures(this.db, {
       selectSql: (afterId, limit) =>
         `SELECT i.id, i.features FROM item i WHERE ${where} AND i.id > ${afterId} ORDER BY i.id LIMIT ${limit}`,
@@ -264,20 +277,7 @@ export class RoundRunner {
               pointwise: opts.pointwise,
             });
             opts.onResult(ids, res);
-            // Stored in the background, one chunk after another, while the next chunks score.
-            writes = writes
-              .then(() =>
-                writePredictions(
-                  this.db,
-                  round.modelIds[0],
-                  ids,
-                  res.predictedClass,
-                  res.confidence,
-                ),
-              )
-              .catch((e) => {
-                failure ??= e;
-              });
+            opts.predictions?.add(ids, res.predictedClass, res.confidence);
           }
           await this.db.ds.query(
             'UPDATE round SET items_scored = items_scored + $2 WHERE id = $1',
@@ -293,7 +293,6 @@ export class RoundRunner {
     } finally {
       // Never leave work running behind a round that stops (failure, cancel, shutdown).
       await Promise.allSettled(inFlight);
-      await writes;
     }
     if (failure) throw failure;
     return scored;

@@ -215,10 +215,16 @@ describeEachDb(
     });
 
     it("keeps each scored item's prediction as a pre-label", async () => {
-      const { items } = await t().ok(
-        'query($d: ID!) { items(datasetId: $d, first: 3, filter: { labelled: false }) { edges { node { predictions { modelId value classIndex confidence } } } } }',
-        { d },
-      );
+      // Predictions are stored in the background and may trail the round's opening briefly.
+      let items: any;
+      for (let tries = 0; tries < 50; tries++) {
+        ({ items } = await t().ok(
+          'query($d: ID!) { items(datasetId: $d, first: 3, filter: { labelled: false }) { edges { node { predictions { modelId value classIndex confidence } } } } }',
+          { d },
+        ));
+        if (items.edges[0].node.predictions.length > 0) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
       const predictions = items.edges[0].node.predictions;
       expect(predictions.length).toBeGreaterThan(0);
       expect(predictions.map((p: { modelId: string }) => p.modelId)).toContain(withEmbedding);
@@ -323,6 +329,16 @@ describeEachDb(
       expect(round.status).toBe('FAILED');
       expect(round.error).toMatch(/model/i);
       expect(round.error).not.toMatch(/\n\s+at /);
+      expect(round.queries).toHaveLength(0);
+    });
+
+    it('ends FAILED with the error, and no queries, when a strategy throws', async () => {
+      const { startRound } = await t().ok(START, {
+        i: { datasetId: d, strategy: 'broken-plugin', size: 5, modelIds: [withEmbedding] },
+      });
+      const round = await settle(t(), startRound.id);
+      expect(round.status).toBe('FAILED');
+      expect(round.error).toContain('broken-plugin cannot score');
       expect(round.queries).toHaveLength(0);
     });
 
