@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', '*.mjs', '*.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', '*.mjs', '*.config.js', '.exp/**'] },
   ...tseslint.configs.recommended,
   {
     languageOptions: {

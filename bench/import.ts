@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { benchPgUrl } from './pg';
 import { loadConfig } from '../src/config';
 import { openDatabase, type Database } from '../src/db/database';
 import { ApiKeyRole } from '../src/entities';
@@ -110,24 +111,6 @@ function report(name: string, apiSecs: number, rawSecs: number): void {
   );
 }
 
-async function pgUrl(): Promise<string | undefined> {
-  const candidates = process.env.QUARRY_BENCH_PG_URL
-    ? [process.env.QUARRY_BENCH_PG_URL]
-    : ['postgres://postgres@127.0.0.1:5432/test', 'postgres://root@127.0.0.1:5432/test'];
-  for (const url of candidates) {
-    const c = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-    try {
-      await c.connect();
-      return url;
-    } catch {
-      // try the next
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  }
-  return undefined;
-}
-
 async function main(): Promise<void> {
   console.log(
     `Import benchmark: ${TOTAL.toLocaleString('en')} items x ${DIM} float32, batches of ${BATCH.toLocaleString('en')}, ${os.cpus().length} cores, Node ${process.version}`,
@@ -152,7 +135,7 @@ async function main(): Promise<void> {
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   }
 
-  const admin = await pgUrl();
+  const admin = await benchPgUrl();
   if (!admin) {
     console.log('PostgreSQL  not reachable: skipped');
     return;

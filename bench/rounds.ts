@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { benchPgUrl } from './pg';
 import { InferencePool } from '../src/inference/pool';
 import { buildFeedForwardOnnx } from '../src/onnx/build';
 
@@ -58,24 +59,6 @@ function features(start: number, rows: number): Float32Array {
     out[i] = s / 2 ** 32;
   }
   return out;
-}
-
-async function pgUrl(): Promise<string> {
-  const candidates = process.env.QUARRY_BENCH_PG_URL
-    ? [process.env.QUARRY_BENCH_PG_URL]
-    : ['postgres://postgres@127.0.0.1:5432/test', 'postgres://root@127.0.0.1:5432/test'];
-  for (const url of candidates) {
-    const c = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-    try {
-      await c.connect();
-      return url;
-    } catch {
-      // next
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  }
-  throw new Error('This benchmark needs PostgreSQL (set QUARRY_BENCH_PG_URL).');
 }
 
 function serve(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
@@ -153,7 +136,8 @@ async function main(): Promise<void> {
   );
 
   // The data, written straight into a fresh database.
-  const admin = await pgUrl();
+  const admin = await benchPgUrl();
+  if (!admin) throw new Error('This benchmark needs PostgreSQL (set QUARRY_BENCH_PG_URL).');
   const name = `quarry_bench_${crypto.randomBytes(4).toString('hex')}`;
   const c = new Client({ connectionString: admin });
   await c.connect();

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,68 +6,13 @@ import { promisify } from 'node:util';
 import { buildFeedForwardOnnx } from '../../src/onnx/build';
 import { backends, createEmptyPgDatabase } from '../helpers/db';
 import { DIGITS_CSV } from '../helpers/digits';
+import { gqlTo, QUARRY, serve, stopProcess, type Served } from '../helpers/process';
 
 const run = promisify(execFile);
-const QUARRY = path.resolve(__dirname, '../../../bin/quarry.js');
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  base: string;
-}
-
-/** Starts `quarry serve` as a real process and waits until it says where it listens. */
-function serve(env: NodeJS.ProcessEnv): Promise<Served> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [QUARRY, 'serve'], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /"url":"(http:\/\/[^"]+\/graphql)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1], base: m[1].replace(/\/graphql$/, '') });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
-    });
-  });
-}
-
-function killHard(s: Served): Promise<void> {
-  return new Promise((resolve) => {
-    s.child.removeAllListeners('exit');
-    s.child.once('exit', () => resolve());
-    s.child.kill('SIGKILL');
-  });
-}
-
-function stop(s: Served): Promise<void> {
-  return new Promise((resolve) => {
-    s.child.removeAllListeners('exit');
-    s.child.once('exit', () => resolve());
-    s.child.kill('SIGTERM');
-  });
-}
-
-async function gql(s: Served, key: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(s.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const killHard = (s: Served) => stopProcess(s, 'SIGKILL');
+const stop = (s: Served) => stopProcess(s, 'SIGTERM');
+const gql = gqlTo;
 
 function quarry(args: string[], env: NodeJS.ProcessEnv) {
   return run(process.execPath, [QUARRY, ...args], {

@@ -1,61 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { backends, createEmptyPgDatabase } from '../helpers/db';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';
+import { gqlTo, QUARRY, serve, stopProcess, type Served } from '../helpers/process';
 
-const QUARRY = path.resolve(__dirname, '../../../bin/quarry.js');
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-}
-
-function serve(env: NodeJS.ProcessEnv): Promise<Served> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [QUARRY, 'serve'], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /"url":"(http:\/\/[^"]+\/graphql)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1] });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
-    });
-  });
-}
-
-function kill(s: Served, signal: NodeJS.Signals): Promise<void> {
-  return new Promise((resolve) => {
-    s.child.removeAllListeners('exit');
-    s.child.once('exit', () => resolve());
-    s.child.kill(signal);
-  });
-}
-
-async function gql(s: Served, key: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(s.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const kill = stopProcess;
+const gql = gqlTo;
 
 const ROUND =
   'query($id: ID!) { round(id: $id) { status error attempts progress { scored total } queries { rank item { id } } } }';
