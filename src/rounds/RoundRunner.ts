@@ -72,6 +72,12 @@ export class RoundRunner {
   ) {}
 
   private interrupted = false;
+  /** When each phase of the last round ended, in ms from its start (logged; for tuning). */
+  private phases: Record<string, number> = {};
+  private phaseStart = 0;
+  private mark(phase: string): void {
+    this.phases[phase] = Date.now() - this.phaseStart;
+  }
 
   /** Makes running rounds stop at their next chunk, leaving them to be retried (shutdown). */
   interrupt(): void {
@@ -92,6 +98,8 @@ export class RoundRunner {
     if (rows.length === 0) return;
     const round = await ds.getRepository(Round).findOneByOrFail({ id: roundId });
     const started = Date.now();
+    this.phaseStart = started;
+    this.phases = {};
     const predictions = new PredictionSink(this.db, round.modelIds[0] ?? '', (err) =>
       logger.warn(
         { roundId, err },
@@ -100,7 +108,10 @@ export class RoundRunner {
     );
     try {
       await this.execute(round, predictions);
-      logger.info({ roundId, strategy: round.strategy, ms: Date.now() - started }, 'round is open');
+      logger.info(
+        { roundId, strategy: round.strategy, ms: Date.now() - started, phasesMs: this.phases },
+        'round is open',
+      );
     } catch (e) {
       if (e instanceof RoundInterrupted) throw e;
       if (e instanceof RoundCancelled) {
@@ -153,6 +164,7 @@ export class RoundRunner {
         onResult: (ids, res) => keeper.add(topOf(ids, res)),
       });
       await this.requirePool(scored1, counting);
+      this.mark('scored');
       chosen = keeper.result();
       await this.selecting(round.id);
     } else {
@@ -206,6 +218,7 @@ export class RoundRunner {
       const labelled = needsEmbeddings
         ? await this.labelledEmbeddings(round, dataset, models[0])
         : undefined;
+      this.mark('scored');
       await this.selecting(round.id);
       const pool = toScoredRows(candidates, classCount, models.length);
       const picks: Pick[] = await this.inference.select({
@@ -225,7 +238,9 @@ export class RoundRunner {
         reason: p.reason,
       }));
     }
+    this.mark('selected');
     await this.open(round, chosen);
+    this.mark('opened');
   }
 
   /** Streams the pool through the inference workers, a few chunks in flight at once. */
@@ -242,16 +257,19 @@ export class RoundRunner {
       predictions?: PredictionSink;
     },
   ): Promise<number> {
-    const maxInFlight = Math.max(1, this.config.inferenceThreads);
+    // One chunk more than workers, so a worker never waits while the next chunk is read.
+    const maxInFlight = Math.max(1, this.config.inferenceThreads) + 1;
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
     let scored = 0;
-    const chunks = streamFeatures(this.db, {
-      selectSql: (afterId, limit) =>
-        `SELECT i.id, i.features FROM item i WHERE ${where} AND i.id > ${afterId} ORDER BY i.id LIMIT ${limit}`,
-      featureDim: dataset.featureDim,
-      chunkRows: this.config.roundChunkRows,
-    });
+    const chunks = readAhead(
+      streamFeatures(this.db, {
+        selectSql: (afterId, limit) =>
+          `SELECT i.id, i.features FROM item i WHERE ${where} AND i.id > ${afterId} ORDER BY i.id LIMIT ${limit}`,
+        featureDim: dataset.featureDim,
+        chunkRows: this.config.roundChunkRows,
+      }),
+    );
     try {
       for await (const chunk of chunks) {
         if (failure) break;
@@ -387,6 +405,25 @@ export class RoundRunner {
         [round.id],
       );
     });
+  }
+}
+
+/**
+ * Starts reading the next item of `source` as soon as one is handed out, so that the database
+ * streams the next chunk while this one is scored.
+ */
+async function* readAhead<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
+  let next = source.next();
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) return;
+      next = source.next();
+      yield r.value;
+    }
+  } finally {
+    await next.catch(() => undefined);
+    await source.return(undefined);
   }
 }
 
