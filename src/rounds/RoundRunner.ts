@@ -212,6 +212,8 @@ export class RoundRunner {
           },
         });
         await this.requirePool(scored3, counting);
+        // Chunks finish scoring out of order; strategies see rows in item-id order (ties, seeds).
+        candidates.sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
       }
       if (models.length > 0 && candidates.length > 0)
         classCount = candidates[0].probabilities[0]?.length ?? classCount;
