@@ -196,6 +196,9 @@ async function main(): Promise<void> {
     };
     const big = await insertItems('bench-1m', ITEMS);
     const small = await insertItems('bench-100k', KCENTER_ITEMS);
+    // What autovacuum does a minute after a bulk load; without it every count and index scan
+    // of the fresh rows visits the heap (1M-row pool count: 0.6 s instead of 0.12 s).
+    await db.query('VACUUM ANALYZE item');
     await db.end();
 
     server = await serve(env);
