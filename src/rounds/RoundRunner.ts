@@ -118,10 +118,12 @@ export class RoundRunner {
         logger.info({ roundId }, 'round cancelled while running');
         return;
       }
+      const [now] = await ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
+      const phase = now?.status === RoundStatus.SELECTING ? 'selecting' : 'scoring';
       const message =
         e instanceof RoundError
           ? e.message
-          : `The round failed while ${round.status === RoundStatus.SELECTING ? 'selecting' : 'scoring'}: ${(e as Error).message ?? String(e)}`;
+          : `The round failed while ${phase}: ${(e as Error).message ?? String(e)}`;
       logger.warn({ roundId, err: e }, 'round failed');
       await ds.query(
         `UPDATE round SET status = 'FAILED', error = $2, finished_at = now()
