@@ -104,7 +104,6 @@ export async function startServer(
     maxQueue: config.inferenceMaxQueue,
   });
   const runner = new RoundRunner(db, config, registry, inference);
-  if (opts.runJobs ?? true) await jobs.workRounds((data) => runner.run(data.roundId));
 
   const app = express();
   app.disable('x-powered-by');
@@ -263,10 +262,26 @@ export async function startServer(
     },
   );
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, () => resolve());
+    });
+    // Work is taken only once the server is up, so a failed start never strands a claimed round.
+    if (opts.runJobs ?? true) {
+      await jobs.workRounds(
+        (data) => runner.run(data.roundId),
+        (data) => runner.giveUp(data.roundId),
+      );
+    }
+  } catch (e) {
+    httpServer.close();
+    await apollo.stop().catch(() => undefined);
+    await jobs.stop().catch(() => undefined);
+    await inference.destroy().catch(() => undefined);
+    if (!opts.db) await db.close().catch(() => undefined);
+    throw e;
+  }
   const port = (httpServer.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost}:${port}/graphql`;

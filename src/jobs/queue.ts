@@ -5,6 +5,10 @@ import { logger } from '../logger';
 
 /** The queue that runs rounds. */
 export const ROUND_QUEUE = 'quarry-round';
+/** Where a round's job goes when its retries are used up. */
+export const ROUND_GAVE_UP_QUEUE = 'quarry-round-gave-up';
+/** Retries of a round's job (each process death or shutdown mid-round uses one). */
+export const ROUND_RETRY_LIMIT = 5;
 
 export interface RoundJobData {
   roundId: string;
@@ -46,12 +50,17 @@ export class JobQueue {
     });
     boss.on('error', (err) => logger.error({ err }, 'job queue error'));
     await boss.start();
-    await boss.createQueue(ROUND_QUEUE, {
+    await boss.createQueue(ROUND_GAVE_UP_QUEUE, { name: ROUND_GAVE_UP_QUEUE });
+    const roundQueue = {
       name: ROUND_QUEUE,
-      retryLimit: 3,
+      retryLimit: ROUND_RETRY_LIMIT,
       retryDelay: 1,
       expireInSeconds: opts.roundJobExpireSeconds,
-    });
+      // A round whose job runs out of retries lands here, to be marked FAILED (not left running).
+      deadLetter: ROUND_GAVE_UP_QUEUE,
+    };
+    await boss.createQueue(ROUND_QUEUE, roundQueue);
+    await boss.updateQueue(ROUND_QUEUE, roundQueue);
     return new JobQueue(boss, opts);
   }
 
@@ -74,8 +83,21 @@ export class JobQueue {
     if (this.roundWorkerId) this.boss.notifyWorker(this.roundWorkerId);
   }
 
-  /** Runs round jobs in this process, one at a time. */
-  async workRounds(handler: (data: RoundJobData) => Promise<void>): Promise<void> {
+  /**
+   * Runs round jobs in this process, one at a time; `gaveUp` gets the rounds whose jobs failed
+   * more often than the retry limit allows.
+   */
+  async workRounds(
+    handler: (data: RoundJobData) => Promise<void>,
+    gaveUp: (data: RoundJobData) => Promise<void>,
+  ): Promise<void> {
+    await this.boss.work<RoundJobData>(
+      ROUND_GAVE_UP_QUEUE,
+      { pollingIntervalSeconds: this.opts.pollingSeconds, batchSize: 1 },
+      async (jobs) => {
+        for (const job of jobs) await gaveUp(job.data);
+      },
+    );
     this.roundWorkerId = await this.boss.work<RoundJobData>(
       ROUND_QUEUE,
       { pollingIntervalSeconds: this.opts.pollingSeconds, batchSize: 1 },

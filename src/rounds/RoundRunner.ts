@@ -9,6 +9,7 @@ import type { StrategyRegistry } from '../strategies/registry';
 import type { Pick, ScoredRows } from '../strategies/types';
 import { modelRefs } from './model-files';
 import { PredictionSink } from './prediction-writer';
+import { readAhead } from './read-ahead';
 
 /** A problem that ends a round FAILED with this message for people. */
 export class RoundError extends Error {}
@@ -82,6 +83,16 @@ export class RoundRunner {
   /** Makes running rounds stop at their next chunk, leaving them to be retried (shutdown). */
   interrupt(): void {
     this.interrupted = true;
+  }
+
+  /** Ends a round whose job failed too often (its processes kept dying or stopping). */
+  async giveUp(roundId: string): Promise<void> {
+    await this.db.ds.query(
+      `UPDATE round SET status = 'FAILED', finished_at = now(),
+         error = 'The round was started ' || attempts || ' times and never finished (its process stopped or died each time); start it again.'
+       WHERE id = $1 AND status IN ('QUEUED', 'SCORING', 'SELECTING')`,
+      [roundId],
+    );
   }
 
   async run(roundId: string): Promise<void> {
@@ -158,11 +169,14 @@ export class RoundRunner {
     const size = round.size;
     let chosen: Chosen[];
     if (strategy.kind === 'pointwise') {
-      const keeper = new TopKeeper<Chosen>(size);
+      // A reserve beyond size refills the places of items labelled or queued elsewhere while
+      // this round scored (see open()).
+      const keep = size + Math.min(size, 1000);
+      const keeper = new TopKeeper<Chosen>(keep);
       const scored1 = await this.scorePool(round, dataset, poolWhere, models, {
         predictions,
         embeddings: false,
-        pointwise: { modulePath: registered.modulePath, code: strategy.code, params, keep: size },
+        pointwise: { modulePath: registered.modulePath, code: strategy.code, params, keep },
         onResult: (ids, res) => keeper.add(topOf(ids, res)),
       });
       await this.requirePool(scored1, counting);
@@ -384,10 +398,21 @@ export class RoundRunner {
   }
 
   /** Writes the queries and opens the round, in one transaction; a second runner finds it done. */
-  private async open(round: Round, chosen: Chosen[]): Promise<void> {
+  private async open(round: Round, candidates: Chosen[]): Promise<void> {
     await this.db.ds.transaction(async (m) => {
       const [row] = await m.query('SELECT status FROM round WHERE id = $1 FOR UPDATE', [round.id]);
       if (row?.status !== RoundStatus.SELECTING) throw new RoundCancelled();
+      // Opens of one dataset's rounds take turns, and each checks the pool again: an item
+      // labelled, or queued by another round, while this one scored is passed over.
+      await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [round.datasetId]);
+      const still: { id: string }[] = await m.query(
+        `SELECT t.i::text AS id FROM unnest($1::bigint[]) AS t(i)
+         WHERE NOT EXISTS (SELECT 1 FROM label l WHERE l.item_id = t.i AND l.superseded_at IS NULL)
+           AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = t.i AND lq.status = 'OPEN' AND lq.round_id <> $2)`,
+        [candidates.map((c) => String(c.itemId)), round.id],
+      );
+      const available = new Set(still.map((r) => r.id));
+      const chosen = candidates.filter((c) => available.has(String(c.itemId))).slice(0, round.size);
       await m.query(
         `INSERT INTO label_query (dataset_id, round_id, item_id, rank, score, reason)
          SELECT $1, $2, t.i, t.r, t.s, t.j
@@ -409,25 +434,6 @@ export class RoundRunner {
         [round.id],
       );
     });
-  }
-}
-
-/**
- * Starts reading the next item of `source` as soon as one is handed out, so that the database
- * streams the next chunk while this one is scored.
- */
-async function* readAhead<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
-  let next = source.next();
-  try {
-    for (;;) {
-      const r = await next;
-      if (r.done) return;
-      next = source.next();
-      yield r.value;
-    }
-  } finally {
-    await next.catch(() => undefined);
-    await source.return(undefined);
   }
 }
 

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
@@ -26,7 +27,8 @@ export async function modelRefs(
     where: ids.map((id) => ({ id })),
   });
   const byId = new Map(models.map((m) => [m.id, m]));
-  fs.mkdirSync(cacheDir, { recursive: true });
+  // Private to this user; the workers also check each file's SHA-256 before loading it.
+  fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
   const refs: ModelRef[] = [];
   for (const id of ids) {
     const m = byId.get(id);
@@ -34,7 +36,7 @@ export async function modelRefs(
     const file = path.join(cacheDir, `${m.sha256}.onnx`);
     if (!fs.existsSync(file)) {
       const [{ onnx }] = await ds.query('SELECT onnx FROM model WHERE id = $1', [id]);
-      const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+      const tmp = `${file}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`;
       fs.writeFileSync(tmp, onnx);
       fs.renameSync(tmp, file);
     }

@@ -8,7 +8,7 @@ import {
   InputProblem,
   NotFoundError,
 } from '../errors';
-import { Permission } from '../auth/permissions';
+import { authorize, Permission } from '../auth/permissions';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { StrategyNeed } from '../strategies/types';
 import type { JobQueue } from '../jobs/queue';
@@ -225,8 +225,15 @@ export class RoundService {
   }
 
   async get(key: ApiKey, id: string, permission = Permission.READ_DATASET): Promise<Round> {
+    authorize(key, permission);
     const round = isUuid(id) ? await this.ds.getRepository(Round).findOneBy({ id }) : null;
-    if (!round) throw new NotFoundError('Round', id);
+    // A round of a dataset outside the key's scope looks like a missing one (ids would leak).
+    if (
+      !round ||
+      (key.datasetIds && !key.datasetIds.some((d) => d.toLowerCase() === round.datasetId))
+    ) {
+      throw new NotFoundError('Round', id);
+    }
     await this.datasets.getAuthorized(key, round.datasetId, permission);
     return round;
   }

@@ -44,6 +44,11 @@ function check(strategy: unknown, where: string): asserts strategy is Strategy {
   if (s.kind === 'pointwise') {
     if (typeof s.score !== 'function' || typeof s.reason !== 'function')
       fail('a pointwise strategy needs score() and reason()');
+    if (!Array.isArray(s.needs) || s.needs.length === 0) {
+      fail(
+        'a pointwise strategy scores model outputs inside the inference workers: its needs must name at least one',
+      );
+    }
   } else if (s.kind === 'batch') {
     if (typeof s.select !== 'function' || typeof s.candidatePool !== 'function') {
       fail('a batch strategy needs select() and candidatePool()');

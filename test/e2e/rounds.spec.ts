@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ApiKeyRole } from '../../src/entities';
 import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';
@@ -340,6 +341,19 @@ describeEachDb(
       expect(round.status).toBe('FAILED');
       expect(round.error).toContain('broken-plugin cannot score');
       expect(round.queries).toHaveLength(0);
+    });
+
+    it('answers NOT_FOUND for a round of a dataset outside the key', async () => {
+      const { rounds } = await t().ok('query($d: ID!) { rounds(datasetId: $d) { id } }', { d });
+      const other = await createDataset(t(), 'elsewhere');
+      const key = await t().createKey(ApiKeyRole.SERVICE, [other]);
+      const res = await t().gql(
+        'query($id: ID!) { round(id: $id) { id } }',
+        { id: rounds[0].id },
+        key,
+      );
+      expect(codeOf(res)).toBe('NOT_FOUND');
+      expect(res.errors![0].message).not.toContain(d);
     });
 
     it('cancels a running round: it stops and writes no queries', async () => {

@@ -42,6 +42,12 @@ describe('the strategy registry', () => {
     expect(e.message).toContain('paramsSchema');
   });
 
+  it('stops start-up on a pointwise strategy that needs no model output', () => {
+    const e = startupError([plugin('pointwise-no-needs')]);
+    expect(e.message).toContain(plugin('pointwise-no-needs'));
+    expect(e.message).toContain('needs must name at least one');
+  });
+
   it('stops start-up on a module that cannot be loaded', () => {
     const e = startupError(['/nowhere/plugin.js']);
     expect(e.message).toContain('/nowhere/plugin.js could not be loaded');
