@@ -103,7 +103,9 @@ export async function startServer(
     threads: config.inferenceThreads,
     maxQueue: config.inferenceMaxQueue,
   });
-  const runner = new RoundRunner(db, config, registry, inference);
+  const runner = new RoundRunner(db, config, registry, inference, (roundId, afterSeconds) =>
+    jobs.recheckRound({ roundId }, afterSeconds),
+  );
 
   const app = express();
   app.disable('x-powered-by');

@@ -55,6 +55,13 @@ export class Round {
   @Column({ type: 'integer', default: 0 })
   attempts: number;
 
+  /**
+   * Renewed every few seconds while a process runs the round; a retried job takes over only a
+   * round whose heartbeat has gone stale (its process died), never one still running elsewhere.
+   */
+  @Column({ name: 'heartbeat_at', type: 'timestamptz', nullable: true })
+  heartbeatAt: Date | null;
+
   @Column({ name: 'items_scored', type: 'integer', default: 0 })
   itemsScored: number;
 

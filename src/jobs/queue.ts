@@ -64,12 +64,21 @@ export class JobQueue {
     return new JobQueue(boss, opts);
   }
 
+  /** Enqueues a second look at a round, in `afterSeconds` (it was running elsewhere). */
+  async recheckRound(data: RoundJobData, afterSeconds: number): Promise<void> {
+    await this.boss.send(ROUND_QUEUE, data, {
+      startAfter: afterSeconds,
+      expireInSeconds: this.opts.roundJobExpireSeconds,
+      retryLimit: ROUND_RETRY_LIMIT,
+    });
+  }
+
   /** Enqueues a round inside the transaction that creates it: both happen, or neither. */
   async sendRound(m: EntityManager, data: RoundJobData): Promise<void> {
     await this.boss.send(ROUND_QUEUE, data, {
       db: { executeSql: async (text, values) => ({ rows: await m.query(text, values) }) },
       expireInSeconds: this.opts.roundJobExpireSeconds,
-      retryLimit: 3,
+      retryLimit: ROUND_RETRY_LIMIT,
     });
   }
 

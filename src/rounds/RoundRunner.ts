@@ -70,7 +70,20 @@ export class RoundRunner {
     private readonly config: QuarryConfig,
     private readonly registry: StrategyRegistry,
     private readonly inference: InferencePool,
+    /** Asks for the round to be looked at again later (it was running in another process). */
+    private readonly recheckLater: (
+      roundId: string,
+      afterSeconds: number,
+    ) => Promise<void> = async () => undefined,
   ) {}
+
+  /**
+   * A heartbeat older than this means the process running the round died. Below the job expiry
+   * (a retried job must find it stale) and well above the beat interval.
+   */
+  private get staleSeconds(): number {
+    return Math.max(1, Math.min(30, Math.floor(this.config.roundJobExpireSeconds / 2)));
+  }
 
   private interrupted = false;
   /** When each phase of the last round ended, in ms from its start (logged; for tuning). */
@@ -98,15 +111,33 @@ export class RoundRunner {
   async run(roundId: string): Promise<void> {
     if (this.interrupted) throw new RoundInterrupted('this process is stopping');
     const ds = this.db.ds;
+    // Take the round if it waits, or if the process that ran it stopped beating (it died).
     const claimed: unknown[] = await ds.query(
       `UPDATE round SET status = 'SCORING', attempts = attempts + 1, items_scored = 0,
-              started_at = coalesce(started_at, now())
-       WHERE id = $1 AND status IN ('QUEUED', 'SCORING', 'SELECTING') RETURNING id`,
-      [roundId],
+              started_at = coalesce(started_at, now()), heartbeat_at = now()
+       WHERE id = $1 AND (status = 'QUEUED' OR (status IN ('SCORING', 'SELECTING')
+         AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $2))))
+       RETURNING id`,
+      [roundId, this.staleSeconds],
     );
     // pg returns [rows, count] for UPDATE ... RETURNING through TypeORM's query().
     const rows = Array.isArray(claimed[0]) ? (claimed[0] as unknown[]) : claimed;
-    if (rows.length === 0) return;
+    if (rows.length === 0) {
+      const [row] = await ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
+      // Still running elsewhere: look again once its heartbeat could have gone stale.
+      if (row && [RoundStatus.SCORING, RoundStatus.SELECTING].includes(row.status)) {
+        await this.recheckLater(roundId, this.staleSeconds + 1);
+      }
+      return;
+    }
+    const beat = setInterval(
+      () => {
+        ds.query('UPDATE round SET heartbeat_at = now() WHERE id = $1', [roundId]).catch((err) =>
+          logger.warn({ roundId, err }, 'round heartbeat failed'),
+        );
+      },
+      Math.max(200, (this.staleSeconds * 1000) / 3),
+    );
     const round = await ds.getRepository(Round).findOneByOrFail({ id: roundId });
     const started = Date.now();
     this.phaseStart = started;
@@ -142,6 +173,7 @@ export class RoundRunner {
         [roundId, message.slice(0, 2000)],
       );
     } finally {
+      clearInterval(beat);
       // The round is already open (or over): its predictions finish storing before the job ends.
       await predictions.flush();
     }
