@@ -5,7 +5,7 @@ import { Permission } from '../auth/permissions';
 import { FeatureBlock } from './features';
 import { DatasetService } from './DatasetService';
 import { isBigintId, pgCode, PG_UNIQUE_VIOLATION } from './db-errors';
-import { decodeCursor, encodeCursor, Page, pageSize } from './pagination';
+import { Conditions, keysetPage, type Page } from './pagination';
 
 export interface ImportItemInput {
   externalId: string;
@@ -192,44 +192,23 @@ export class ItemService {
     after?: string | null,
   ): Promise<Page<ItemRow>> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
-    const limit = pageSize(first);
-    const afterId = decodeCursor('item', after);
-    const where: string[] = ['dataset_id = $1'];
-    const params: unknown[] = [dataset.id];
-    const add = (sql: (p: string) => string, value: unknown) => {
-      params.push(value);
-      where.push(sql(`$${params.length}`));
-    };
-    if (filter.split) add((p) => `split = ${p}::item_split`, filter.split);
-    if (filter.origin) add((p) => `origin = ${p}::item_origin`, filter.origin);
-    if (filter.externalIds) add((p) => `external_id = ANY(${p}::text[])`, filter.externalIds);
+    const where = new Conditions().add((p) => `dataset_id = ${p}`, dataset.id);
+    if (filter.split) where.add((p) => `split = ${p}::item_split`, filter.split);
+    if (filter.origin) where.add((p) => `origin = ${p}::item_origin`, filter.origin);
+    if (filter.externalIds) where.add((p) => `external_id = ANY(${p}::text[])`, filter.externalIds);
     if (filter.labelled !== undefined && filter.labelled !== null) {
-      where.push(
+      where.raw(
         `${filter.labelled ? '' : 'NOT '}EXISTS (SELECT 1 FROM label l WHERE l.item_id = item.id AND l.superseded_at IS NULL)`,
       );
     }
-    const countWhere = where.join(' AND ');
-    const countParams = [...params];
-    if (afterId) add((p) => `id > ${p}::bigint`, afterId);
-    params.push(limit + 1);
-    const rows: ItemRow[] = await this.ds.query(
-      `SELECT ${ITEM_COLUMNS} FROM item WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
-      params,
-    );
-    const nodes = rows.slice(0, limit);
-    return {
-      nodes,
-      cursors: nodes.map((n) => encodeCursor('item', n.id)),
-      hasNextPage: rows.length > limit,
-      hasPreviousPage: afterId !== undefined,
-      totalCount: async () => {
-        const [{ n }] = await this.ds.query(
-          `SELECT count(*)::int AS n FROM item WHERE ${countWhere}`,
-          countParams,
-        );
-        return n;
-      },
-    };
+    return keysetPage<ItemRow>(this.ds, {
+      table: 'item',
+      columns: ITEM_COLUMNS,
+      kind: 'item',
+      where,
+      first,
+      after,
+    });
   }
 
   /**

@@ -5,7 +5,7 @@ import { Permission } from '../auth/permissions';
 import { DatasetService } from './DatasetService';
 import { isBigintId } from './db-errors';
 import { withIdempotency } from './idempotency';
-import { decodeCursor, encodeCursor, Page, pageSize } from './pagination';
+import { Conditions, keysetPage, type Page } from './pagination';
 
 export interface LabelItemInput {
   itemId?: string | null;
@@ -209,40 +209,20 @@ export class LabelService {
     after?: string | null,
   ): Promise<Page<Label>> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_LABELS);
-    const limit = pageSize(first);
-    const afterId = decodeCursor('label', after);
-    const where = ['dataset_id = $1'];
-    const params: unknown[] = [dataset.id];
-    const add = (sql: (p: string) => string, value: unknown) => {
-      params.push(value);
-      where.push(sql(`$${params.length}`));
-    };
-    if (filter.current ?? true) where.push('superseded_at IS NULL');
-    if (filter.source) add((p) => `source = ${p}`, filter.source);
-    if (filter.itemIds)
-      add((p) => `item_id = ANY(${p}::bigint[])`, filter.itemIds.filter(isBigintId));
-    const countWhere = where.join(' AND ');
-    const countParams = [...params];
-    if (afterId) add((p) => `id > ${p}::bigint`, afterId);
-    params.push(limit + 1);
-    const rows: Label[] = await this.ds.query(
-      `SELECT ${LABEL_COLUMNS} FROM label WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
-      params,
-    );
-    const nodes = rows.slice(0, limit);
-    return {
-      nodes,
-      cursors: nodes.map((n) => encodeCursor('label', n.id)),
-      hasNextPage: rows.length > limit,
-      hasPreviousPage: afterId !== undefined,
-      totalCount: async () => {
-        const [{ n }] = await this.ds.query(
-          `SELECT count(*)::int AS n FROM label WHERE ${countWhere}`,
-          countParams,
-        );
-        return n;
-      },
-    };
+    const where = new Conditions().add((p) => `dataset_id = ${p}`, dataset.id);
+    if (filter.current ?? true) where.raw('superseded_at IS NULL');
+    if (filter.source) where.add((p) => `source = ${p}`, filter.source);
+    if (filter.itemIds) {
+      where.add((p) => `item_id = ANY(${p}::bigint[])`, filter.itemIds.filter(isBigintId));
+    }
+    return keysetPage<Label>(this.ds, {
+      table: 'label',
+      columns: LABEL_COLUMNS,
+      kind: 'label',
+      where,
+      first,
+      after,
+    });
   }
 
   /** Each item's label (its current label of the highest-ranked source), for DataLoader. */
