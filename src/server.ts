@@ -13,7 +13,7 @@ import { stringify as csvStringify } from 'csv-stringify/sync';
 import type { QuarryConfig } from './config';
 import { openDatabase, type Database } from './db/database';
 import { MIGRATIONS } from './db/migrations';
-import { Dataset } from './entities';
+import { Dataset, type ApiKey } from './entities';
 import { ErrorCode, QuarryError } from './errors';
 import { formatError } from './http/errors';
 import { keyFromHeaders } from './auth/keys';
@@ -25,6 +25,10 @@ import { StrategyRegistry } from './strategies/registry';
 import { JobQueue } from './jobs/queue';
 import { InferencePool } from './inference/pool';
 import { RoundRunner } from './rounds/RoundRunner';
+import { EventBus } from './events/bus';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { SubscriptionContext } from './resolvers/QueueResolver';
 
 export interface QuarryServer {
   /** e.g. `http://127.0.0.1:4000/graphql` */
@@ -33,6 +37,8 @@ export interface QuarryServer {
   db: Database;
   services: Services;
   registry: StrategyRegistry;
+  /** Starts running round jobs, when the server was started with `runJobs: false`. */
+  startJobs(): Promise<void>;
   /** Stops taking requests, finishes those under way, closes the database. */
   stop(): Promise<void>;
 }
@@ -86,6 +92,7 @@ export async function startServer(
 ): Promise<QuarryServer> {
   // Plugins first: a bad strategy module stops start-up before anything else is touched.
   const registry = StrategyRegistry.load(config.strategyModules);
+  const schema = await buildQuarrySchema();
   const db =
     opts.db ??
     (await openDatabase({
@@ -93,28 +100,95 @@ export async function startServer(
       dataDir: config.dataDir,
       poolSize: config.poolSize,
     }));
+  // Listening starts first, before any transaction could be open on the embedded database's
+  // single connection (PGlite runs LISTEN on that same session).
+  let events: EventBus;
+  try {
+    events = await EventBus.start(db);
+  } catch (e) {
+    if (!opts.db) await db.close().catch(() => undefined);
+    throw e;
+  }
   const jobs = await JobQueue.start(db, {
     roundJobExpireSeconds: config.roundJobExpireSeconds,
     pollingSeconds: config.jobPollingSeconds,
   });
-  const services = createServices(db.ds, config, { registry, jobs });
+  const services = createServices(db.ds, config, { registry, jobs, events });
   if (opts.bootstrapAdminKey ?? true) await announceInitialKey(services, config, db);
   const inference = new InferencePool({
     threads: config.inferenceThreads,
     maxQueue: config.inferenceMaxQueue,
   });
-  const runner = new RoundRunner(db, config, registry, inference, (roundId, afterSeconds) =>
-    jobs.recheckRound({ roundId }, afterSeconds),
+  const runner = new RoundRunner(
+    db,
+    config,
+    registry,
+    inference,
+    (roundId, afterSeconds) => jobs.recheckRound({ roundId }, afterSeconds),
+    events,
   );
 
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  // Subscriptions: the GraphQL over WebSocket protocol (graphql-ws) on the same path. The key
+  // comes in the connection_init payload ({ authorization: "Bearer qk_…" }) or the upgrade
+  // request's Authorization header.
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const wsCleanup = useServer<Record<string, unknown> | undefined, { key?: ApiKey }>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const header =
+          (params.authorization as string | undefined) ??
+          (params.Authorization as string | undefined) ??
+          ctx.extra.request.headers.authorization;
+        try {
+          ctx.extra.key = await services.apiKeys.authenticate(
+            keyFromHeaders({ authorization: header }),
+          );
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      context: (ctx): SubscriptionContext => ({
+        key: ctx.extra.key!,
+        services,
+        registry,
+        loaders: createLoaders(services, datasetsById),
+        subscribe: {
+          queue: (datasetId) => events.queueEvents(datasetId),
+          round: (roundId) => events.roundEvents(roundId),
+        },
+      }),
+      onError: (_ctx, _id, _payload, errors) => {
+        for (const e of errors) {
+          if (!(e.originalError instanceof QuarryError))
+            logger.error({ err: e }, 'subscription failed');
+        }
+      },
+    },
+    wsServer,
+  );
+
   const apollo = new ApolloServer<GraphQLContext>({
-    schema: await buildQuarrySchema(),
+    schema,
     formatError,
     includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsCleanup.dispose();
+            },
+          };
+        },
+      },
+    ],
   });
   await apollo.start();
 
@@ -264,23 +338,25 @@ export async function startServer(
     },
   );
 
+  let working: Promise<void> | undefined;
+  const startJobs = () =>
+    (working ??= jobs.workRounds(
+      (data) => runner.run(data.roundId),
+      (data) => runner.giveUp(data.roundId),
+    ));
   try {
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(config.port, config.host, () => resolve());
     });
     // Work is taken only once the server is up, so a failed start never strands a claimed round.
-    if (opts.runJobs ?? true) {
-      await jobs.workRounds(
-        (data) => runner.run(data.roundId),
-        (data) => runner.giveUp(data.roundId),
-      );
-    }
+    if (opts.runJobs ?? true) await startJobs();
   } catch (e) {
     httpServer.close();
     await apollo.stop().catch(() => undefined);
     await jobs.stop().catch(() => undefined);
     await inference.destroy().catch(() => undefined);
+    await events.stop().catch(() => undefined);
     if (!opts.db) await db.close().catch(() => undefined);
     throw e;
   }
@@ -299,6 +375,7 @@ export async function startServer(
     db,
     services,
     registry,
+    startJobs,
     stop: () =>
       (stopping ??= (async () => {
         await apollo.stop();
@@ -306,6 +383,7 @@ export async function startServer(
         runner.interrupt();
         await jobs.stop();
         await inference.destroy();
+        await events.stop();
         if (!opts.db) await db.close();
       })()),
   };

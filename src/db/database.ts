@@ -1,9 +1,11 @@
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { ENTITIES } from '../entities';
 import { MIGRATIONS } from './migrations';
 import { lockDataDir } from './lock';
+import { logger } from '../logger';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -15,6 +17,15 @@ export interface Database {
   pglite?: PGlite;
   /** Where the data lives, for messages: a directory or a redacted URL. */
   location: string;
+  /** The NOTIFY channel of this Quarry (one per schema: schemas of one database share channels). */
+  eventChannel: string;
+  /**
+   * Calls `onPayload` with every notification on `eventChannel`, in commit order. On PostgreSQL
+   * this holds a connection of its own outside the pool (reconnecting after a failure; what is
+   * sent while it is down is lost); on the embedded default it is PGlite's own listener.
+   * Returns the function that stops listening.
+   */
+  listen(onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -52,6 +63,60 @@ function redact(url: string): string {
   }
 }
 
+function eventChannelOf(schema: string | undefined): string {
+  return schema ? `quarry_events_${schema}` : 'quarry_events';
+}
+
+/** LISTEN on a connection of its own, reconnecting (after 1 s, then up to 30 s) when it drops. */
+async function listenOnPostgres(
+  url: string,
+  channel: string,
+  onPayload: (payload: string) => void,
+): Promise<() => Promise<void>> {
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let delay = 1000;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: url });
+    c.on('notification', (n) => {
+      if (n.channel === channel && n.payload !== undefined) onPayload(n.payload);
+    });
+    const reconnect = (err?: Error) => {
+      if (stopped || client !== c) return;
+      client = undefined;
+      c.removeAllListeners('error');
+      c.on('error', () => undefined);
+      void c.end().catch(() => undefined);
+      logger.warn(
+        { err, retryInMs: delay },
+        'the event listener lost its connection; reconnecting',
+      );
+      retry = setTimeout(() => {
+        connect().catch(() => reconnect());
+      }, delay);
+      delay = Math.min(delay * 2, 30_000);
+    };
+    c.on('error', reconnect);
+    c.on('end', () => reconnect());
+    client = c;
+    await c.connect();
+    await c.query(`LISTEN "${channel}"`);
+    delay = 1000;
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    if (retry) clearTimeout(retry);
+    const c = client;
+    client = undefined;
+    if (c) {
+      c.on('error', () => undefined);
+      await c.end().catch(() => undefined);
+    }
+  };
+}
+
 /** Opens (and by default migrates) the database the configuration names. */
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   let db: Database;
@@ -65,10 +130,14 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
       ...baseOptions(),
     });
     await ds.initialize();
+    const url = opts.databaseUrl;
+    const channel = eventChannelOf(opts.schema);
     db = {
       kind: 'postgres',
       ds,
-      location: redact(opts.databaseUrl),
+      location: redact(url),
+      eventChannel: channel,
+      listen: (onPayload) => listenOnPostgres(url, channel, onPayload),
       close: () => ds.destroy(),
     };
   } else {
@@ -90,6 +159,14 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
         ds,
         pglite,
         location: opts.dataDir,
+        eventChannel: eventChannelOf(undefined),
+        listen: async (onPayload) => {
+          const stop = await pglite.listen(eventChannelOf(undefined), onPayload);
+          return async () => {
+            // Closing the database ends its listeners too; unlisten would then fail.
+            if (!pglite.closed) await stop();
+          };
+        },
         close: async () => {
           try {
             await ds.destroy();

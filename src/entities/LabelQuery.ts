@@ -17,6 +17,7 @@ import { LabelQueryStatus } from './enums';
 @Index('uq_label_query_round_item', ['roundId', 'itemId'], { unique: true })
 @Index('ix_label_query_dataset_status', ['datasetId', 'status'])
 @Index('ix_label_query_item', ['itemId'])
+@Index('ix_label_query_queue', ['datasetId', 'roundId', 'rank'], { where: "status = 'OPEN'" })
 export class LabelQuery {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
   id: string;
@@ -56,6 +57,14 @@ export class LabelQuery {
     default: LabelQueryStatus.OPEN,
   })
   status: LabelQueryStatus;
+
+  /** Distinct annotators who must answer (the dataset's annotationsPerItem when it opened). */
+  @Column({ name: 'answers_needed', type: 'smallint', default: 1 })
+  answersNeeded: number;
+
+  /** The answer the annotators agreed on (the most frequent), once every answer is in. */
+  @Column({ name: 'resolved_class', type: 'smallint', nullable: true })
+  resolvedClass: number | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -43,6 +43,8 @@ export enum RoundStatus {
 export enum LabelQueryStatus {
   OPEN = 'OPEN',
   ANSWERED = 'ANSWERED',
+  /** Every annotator answered, but the most frequent answer is shared by two classes or more. */
+  NEEDS_REVIEW = 'NEEDS_REVIEW',
   SKIPPED = 'SKIPPED',
   CANCELLED = 'CANCELLED',
 }

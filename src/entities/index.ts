@@ -6,9 +6,23 @@ import { Label } from './Label';
 import { LabelQuery } from './LabelQuery';
 import { Model } from './Model';
 import { Prediction } from './Prediction';
+import { QuerySkip } from './QuerySkip';
+import { QuerySlot } from './QuerySlot';
 import { Round } from './Round';
 
-export { ApiKey, Dataset, IdempotencyRecord, Item, Label, LabelQuery, Model, Prediction, Round };
+export {
+  ApiKey,
+  Dataset,
+  IdempotencyRecord,
+  Item,
+  Label,
+  LabelQuery,
+  Model,
+  Prediction,
+  QuerySkip,
+  QuerySlot,
+  Round,
+};
 export * from './enums';
 
 /** Every entity, listed explicitly (no globs). */
@@ -21,5 +35,7 @@ export const ENTITIES = [
   LabelQuery,
   Model,
   Prediction,
+  QuerySkip,
+  QuerySlot,
   Round,
 ];

@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
 import type { ApiKey, Dataset, Label } from '../entities';
 import type { Services } from '../services';
-import type { LabelQuery } from '../entities';
+import type { LabelQuery, Round } from '../entities';
+import type { Budget, QueryAnswer } from '../services/QueueService';
 import type { ItemRow, PredictionRow } from '../services/ItemService';
 import type { StrategyRegistry } from '../strategies/registry';
 
@@ -14,6 +15,12 @@ export interface Loaders {
   roundQueries: DataLoader<string, LabelQuery[]>;
   item: DataLoader<string, ItemRow | null>;
   itemPredictions: DataLoader<string, PredictionRow[]>;
+  /** Keyed `<modelId>:<itemId>`. */
+  prediction: DataLoader<string, PredictionRow | null>;
+  round: DataLoader<string, Round | null>;
+  budget: DataLoader<string, Budget | null>;
+  queryAnswers: DataLoader<string, QueryAnswer[]>;
+  queryProgress: DataLoader<string, { answered: number; held: number }>;
 }
 
 /** What every resolver gets. Requests without a valid key never reach a resolver. */
@@ -36,5 +43,10 @@ export function createLoaders(
     roundQueries: new DataLoader((ids) => services.rounds.queriesByRoundIds(ids)),
     item: new DataLoader((ids) => services.items.byIds(ids)),
     itemPredictions: new DataLoader((ids) => services.items.predictionsByIds(ids)),
+    prediction: new DataLoader((keys) => services.items.predictionsByModelItem(keys)),
+    round: new DataLoader((ids) => services.rounds.byIds(ids)),
+    budget: new DataLoader((ids) => services.queues.budgets(ids)),
+    queryAnswers: new DataLoader((ids) => services.queues.answersByQueryIds(ids)),
+    queryProgress: new DataLoader((ids) => services.queues.progressByQueryIds(ids)),
   };
 }

@@ -5,6 +5,7 @@ import { LabelResolver } from './LabelResolver';
 import { ModelResolver } from './ModelResolver';
 import { LabelQueryResolver, RoundResolver } from './RoundResolver';
 import { StrategyResolver } from './StrategyResolver';
+import { DatasetBudgetResolver, QueueResolver } from './QueueResolver';
 
 export const RESOLVERS = [
   ApiKeyResolver,
@@ -15,4 +16,6 @@ export const RESOLVERS = [
   RoundResolver,
   LabelQueryResolver,
   StrategyResolver,
+  QueueResolver,
+  DatasetBudgetResolver,
 ] as const;

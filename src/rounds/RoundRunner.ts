@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import type { QuarryConfig } from '../config';
 import type { Database } from '../db/database';
 import { Dataset, Round, RoundStatus } from '../entities';
@@ -5,6 +6,7 @@ import type { InferencePool } from '../inference/pool';
 import { streamFeatures } from '../inference/pool-reader';
 import type { ModelRef, ScoreResult, ScoreTask, StrategyRef } from '../inference/types';
 import { logger } from '../logger';
+import { QueueEventKind, type EventBus } from '../events/bus';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { Pick, ScoredRows } from '../strategies/types';
 import { modelRefs } from './model-files';
@@ -75,7 +77,18 @@ export class RoundRunner {
       roundId: string,
       afterSeconds: number,
     ) => Promise<void> = async () => undefined,
+    /** Where round progress and queue changes are published (subscriptions). */
+    private readonly events?: EventBus,
   ) {}
+
+  /** Publishes the round's state; a failure to publish never fails the round. */
+  private async notify(roundId: string, m?: EntityManager): Promise<void> {
+    if (!this.events) return;
+    if (m) return this.events.publishRound(m, roundId);
+    await this.events
+      .publishRound(this.db.ds, roundId)
+      .catch((err) => logger.warn({ roundId, err }, 'publishing round progress failed'));
+  }
 
   /**
    * A heartbeat older than this means the process running the round died. Below the job expiry
@@ -106,6 +119,7 @@ export class RoundRunner {
        WHERE id = $1 AND status IN ('QUEUED', 'SCORING', 'SELECTING')`,
       [roundId],
     );
+    await this.notify(roundId);
   }
 
   async run(roundId: string): Promise<void> {
@@ -130,6 +144,7 @@ export class RoundRunner {
       }
       return;
     }
+    await this.notify(roundId);
     const beat = setInterval(
       () => {
         ds.query('UPDATE round SET heartbeat_at = now() WHERE id = $1', [roundId]).catch((err) =>
@@ -172,6 +187,7 @@ export class RoundRunner {
          WHERE id = $1 AND status IN ('SCORING', 'SELECTING')`,
         [roundId, message.slice(0, 2000)],
       );
+      await this.notify(roundId);
     } finally {
       clearInterval(beat);
       // The round is already open (or over): its predictions finish storing before the job ends.
@@ -188,13 +204,14 @@ export class RoundRunner {
     const models = await modelRefs(ds, round.modelIds, this.config.modelCacheDir);
     const poolWhere = `i.dataset_id = ${q(dataset.id)} AND i.split = 'POOL'
       AND NOT EXISTS (SELECT 1 FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL)
-      AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = i.id AND lq.status = 'OPEN' AND lq.round_id <> ${q(round.id)})`;
+      AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = i.id AND lq.status IN ('OPEN', 'NEEDS_REVIEW') AND lq.round_id <> ${q(round.id)})`;
     // Counted while the pool scores (the count costs about a third of reading the pool on
     // PostgreSQL): progress shows the total as soon as it is known.
     const counting = ds
       .query(`SELECT count(*)::int AS n FROM item i WHERE ${poolWhere}`)
       .then(async ([{ n }]: { n: number }[]) => {
         await ds.query('UPDATE round SET items_total = $2 WHERE id = $1', [round.id, n]);
+        await this.notify(round.id);
         return n;
       });
     counting.catch(() => undefined); // awaited after scoring; never left unhandled
@@ -351,6 +368,7 @@ export class RoundRunner {
             'UPDATE round SET items_scored = items_scored + $2 WHERE id = $1',
             [round.id, rows],
           );
+          await this.notify(round.id);
         })().catch((e) => {
           failure ??= e;
         });
@@ -427,6 +445,7 @@ export class RoundRunner {
     );
     const rows = Array.isArray(res[0]) ? res[0] : res;
     if (rows.length === 0) throw new RoundCancelled();
+    await this.notify(roundId);
   }
 
   /** Writes the queries and opens the round, in one transaction; a second runner finds it done. */
@@ -440,14 +459,14 @@ export class RoundRunner {
       const still: { id: string }[] = await m.query(
         `SELECT t.i::text AS id FROM unnest($1::bigint[]) AS t(i)
          WHERE NOT EXISTS (SELECT 1 FROM label l WHERE l.item_id = t.i AND l.superseded_at IS NULL)
-           AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = t.i AND lq.status = 'OPEN' AND lq.round_id <> $2)`,
+           AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = t.i AND lq.status IN ('OPEN', 'NEEDS_REVIEW') AND lq.round_id <> $2)`,
         [candidates.map((c) => String(c.itemId)), round.id],
       );
       const available = new Set(still.map((r) => r.id));
       const chosen = candidates.filter((c) => available.has(String(c.itemId))).slice(0, round.size);
       await m.query(
-        `INSERT INTO label_query (dataset_id, round_id, item_id, rank, score, reason)
-         SELECT $1, $2, t.i, t.r, t.s, t.j
+        `INSERT INTO label_query (dataset_id, round_id, item_id, rank, score, reason, answers_needed)
+         SELECT $1, $2, t.i, t.r, t.s, t.j, (SELECT annotations_per_item FROM dataset WHERE id = $1)
          FROM unnest($3::bigint[], $4::int[], $5::float8[], $6::jsonb[]) AS t(i, r, s, j)
          ON CONFLICT (round_id, item_id) DO NOTHING`,
         [
@@ -465,6 +484,21 @@ export class RoundRunner {
         `UPDATE round SET status = 'OPEN', finished_at = now(), items_scored = items_total WHERE id = $1`,
         [round.id],
       );
+      // One slot per answer each query needs: claims take slots.
+      await m.query(
+        `INSERT INTO query_slot (query_id, dataset_id, slot)
+         SELECT q.id, q.dataset_id, g FROM label_query q, generate_series(1, q.answers_needed) AS g
+         WHERE q.round_id = $1`,
+        [round.id],
+      );
+      await this.notify(round.id, m);
+      await this.events?.publish(m, {
+        type: 'queue',
+        kind: QueueEventKind.ROUND_OPENED,
+        datasetId: round.datasetId,
+        roundId: round.id,
+        queryIds: [],
+      });
     });
   }
 }

@@ -1,12 +1,26 @@
 import 'reflect-metadata';
 import type { GraphQLSchema } from 'graphql';
-import { buildSchema } from 'type-graphql';
+import { buildSchema, type PubSub } from 'type-graphql';
 import { RESOLVERS } from '../resolvers';
+
+/**
+ * Subscriptions get their events from the database's event bus through their own `subscribe`
+ * functions (see QueueResolver), never through type-graphql's topic-based PubSub; type-graphql
+ * still wants one to build the schema, so this one refuses use.
+ */
+const NO_PUBSUB: PubSub = {
+  publish: () => {
+    throw new Error('Quarry publishes events through the EventBus, not type-graphql PubSub');
+  },
+  subscribe: () => {
+    throw new Error('Quarry subscriptions read the EventBus, not type-graphql PubSub');
+  },
+};
 
 let cached: Promise<GraphQLSchema> | undefined;
 
 /** The GraphQL schema, built once per process from the resolvers and schema types. */
 export function buildQuarrySchema(): Promise<GraphQLSchema> {
-  cached ??= buildSchema({ resolvers: RESOLVERS, validate: false });
+  cached ??= buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: NO_PUBSUB });
   return cached;
 }

@@ -8,6 +8,7 @@ import {
   ModelOutputKind,
   RoundStatus,
 } from '../entities/enums';
+import { QueueEventKind } from '../events/bus';
 
 registerEnumType(ItemSplit, {
   name: 'ItemSplit',
@@ -32,7 +33,16 @@ registerEnumType(RoundStatus, {
   description:
     'QUEUED -> SCORING -> SELECTING -> OPEN (queries ready) -> CLOSED; or FAILED / CANCELLED.',
 });
-registerEnumType(LabelQueryStatus, { name: 'LabelQueryStatus' });
+registerEnumType(LabelQueryStatus, {
+  name: 'LabelQueryStatus',
+  description:
+    'OPEN (in the queue) -> ANSWERED (every needed answer is in and they agree), or NEEDS_REVIEW (the most frequent answer is tied); CANCELLED when its round is.',
+});
+registerEnumType(QueueEventKind, {
+  name: 'QueueEventKind',
+  description:
+    'CLAIMED, RELEASED, SKIPPED and ANSWERED name queries; ROUND_OPENED and ROUND_CLOSED a round. Expired leases return queries silently (no sweeper runs).',
+});
 
 /** How a strategy selects: row by row (scored inside the workers) or as a whole batch. */
 export enum StrategyKind {
@@ -51,7 +61,7 @@ registerEnumType(StrategyNeed, { name: 'StrategyNeed' });
 registerEnumType(ApiKeyRole, {
   name: 'ApiKeyRole',
   description:
-    'ADMIN may do everything; SERVICE (scripts) imports, labels, registers models and runs rounds; ANNOTATOR reads items and queues and submits labels.',
+    'ADMIN may do everything; SERVICE (scripts, labelling tools) imports, labels, registers models and runs rounds; ANNOTATOR reads its datasets, items and queues, and only claims, renews, releases, skips and submits.',
 });
 
 export {
@@ -61,5 +71,6 @@ export {
   LabelQueryStatus,
   LabelSource,
   ModelOutputKind,
+  QueueEventKind,
   RoundStatus,
 };

@@ -7,6 +7,7 @@ import {
   LabelQueryStatus,
   LabelSource,
   ModelOutputKind,
+  QueueEventKind,
   RoundStatus,
   StrategyKind,
   StrategyNeed,
@@ -254,11 +255,161 @@ export class LabelQueryNode {
   @Field(() => LabelQueryStatus)
   status: LabelQueryStatus;
 
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field(() => Int, {
+    description:
+      "Distinct annotators who must answer (the dataset's annotationsPerItem when the round opened).",
+  })
+  answersNeeded: number;
+
   @Field()
   createdAt: Date;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When the last needed answer came in (or a review settled a tie).',
+  })
   answeredAt: Date | null;
+}
+
+@ObjectType()
+export class LabelQueryConnection extends ConnectionType(LabelQueryNode, 'LabelQuery') {}
+
+@ObjectType('QueryClaim', {
+  description:
+    'A query handed to you with a lease. Submit, renew, release or skip it with its token before the lease expires; after that the query returns to the queue, and once someone else claims it your token is stale (CONFLICT).',
+})
+export class QueryClaimNode {
+  @Field({ description: 'The secret that proves the claim is yours.' })
+  token: string;
+
+  @Field()
+  expiresAt: Date;
+
+  @Field({ description: 'Who holds the claim: the annotatorId given, or the key id.' })
+  annotatorId: string;
+
+  @Field(() => LabelQueryNode)
+  query: LabelQueryNode;
+}
+
+@ObjectType()
+export class SubmitLabelResult {
+  @Field(() => LabelQueryNode, {
+    description:
+      'The query after this answer: ANSWERED, NEEDS_REVIEW, or still OPEN while more answers are needed.',
+  })
+  query: LabelQueryNode;
+
+  @Field({ description: 'The class name you answered.' })
+  value: string;
+
+  @Field({
+    description:
+      'True when this is the stored outcome of an earlier call with the same idempotency key.',
+  })
+  replayed: boolean;
+}
+
+@ObjectType('QueryAnswer', { description: "One annotator's answer to a query." })
+export class QueryAnswerNode {
+  @Field()
+  annotatorId: string;
+
+  @Field({ description: 'The class name answered.' })
+  value: string;
+
+  @Field()
+  answeredAt: Date;
+}
+
+@ObjectType('LabelBudget', {
+  description:
+    'Human answers to queries spend the budget one unit each; claims hold a unit until they are answered, released, skipped or their lease expires.',
+})
+export class BudgetNode {
+  @Field(() => Int, {
+    nullable: true,
+    description: "The dataset's labelBudget; null for no limit.",
+  })
+  total: number | null;
+
+  @Field(() => Int, { description: 'Answers given to queries.' })
+  spent: number;
+
+  @Field(() => Int, { description: 'Units held by claims whose lease has not expired.' })
+  held: number;
+
+  @Field(() => Int, { nullable: true, description: 'total − spent − held; null for no limit.' })
+  remaining: number | null;
+}
+
+@ObjectType('AnnotatorAgreement', {
+  description:
+    'How often an annotator gave the resolved (most frequent) answer, over queries that needed two or more answers and have them all.',
+})
+export class AnnotatorAgreementNode {
+  @Field()
+  annotatorId: string;
+
+  @Field(() => Int, { description: 'Answers to such queries.' })
+  answers: number;
+
+  @Field(() => Int, { description: 'Of those, answers equal to the resolved answer.' })
+  agreed: number;
+
+  @Field(() => Int, { description: 'Answers to queries that ended tied and are not yet reviewed.' })
+  tied: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'agreed / (answers − tied); null before any resolved answer.',
+  })
+  rate: number | null;
+}
+
+@ObjectType('QueueEvent', { description: "A change to a dataset's label queue." })
+export class QueueEventNode {
+  @Field(() => QueueEventKind)
+  kind: QueueEventKind;
+
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field(() => ID, { nullable: true, description: 'The round opened or closed.' })
+  roundId: string | null;
+
+  @Field(() => [ID], { description: 'The queries claimed, released, skipped or answered.' })
+  queryIds: string[];
+
+  @Field()
+  at: Date;
+}
+
+@ObjectType('RoundProgressEvent', { description: "A round's state and progress as it changes." })
+export class RoundProgressEventNode {
+  @Field(() => ID)
+  roundId: string;
+
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field(() => RoundStatus)
+  status: RoundStatus;
+
+  @Field(() => Int)
+  scored: number;
+
+  @Field(() => Int, { nullable: true, description: "The pool's size, once counted." })
+  total: number | null;
+
+  @Field(() => String, { nullable: true })
+  error: string | null;
+
+  @Field()
+  at: Date;
 }
 
 @ObjectType('ApiKey', {

@@ -248,6 +248,20 @@ export class ItemService {
     return ids.map((id) => byItem.get(id)!);
   }
 
+  /** One model's prediction of each item, keyed `<modelId>:<itemId>`, for DataLoader. */
+  async predictionsByModelItem(keys: readonly string[]): Promise<(PredictionRow | null)[]> {
+    const pairs = keys.map((k) => k.split(':'));
+    const rows: PredictionRow[] = await this.ds.query(
+      `SELECT p.item_id AS "itemId", p.model_id AS "modelId", p.predicted_class AS "predictedClass",
+              p.confidence, p.created_at AS "createdAt", m.dataset_id AS "datasetId"
+       FROM prediction p JOIN model m ON m.id = p.model_id
+       JOIN unnest($1::uuid[], $2::bigint[]) AS k(m, i) ON p.model_id = k.m AND p.item_id = k.i`,
+      [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+    );
+    const byKey = new Map(rows.map((r) => [`${r.modelId}:${r.itemId}`, r]));
+    return keys.map((k) => byKey.get(k) ?? null);
+  }
+
   /** Feature bytes by item id, for DataLoader. */
   async featuresByIds(ids: readonly string[]): Promise<(Buffer | null)[]> {
     const rows: { id: string; features: Buffer }[] = await this.ds.query(

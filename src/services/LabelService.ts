@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { ApiKey, Dataset, Label, LabelSource } from '../entities';
 import { BadUserInputError, InputProblem } from '../errors';
 import { Permission } from '../auth/permissions';
@@ -37,6 +37,47 @@ const LABEL_COLUMNS = `id, dataset_id AS "datasetId", item_id AS "itemId", class
 
 /** The sources a script may write through `labelItems`. */
 const BULK_SOURCES = new Set<string>([LabelSource.HUMAN, LabelSource.IMPORT]);
+
+/** What {@link writeCurrentLabels} writes: one label per item, in the same order. */
+export interface NewLabels {
+  datasetId: string;
+  source: LabelSource;
+  apiKeyId: string | null;
+  itemIds: string[];
+  classIndexes: number[];
+  annotatorIds: (string | null)[];
+  confidences: (number | null)[];
+}
+
+/**
+ * Writes each item's new current label from `source`, superseding the one it had (kept as
+ * history), inside the caller's transaction. Every writer of labels goes through here: two
+ * writers labelling the same item at once would each see no current label of the other and
+ * collide on uq_label_current_per_source, so the items are locked first, in id order (so
+ * overlapping writers cannot deadlock), which makes the later writer supersede the earlier.
+ * NO KEY UPDATE leaves other writers' foreign-key checks on these items unblocked.
+ * Returns the new label ids in input order.
+ */
+export async function writeCurrentLabels(m: EntityManager, l: NewLabels): Promise<string[]> {
+  if (l.itemIds.length === 0) return [];
+  await m.query('SELECT 1 FROM item WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE', [
+    l.itemIds,
+  ]);
+  await m.query(
+    `UPDATE label SET superseded_at = now()
+     WHERE item_id = ANY($1::bigint[]) AND source = $2 AND superseded_at IS NULL`,
+    [l.itemIds, l.source],
+  );
+  const rows: { id: string }[] = await m.query(
+    `INSERT INTO label (dataset_id, item_id, class_index, source, api_key_id, annotator_id, confidence)
+     SELECT $1, t.i, t.c, $2, $3, t.a, t.conf
+     FROM unnest($4::bigint[], $5::smallint[], $6::text[], $7::real[]) WITH ORDINALITY AS t(i, c, a, conf, n)
+     ORDER BY t.n
+     RETURNING id`,
+    [l.datasetId, l.source, l.apiKeyId, l.itemIds, l.classIndexes, l.annotatorIds, l.confidences],
+  );
+  return rows.map((r) => r.id);
+}
 
 /** Labels: bulk writes, listings, an item's label and history, export. */
 export class LabelService {
@@ -77,41 +118,20 @@ export class LabelService {
         const itemIds = await this.resolveTargets(dataset, labels, m);
         if (labels.length === 0) return { labelIds: [] as string[] };
         const classes = new Map(dataset.classes.map((c, i) => [c, i]));
-        // Two calls labelling the same item at once would each see no current label of the
-        // other and collide on uq_label_current_per_source; taking the items in id order (so
-        // overlapping calls cannot deadlock) makes the later one supersede the earlier. NO KEY
-        // UPDATE leaves the foreign-key checks of other writers of these items unblocked.
-        await m.query(
-          'SELECT 1 FROM item WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE',
-          [itemIds],
-        );
-        await m.query(
-          `UPDATE label SET superseded_at = now()
-           WHERE item_id = ANY($1::bigint[]) AND source = $2 AND superseded_at IS NULL`,
-          [itemIds, source],
-        );
-        const rows: { id: string }[] = await m.query(
-          `INSERT INTO label (dataset_id, item_id, class_index, source, api_key_id, annotator_id, confidence)
-           SELECT $1, t.i, t.c, $2, $3, t.a, t.conf
-           FROM unnest($4::bigint[], $5::smallint[], $6::text[], $7::real[]) WITH ORDINALITY AS t(i, c, a, conf, n)
-           ORDER BY t.n
-           RETURNING id`,
-          [
-            dataset.id,
-            source,
-            key.id,
-            itemIds,
-            labels.map((l) => classes.get(l.value)),
-            labels.map((l) => l.annotatorId ?? null),
-            labels.map((l) => l.confidence ?? null),
-          ],
-        );
-        return { labelIds: rows.map((r) => r.id).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)) };
+        const ids = await writeCurrentLabels(m, {
+          datasetId: dataset.id,
+          source,
+          apiKeyId: key.id,
+          itemIds,
+          classIndexes: labels.map((l) => classes.get(l.value)!),
+          annotatorIds: labels.map((l) => l.annotatorId ?? null),
+          confidences: labels.map((l) => l.confidence ?? null),
+        });
+        return { labelIds: ids.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)) };
       },
     );
     return { labelIds: response.labelIds, replayed };
   }
-
   /** Item ids for each entry, or BAD_USER_INPUT naming every entry that cannot be written. */
   private async resolveTargets(
     dataset: Dataset,

@@ -14,6 +14,7 @@ import type { StrategyNeed } from '../strategies/types';
 import type { JobQueue } from '../jobs/queue';
 import { DatasetService } from './DatasetService';
 import { isUuid } from './db-errors';
+import { QueueEventKind, type EventBus } from '../events/bus';
 
 export interface StartRoundInput {
   datasetId: string;
@@ -31,13 +32,17 @@ export const MAX_ROUND_SIZE = 100_000;
 export const RUNNING_STATUSES = [RoundStatus.QUEUED, RoundStatus.SCORING, RoundStatus.SELECTING];
 
 /**
- * Budget units spent or promised: answered and open queries, plus the sizes of rounds still
- * selecting (their queries are not written yet, but will be).
+ * Budget units spent or promised: answers given, answers still owed to open queries (one per
+ * free or held slot), and the answers rounds still selecting will ask for (size × the dataset's
+ * annotations per item: their queries are not written yet, but will be).
  */
 export async function budgetInUse(m: EntityManager, datasetId: string): Promise<number> {
   const [{ n }] = await m.query(
-    `SELECT (SELECT count(*) FROM label_query WHERE dataset_id = $1 AND status IN ('OPEN', 'ANSWERED'))
-          + (SELECT coalesce(sum(size), 0) FROM round WHERE dataset_id = $1 AND status IN ('QUEUED', 'SCORING', 'SELECTING')) AS n`,
+    `SELECT (SELECT count(*) FROM query_slot WHERE dataset_id = $1 AND answered_at IS NOT NULL)
+          + (SELECT count(*) FROM query_slot s JOIN label_query q ON q.id = s.query_id
+              WHERE s.dataset_id = $1 AND s.answered_at IS NULL AND q.status = 'OPEN')
+          + (SELECT coalesce(sum(size), 0) FROM round WHERE dataset_id = $1 AND status IN ('QUEUED', 'SCORING', 'SELECTING'))
+            * (SELECT annotations_per_item FROM dataset WHERE id = $1) AS n`,
     [datasetId],
   );
   return Number(n);
@@ -50,6 +55,7 @@ export class RoundService {
     private readonly datasets: DatasetService,
     private readonly registry: StrategyRegistry,
     private readonly jobs: JobQueue,
+    private readonly events: EventBus,
   ) {}
 
   /**
@@ -96,9 +102,11 @@ export class RoundService {
       if (dataset.labelBudget !== null) {
         const inUse = await budgetInUse(m, dataset.id);
         const remaining = Math.max(0, dataset.labelBudget - inUse);
-        if (input.size > remaining) {
+        const k = dataset.annotationsPerItem;
+        const needed = input.size * k;
+        if (needed > remaining) {
           throw new BudgetExhaustedError(
-            `A round of ${input.size} queries needs ${input.size} budget units, but only ${remaining} of ${dataset.labelBudget} remain (${inUse} spent or held). Start a smaller round or raise the dataset's labelBudget.`,
+            `A round of ${input.size} queries needs ${needed} budget units (${k} answer${k === 1 ? '' : 's'} each), but only ${remaining} of ${dataset.labelBudget} remain (${inUse} spent or owed to open queries). Start a smaller round or raise the dataset's labelBudget.`,
           );
         }
       }
@@ -209,10 +217,18 @@ export class RoundService {
           `UPDATE label_query SET status = 'CANCELLED' WHERE round_id = $1 AND status = 'OPEN'`,
           [round.id],
         );
+        await this.events.publish(m, {
+          type: 'queue',
+          kind: QueueEventKind.ROUND_CLOSED,
+          datasetId: round.datasetId,
+          roundId: round.id,
+          queryIds: [],
+        });
       }
       await m.query(`UPDATE round SET status = 'CANCELLED', finished_at = now() WHERE id = $1`, [
         round.id,
       ]);
+      await this.events.publishRound(m, round.id);
       return m.getRepository(Round).findOneByOrFail({ id: round.id });
     });
   }
@@ -235,6 +251,17 @@ export class RoundService {
       throw new NotFoundError('Round', id);
     }
     return round;
+  }
+
+  /** Rounds by id, for DataLoader. */
+  async byIds(ids: readonly string[]): Promise<(Round | null)[]> {
+    const rows = await this.ds
+      .getRepository(Round)
+      .createQueryBuilder('r')
+      .where('r.id = ANY(:ids)', { ids })
+      .getMany();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id) ?? null);
   }
 
   /** A round's queries by rank, for DataLoader. */

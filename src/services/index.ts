@@ -6,6 +6,8 @@ import { ItemService } from './ItemService';
 import { LabelService } from './LabelService';
 import { ModelService } from './ModelService';
 import { RoundService } from './RoundService';
+import { QueueService } from './QueueService';
+import type { EventBus } from '../events/bus';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { JobQueue } from '../jobs/queue';
 
@@ -17,11 +19,13 @@ export interface Services {
   labels: LabelService;
   models: ModelService;
   rounds: RoundService;
+  queues: QueueService;
 }
 
 export interface ServiceDeps {
   registry: StrategyRegistry;
   jobs: JobQueue;
+  events: EventBus;
 }
 
 export function createServices(ds: DataSource, config: QuarryConfig, deps: ServiceDeps): Services {
@@ -35,6 +39,7 @@ export function createServices(ds: DataSource, config: QuarryConfig, deps: Servi
       timeoutMs: config.modelCheckTimeoutMs,
       maxRssBytes: config.modelCheckMaxRssBytes,
     }),
-    rounds: new RoundService(ds, datasets, deps.registry, deps.jobs),
+    rounds: new RoundService(ds, datasets, deps.registry, deps.jobs, deps.events),
+    queues: new QueueService(ds, datasets, deps.events),
   };
 }
