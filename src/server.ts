@@ -163,11 +163,21 @@ export async function startServer(
           round: (roundId) => events.roundEvents(roundId),
         },
       }),
-      onError: (_ctx, _id, _payload, errors) => {
-        for (const e of errors) {
-          if (!(e.originalError instanceof QuarryError))
-            logger.error({ err: e }, 'subscription failed');
-        }
+      // Validation errors of a subscribe message: graphql-js's own, passed on as they are.
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.map((e) => ({ ...e.toJSON(), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })),
+      // Results go through the same error masking as HTTP: Quarry's errors pass, the rest is
+      // logged and masked. Errors without a cause are graphql-js's (e.g. bad variables).
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!result.errors) return result;
+        return {
+          ...result,
+          errors: result.errors.map((e) =>
+            e.originalError
+              ? formatError(e.toJSON(), e)
+              : { ...e.toJSON(), extensions: { code: ErrorCode.BAD_USER_INPUT } },
+          ),
+        };
       },
     },
     wsServer,

@@ -18,6 +18,8 @@ export interface TestServer {
   backend: BackendName;
   server: QuarryServer;
   url: string;
+  /** The PostgreSQL database's URL (PostgreSQL only), for other processes to share it. */
+  databaseUrl?: string;
   adminKey: string;
   /** Sends one GraphQL operation over HTTP (as the admin unless another key is given). */
   gql<T = any>(
@@ -35,10 +37,11 @@ export interface TestServer {
 export async function startTestServer(
   backend: BackendName,
   overrides: Partial<QuarryConfig> = {},
+  opts: { runJobs?: boolean } = {},
 ): Promise<TestServer & { stop(): Promise<void> }> {
-  const { db, drop } = await freshDatabase(backend);
+  const { db, url: databaseUrl, drop } = await freshDatabase(backend);
   const config = loadConfig({}, { port: 0, host: '127.0.0.1', dataDir: 'memory://', ...overrides });
-  const server = await startServer(config, { db, bootstrapAdminKey: false });
+  const server = await startServer(config, { db, bootstrapAdminKey: false, runJobs: opts.runJobs });
   const { secret: adminKey } = await server.services.apiKeys.create({
     name: 'test admin',
     role: ApiKeyRole.ADMIN,
@@ -63,6 +66,7 @@ export async function startTestServer(
     backend,
     server,
     url,
+    databaseUrl,
     adminKey,
     gql,
     ok: async (query, variables, key) => {
