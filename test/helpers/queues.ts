@@ -102,6 +102,8 @@ export async function subscribe<T = any>(
     connectionParams: { authorization: `Bearer ${key}` },
     retryAttempts: 0,
     lazy: false,
+    // Errors reach the sinks below; the client's default would also print them.
+    onNonLazyError: () => undefined,
   });
   const events: T[] = [];
   let error: unknown;
