@@ -57,21 +57,25 @@ const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
  */
 const GROUP = 4;
 
-/** A layer while training: weights row-major `[outDim, inDim]` so every inner loop is contiguous. */
-interface Layer {
+/** A layer as the forward pass sees it: weights row-major `[outDim, inDim]`, so every inner loop is contiguous. */
+interface ForwardLayer {
   inDim: number;
   outDim: number;
   activation: 'relu' | 'tanh' | 'none';
   w: Float64Array;
   b: Float64Array;
+  /** This layer's outputs for the current group of rows, row-major `[GROUP, outDim]`. */
+  out: Float64Array;
+}
+
+/** A layer while training: its parameters, gradients, Adam moments and per-group buffers. */
+interface Layer extends ForwardLayer {
   gw: Float64Array;
   gb: Float64Array;
   mw: Float64Array;
   vw: Float64Array;
   mb: Float64Array;
   vb: Float64Array;
-  /** This layer's outputs for the current group of rows, row-major `[GROUP, outDim]`. */
-  out: Float64Array;
   /** d loss / d (pre-activation output) for the current group, `[GROUP, outDim]`. */
   delta: Float64Array;
 }
@@ -222,7 +226,7 @@ function initLayers(dim: number, classCount: number, spec: NetworkSpec, random: 
  * Fills each layer's `out` for the group of rows in `input` (`[GROUP, inDim]`); the last
  * layer's `out` holds the softmax probabilities.
  */
-function forward(layers: Layer[], input: Float64Array): void {
+function forward(layers: readonly ForwardLayer[], input: Float64Array): void {
   let a = input;
   for (const layer of layers) {
     const { inDim, outDim, w, b, out, activation } = layer;
@@ -467,35 +471,41 @@ export class FeedForwardModel implements TrainedModel {
     const probabilities = new Float32Array(rows * classCount);
     const embeddings = options.embeddings ? new Float32Array(rows * embeddingDim) : undefined;
     const { mean, scale } = this.standardize;
-    const widest = Math.max(dim, ...layers.map((l) => l.outDim));
-    let a = new Float64Array(widest);
-    let next = new Float64Array(widest);
-    const last = layers.length - 1;
-    for (let r = 0; r < rows; r++) {
-      const o = r * dim;
-      for (let i = 0; i < dim; i++)
-        a[i] = Math.fround(Math.fround(features[o + i] - mean[i]) / scale[i]);
-      for (let l = 0; l <= last; l++) {
-        if (l === last && embeddings) {
-          for (let i = 0; i < embeddingDim; i++) embeddings[r * embeddingDim + i] = a[i];
-        }
-        const { inDim, outDim, weights, bias, activation } = layers[l];
-        for (let j = 0; j < outDim; j++) next[j] = bias[j];
+    // The training kernel over float64 copies of the float32 parameters, four rows at a time.
+    const forwardLayers = layers.map(
+      ({ inDim, outDim, weights, bias, activation }): ForwardLayer => {
+        const w = new Float64Array(inDim * outDim);
         for (let i = 0; i < inDim; i++) {
-          const ai = a[i];
-          if (ai === 0) continue;
-          const wo = i * outDim;
-          for (let j = 0; j < outDim; j++) next[j] += ai * weights[wo + j];
+          for (let j = 0; j < outDim; j++) w[j * inDim + i] = weights[i * outDim + j];
         }
-        if (activation === 'relu') {
-          for (let j = 0; j < outDim; j++) if (next[j] < 0) next[j] = 0;
-        } else if (activation === 'tanh') {
-          for (let j = 0; j < outDim; j++) next[j] = Math.tanh(next[j]);
-        }
-        [a, next] = [next, a];
+        const out = new Float64Array(GROUP * outDim);
+        return {
+          inDim,
+          outDim,
+          activation: activation ?? 'none',
+          w,
+          b: Float64Array.from(bias),
+          out,
+        };
+      },
+    );
+    const probs = forwardLayers[forwardLayers.length - 1].out;
+    const hidden =
+      forwardLayers.length > 1 ? forwardLayers[forwardLayers.length - 2].out : undefined;
+    const group = new Float64Array(GROUP * dim);
+    for (let start = 0; start < rows; start += GROUP) {
+      const n = Math.min(GROUP, rows - start);
+      for (let k = 0; k < n * dim; k++) {
+        const i = k % dim;
+        group[k] = Math.fround(Math.fround(features[start * dim + k] - mean[i]) / scale[i]);
       }
-      softmaxInPlace(a, 0, classCount);
-      for (let c = 0; c < classCount; c++) probabilities[r * classCount + c] = a[c];
+      if (n < GROUP) group.fill(0, n * dim);
+      forward(forwardLayers, group);
+      probabilities.set(probs.subarray(0, n * classCount), start * classCount);
+      if (embeddings) {
+        const source = hidden ?? group;
+        embeddings.set(source.subarray(0, n * embeddingDim), start * embeddingDim);
+      }
     }
     return { rows, classCount, probabilities, embeddings, embeddingDim };
   }
