@@ -62,7 +62,10 @@ export function checkTrainInput(data: TrainingData): number[] {
     );
   }
 
-  for (let i = 0; i < features.length; i++) {
+  // x * 0 is 0 for a finite x and NaN for NaN and the infinities: one sum tells whether to look.
+  let poison = 0;
+  for (let i = 0; i < features.length; i++) poison += features[i] * 0;
+  for (let i = 0; poison !== 0 && i < features.length; i++) {
     if (!Number.isFinite(features[i])) {
       const row = Math.floor(i / dim);
       throw new BadUserInputError(
