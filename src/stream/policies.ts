@@ -19,6 +19,8 @@
  * The spent share is either u/t (labels requested over items seen, this item included: the
  * paper's definition, and the one that spends b · N labels evenly over N items) or, for
  * unbounded streams, the paper's sliding-window estimate û/w with û ← û(w − 1)/w + labelling_t.
+ * The estimate starts at û = 0 (as in the paper), so until about w items have passed it lets
+ * queries through faster than b; on a bounded stream with a hard budget, prefer u/t.
  */
 import type { InputProblem } from '../errors';
 import { standardNormal } from '../random/distributions';

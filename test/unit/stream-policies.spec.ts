@@ -75,7 +75,27 @@ describe('the stream policy registry', () => {
     expect(e.message).toContain('stateSchema must be a JSON Schema of type "object"');
   });
 
+  it('stops start-up on a policy whose defaults fail its own parameter check', () => {
+    const e = startupError([plugin('bad-defaults')]);
+    expect(e.message).toContain(plugin('bad-defaults'));
+    expect(e.message).toContain(
+      'its default params fail its checkParams: params.threshold is never good enough',
+    );
+  });
+
+  it('takes no more policies once loaded', () => {
+    const register = (
+      registry as unknown as { registerModule(p: string): void }
+    ).registerModule.bind(registry);
+    expect(() => register(plugin('always-query'))).toThrow(/sealed/);
+    expect(() => registry.get('always-query')).toThrow(/Unknown stream policy/);
+  });
+
   it('applies defaults and names each bad parameter', () => {
+    const given = { budgetShare: 0.2 };
+    registry.params('variable-threshold', given);
+    expect(given).toEqual({ budgetShare: 0.2 });
+
     expect(registry.params('fixed-threshold', undefined)).toEqual({ threshold: 0.9 });
     expect(registry.params('variable-threshold', { budgetShare: 0.2 })).toEqual({
       initialThreshold: 1,
