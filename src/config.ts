@@ -26,6 +26,8 @@ export interface QuarryConfig {
   poolSize: number;
   /** Extra strategy plugin modules (paths), registered after the built-ins. */
   strategyModules: string[];
+  /** Trainer plugin modules (QUARRY_TRAINER_MODULES, comma-separated paths). */
+  trainerModules: string[];
   /** Inference worker threads (each runs ONNX with one intra-op thread); default: one per core. */
   inferenceThreads: number;
   /** Inference tasks that may wait for a worker before new work is refused (SERVICE_OVERLOADED). */
@@ -55,6 +57,7 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   modelCheckMaxRssBytes: 2 * 1024 * 1024 * 1024,
   poolSize: 10,
   strategyModules: [],
+  trainerModules: [],
   inferenceThreads: os.availableParallelism(),
   inferenceMaxQueue: 64,
   roundChunkRows: 50_000,
@@ -114,6 +117,9 @@ export function loadConfig(
     poolSize: intFromEnv(env, 'QUARRY_DB_POOL_SIZE', 1),
     strategyModules: env.QUARRY_STRATEGY_MODULES?.trim()
       ? env.QUARRY_STRATEGY_MODULES.split(',').map((m) => path.resolve(m.trim()))
+      : undefined,
+    trainerModules: env.QUARRY_TRAINER_MODULES?.trim()
+      ? env.QUARRY_TRAINER_MODULES.split(',').map((m) => path.resolve(m.trim()))
       : undefined,
     inferenceThreads: intFromEnv(env, 'QUARRY_INFERENCE_THREADS', 1, 256),
     inferenceMaxQueue: intFromEnv(env, 'QUARRY_INFERENCE_MAX_QUEUE', 1),

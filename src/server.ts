@@ -26,6 +26,9 @@ import { JobQueue } from './jobs/queue';
 import { InferencePool } from './inference/pool';
 import { RoundRunner } from './rounds/RoundRunner';
 import { EventBus } from './events/bus';
+import { TrainerRegistry } from './trainers/registry';
+import { TrainerPool } from './trainers/pool';
+import { TaskRunner } from './tasks/TaskRunner';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { SubscriptionContext } from './resolvers/QueueResolver';
@@ -92,6 +95,7 @@ export async function startServer(
 ): Promise<QuarryServer> {
   // Plugins first: a bad strategy module stops start-up before anything else is touched.
   const registry = StrategyRegistry.load(config.strategyModules);
+  const trainers = TrainerRegistry.load(config.trainerModules);
   const schema = await buildQuarrySchema();
   const db =
     opts.db ??
@@ -113,7 +117,7 @@ export async function startServer(
     roundJobExpireSeconds: config.roundJobExpireSeconds,
     pollingSeconds: config.jobPollingSeconds,
   });
-  const services = createServices(db.ds, config, { registry, jobs, events });
+  const services = createServices(db.ds, config, { registry, jobs, events, trainers });
   if (opts.bootstrapAdminKey ?? true) await announceInitialKey(services, config, db);
   const inference = new InferencePool({
     threads: config.inferenceThreads,
@@ -127,6 +131,9 @@ export async function startServer(
     (roundId, afterSeconds) => jobs.recheckRound({ roundId }, afterSeconds),
     events,
   );
+  // Training runs in a worker thread of its own, never on the event loop.
+  const trainerPool = new TrainerPool(trainers, { threads: 1 });
+  const tasks = new TaskRunner(db, config, trainerPool, services.models);
 
   const app = express();
   app.disable('x-powered-by');
@@ -157,6 +164,7 @@ export async function startServer(
         key: ctx.extra.key!,
         services,
         registry,
+        trainers,
         loaders: createLoaders(services, datasetsById),
         subscribe: {
           queue: (datasetId) => events.queueEvents(datasetId),
@@ -311,6 +319,7 @@ export async function startServer(
         key: await authenticate(req),
         services,
         registry,
+        trainers,
         loaders: createLoaders(services, datasetsById),
       }),
     }),
@@ -350,10 +359,13 @@ export async function startServer(
 
   let working: Promise<void> | undefined;
   const startJobs = () =>
-    (working ??= jobs.workRounds(
-      (data) => runner.run(data.roundId),
-      (data) => runner.giveUp(data.roundId),
-    ));
+    (working ??= (async () => {
+      await jobs.workRounds(
+        (data) => runner.run(data.roundId),
+        (data) => runner.giveUp(data.roundId),
+      );
+      await jobs.workTasks((data) => tasks.run(data.taskId));
+    })());
   try {
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
@@ -366,6 +378,7 @@ export async function startServer(
     await apollo.stop().catch(() => undefined);
     await jobs.stop().catch(() => undefined);
     await inference.destroy().catch(() => undefined);
+    await trainerPool.destroy().catch(() => undefined);
     await events.stop().catch(() => undefined);
     if (!opts.db) await db.close().catch(() => undefined);
     throw e;
@@ -393,6 +406,7 @@ export async function startServer(
         runner.interrupt();
         await jobs.stop();
         await inference.destroy();
+        await trainerPool.destroy();
         await events.stop();
         if (!opts.db) await db.close();
       })()),

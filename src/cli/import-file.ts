@@ -10,6 +10,7 @@ export interface FileItem {
   payload?: unknown;
   split?: string;
   label?: string;
+  groundTruth?: string;
 }
 
 export interface ReadOptions {
@@ -25,6 +26,8 @@ export interface ReadOptions {
   payloadColumns?: string[];
   /** Columns holding the features (CSV); default every other column. */
   featureColumns?: string[];
+  /** Column (or JSONL field) stored as the item's hidden ground truth. */
+  groundTruthColumn?: string;
 }
 
 export class FileFormatError extends Error {}
@@ -65,7 +68,14 @@ async function* readCsv(file: string, opts: ReadOptions): AsyncGenerator<FileIte
     .pipe(parse({ columns: true, skip_empty_lines: true, trim: true, info: true }));
   let row = 0;
   let layout:
-    | { id?: string; label?: string; split?: string; payload: string[]; features: string[] }
+    | {
+        id?: string;
+        label?: string;
+        split?: string;
+        truth?: string;
+        payload: string[];
+        features: string[];
+      }
     | undefined;
   for await (const { record, info } of parser as AsyncIterable<{
     record: Record<string, string>;
@@ -86,15 +96,16 @@ async function* readCsv(file: string, opts: ReadOptions): AsyncGenerator<FileIte
           ? undefined
           : (need(opts.labelColumn, '--label-column') ?? has('label'));
       const split = need(opts.splitColumn, '--split-column') ?? has('split');
+      const truth = need(opts.groundTruthColumn, '--ground-truth-column');
       const payload = (opts.payloadColumns ?? []).map((c) => need(c, '--payload-columns')!);
       const reserved = new Set(
-        [id, split, ...payload, opts.labelColumn ?? 'label'].filter(Boolean),
+        [id, split, truth, ...payload, opts.labelColumn ?? 'label'].filter(Boolean),
       );
       const features = opts.featureColumns
         ? opts.featureColumns.map((c) => need(c, '--feature-columns')!)
         : columns.filter((c) => !reserved.has(c));
       if (features.length === 0) throw new FileFormatError(`${file} has no feature columns.`);
-      layout = { id, label, split, payload, features };
+      layout = { id, label, split, truth, payload, features };
     }
     const values = layout.features.map((c) => {
       const v = Number(record[c]);
@@ -112,6 +123,7 @@ async function* readCsv(file: string, opts: ReadOptions): AsyncGenerator<FileIte
     if (layout.payload.length > 0)
       item.payload = Object.fromEntries(layout.payload.map((c) => [c, record[c]]));
     if (layout.label && record[layout.label] !== '') item.label = record[layout.label];
+    if (layout.truth && record[layout.truth] !== '') item.groundTruth = record[layout.truth];
     if (layout.split && record[layout.split] !== '')
       item.split = record[layout.split].toUpperCase();
     yield item;
@@ -157,6 +169,10 @@ async function* readJsonl(file: string, opts: ReadOptions): AsyncGenerator<FileI
     if (label !== undefined && label !== null) item.label = String(label);
     const split = o[opts.splitColumn ?? 'split'];
     if (split) item.split = String(split).toUpperCase();
+    if (opts.groundTruthColumn) {
+      const truth = o[opts.groundTruthColumn];
+      if (truth !== undefined && truth !== null) item.groundTruth = String(truth);
+    }
     yield item;
   }
 }

@@ -10,6 +10,7 @@ import { startServer } from '../server';
 import { ApiKeyService } from '../services/ApiKeyService';
 import { GraphQLClientError, QuarryClient } from './client';
 import { countRows, detectFormat, FileFormatError, readItems, type FileItem } from './import-file';
+import { mulberry32, seedFrom } from '../strategies/math';
 
 const DEFAULT_URL = 'http://localhost:4000/graphql';
 
@@ -202,6 +203,10 @@ async function importFile(
     splitColumn?: string;
     payloadColumns?: string[];
     featureColumns?: string[];
+    groundTruthColumn?: string;
+    seedLabels?: number;
+    holdout?: Holdout;
+    seed: number;
     skipExisting?: boolean;
     progress: boolean;
     url?: string;
@@ -213,6 +218,7 @@ async function importFile(
   const client = clientFrom(opts);
   const dataset = await client.resolveDataset(opts.dataset);
   const total = await countRows(file, format);
+  const plan = importPlan(total, opts);
   const bar =
     opts.progress && process.stderr.isTTY
       ? new SingleBar(
@@ -268,7 +274,19 @@ async function importFile(
     });
   };
   let batch: FileItem[] = [];
+  let row = 0;
   for await (const item of readItems(file, { ...opts, format })) {
+    const i = row++;
+    if (plan.splits) {
+      if (item.split) {
+        throw new FileFormatError(
+          `${file} has a split column; --holdout assigns splits to files without one.`,
+        );
+      }
+      item.split = plan.splits[i];
+    }
+    // With --seed-labels, only the seed set (and the held-out rows) keep a visible label.
+    if (plan.seed && !plan.seed.has(i) && (item.split ?? 'POOL') === 'POOL') delete item.label;
     batch.push(item);
     if (batch.length >= opts.batchSize) {
       await send(batch);
@@ -281,6 +299,64 @@ async function importFile(
   out(
     `Imported ${imported} items (${labelled} labelled)${skipped ? `, skipped ${skipped} already stored` : ''} into ${JSON.stringify(dataset.name)} in ${secs.toFixed(1)} s (${Math.round(imported / Math.max(secs, 0.001))} items/s).`,
   );
+}
+
+/** Shares of the rows held out of the pool, e.g. `test=0.2,validation=0.1`. */
+export interface Holdout {
+  test: number;
+  validation: number;
+}
+
+function holdoutOption(value: string): Holdout {
+  const h: Holdout = { test: 0, validation: 0 };
+  for (const part of value.split(',')) {
+    const [k, v] = part.split('=').map((x) => x.trim());
+    const share = Number(v);
+    if ((k !== 'test' && k !== 'validation') || !(share >= 0 && share < 1)) {
+      throw new InvalidArgumentError(
+        'expected e.g. test=0.2,validation=0.1 (shares from 0 to 1 of the rows)',
+      );
+    }
+    h[k] = share;
+  }
+  if (h.test + h.validation >= 1) throw new InvalidArgumentError('the shares must add up to less than 1');
+  return h;
+}
+
+/**
+ * Which rows go to which split (--holdout) and which POOL rows keep their label (--seed-labels),
+ * drawn from a seeded generator: the same file and seed give the same import.
+ */
+function importPlan(
+  total: number,
+  opts: { seedLabels?: number; holdout?: Holdout; seed: number },
+): { splits?: string[]; seed?: Set<number> } {
+  const random = mulberry32(seedFrom(opts.seed));
+  let splits: string[] | undefined;
+  if (opts.holdout) {
+    const { test, validation } = opts.holdout;
+    splits = Array.from({ length: total }, () => {
+      const r = random();
+      return r < test ? 'TEST' : r < test + validation ? 'VALIDATION' : 'POOL';
+    });
+  }
+  let seed: Set<number> | undefined;
+  if (opts.seedLabels !== undefined) {
+    const pool = Array.from({ length: total }, (_, i) => i).filter(
+      (i) => !splits || splits[i] === 'POOL',
+    );
+    if (opts.seedLabels > pool.length) {
+      throw new FileFormatError(
+        `--seed-labels ${opts.seedLabels} is more than the ${pool.length} POOL rows of the file.`,
+      );
+    }
+    for (let i = 0; i < opts.seedLabels; i++) {
+      const j = i + Math.floor(random() * (pool.length - i));
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    seed = new Set(pool.slice(0, opts.seedLabels));
+  }
+  return { splits, seed };
 }
 
 async function exportLabels(opts: {
@@ -421,6 +497,21 @@ export function buildProgram(): Command {
         'column with the split: POOL, VALIDATION or TEST (default: split)',
       )
       .option('--payload-columns <names>', 'CSV columns to copy into the payload', list)
+      .option(
+        '--ground-truth-column <name>',
+        'column kept as hidden ground truth: only simulations and evaluation read it',
+      )
+      .option(
+        '--seed-labels <n>',
+        'keep the label of only n random POOL rows (a seed set); held-out rows keep theirs',
+        positiveInt(10_000_000),
+      )
+      .option(
+        '--holdout <shares>',
+        'assign splits at random, e.g. test=0.2,validation=0.1 (files without a split column)',
+        holdoutOption,
+      )
+      .option('--seed <n>', 'seed of --holdout and --seed-labels', positiveInt(2 ** 31 - 1), 1)
       .option(
         '--feature-columns <names>',
         'CSV columns holding the features (default: all others)',

@@ -3,6 +3,7 @@ import { InitialSchema1795291952751 } from '../../migrations/1795291952751-initi
 import { RoundsPredictions1795295012133 } from '../../migrations/1795295012133-rounds-predictions';
 import { RoundHeartbeat1795297860891 } from '../../migrations/1795297860891-round-heartbeat';
 import { LabelQueues1795298973454 } from '../../migrations/1795298973454-label-queues';
+import { TrainersSimulation1795301123921 } from '../../migrations/1795301123921-trainers-simulation';
 
 /** Every migration, in order, listed explicitly (no globs). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -10,4 +11,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   RoundsPredictions1795295012133,
   RoundHeartbeat1795297860891,
   LabelQueues1795298973454,
+  TrainersSimulation1795301123921,
 ];

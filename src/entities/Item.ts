@@ -43,6 +43,13 @@ export class Item {
   @Column({ type: 'enum', enum: ItemOrigin, enumName: 'item_origin', default: ItemOrigin.IMPORTED })
   origin: ItemOrigin;
 
+  /**
+   * The true class, known only to simulations and evaluation (index into the dataset's classes).
+   * Never read by strategies, queues or label listings, and never sent to clients.
+   */
+  @Column({ name: 'ground_truth', type: 'smallint', nullable: true, select: false })
+  groundTruth: number | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }

@@ -62,6 +62,21 @@ export class Model {
   @Column({ name: 'embedding_dim', type: 'integer', nullable: true })
   embeddingDim: number | null;
 
+  /**
+   * Metrics on the dataset's labelled VALIDATION items when the model was registered (null when
+   * there were none): accuracy, macro-F1, per-class precision/recall, log-loss, ECE.
+   */
+  @Column({ type: 'jsonb', nullable: true })
+  metrics: Record<string, unknown> | null;
+
+  /** HUMAN labels the model was trained on (trained models), or the dataset had (uploads). */
+  @Column({ name: 'human_labels', type: 'integer', default: 0 })
+  humanLabels: number;
+
+  /** For models Quarry trained: trainer, options, seed, labels used, time taken. */
+  @Column({ type: 'jsonb', nullable: true })
+  training: Record<string, unknown> | null;
+
   /** The API key that registered it. */
   @Column({ name: 'created_by', type: 'uuid', nullable: true })
   createdBy: string | null;

@@ -54,3 +54,15 @@ export enum ApiKeyRole {
   SERVICE = 'SERVICE',
   ANNOTATOR = 'ANNOTATOR',
 }
+
+export enum TaskKind {
+  TRAIN = 'TRAIN',
+  SIMULATE = 'SIMULATE',
+}
+
+export enum TaskStatus {
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  SUCCEEDED = 'SUCCEEDED',
+  FAILED = 'FAILED',
+}

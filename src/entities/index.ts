@@ -9,6 +9,7 @@ import { Prediction } from './Prediction';
 import { QuerySkip } from './QuerySkip';
 import { QuerySlot } from './QuerySlot';
 import { Round } from './Round';
+import { Task } from './Task';
 
 export {
   ApiKey,
@@ -22,6 +23,7 @@ export {
   QuerySkip,
   QuerySlot,
   Round,
+  Task,
 };
 export * from './enums';
 
@@ -38,4 +40,5 @@ export const ENTITIES = [
   QuerySkip,
   QuerySlot,
   Round,
+  Task,
 ];

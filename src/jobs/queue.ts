@@ -10,6 +10,15 @@ export const ROUND_GAVE_UP_QUEUE = 'quarry-round-gave-up';
 /** Retries of a round's job (each process death or shutdown mid-round uses one). */
 export const ROUND_RETRY_LIMIT = 5;
 
+/** The queue that runs training and simulation tasks. */
+export const TASK_QUEUE = 'quarry-task';
+/** Retries of a task's job (a process death uses one). */
+export const TASK_RETRY_LIMIT = 2;
+
+export interface TaskJobData {
+  taskId: string;
+}
+
 export interface RoundJobData {
   roundId: string;
 }
@@ -61,6 +70,15 @@ export class JobQueue {
     };
     await boss.createQueue(ROUND_QUEUE, roundQueue);
     await boss.updateQueue(ROUND_QUEUE, roundQueue);
+    const taskQueue = {
+      name: TASK_QUEUE,
+      retryLimit: TASK_RETRY_LIMIT,
+      retryDelay: 1,
+      // Simulations may run for many minutes; a dead process's task is retried after this.
+      expireInSeconds: 6 * 3600,
+    };
+    await boss.createQueue(TASK_QUEUE, taskQueue);
+    await boss.updateQueue(TASK_QUEUE, taskQueue);
     return new JobQueue(boss, opts);
   }
 
@@ -80,6 +98,30 @@ export class JobQueue {
       expireInSeconds: this.opts.roundJobExpireSeconds,
       retryLimit: ROUND_RETRY_LIMIT,
     });
+  }
+
+  /** Enqueues a task inside the transaction that creates it. */
+  async sendTask(m: EntityManager, data: TaskJobData): Promise<void> {
+    await this.boss.send(TASK_QUEUE, data, {
+      db: { executeSql: async (text, values) => ({ rows: await m.query(text, values) }) },
+    });
+  }
+
+  private taskWorkerId: string | undefined;
+
+  wakeTaskWorker(): void {
+    if (this.taskWorkerId) this.boss.notifyWorker(this.taskWorkerId);
+  }
+
+  /** Runs training and simulation tasks in this process, one at a time. */
+  async workTasks(handler: (data: TaskJobData) => Promise<void>): Promise<void> {
+    this.taskWorkerId = await this.boss.work<TaskJobData>(
+      TASK_QUEUE,
+      { pollingIntervalSeconds: this.opts.pollingSeconds, batchSize: 1 },
+      async (jobs) => {
+        for (const job of jobs) await handler(job.data);
+      },
+    );
   }
 
   private roundWorkerId: string | undefined;

@@ -7,6 +7,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { ModelOutputKind } from '../entities/enums';
+import { classificationMetrics } from '../metrics/classification';
 import type { ModelCheckChildReply, ModelCheckChildRequest, ModelCheckResult } from './model-check';
 
 /** A reason the model is unusable, worded for the person who uploaded it. */
@@ -91,8 +92,68 @@ async function check(request: ModelCheckChildRequest): Promise<ModelCheckResult>
     }
   }
 
+  let metrics: ModelCheckResult['metrics'];
+  if (request.evaluate && request.evaluate.labels.length > 0) {
+    metrics = await evaluate(session, request, inputName, outputName, outputKind);
+  }
   await session.release();
-  return { inputName, outputName, outputKind, embeddingOutputName: embeddingName, embeddingDim };
+  return {
+    inputName,
+    outputName,
+    outputKind,
+    embeddingOutputName: embeddingName,
+    embeddingDim,
+    metrics,
+  };
+}
+
+const EVALUATION_BATCH_ROWS = 4096;
+
+/** Runs the model over the labelled rows in batches and measures it. */
+async function evaluate(
+  session: ort.InferenceSession,
+  request: ModelCheckChildRequest,
+  inputName: string,
+  outputName: string,
+  outputKind: ModelOutputKind,
+) {
+  const { featureDim, classCount } = request;
+  const { features, labels } = request.evaluate!;
+  const rows = labels.length;
+  const probabilities = new Float32Array(rows * classCount);
+  for (let start = 0; start < rows; start += EVALUATION_BATCH_ROWS) {
+    const n = Math.min(EVALUATION_BATCH_ROWS, rows - start);
+    const batch = features.subarray(start * featureDim, (start + n) * featureDim);
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await session.run(
+        { [inputName]: new ort.Tensor('float32', batch, [n, featureDim]) },
+        [outputName],
+      );
+    } catch (error) {
+      throw new Rejection(
+        `onnxruntime failed to run the model on the validation items: ${firstLine(error)}`,
+      );
+    }
+    const scores = floatMatrix(out[outputName], outputName, n);
+    const target = probabilities.subarray(start * classCount, (start + n) * classCount);
+    target.set(scores.data);
+    if (outputKind === ModelOutputKind.LOGITS) softmaxRows(target, classCount);
+  }
+  return classificationMetrics(labels, probabilities, classCount);
+}
+
+function softmaxRows(values: Float32Array, width: number): void {
+  for (let r = 0; r < values.length; r += width) {
+    let max = -Infinity;
+    for (let c = 0; c < width; c++) max = Math.max(max, values[r + c]);
+    let sum = 0;
+    for (let c = 0; c < width; c++) {
+      values[r + c] = Math.exp(values[r + c] - max);
+      sum += values[r + c];
+    }
+    for (let c = 0; c < width; c++) values[r + c] /= sum;
+  }
 }
 
 function resolveInputName(inputNames: readonly string[], requested: string | undefined): string {

@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ModelOutputKind } from '../entities/enums';
+import type { ClassificationMetrics } from '../metrics/classification';
 
 /** What to check an uploaded ONNX classifier against. */
 export interface ModelCheckRequest {
@@ -27,6 +28,11 @@ export interface ModelCheckRequest {
    * [0, 1). More than one row, so a model with a fixed batch size of 1 is caught.
    */
   sample?: Float32Array;
+  /**
+   * Labelled rows to measure the model on once it passed (the dataset's VALIDATION items):
+   * row-major `featureDim`-wide features and their class indices.
+   */
+  evaluate?: { features: Float32Array; labels: Int32Array };
 }
 
 /** How to use a model that passed the check. */
@@ -37,6 +43,8 @@ export interface ModelCheckResult {
   embeddingOutputName: string | null;
   /** Width of the embedding output; null when there is none. */
   embeddingDim: number | null;
+  /** The model's metrics on `evaluate`, when given (and not empty). */
+  metrics?: ClassificationMetrics;
 }
 
 /** Limits on the child process that validates one model. */

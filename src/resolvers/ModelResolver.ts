@@ -1,6 +1,8 @@
-import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GraphQLUpload, type FileUpload } from 'graphql-upload-minimal';
-import { ModelNode } from '../schema/types';
+import { ModelMetricsNode, ModelNode } from '../schema/types';
+import { toMetricsNode } from './TaskResolver';
+import type { ModelInfo } from '../services/ModelService';
 import { ModelOutputKind } from '../schema/enums';
 
 import { BadUserInputError, PayloadTooLargeError } from '../errors';
@@ -117,4 +119,15 @@ export class ModelResolver {
       embeddingOutput,
     });
   }
+
+  @FieldResolver(() => ModelMetricsNode, {
+    nullable: true,
+    description:
+      "Quality on the dataset's labelled VALIDATION items when the model was registered; null when it had none.",
+  })
+  async metrics(@Root() model: ModelInfo, @Ctx() ctx: GraphQLContext): Promise<ModelMetricsNode | null> {
+    const dataset = await ctx.loaders.dataset.load(model.datasetId);
+    return toMetricsNode(model.metrics, dataset?.classes ?? []);
+  }
+
 }

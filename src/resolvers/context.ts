@@ -5,6 +5,7 @@ import type { LabelQuery, Round } from '../entities';
 import type { Budget, QueryAnswer } from '../services/QueueService';
 import type { ItemRow, PredictionRow } from '../services/ItemService';
 import type { StrategyRegistry } from '../strategies/registry';
+import type { TrainerRegistry } from '../trainers/registry';
 
 /** Per-request batching of nested fields: one SQL statement per field per page, not per node. */
 export interface Loaders {
@@ -28,6 +29,7 @@ export interface GraphQLContext {
   key: ApiKey;
   services: Services;
   registry: StrategyRegistry;
+  trainers: TrainerRegistry;
   loaders: Loaders;
 }
 

@@ -6,6 +6,7 @@ import { ModelResolver } from './ModelResolver';
 import { LabelQueryResolver, RoundResolver } from './RoundResolver';
 import { StrategyResolver } from './StrategyResolver';
 import { DatasetBudgetResolver, QueueResolver } from './QueueResolver';
+import { SimulationResolver, TrainingResolver } from './TaskResolver';
 
 export const RESOLVERS = [
   ApiKeyResolver,
@@ -18,4 +19,6 @@ export const RESOLVERS = [
   StrategyResolver,
   QueueResolver,
   DatasetBudgetResolver,
+  TrainingResolver,
+  SimulationResolver,
 ] as const;

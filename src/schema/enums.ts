@@ -7,6 +7,7 @@ import {
   LabelSource,
   ModelOutputKind,
   RoundStatus,
+  TaskStatus,
 } from '../entities/enums';
 import { QueueEventKind } from '../events/bus';
 
@@ -37,6 +38,10 @@ registerEnumType(LabelQueryStatus, {
   name: 'LabelQueryStatus',
   description:
     'OPEN (in the queue) -> ANSWERED (every needed answer is in and they agree), or NEEDS_REVIEW (the most frequent answer is tied); CANCELLED when its round is.',
+});
+registerEnumType(TaskStatus, {
+  name: 'TaskStatus',
+  description: 'QUEUED -> RUNNING -> SUCCEEDED, or FAILED with an error.',
 });
 registerEnumType(QueueEventKind, {
   name: 'QueueEventKind',
@@ -73,4 +78,5 @@ export {
   ModelOutputKind,
   QueueEventKind,
   RoundStatus,
+  TaskStatus,
 };

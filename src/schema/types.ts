@@ -10,6 +10,7 @@ import {
   QueueEventKind,
   RoundStatus,
   StrategyKind,
+  TaskStatus,
   StrategyNeed,
 } from './enums';
 import { ConnectionType } from './connection';
@@ -169,8 +170,83 @@ export class ModelNode {
   @Field(() => Int, { nullable: true })
   embeddingDim: number | null;
 
+  @Field(() => Int, {
+    description:
+      'HUMAN labels the model was trained on (models Quarry trained), or that the dataset had when it was uploaded.',
+  })
+  humanLabels: number;
+
+  @Field(() => GraphQLJSON, {
+    nullable: true,
+    description:
+      'For models Quarry trained: trainer, options, seed, labels used (by source and class), seconds taken.',
+  })
+  training: Record<string, unknown> | null;
+
   @Field()
   createdAt: Date;
+}
+
+@ObjectType('ClassMetrics')
+export class ClassMetricsNode {
+  @Field({ description: 'The class name.' })
+  value: string;
+
+  @Field(() => Float)
+  precision: number;
+
+  @Field(() => Float)
+  recall: number;
+
+  @Field(() => Float)
+  f1: number;
+
+  @Field(() => Int, { description: 'Validation items of this class.' })
+  support: number;
+}
+
+@ObjectType('ModelMetrics', {
+  description:
+    "A model's quality on the dataset's labelled VALIDATION items (HUMAN or IMPORT labels; synthetic items excluded), measured when it was registered.",
+})
+export class ModelMetricsNode {
+  @Field(() => Int, { description: 'Validation items measured on.' })
+  rows: number;
+
+  @Field(() => Float)
+  accuracy: number;
+
+  @Field(() => Float, { description: 'Mean F1 over the classes present in truth or predictions.' })
+  macroF1: number;
+
+  @Field(() => Float, { description: 'Mean −ln p(true class), p clipped at 1e-15.' })
+  logLoss: number;
+
+  @Field(() => Float, {
+    description: 'Expected calibration error over 15 equal-width confidence bins.',
+  })
+  expectedCalibrationError: number;
+
+  @Field(() => [ClassMetricsNode])
+  perClass: ClassMetricsNode[];
+
+  @Field(() => [[Int]], { description: 'confusion[true][predicted], by class index.' })
+  confusion: number[][];
+}
+
+@ObjectType('LearningCurvePoint', { description: 'One model version on the learning curve.' })
+export class LearningCurvePointNode {
+  @Field(() => ModelNode)
+  model: ModelNode;
+
+  @Field(() => Int)
+  humanLabels: number;
+
+  @Field(() => ModelMetricsNode, {
+    nullable: true,
+    description: 'Null when the dataset had no labelled VALIDATION items then.',
+  })
+  metrics: ModelMetricsNode | null;
 }
 
 @ObjectType({ description: 'How far a round has scored its pool.' })
@@ -552,6 +628,13 @@ export class ImportItemInput {
     description: 'A class name: the item arrives labelled (source IMPORT).',
   })
   label?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'A class name kept hidden as ground truth: no query, queue, strategy or export ever shows it; only simulate (as the oracle) and evaluation read it.',
+  })
+  groundTruth?: string | null;
 }
 
 @InputType()
@@ -691,4 +774,196 @@ export class StartRoundInput {
     description: 'Seeds every random choice; the same seed reproduces a selection.',
   })
   seed?: number | null;
+}
+
+@ObjectType('TrainingRun', {
+  description:
+    'A model training job: QUEUED -> RUNNING -> SUCCEEDED (with the registered model) or FAILED (with a readable error).',
+})
+export class TrainingRunNode {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field(() => TaskStatus)
+  status: TaskStatus;
+
+  @Field(() => GraphQLJSON, { description: 'Trainer, options (defaults applied), seed, sources.' })
+  params: Record<string, unknown>;
+
+  @Field(() => ID, { nullable: true })
+  modelId: string | null;
+
+  @Field(() => String, { nullable: true })
+  error: string | null;
+
+  @Field()
+  createdAt: Date;
+
+  @Field(() => Date, { nullable: true })
+  finishedAt: Date | null;
+}
+
+@ObjectType('SimulationPoint')
+export class SimulationPointNode {
+  @Field(() => Int, { description: 'Labels known at this step (seed included).' })
+  labels: number;
+
+  @Field(() => Float)
+  meanAccuracy: number;
+
+  @Field(() => Float)
+  stdAccuracy: number;
+
+  @Field(() => Float)
+  minAccuracy: number;
+
+  @Field(() => Float)
+  maxAccuracy: number;
+
+  @Field(() => [Float], { description: 'Test accuracy of each repeat.' })
+  accuracies: number[];
+}
+
+@ObjectType('SimulationArea')
+export class SimulationAreaNode {
+  @Field(() => Float)
+  mean: number;
+
+  @Field(() => Float)
+  std: number;
+}
+
+@ObjectType('SimulationCurve', { description: "One strategy's learning curve over the repeats." })
+export class SimulationCurveNode {
+  @Field()
+  strategy: string;
+
+  @Field(() => GraphQLJSON)
+  params: Record<string, unknown>;
+
+  @Field(() => [SimulationPointNode])
+  points: SimulationPointNode[];
+
+  @Field(() => SimulationAreaNode, {
+    description:
+      'Area under the learning curve (trapezoids over label counts, divided by their range: a mean accuracy), over the repeats.',
+  })
+  auc: SimulationAreaNode;
+}
+
+@ObjectType('Simulation', {
+  description:
+    'Whole active-learning loops run with the hidden ground truth as the oracle, to compare strategies before spending a budget. Never touches real labels or queues.',
+})
+export class SimulationNode {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field(() => TaskStatus)
+  status: TaskStatus;
+
+  @Field(() => GraphQLJSON)
+  params: Record<string, unknown>;
+
+  @Field(() => Int, { description: 'Loop steps done.' })
+  progressDone: number;
+
+  @Field(() => Int, { nullable: true })
+  progressTotal: number | null;
+
+  @Field(() => [SimulationCurveNode], { nullable: true, description: 'Once SUCCEEDED.' })
+  curves: SimulationCurveNode[] | null;
+
+  @Field(() => String, { nullable: true })
+  error: string | null;
+
+  @Field()
+  createdAt: Date;
+
+  @Field(() => Date, { nullable: true })
+  finishedAt: Date | null;
+}
+
+@InputType()
+export class TrainModelInput {
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field({ defaultValue: 'softmax', description: 'A trainer code: softmax or mlp, or a plugin.' })
+  trainer: string;
+
+  @Field(() => GraphQLJSON, {
+    nullable: true,
+    description: "The trainer's options (see `trainers`); defaults fill the rest.",
+  })
+  options?: Record<string, unknown> | null;
+
+  @Field({
+    defaultValue: false,
+    description: 'Whether MODEL labels (auto-labels) count as training labels too.',
+  })
+  includeModelLabels: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Model name (default: the trainer code).' })
+  name?: string | null;
+}
+
+@InputType()
+export class SimulateStrategyInput {
+  @Field()
+  strategy: string;
+
+  @Field(() => GraphQLJSON, { nullable: true })
+  params?: Record<string, unknown> | null;
+}
+
+@InputType()
+export class SimulateInput {
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field(() => [SimulateStrategyInput])
+  strategies: SimulateStrategyInput[];
+
+  @Field(() => Int, { defaultValue: 20, description: 'Random labelled items to start from.' })
+  seedSize: number;
+
+  @Field(() => Int, { defaultValue: 20, description: 'Items each step selects.' })
+  batchSize: number;
+
+  @Field(() => Int, {
+    defaultValue: 200,
+    description: 'Labels at the end of each loop, seed included.',
+  })
+  budget: number;
+
+  @Field(() => Int, { defaultValue: 5 })
+  repeats: number;
+
+  @Field({ defaultValue: 'softmax' })
+  trainer: string;
+
+  @Field(() => GraphQLJSON, { nullable: true })
+  trainerOptions?: Record<string, unknown> | null;
+
+  @Field(() => Int, { nullable: true, description: 'Seeds every random choice (default: random).' })
+  seed?: number | null;
+}
+
+@ObjectType('Trainer', { description: 'A registered trainer (built-in or plugin).' })
+export class TrainerNode {
+  @Field()
+  code: string;
+
+  @Field()
+  description: string;
+
+  @Field(() => GraphQLJSON, { description: 'JSON Schema of the options, with defaults.' })
+  optionsSchema: Record<string, unknown>;
 }

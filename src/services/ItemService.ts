@@ -15,6 +15,8 @@ export interface ImportItemInput {
   split?: ItemSplit | null;
   /** A class name: the item arrives labelled (source IMPORT). */
   label?: string | null;
+  /** A class name kept hidden: only simulations and evaluation read it. */
+  groundTruth?: string | null;
 }
 
 export interface ImportResult {
@@ -78,7 +80,7 @@ export class ItemService {
         `${items.length} items of ${dataset.featureDim} values are more than one call may carry (${MAX_IMPORT_VALUES} values); send fewer items per call.`,
       );
     }
-    const { block, classIndex, problems } = this.check(dataset, items);
+    const { block, classIndex, truthIndex, problems } = this.check(dataset, items);
     if (problems.length === 0) {
       const existing = await this.ds.query(
         'SELECT external_id FROM item WHERE dataset_id = $1 AND external_id = ANY($2::text[])',
@@ -101,9 +103,9 @@ export class ItemService {
     try {
       return await this.ds.transaction(async (m) => {
         const inserted: { id: string; external_id: string }[] = await m.query(
-          `INSERT INTO item (dataset_id, external_id, payload, features, split, origin)
-           SELECT $1, t.e, t.p, t.f, t.s::item_split, 'IMPORTED'
-           FROM unnest($2::text[], $3::jsonb[], $4::bytea[], $5::text[]) AS t(e, p, f, s)
+          `INSERT INTO item (dataset_id, external_id, payload, features, split, origin, ground_truth)
+           SELECT $1, t.e, t.p, t.f, t.s::item_split, 'IMPORTED', t.g
+           FROM unnest($2::text[], $3::jsonb[], $4::bytea[], $5::text[], $6::smallint[]) AS t(e, p, f, s, g)
            RETURNING id, external_id`,
           [
             dataset.id,
@@ -111,6 +113,7 @@ export class ItemService {
             items.map((i) => JSON.stringify(i.payload ?? {})),
             items.map((_, i) => block.rowBytes(i)),
             items.map((i) => i.split ?? ItemSplit.POOL),
+            truthIndex,
           ],
         );
         const idByExternal = new Map(inserted.map((r) => [r.external_id, r.id]));
@@ -147,6 +150,7 @@ export class ItemService {
     const block = new FeatureBlock(items.length, dataset.featureDim);
     const classes = new Map(dataset.classes.map((c, i) => [c, i]));
     const classIndex: (number | undefined)[] = new Array(items.length);
+    const truthIndex: (number | null)[] = new Array(items.length).fill(null);
     const firstIndex = new Map<string, number>();
     items.forEach((item, index) => {
       const id = item.externalId;
@@ -179,8 +183,18 @@ export class ItemService {
         }
         classIndex[index] = c;
       }
+      if (item.groundTruth !== undefined && item.groundTruth !== null) {
+        const c = classes.get(item.groundTruth);
+        if (c === undefined) {
+          problem(
+            'groundTruth',
+            `${JSON.stringify(item.groundTruth)} is not a class of this dataset (${dataset.classes.join(', ')})`,
+          );
+        }
+        truthIndex[index] = c ?? null;
+      }
     });
-    return { block, classIndex, problems };
+    return { block, classIndex, truthIndex, problems };
   }
 
   /** A page of a dataset's items in id order (import order). */

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { ApiKey, Model, ModelOutputKind } from '../entities';
+import { ApiKey, Dataset, Model, ModelOutputKind } from '../entities';
+import { SOURCE_RANK_SQL } from './LabelService';
 import { BadUserInputError, NotFoundError, PayloadTooLargeError } from '../errors';
 import { Permission } from '../auth/permissions';
 import { checkModel, ModelCheckError, ModelCheckLimits } from '../models/model-check';
@@ -16,6 +17,9 @@ export interface RegisterModelInput {
   embeddingOutput?: string | null;
 }
 
+/** Most VALIDATION items a model is measured on when it is registered (the first, by id). */
+export const MAX_VALIDATION_ROWS = 20_000;
+
 /** Model columns without the ONNX bytes, for listings. */
 const MODEL_COLUMNS = [
   'id',
@@ -29,6 +33,9 @@ const MODEL_COLUMNS = [
   'outputKind',
   'embeddingOutputName',
   'embeddingDim',
+  'metrics',
+  'humanLabels',
+  'training',
   'createdBy',
   'createdAt',
 ] as const;
@@ -54,6 +61,20 @@ export class ModelService {
    */
   async register(key: ApiKey, datasetId: string, input: RegisterModelInput): Promise<ModelInfo> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.MANAGE_MODELS);
+    return this.store(dataset, input, key.id, null);
+  }
+
+  /**
+   * Validates and stores a model as the dataset's next version, with its metrics on the labelled
+   * VALIDATION items. `training` is null for uploads; for trained models it holds the training
+   * facts, including `humanLabels` (the HUMAN labels it was trained on).
+   */
+  async store(
+    dataset: Dataset,
+    input: RegisterModelInput,
+    createdBy: string | null,
+    training: (Record<string, unknown> & { humanLabels: number }) | null,
+  ): Promise<ModelInfo> {
     const name = input.name.trim();
     if (!name || name.length > 200)
       throw new BadUserInputError('name must be 1 to 200 characters.');
@@ -64,6 +85,8 @@ export class ModelService {
       );
     }
     const sample = await this.sampleFeatures(dataset.id, dataset.featureDim);
+    const evaluate = await this.validationSet(dataset);
+    const humanLabels = training ? training.humanLabels : await this.humanLabelCount(dataset.id);
     let checked;
     try {
       checked = await checkModel(
@@ -76,6 +99,7 @@ export class ModelService {
           outputKind: input.outputKind ?? undefined,
           embeddingOutput: input.embeddingOutput ?? undefined,
           sample,
+          evaluate,
         },
         this.checkLimits,
       );
@@ -105,10 +129,44 @@ export class ModelService {
         outputKind: checked.outputKind,
         embeddingOutputName: checked.embeddingOutputName,
         embeddingDim: checked.embeddingDim,
-        createdBy: key.id,
+        metrics: (checked.metrics as unknown as Record<string, unknown>) ?? null,
+        humanLabels,
+        training,
+        createdBy,
       });
     });
     return strip(saved);
+  }
+
+  /**
+   * The dataset's VALIDATION items with a HUMAN or IMPORT label (imported, not synthetic), up to
+   * {@link MAX_VALIDATION_ROWS} in item order; undefined when there are none.
+   */
+  private async validationSet(
+    dataset: Dataset,
+  ): Promise<{ features: Float32Array; labels: Int32Array } | undefined> {
+    const rows: { features: Buffer; c: number }[] = await this.ds.query(
+      `SELECT i.features, l.class_index AS c FROM item i
+       JOIN LATERAL (SELECT class_index FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL
+                       AND l.source IN ('HUMAN', 'IMPORT')
+                     ORDER BY ${SOURCE_RANK_SQL} DESC, l.id DESC LIMIT 1) l ON true
+       WHERE i.dataset_id = $1 AND i.split = 'VALIDATION' AND i.origin = 'IMPORTED'
+       ORDER BY i.id LIMIT $2`,
+      [dataset.id, MAX_VALIDATION_ROWS],
+    );
+    if (rows.length === 0) return undefined;
+    const dim = dataset.featureDim;
+    const features = new Float32Array(rows.length * dim);
+    rows.forEach((r, i) => new Uint8Array(features.buffer, i * dim * 4, dim * 4).set(r.features));
+    return { features, labels: Int32Array.from(rows, (r) => r.c) };
+  }
+
+  private async humanLabelCount(datasetId: string): Promise<number> {
+    const [{ n }] = await this.ds.query(
+      `SELECT count(*)::int AS n FROM label WHERE dataset_id = $1 AND source = 'HUMAN' AND superseded_at IS NULL`,
+      [datasetId],
+    );
+    return n;
   }
 
   /** A few stored vectors of the dataset to test the model on (random ones if it has none). */

@@ -7,6 +7,8 @@ import { LabelService } from './LabelService';
 import { ModelService } from './ModelService';
 import { RoundService } from './RoundService';
 import { QueueService } from './QueueService';
+import { TaskService } from './TaskService';
+import type { TrainerRegistry } from '../trainers/registry';
 import type { EventBus } from '../events/bus';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { JobQueue } from '../jobs/queue';
@@ -20,12 +22,14 @@ export interface Services {
   models: ModelService;
   rounds: RoundService;
   queues: QueueService;
+  tasks: TaskService;
 }
 
 export interface ServiceDeps {
   registry: StrategyRegistry;
   jobs: JobQueue;
   events: EventBus;
+  trainers: TrainerRegistry;
 }
 
 export function createServices(ds: DataSource, config: QuarryConfig, deps: ServiceDeps): Services {
@@ -41,5 +45,6 @@ export function createServices(ds: DataSource, config: QuarryConfig, deps: Servi
     }),
     rounds: new RoundService(ds, datasets, deps.registry, deps.jobs, deps.events),
     queues: new QueueService(ds, datasets, deps.events),
+    tasks: new TaskService(ds, datasets, deps.registry, deps.trainers, deps.jobs),
   };
 }
