@@ -69,7 +69,10 @@ export class Model {
   @Column({ type: 'jsonb', nullable: true })
   metrics: Record<string, unknown> | null;
 
-  /** HUMAN labels the model was trained on (trained models), or the dataset had (uploads). */
+  /**
+   * Labels made by people (HUMAN and IMPORT) the model was trained on (trained models), or that
+   * the dataset's pool had when it was uploaded.
+   */
   @Column({ name: 'human_labels', type: 'integer', default: 0 })
   humanLabels: number;
 

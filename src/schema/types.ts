@@ -172,7 +172,7 @@ export class ModelNode {
 
   @Field(() => Int, {
     description:
-      'HUMAN labels the model was trained on (models Quarry trained), or that the dataset had when it was uploaded.',
+      "Labels made by people (HUMAN and IMPORT, not MODEL) the model was trained on (models Quarry trained), or that the dataset's pool had when it was uploaded.",
   })
   humanLabels: number;
 

@@ -163,7 +163,9 @@ export class ModelService {
 
   private async humanLabelCount(datasetId: string): Promise<number> {
     const [{ n }] = await this.ds.query(
-      `SELECT count(*)::int AS n FROM label WHERE dataset_id = $1 AND source = 'HUMAN' AND superseded_at IS NULL`,
+      `SELECT count(DISTINCT l.item_id)::int AS n FROM label l JOIN item i ON i.id = l.item_id
+       WHERE l.dataset_id = $1 AND l.source IN ('HUMAN', 'IMPORT') AND l.superseded_at IS NULL
+         AND i.split = 'POOL'`,
       [datasetId],
     );
     return n;

@@ -105,7 +105,8 @@ export class TaskRunner {
       task.createdBy,
       {
         ...result.facts,
-        humanLabels: bySource.HUMAN ?? 0,
+        // Labels people made: answers and labels written by scripts (HUMAN) and imported ones.
+        humanLabels: (bySource.HUMAN ?? 0) + (bySource.IMPORT ?? 0),
         labelsBySource: bySource,
         taskId: task.id,
       },
