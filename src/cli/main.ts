@@ -11,6 +11,12 @@ import { ApiKeyService } from '../services/ApiKeyService';
 import { GraphQLClientError, QuarryClient } from './client';
 import { countRows, detectFormat, FileFormatError, readItems, type FileItem } from './import-file';
 import { mulberry32, seedFrom } from '../strategies/math';
+import {
+  learningCurveCommand,
+  simulateFromCsv,
+  simulateOnServer,
+  trainCommand,
+} from './tasks';
 
 const DEFAULT_URL = 'http://localhost:4000/graphql';
 
@@ -553,7 +559,79 @@ export function buildProgram(): Command {
       .option('--embedding-output <name>'),
   ).action(modelAdd);
 
+  apiOptions(
+    model
+      .command('train')
+      .description(
+        "train a model on the dataset's labels on the server, wait, and print the new model's id",
+      )
+      .requiredOption('--dataset <id-or-name>')
+      .option('--trainer <code>', 'softmax or mlp (or a plugin)', 'softmax')
+      .option('--options <json>', 'trainer options as JSON, e.g. \'{"epochs": 50}\'')
+      .option('--include-model-labels', 'train on MODEL labels (auto-labels) too')
+      .option('--name <name>', 'model name (default: the trainer code)')
+      .option('--no-wait', 'print the training run id at once instead of waiting'),
+  ).action(async (opts) => {
+    const client = clientFrom(opts);
+    const dataset = await client.resolveDataset(opts.dataset);
+    await trainCommand(client, dataset.id, opts);
+  });
+
+  apiOptions(
+    program
+      .command('learning-curve')
+      .description("the dataset's model versions with their label counts and validation metrics")
+      .requiredOption('--dataset <id-or-name>'),
+  ).action(async (opts) => {
+    const client = clientFrom(opts);
+    const dataset = await client.resolveDataset(opts.dataset);
+    await learningCurveCommand(client, dataset.id);
+  });
+
+  apiOptions(
+    program
+      .command('simulate')
+      .description(
+        'compare strategies with whole active-learning loops, the ground truth as oracle: on a dataset (on the server) or straight from a labelled CSV (here)',
+      )
+      .option('--dataset <id-or-name>', 'a dataset whose items carry ground truth')
+      .option('--csv <file>', 'a CSV of feature columns and a label column, instead of a dataset')
+      .option('--label-column <name>', 'with --csv: the label column', 'label')
+      .option('--test-share <share>', 'with --csv: rows held out as TEST', shareOption, 0.25)
+      .option(
+        '--strategies <codes>',
+        'strategies to compare, comma-separated',
+        list,
+        ['random', 'least-confidence', 'margin', 'entropy'],
+      )
+      .option('--seed-size <n>', 'random labels each loop starts from', positiveInt(100_000), 20)
+      .option('--batch-size <n>', 'labels each step adds', positiveInt(100_000), 20)
+      .option('--budget <n>', 'labels at the end, seed included', positiveInt(100_000), 200)
+      .option('--repeats <n>', 'loops per strategy, each from another seed set', positiveInt(20), 5)
+      .option('--trainer <code>', 'softmax or mlp (or a plugin)', 'softmax')
+      .option('--trainer-options <json>', 'trainer options as JSON')
+      .option('--seed <n>', 'seeds every random choice', positiveInt(2 ** 31 - 1))
+      .option('--out <file.svg>', 'write the learning curves as an SVG chart')
+      .option('--no-progress', 'no progress bar'),
+  ).action(async (opts) => {
+    if (Boolean(opts.dataset) === Boolean(opts.csv)) {
+      throw new InvalidArgumentError('give exactly one of --dataset and --csv');
+    }
+    if (opts.csv) {
+      await simulateFromCsv(opts.csv, opts);
+      return;
+    }
+    const client = clientFrom(opts);
+    await simulateOnServer(client, await client.resolveDataset(opts.dataset), opts);
+  });
+
   return program;
+}
+
+function shareOption(value: string): number {
+  const share = Number(value);
+  if (!(share > 0 && share < 1)) throw new InvalidArgumentError('must be between 0 and 1');
+  return share;
 }
 
 export function main(argv: string[]): void {
