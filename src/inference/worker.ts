@@ -12,8 +12,8 @@ import { workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { Piscina } from 'piscina';
 import type { BatchStrategy, PointwiseStrategy, Strategy } from '../strategies/types';
-import { mulberry32 } from '../strategies/math';
-import { argmaxRows, firstNonFinite, gatherRows, softmaxRows, topRows } from './rows';
+import { argmaxRows, firstNonFinite, softmaxRows } from './rows';
+import { firstLine, scoreTop, selectBatch } from './selection';
 import type {
   ModelRef,
   Pick,
@@ -35,7 +35,6 @@ const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   // Errors reach the caller as rejected tasks; onnxruntime's own log lines would repeat them.
   logSeverityLevel: 4,
 };
-const MAX_ORT_MESSAGE_CHARS = 300;
 
 /** Most recently used last (a Map keeps insertion order). */
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
@@ -53,21 +52,7 @@ export async function score(task: ScoreTask): Promise<ScoreResult> {
 /** Runs a batch strategy's `select` with a seeded generator; see `SelectTask`. */
 export function select(task: SelectTask): Pick[] {
   const strategy = findStrategy(task.strategy, 'batch') as BatchStrategy;
-  const expected = Math.min(task.size, task.pool.rows);
-  let picks: Pick[];
-  try {
-    picks = strategy.select({
-      size: task.size,
-      params: task.strategy.params,
-      pool: task.pool,
-      labelled: task.labelled,
-      random: mulberry32(task.seed),
-    });
-  } catch (error) {
-    throw new Error(`strategy '${task.strategy.code}' failed to select: ${firstLine(error)}`);
-  }
-  checkPicks(picks, expected, task.pool.rows, task.strategy.code);
-  return picks;
+  return selectBatch(strategy, task.strategy, task);
 }
 
 /**
@@ -177,41 +162,6 @@ async function runScore(task: ScoreTask): Promise<ScoreResult> {
     result.all = { probabilities, embeddings, embeddingDim };
   }
   return result;
-}
-
-function scoreTop(
-  strategy: PointwiseStrategy,
-  ref: NonNullable<ScoreTask['pointwise']>,
-  pool: ScoredRows,
-): NonNullable<ScoreResult['top']> {
-  const scores = new Float64Array(pool.rows);
-  try {
-    strategy.score(pool, ref.params, scores);
-  } catch (error) {
-    throw new Error(`strategy '${ref.code}' failed to score: ${firstLine(error)}`);
-  }
-  const nan = scores.findIndex(Number.isNaN);
-  if (nan >= 0) throw new Error(`strategy '${ref.code}' gave NaN as the score of row ${nan}`);
-  const rows = topRows(scores, ref.keep);
-  let reasons: Record<string, number>[];
-  try {
-    reasons = Array.from(rows, (row) => strategy.reason(pool, row, ref.params));
-  } catch (error) {
-    throw new Error(`strategy '${ref.code}' failed to give a reason: ${firstLine(error)}`);
-  }
-  const top: NonNullable<ScoreResult['top']> = {
-    rows,
-    scores: Float64Array.from(rows, (row) => scores[row]),
-    reasons,
-  };
-  if (ref.returnOutputs) {
-    top.probabilities = pool.probabilities.map((p) => gatherRows(p, pool.classCount, rows));
-    if (pool.embeddings && pool.embeddingDim !== undefined) {
-      top.embeddings = gatherRows(pool.embeddings, pool.embeddingDim, rows);
-      top.embeddingDim = pool.embeddingDim;
-    }
-  }
-  return top;
 }
 
 function loadSession(model: ModelRef): Promise<ort.InferenceSession> {
@@ -334,23 +284,6 @@ function findStrategy(ref: StrategyRef, kind: Strategy['kind']): Strategy {
   return strategy;
 }
 
-function checkPicks(picks: unknown, expected: number, rows: number, code: string): void {
-  const fail = (what: string): never => {
-    throw new Error(`strategy '${code}' returned ${what}`);
-  };
-  if (!Array.isArray(picks)) fail('something other than an array of picks');
-  const list = picks as Pick[];
-  if (list.length !== expected) fail(`${list.length} picks, expected ${expected}`);
-  const seen = new Set<number>();
-  for (const [i, pick] of list.entries()) {
-    if (!Number.isInteger(pick?.index) || pick.index < 0 || pick.index >= rows) {
-      fail(`pick ${i} with index ${String(pick?.index)}, outside the ${rows} rows`);
-    }
-    if (seen.has(pick.index)) fail(`row ${pick.index} twice`);
-    seen.add(pick.index);
-  }
-}
-
 /** Marks the result's typed arrays for transfer back to the caller's thread. */
 function transferable(result: ScoreResult): ScoreResult {
   const buffers = new Set<ArrayBuffer>();
@@ -378,11 +311,4 @@ function transferable(result: ScoreResult): ScoreResult {
 
 function describe(model: ModelRef): string {
   return model.sha256.slice(0, 12);
-}
-
-/** onnxruntime's messages can run to many lines of context; the first says what went wrong. */
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const line = message.split('\n', 1)[0].trim();
-  return line.length > MAX_ORT_MESSAGE_CHARS ? `${line.slice(0, MAX_ORT_MESSAGE_CHARS)}...` : line;
 }

@@ -22,3 +22,31 @@ export function loadDigits(): { features: number[][]; labels: string[] } {
 export function f32base64(values: ArrayLike<number>): string {
   return Buffer.from(new Float32Array(Array.from(values)).buffer).toString('base64');
 }
+
+/**
+ * The digits example as a simulation's arrays: features scaled by 1/16 (as the data's README
+ * does), class index = the digit, and a deterministic split: every third row (row % 3 === 2)
+ * TEST, the rest POOL (1198 POOL, 599 TEST rows).
+ */
+export function digitsSimulationData(): {
+  features: Float32Array;
+  rows: number;
+  dim: number;
+  classCount: number;
+  groundTruth: Int32Array;
+  split: Uint8Array;
+} {
+  const { features, labels } = loadDigits();
+  const rows = features.length;
+  const dim = features[0].length;
+  const flat = new Float32Array(rows * dim);
+  features.forEach((row, r) => row.forEach((v, i) => (flat[r * dim + i] = v / 16)));
+  return {
+    features: flat,
+    rows,
+    dim,
+    classCount: DIGIT_CLASSES.length,
+    groundTruth: Int32Array.from(labels, (l) => DIGIT_CLASSES.indexOf(l)),
+    split: Uint8Array.from({ length: rows }, (_, r) => (r % 3 === 2 ? 2 : 0)),
+  };
+}
