@@ -11,12 +11,7 @@ import { ApiKeyService } from '../services/ApiKeyService';
 import { GraphQLClientError, QuarryClient } from './client';
 import { countRows, detectFormat, FileFormatError, readItems, type FileItem } from './import-file';
 import { mulberry32, seedFrom } from '../strategies/math';
-import {
-  learningCurveCommand,
-  simulateFromCsv,
-  simulateOnServer,
-  trainCommand,
-} from './tasks';
+import { learningCurveCommand, simulateFromCsv, simulateOnServer, trainCommand } from './tasks';
 
 const DEFAULT_URL = 'http://localhost:4000/graphql';
 
@@ -325,7 +320,8 @@ function holdoutOption(value: string): Holdout {
     }
     h[k] = share;
   }
-  if (h.test + h.validation >= 1) throw new InvalidArgumentError('the shares must add up to less than 1');
+  if (h.test + h.validation >= 1)
+    throw new InvalidArgumentError('the shares must add up to less than 1');
   return h;
 }
 
@@ -598,12 +594,12 @@ export function buildProgram(): Command {
       .option('--csv <file>', 'a CSV of feature columns and a label column, instead of a dataset')
       .option('--label-column <name>', 'with --csv: the label column', 'label')
       .option('--test-share <share>', 'with --csv: rows held out as TEST', shareOption, 0.25)
-      .option(
-        '--strategies <codes>',
-        'strategies to compare, comma-separated',
-        list,
-        ['random', 'least-confidence', 'margin', 'entropy'],
-      )
+      .option('--strategies <codes>', 'strategies to compare, comma-separated', list, [
+        'random',
+        'least-confidence',
+        'margin',
+        'entropy',
+      ])
       .option('--seed-size <n>', 'random labels each loop starts from', positiveInt(100_000), 20)
       .option('--batch-size <n>', 'labels each step adds', positiveInt(100_000), 20)
       .option('--budget <n>', 'labels at the end, seed included', positiveInt(100_000), 200)

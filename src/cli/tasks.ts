@@ -20,7 +20,13 @@ const RUN = `query($id: ID!) { trainingRun(id: $id) {
 export async function trainCommand(
   client: QuarryClient,
   datasetId: string,
-  opts: { trainer: string; options?: string; includeModelLabels?: boolean; name?: string; wait: boolean },
+  opts: {
+    trainer: string;
+    options?: string;
+    includeModelLabels?: boolean;
+    name?: string;
+    wait: boolean;
+  },
 ): Promise<void> {
   let options: unknown;
   if (opts.options) {
@@ -73,21 +79,30 @@ export async function learningCurveCommand(client: QuarryClient, datasetId: stri
     } }`,
     { d: datasetId },
   );
-  const rows = [
+  const rows: string[][] = [
     ['version', 'name', 'labels', 'accuracy', 'macro-F1', 'log-loss', 'ECE'],
     ...learningCurve.map((p: any) => [
       String(p.model.version),
       p.model.name,
       String(p.humanLabels),
       ...(p.metrics
-        ? [p.metrics.accuracy, p.metrics.macroF1, p.metrics.logLoss, p.metrics.expectedCalibrationError].map(
-            (x: number) => x.toFixed(3),
-          )
+        ? [
+            p.metrics.accuracy,
+            p.metrics.macroF1,
+            p.metrics.logLoss,
+            p.metrics.expectedCalibrationError,
+          ].map((x: number) => x.toFixed(3))
         : ['-', '-', '-', '-']),
     ]),
   ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const r of rows) out(r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
+  for (const r of rows)
+    out(
+      r
+        .map((cell, c) => cell.padEnd(widths[c]))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 export interface SimulateOptions {
@@ -200,7 +215,9 @@ export async function simulateFromCsv(
   if (!columns.includes(opts.labelColumn)) {
     throw new Error(`${file} has no column ${JSON.stringify(opts.labelColumn)} (--label-column).`);
   }
-  const featureColumns = columns.filter((c) => c !== opts.labelColumn && c !== 'id' && c !== 'split');
+  const featureColumns = columns.filter(
+    (c) => c !== opts.labelColumn && c !== 'id' && c !== 'split',
+  );
   const classes = [...new Set(records.map((r) => r[opts.labelColumn]))].sort();
   const dim = featureColumns.length;
   const features = new Float32Array(records.length * dim);

@@ -126,10 +126,9 @@ async function evaluate(
     const batch = features.subarray(start * featureDim, (start + n) * featureDim);
     let out: ort.InferenceSession.ReturnType;
     try {
-      out = await session.run(
-        { [inputName]: new ort.Tensor('float32', batch, [n, featureDim]) },
-        [outputName],
-      );
+      out = await session.run({ [inputName]: new ort.Tensor('float32', batch, [n, featureDim]) }, [
+        outputName,
+      ]);
     } catch (error) {
       throw new Rejection(
         `onnxruntime failed to run the model on the validation items: ${firstLine(error)}`,

@@ -125,9 +125,11 @@ export class ModelResolver {
     description:
       "Quality on the dataset's labelled VALIDATION items when the model was registered; null when it had none.",
   })
-  async metrics(@Root() model: ModelInfo, @Ctx() ctx: GraphQLContext): Promise<ModelMetricsNode | null> {
+  async metrics(
+    @Root() model: ModelInfo,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ModelMetricsNode | null> {
     const dataset = await ctx.loaders.dataset.load(model.datasetId);
     return toMetricsNode(model.metrics, dataset?.classes ?? []);
   }
-
 }

@@ -88,7 +88,8 @@ export class TaskService {
     this.trainers.get(input.trainer);
     const options = this.trainers.options(input.trainer, input.options ?? {});
     const name = (input.name ?? input.trainer).trim();
-    if (!name || name.length > 200) throw new BadUserInputError('name must be 1 to 200 characters.');
+    if (!name || name.length > 200)
+      throw new BadUserInputError('name must be 1 to 200 characters.');
     const counts: { c: number; n: number }[] = await this.ds.query(
       `SELECT l.class_index AS c, count(*)::int AS n ${TRAINING_LABELS_SQL} GROUP BY l.class_index`,
       [dataset.id, trainingSources(input.includeModelLabels)],
@@ -133,7 +134,10 @@ export class TaskService {
     int('budget', input.budget, 3, 100_000);
     int('repeats', input.repeats, 1, MAX_SIMULATION_REPEATS);
     if (input.budget <= input.seedSize) {
-      problems.push({ field: 'budget', message: 'must be more than seedSize (it counts the seed)' });
+      problems.push({
+        field: 'budget',
+        message: 'must be more than seedSize (it counts the seed)',
+      });
     }
     const seed = input.seed ?? crypto.randomInt(0, 2 ** 31 - 1);
     int('seed', seed, 0, 2 ** 31 - 1);

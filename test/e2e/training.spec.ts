@@ -155,15 +155,15 @@ describeEachDb('training, metrics and learning curves', (t) => {
     const res = await t().gql(TRAIN, { i: { datasetId: createDataset.id } });
     expect(codeOf(res)).toBe('BAD_USER_INPUT');
     expect(res.errors![0].message).toMatch(/at least two classes/);
-    const none = await t().gql(TRAIN, { i: { datasetId: createDataset.id, includeModelLabels: true } });
+    const none = await t().gql(TRAIN, {
+      i: { datasetId: createDataset.id, includeModelLabels: true },
+    });
     expect(codeOf(none)).toBe('BAD_USER_INPUT');
   });
 
   it('never shows the hidden ground truth', async () => {
     // No output type of the schema has a ground-truth field.
-    const { __schema } = await t().ok(
-      '{ __schema { types { name kind fields { name } } } }',
-    );
+    const { __schema } = await t().ok('{ __schema { types { name kind fields { name } } } }');
     const outputs = __schema.types.filter((x: any) => x.kind === 'OBJECT' && x.fields);
     const leaks = outputs.flatMap((x: any) =>
       x.fields.filter((f: any) => /truth/i.test(f.name)).map((f: any) => `${x.name}.${f.name}`),
