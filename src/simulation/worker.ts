@@ -7,6 +7,7 @@
  * worker by it (recognised by its `workerData`), it runs the simulation and posts
  * {@link SimulationWorkerMessage}s.
  */
+import { types } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { BadUserInputError, ErrorCode, type InputProblem } from '../errors';
 import { StrategyRegistry } from '../strategies/registry';
@@ -89,9 +90,13 @@ export function runSimulationInWorker(
     strategyModules: [...(options.strategyModules ?? [])],
     trainerModules: [...(options.trainerModules ?? [])],
   };
-  const transferList = [...new Set([input.features, input.groundTruth, input.split])]
-    .map((a) => a?.buffer)
-    .filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+  const transferList = [
+    ...new Set(
+      [input.features, input.groundTruth, input.split]
+        .filter((a) => ArrayBuffer.isView(a) && !types.isSharedArrayBuffer(a.buffer))
+        .map((a) => a.buffer as ArrayBuffer),
+    ),
+  ];
   return new Promise<SimulationResult>((resolve, reject) => {
     let settled = false;
     const worker = new Worker(SIMULATION_WORKER_FILE, { workerData: data, transferList });
