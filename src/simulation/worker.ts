@@ -31,7 +31,10 @@ export interface SimulationWorkerOptions {
   strategyModules?: readonly string[];
   /** Trainer plugin modules besides the built-ins, as given to `TrainerRegistry.load`. */
   trainerModules?: readonly string[];
-  /** Called after each step (see `runSimulation`), on the caller's thread. */
+  /**
+   * Called after each step (see `runSimulation`), on the caller's thread. If it throws, the
+   * worker is terminated and the promise rejects with that error.
+   */
   onProgress?: (progress: SimulationProgress) => void;
   /** Aborting terminates the worker; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
@@ -114,7 +117,14 @@ export function runSimulationInWorker(
     worker.on('message', (message: SimulationWorkerMessage) => {
       switch (message.type) {
         case 'progress':
-          if (!settled) onProgress?.(message.progress);
+          if (settled) break;
+          try {
+            onProgress?.(message.progress);
+          } catch (error) {
+            // A failing callback must not become an uncaught exception of the caller's process.
+            settle(() => reject(error));
+            void worker.terminate();
+          }
           break;
         case 'result':
           settle(() => resolve(message.result));

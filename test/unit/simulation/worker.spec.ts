@@ -91,6 +91,17 @@ describe('runSimulationInWorker', () => {
     }
   });
 
+  it('rejects with the error of a progress callback that throws', async () => {
+    const failure = new Error('progress sink is gone');
+    await expect(
+      runSimulationInWorker(smallInput(), {
+        onProgress: () => {
+          throw failure;
+        },
+      }),
+    ).rejects.toBe(failure);
+  });
+
   it('rejects at once for a signal that has already aborted', async () => {
     const controller = new AbortController();
     controller.abort();
