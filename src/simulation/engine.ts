@@ -165,7 +165,10 @@ interface PlannedStrategy {
   code: string;
   strategy: Strategy;
   params: Record<string, unknown>;
-  /** Draw the strategy's `seed` parameter per repeat and iteration. */
+  /**
+   * Draw the strategy's `seed` parameter per repeat and iteration: it has one, the caller left
+   * it out, and it takes any unsigned 32-bit integer.
+   */
   drawSeed: boolean;
   committeeSize: number;
   needsEmbeddings: boolean;
@@ -209,8 +212,9 @@ interface Plan {
  * trainer's `seed` option, when it has one, shifted by the member's number.
  *
  * A strategy parameter named `seed` (the `random` strategy's) that the caller leaves out is
- * drawn per repeat and iteration; otherwise the baseline would take the same permutation
- * positions of a shrinking pool every iteration. Given, it is used as given.
+ * drawn per repeat and iteration (when its schema takes any unsigned 32-bit integer); otherwise
+ * the baseline would take the same permutation positions of a shrinking pool every iteration.
+ * Given, it is used as given.
  *
  * Deterministic: the same input and `seed` give the same result (trainers are deterministic).
  *
@@ -663,12 +667,30 @@ function planStrategy(
     code: strategy.code,
     strategy,
     params,
-    drawSeed: schema.properties?.seed !== undefined && givenParams.seed === undefined,
+    drawSeed:
+      schema.properties?.seed !== undefined &&
+      givenParams.seed === undefined &&
+      acceptsAnySeed(registry, strategy.code, givenParams),
     committeeSize,
     needsEmbeddings: strategy.needs.includes('EMBEDDINGS'),
     needsModel: strategy.needs.length > 0 || narrowing !== null,
     narrowing,
   };
+}
+
+/** Whether the strategy's `seed` parameter takes every 32-bit seed the simulation may draw. */
+function acceptsAnySeed(
+  registry: StrategyRegistry,
+  code: string,
+  params: Record<string, unknown>,
+): boolean {
+  try {
+    registry.params(code, { ...params, seed: 0 });
+    registry.params(code, { ...params, seed: 2 ** 32 - 1 });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Sizes and ranges of the arrays: wrong ones are the caller's bug, not the user's choice. */

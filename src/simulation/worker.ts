@@ -7,6 +7,7 @@
  * worker by it (recognised by its `workerData`), it runs the simulation and posts
  * {@link SimulationWorkerMessage}s.
  */
+import { types } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { BadUserInputError, ErrorCode, type InputProblem } from '../errors';
 import { StrategyRegistry } from '../strategies/registry';
@@ -30,7 +31,10 @@ export interface SimulationWorkerOptions {
   strategyModules?: readonly string[];
   /** Trainer plugin modules besides the built-ins, as given to `TrainerRegistry.load`. */
   trainerModules?: readonly string[];
-  /** Called after each step (see `runSimulation`), on the caller's thread. */
+  /**
+   * Called after each step (see `runSimulation`), on the caller's thread. If it throws, the
+   * worker is terminated and the promise rejects with that error.
+   */
   onProgress?: (progress: SimulationProgress) => void;
   /** Aborting terminates the worker; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
@@ -89,9 +93,13 @@ export function runSimulationInWorker(
     strategyModules: [...(options.strategyModules ?? [])],
     trainerModules: [...(options.trainerModules ?? [])],
   };
-  const transferList = [...new Set([input.features, input.groundTruth, input.split])]
-    .map((a) => a?.buffer)
-    .filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+  const transferList = [
+    ...new Set(
+      [input.features, input.groundTruth, input.split]
+        .filter((a) => ArrayBuffer.isView(a) && !types.isSharedArrayBuffer(a.buffer))
+        .map((a) => a.buffer as ArrayBuffer),
+    ),
+  ];
   return new Promise<SimulationResult>((resolve, reject) => {
     let settled = false;
     const worker = new Worker(SIMULATION_WORKER_FILE, { workerData: data, transferList });
@@ -109,7 +117,14 @@ export function runSimulationInWorker(
     worker.on('message', (message: SimulationWorkerMessage) => {
       switch (message.type) {
         case 'progress':
-          if (!settled) onProgress?.(message.progress);
+          if (settled) break;
+          try {
+            onProgress?.(message.progress);
+          } catch (error) {
+            // A failing callback must not become an uncaught exception of the caller's process.
+            settle(() => reject(error));
+            void worker.terminate();
+          }
           break;
         case 'result':
           settle(() => resolve(message.result));

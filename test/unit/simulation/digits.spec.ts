@@ -1,0 +1,33 @@
+/**
+ * The acceptance test of `simulate` on real data: on the digits, uncertainty sampling with
+ * margins must beat random sampling, at the end and over the whole learning curve, with the
+ * softmax trainer's default options (measured: margin 0.943 vs random 0.912 mean test accuracy
+ * at 200 labels, AUC 0.872 vs 0.860).
+ *
+ * Run through the worker, as the server runs it: inside Jest's module sandbox the same numeric
+ * code measured about three times slower (about 40 s instead of 8 s).
+ */
+import { runSimulationInWorker } from '../../../src/simulation/worker';
+import { digitsSimulationData } from '../../helpers/digits';
+
+describe('a simulation on the digits', () => {
+  it('shows margin sampling ahead of random sampling at 200 labels and over the curve', async () => {
+    const result = await runSimulationInWorker({
+      ...digitsSimulationData(),
+      strategies: [{ code: 'random' }, { code: 'margin' }],
+      seedSize: 20,
+      batchSize: 20,
+      budget: 200,
+      repeats: 5,
+      trainer: { code: 'softmax' },
+      seed: 20,
+    });
+    const [random, margin] = result.strategies;
+    expect(result.labelCounts).toEqual([20, 40, 60, 80, 100, 120, 140, 160, 180, 200]);
+    const last = result.labelCounts.length - 1;
+    expect(margin.points[last].meanAccuracy).toBeGreaterThan(random.points[last].meanAccuracy);
+    expect(margin.auc.mean).toBeGreaterThan(random.auc.mean);
+    // Both learn: the data's README gives about 0.93 for 200 random labels.
+    expect(random.points[last].meanAccuracy).toBeGreaterThan(0.85);
+  });
+});
