@@ -117,12 +117,12 @@ export async function startServer(
     roundJobExpireSeconds: config.roundJobExpireSeconds,
     pollingSeconds: config.jobPollingSeconds,
   });
-  const services = createServices(db.ds, config, { registry, jobs, events, trainers });
-  if (opts.bootstrapAdminKey ?? true) await announceInitialKey(services, config, db);
   const inference = new InferencePool({
     threads: config.inferenceThreads,
     maxQueue: config.inferenceMaxQueue,
   });
+  const services = createServices(db, config, { registry, jobs, events, trainers, inference });
+  if (opts.bootstrapAdminKey ?? true) await announceInitialKey(services, config, db);
   const runner = new RoundRunner(
     db,
     config,

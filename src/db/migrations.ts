@@ -4,6 +4,7 @@ import { RoundsPredictions1795295012133 } from '../../migrations/1795295012133-r
 import { RoundHeartbeat1795297860891 } from '../../migrations/1795297860891-round-heartbeat';
 import { LabelQueues1795298973454 } from '../../migrations/1795298973454-label-queues';
 import { TrainersSimulation1795301123921 } from '../../migrations/1795301123921-trainers-simulation';
+import { AutoLabelStreamSynthesis1795302469268 } from '../../migrations/1795302469268-auto-label-stream-synthesis';
 
 /** Every migration, in order, listed explicitly (no globs). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -12,4 +13,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   RoundHeartbeat1795297860891,
   LabelQueues1795298973454,
   TrainersSimulation1795301123921,
+  AutoLabelStreamSynthesis1795302469268,
 ];

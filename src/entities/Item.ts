@@ -43,6 +43,14 @@ export class Item {
   @Column({ type: 'enum', enum: ItemOrigin, enumName: 'item_origin', default: ItemOrigin.IMPORTED })
   origin: ItemOrigin;
 
+  /** For SYNTHETIC items: the items it was made from. */
+  @Column({ type: 'bigint', array: true, nullable: true })
+  parents: string[] | null;
+
+  /** For SYNTHETIC items: the method, its parameters and what it drew (e.g. the mixup weight). */
+  @Column({ type: 'jsonb', nullable: true })
+  synthesis: Record<string, unknown> | null;
+
   /**
    * The true class, known only to simulations and evaluation (index into the dataset's classes).
    * Never read by strategies, queues or label listings, and never sent to clients.

@@ -21,6 +21,7 @@ import { Item } from './Item';
 })
 @Index('ix_label_dataset_id', ['datasetId', 'id'])
 @Index('ix_label_item_id', ['itemId', 'id'])
+@Index('ix_label_run', ['runId'], { where: 'run_id IS NOT NULL' })
 export class Label {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
   id: string;
@@ -57,6 +58,10 @@ export class Label {
 
   @Column({ type: 'real', nullable: true })
   confidence: number | null;
+
+  /** The auto-label run or stream call that wrote this MODEL label (to revoke it as a whole). */
+  @Column({ name: 'run_id', type: 'uuid', nullable: true })
+  runId: string | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

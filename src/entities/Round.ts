@@ -9,7 +9,7 @@ import {
   type Relation,
 } from 'typeorm';
 import { Dataset } from './Dataset';
-import { RoundStatus } from './enums';
+import { RoundStatus, QueryMechanism } from './enums';
 
 /** One selection of queries by a strategy over a dataset's pool. */
 @Entity({ name: 'round' })
@@ -26,6 +26,18 @@ export class Round {
   dataset?: Relation<Dataset>;
 
   /** The strategy's code, e.g. `margin`. */
+  /**
+   * What made this batch of queries: a pool round chosen by a strategy, or a batch made by
+   * stream sampling, an auto-label audit or synthesis (those open at once, without a job).
+   */
+  @Column({
+    type: 'enum',
+    enum: QueryMechanism,
+    enumName: 'query_mechanism',
+    default: QueryMechanism.POOL_ROUND,
+  })
+  mechanism: QueryMechanism;
+
   @Column({ type: 'varchar', length: 100 })
   strategy: string;
 

@@ -58,6 +58,29 @@ export enum ApiKeyRole {
 export enum TaskKind {
   TRAIN = 'TRAIN',
   SIMULATE = 'SIMULATE',
+  AUTO_LABEL = 'AUTO_LABEL',
+}
+
+/** What made a batch of label queries, and so what its answers spend the budget on. */
+export enum QueryMechanism {
+  /** A pool-based round chosen by a strategy. */
+  POOL_ROUND = 'POOL_ROUND',
+  /** Stream-based selective sampling: items the model was unsure of as they arrived. */
+  STREAM = 'STREAM',
+  /** Human audit of auto-labels. */
+  AUDIT = 'AUDIT',
+  /** Membership query synthesis: generated items. */
+  SYNTHESIS = 'SYNTHESIS',
+}
+
+/** What stream-based selective sampling decided for one arriving item. */
+export enum StreamDecisionKind {
+  /** The model was unsure: queued for a human (spends budget). */
+  QUERIED = 'QUERIED',
+  /** The model was sure enough: it got a MODEL label. */
+  AUTO_LABELED = 'AUTO_LABELED',
+  /** It would have been queried, but the budget was spent. */
+  DEFERRED = 'DEFERRED',
 }
 
 export enum TaskStatus {

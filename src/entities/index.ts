@@ -9,6 +9,8 @@ import { Prediction } from './Prediction';
 import { QuerySkip } from './QuerySkip';
 import { QuerySlot } from './QuerySlot';
 import { Round } from './Round';
+import { Stream } from './Stream';
+import { StreamDecision } from './StreamDecision';
 import { Task } from './Task';
 
 export {
@@ -23,6 +25,8 @@ export {
   QuerySkip,
   QuerySlot,
   Round,
+  Stream,
+  StreamDecision,
   Task,
 };
 export * from './enums';
@@ -40,5 +44,7 @@ export const ENTITIES = [
   QuerySkip,
   QuerySlot,
   Round,
+  Stream,
+  StreamDecision,
   Task,
 ];

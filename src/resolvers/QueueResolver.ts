@@ -15,6 +15,7 @@ import {
   BudgetNode,
   DatasetNode,
   LabelQueryConnection,
+  MechanismBudgetNode,
   LabelQueryNode,
   PredictionNode,
   QueryAnswerNode,
@@ -277,6 +278,28 @@ export class DatasetBudgetResolver {
   @FieldResolver(() => BudgetNode, { description: "The dataset's label budget and its use." })
   async budget(@Root() dataset: DatasetNode, @Ctx() ctx: GraphQLContext): Promise<BudgetNode> {
     const b = await ctx.loaders.budget.load(dataset.id);
-    return b ?? { total: dataset.labelBudget, spent: 0, held: 0, remaining: dataset.labelBudget };
+    return (
+      b ?? {
+        datasetId: dataset.id,
+        total: dataset.labelBudget,
+        spent: 0,
+        held: 0,
+        remaining: dataset.labelBudget,
+      }
+    );
+  }
+}
+
+@Resolver(() => BudgetNode)
+export class BudgetMechanismResolver {
+  @FieldResolver(() => [MechanismBudgetNode], {
+    description:
+      'The same use by mechanism: every unit spent, held or owed, by pool rounds, stream sampling, audits and synthesis.',
+  })
+  byMechanism(
+    @Root() budget: BudgetNode & { datasetId?: string },
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<MechanismBudgetNode[]> {
+    return ctx.loaders.budgetByMechanism.load(budget.datasetId!) as Promise<MechanismBudgetNode[]>;
   }
 }

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { ApiKey, Dataset, Label } from '../entities';
 import type { Services } from '../services';
 import type { LabelQuery, Round } from '../entities';
-import type { Budget, QueryAnswer } from '../services/QueueService';
+import type { Budget, MechanismBudget, QueryAnswer } from '../services/QueueService';
 import type { ItemRow, PredictionRow } from '../services/ItemService';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { TrainerRegistry } from '../trainers/registry';
@@ -20,6 +20,7 @@ export interface Loaders {
   prediction: DataLoader<string, PredictionRow | null>;
   round: DataLoader<string, Round | null>;
   budget: DataLoader<string, Budget | null>;
+  budgetByMechanism: DataLoader<string, MechanismBudget[]>;
   queryAnswers: DataLoader<string, QueryAnswer[]>;
   queryProgress: DataLoader<string, { answered: number; held: number }>;
 }
@@ -48,6 +49,7 @@ export function createLoaders(
     prediction: new DataLoader((keys) => services.items.predictionsByModelItem(keys)),
     round: new DataLoader((ids) => services.rounds.byIds(ids)),
     budget: new DataLoader((ids) => services.queues.budgets(ids)),
+    budgetByMechanism: new DataLoader((ids) => services.queues.budgetsByMechanism(ids)),
     queryAnswers: new DataLoader((ids) => services.queues.answersByQueryIds(ids)),
     queryProgress: new DataLoader((ids) => services.queues.progressByQueryIds(ids)),
   };

@@ -5,7 +5,7 @@ import { LabelResolver } from './LabelResolver';
 import { ModelResolver } from './ModelResolver';
 import { LabelQueryResolver, RoundResolver } from './RoundResolver';
 import { StrategyResolver } from './StrategyResolver';
-import { DatasetBudgetResolver, QueueResolver } from './QueueResolver';
+import { BudgetMechanismResolver, DatasetBudgetResolver, QueueResolver } from './QueueResolver';
 import { SimulationResolver, TrainingResolver } from './TaskResolver';
 
 export const RESOLVERS = [
@@ -19,6 +19,7 @@ export const RESOLVERS = [
   StrategyResolver,
   QueueResolver,
   DatasetBudgetResolver,
+  BudgetMechanismResolver,
   TrainingResolver,
   SimulationResolver,
 ] as const;

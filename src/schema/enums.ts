@@ -6,7 +6,9 @@ import {
   LabelQueryStatus,
   LabelSource,
   ModelOutputKind,
+  QueryMechanism,
   RoundStatus,
+  StreamDecisionKind,
   TaskStatus,
 } from '../entities/enums';
 import { QueueEventKind } from '../events/bus';
@@ -38,6 +40,16 @@ registerEnumType(LabelQueryStatus, {
   name: 'LabelQueryStatus',
   description:
     'OPEN (in the queue) -> ANSWERED (every needed answer is in and they agree), or NEEDS_REVIEW (the most frequent answer is tied); CANCELLED when its round is.',
+});
+registerEnumType(QueryMechanism, {
+  name: 'QueryMechanism',
+  description:
+    'What made a batch of label queries: POOL_ROUND (a strategy over the pool), STREAM (selective sampling of arriving items), AUDIT (checking auto-labels), SYNTHESIS (generated items).',
+});
+registerEnumType(StreamDecisionKind, {
+  name: 'StreamDecisionKind',
+  description:
+    'QUERIED (the model was unsure: queued for a human), AUTO_LABELED (sure enough: a MODEL label), DEFERRED (would be queried, but the budget was spent).',
 });
 registerEnumType(TaskStatus, {
   name: 'TaskStatus',
@@ -76,7 +88,9 @@ export {
   LabelQueryStatus,
   LabelSource,
   ModelOutputKind,
+  QueryMechanism,
   QueueEventKind,
   RoundStatus,
+  StreamDecisionKind,
   TaskStatus,
 };

@@ -7,6 +7,7 @@ import {
   LabelQueryStatus,
   LabelSource,
   ModelOutputKind,
+  QueryMechanism,
   QueueEventKind,
   RoundStatus,
   StrategyKind,
@@ -268,8 +269,14 @@ export class RoundNode {
   @Field(() => ID)
   datasetId: string;
 
-  @Field({ description: "The strategy's code, e.g. `margin`." })
+  @Field({
+    description:
+      "The strategy's code, e.g. `margin`; for other mechanisms what made the batch (`audit`, `stream:<policy>`, `synthesis:<method>`).",
+  })
   strategy: string;
+
+  @Field(() => QueryMechanism, { description: 'What made this batch of queries.' })
+  mechanism: QueryMechanism;
 
   @Field(() => GraphQLJSON)
   params: Record<string, unknown>;
@@ -399,6 +406,25 @@ export class QueryAnswerNode {
 
   @Field()
   answeredAt: Date;
+}
+
+@ObjectType('MechanismBudget', {
+  description: 'Budget use of one mechanism: pool rounds, stream sampling, audits, synthesis.',
+})
+export class MechanismBudgetNode {
+  @Field(() => QueryMechanism)
+  mechanism: QueryMechanism;
+
+  @Field(() => Int, { description: 'Answers given to its queries.' })
+  spent: number;
+
+  @Field(() => Int, { description: 'Units held by live claims on its queries.' })
+  held: number;
+
+  @Field(() => Int, {
+    description: 'Answers its open queries still need (held ones included): units promised.',
+  })
+  owed: number;
 }
 
 @ObjectType('LabelBudget', {

@@ -72,6 +72,14 @@ export interface Budget {
   remaining: number | null;
 }
 
+export interface MechanismBudget {
+  mechanism: string;
+  spent: number;
+  held: number;
+  /** Answers still owed to open queries (free or held). */
+  owed: number;
+}
+
 export interface QueryAnswer {
   queryId: string;
   annotatorId: string;
@@ -500,6 +508,28 @@ export class QueueService {
       ]),
     );
     return datasetIds.map((id) => byId.get(id) ?? null);
+  }
+
+  /**
+   * Each dataset's budget use by mechanism (pool round, stream, audit, synthesis): answers
+   * given (spent), live claims (held), and answers still owed to open queries (planned, which
+   * includes held), for DataLoader.
+   */
+  async budgetsByMechanism(datasetIds: readonly string[]): Promise<MechanismBudget[][]> {
+    const rows: (MechanismBudget & { datasetId: string })[] = await this.ds.query(
+      `SELECT s.dataset_id AS "datasetId", r.mechanism,
+              count(*) FILTER (WHERE s.answered_at IS NOT NULL)::int AS spent,
+              count(*) FILTER (WHERE s.answered_at IS NULL AND q.status = 'OPEN'
+                                 AND s.lease_expires_at > now())::int AS held,
+              count(*) FILTER (WHERE s.answered_at IS NULL AND q.status = 'OPEN')::int AS owed
+       FROM query_slot s JOIN label_query q ON q.id = s.query_id JOIN round r ON r.id = q.round_id
+       WHERE s.dataset_id = ANY($1::uuid[])
+       GROUP BY s.dataset_id, r.mechanism ORDER BY r.mechanism`,
+      [datasetIds],
+    );
+    const byDataset = new Map<string, MechanismBudget[]>(datasetIds.map((id) => [id, []]));
+    for (const { datasetId, ...r } of rows) byDataset.get(datasetId)?.push(r);
+    return datasetIds.map((id) => byDataset.get(id)!);
   }
 
   /** Each query's answers so far, for DataLoader. */

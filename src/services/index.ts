@@ -1,4 +1,5 @@
-import type { DataSource } from 'typeorm';
+import type { Database } from '../db/database';
+import type { InferencePool } from '../inference/pool';
 import type { QuarryConfig } from '../config';
 import { ApiKeyService } from './ApiKeyService';
 import { DatasetService } from './DatasetService';
@@ -30,9 +31,12 @@ export interface ServiceDeps {
   jobs: JobQueue;
   events: EventBus;
   trainers: TrainerRegistry;
+  /** ONNX inference in worker threads (auto-labelling, stream sampling). */
+  inference: InferencePool;
 }
 
-export function createServices(ds: DataSource, config: QuarryConfig, deps: ServiceDeps): Services {
+export function createServices(db: Database, config: QuarryConfig, deps: ServiceDeps): Services {
+  const ds = db.ds;
   const datasets = new DatasetService(ds);
   return {
     apiKeys: new ApiKeyService(ds),
