@@ -138,6 +138,11 @@ export async function startServer(
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  // Idle keep-alive connections are closed by the client first (undici: 4 s, browsers: longer)
+  // rather than by us: a server closing a socket just as a client reuses it resets that
+  // request (ECONNRESET). 65 s, as behind common load balancers; headers must come sooner.
+  httpServer.keepAliveTimeout = 65_000;
+  httpServer.headersTimeout = 66_000;
   // Subscriptions: the GraphQL over WebSocket protocol (graphql-ws) on the same path. The key
   // comes in the connection_init payload ({ authorization: "Bearer qk_…" }) or the upgrade
   // request's Authorization header.

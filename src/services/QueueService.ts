@@ -104,11 +104,10 @@ const QUERY_COLUMNS = `q.id, q.dataset_id AS "datasetId", q.round_id AS "roundId
   q.answers_needed AS "answersNeeded", q.resolved_class AS "resolvedClass",
   r.model_ids[1] AS "preLabelModelId"`;
 
-/**
+/*
  * Order of the queue: the newest open round first (a newer round was chosen with a newer model),
  * then by rank (1 = the item the strategy wanted most). Claims hand out in the same order.
  */
-const QUEUE_ORDER = 'r.created_at DESC, r.id DESC, q.rank ASC';
 
 interface QueueCursor {
   /** Round creation time, microseconds since the epoch (timestamptz precision). */
@@ -164,13 +163,20 @@ export class QueueService {
       params.push(cursor.t, cursor.r, cursor.k);
       keyset = `AND (r.t < $3::bigint OR (r.t = $3::bigint AND (r.id < $4::uuid OR (r.id = $4::uuid AND q.rank > $5))))`;
     }
+    // Each open round's queue is read in rank order through its index, newest round first,
+    // and only as far as the page needs: never a sort of the whole queue.
     const rows: (QueueQuery & { t: string })[] = await this.ds.query(
-      `SELECT ${QUERY_COLUMNS}, r.t::text AS t
-       FROM label_query q
-       JOIN (SELECT id, created_at, model_ids, (extract(epoch FROM created_at) * 1000000)::bigint AS t FROM round) r
-         ON r.id = q.round_id
-       WHERE q.dataset_id = $1 AND q.status = 'OPEN' ${keyset}
-       ORDER BY ${QUEUE_ORDER}
+      `SELECT x.*, r.t::text AS t
+       FROM (SELECT id, created_at, model_ids, (extract(epoch FROM created_at) * 1000000)::bigint AS t
+             FROM round WHERE dataset_id = $1 AND status = 'OPEN') r
+       CROSS JOIN LATERAL (
+         SELECT ${QUERY_COLUMNS}
+         FROM label_query q
+         WHERE q.dataset_id = $1 AND q.round_id = r.id AND q.status = 'OPEN' ${keyset}
+         ORDER BY q.rank
+         LIMIT $2
+       ) x
+       ORDER BY r.created_at DESC, r.id DESC, x.rank
        LIMIT $2`,
       params,
     );
@@ -210,40 +216,46 @@ export class QueueService {
     }
     checkLease(leaseSeconds);
     const annotator = annotatorOf(key, annotatorId);
+    // A query needs at most k answers (the dataset's annotationsPerItem when it opened).
+    const k = dataset.annotationsPerItem;
     const claims = await this.ds.transaction(async (m) => {
-      // One claim at a time per annotator, so two claims of one person never take two slots of
-      // one query; claims of different annotators run side by side.
-      await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
-        ANNOTATOR_LOCK,
-        `${dataset.id}:${annotator}`,
-      ]);
+      // With k > 1, one claim at a time per annotator, so two claims of one person never take
+      // two slots of one query; claims of different annotators always run side by side.
+      if (k > 1) {
+        await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+          ANNOTATOR_LOCK,
+          `${dataset.id}:${annotator}`,
+        ]);
+      }
       let wanted = count;
       if (dataset.labelBudget !== null) {
         const budget = await this.lockBudget(m, dataset);
         if (budget.remaining! <= 0) throw budgetExhausted(budget);
         wanted = Math.min(count, budget.remaining!);
       }
-      const [{ k }] = await m.query(
-        `SELECT coalesce(max(answers_needed), 1)::int AS k FROM label_query WHERE dataset_id = $1 AND status = 'OPEN'`,
-        [dataset.id],
-      );
       // Slots are locked, not queries: whether a slot is free is in its own row, so a claimer
       // that meets a slot another just took re-reads it (PostgreSQL's recheck of locked rows)
-      // and passes over it. Up to k slots of one query may come back; one is kept per query.
+      // and passes over it. Each open round's queue is walked in rank order through its index
+      // (never a sort of the whole queue), newest round first. Up to k slots of one query may
+      // come back; one is kept per query.
       const free: { id: string; queryId: string }[] = await m.query(
-        `SELECT s.id, s.query_id AS "queryId"
-         FROM query_slot s
-         JOIN label_query q ON q.id = s.query_id
-         JOIN round r ON r.id = q.round_id
-         WHERE s.dataset_id = $1 AND s.answered_at IS NULL
-           AND (s.lease_expires_at IS NULL OR s.lease_expires_at <= now())
-           AND q.status = 'OPEN'
-           AND NOT EXISTS (SELECT 1 FROM query_slot o WHERE o.query_id = s.query_id AND o.annotator_id = $2
-                             AND o.id <> s.id AND (o.answered_at IS NOT NULL OR o.lease_expires_at > now()))
-           AND NOT EXISTS (SELECT 1 FROM query_skip x WHERE x.query_id = s.query_id AND x.annotator_id = $2)
-         ORDER BY ${QUEUE_ORDER}, s.slot
-         LIMIT $3
-         FOR UPDATE OF s SKIP LOCKED`,
+        `SELECT x.id, x."queryId"
+         FROM (SELECT id, created_at FROM round WHERE dataset_id = $1 AND status = 'OPEN') r
+         CROSS JOIN LATERAL (
+           SELECT s.id, s.query_id AS "queryId", q.rank, s.slot
+           FROM label_query q JOIN query_slot s ON s.query_id = q.id
+           WHERE q.dataset_id = $1 AND q.round_id = r.id AND q.status = 'OPEN'
+             AND s.answered_at IS NULL
+             AND (s.lease_expires_at IS NULL OR s.lease_expires_at <= now())
+             AND NOT EXISTS (SELECT 1 FROM query_slot o WHERE o.query_id = s.query_id AND o.annotator_id = $2
+                               AND o.id <> s.id AND (o.answered_at IS NOT NULL OR o.lease_expires_at > now()))
+             AND NOT EXISTS (SELECT 1 FROM query_skip x WHERE x.query_id = s.query_id AND x.annotator_id = $2)
+           ORDER BY q.rank, s.slot
+           LIMIT $3
+           FOR UPDATE OF s SKIP LOCKED
+         ) x
+         ORDER BY r.created_at DESC, r.id DESC, x.rank, x.slot
+         LIMIT $3`,
         [dataset.id, annotator, wanted * k],
       );
       const seen = new Set<string>();
@@ -267,11 +279,6 @@ export class QueueService {
       // In queue order, as they were chosen.
       const position = new Map(picked.map((id, i) => [id, i]));
       held.sort((a, b) => position.get(a.id)! - position.get(b.id)!);
-      const queries = await this.queriesByIds(
-        held.map((h) => h.queryId),
-        m,
-      );
-      const byId = new Map(queries.map((q) => [q.id, q]));
       await this.events.publish(m, {
         type: 'queue',
         kind: QueueEventKind.CLAIMED,
@@ -279,14 +286,18 @@ export class QueueService {
         roundId: null,
         queryIds: held.map((h) => h.queryId),
       });
-      return held.map((h) => ({
-        token: h.token,
-        expiresAt: h.expiresAt,
-        annotatorId: annotator,
-        query: byId.get(h.queryId)!,
-      }));
+      return held;
     });
-    return claims;
+    if (claims.length === 0) return [];
+    // Read after commit: the claim's row locks are held no longer than they must be.
+    const queries = await this.queriesByIds(claims.map((h) => h.queryId));
+    const byId = new Map(queries.map((q) => [q.id, q]));
+    return claims.map((h) => ({
+      token: h.token,
+      expiresAt: h.expiresAt,
+      annotatorId: annotator,
+      query: byId.get(h.queryId)!,
+    }));
   }
 
   /** Extends a claim's lease (from now). A lapsed lease nobody took over may be renewed too. */

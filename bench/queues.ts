@@ -1,0 +1,854 @@
+/**
+ * Label-queue benchmark on PostgreSQL. Prints, in one run:
+ *   (a) 64 annotators over HTTP, each looping `claimQueries(count: 1)` -> `submitLabel`, against a
+ *       Quarry server process: labels/s, claim and submit latency (p50/p95/p99), claim+submit p99;
+ *   (b) the limit: the same loop as raw SQL over `pg` (the statements Quarry runs, minus HTTP,
+ *       GraphQL and auth), 64 clients, on a second queue of the same size; and (a) / (b);
+ *   (c) double-serves of both, from the claims handed out and from the rows left behind;
+ *   (d) `labelQueue(first: 50)` under 128 connections (autocannon) against Quarry, and against a
+ *       bare Apollo Server on the same HTTP stack serving the same payload from memory (the limit);
+ *   (e) the targets, PASS or MISS.
+ *
+ *   npm run bench:queues
+ *   QUARRY_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test to choose the server
+ *   QUARRY_BENCH_SECONDS (20), QUARRY_BENCH_READ_SECONDS (10), QUARRY_BENCH_WARMUP_SECONDS (2),
+ *   QUARRY_BENCH_ANNOTATORS (64), QUARRY_BENCH_CONNECTIONS (128), QUARRY_BENCH_QUEUE (50000:
+ *   queries per queue, at most a round's 100,000), QUARRY_BENCH_IDEMPOTENCY (1: submits carry an
+ *   idempotency key, as a retrying client's do), QUARRY_DB_POOL_SIZE (the server's pool, 10),
+ *   QUARRY_BENCH_KEEP_DB=1 (keep the database afterwards, to look at it).
+ */
+import 'reflect-metadata';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { Client } from 'pg';
+import { benchPgUrl } from './pg';
+import { buildFeedForwardOnnx } from '../src/onnx/build';
+
+function knob(name: string, fallback: number, min = 1): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new Error(`${name} must be an integer of ${min} or more, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const SECONDS = knob('QUARRY_BENCH_SECONDS', 20);
+const READ_SECONDS = knob('QUARRY_BENCH_READ_SECONDS', 10);
+const WARMUP_SECONDS = knob('QUARRY_BENCH_WARMUP_SECONDS', 2, 0);
+const ANNOTATORS = knob('QUARRY_BENCH_ANNOTATORS', 64);
+const CONNECTIONS = knob('QUARRY_BENCH_CONNECTIONS', 128);
+const QUEUE = Math.min(100_000, knob('QUARRY_BENCH_QUEUE', 50_000));
+const IDEMPOTENCY = knob('QUARRY_BENCH_IDEMPOTENCY', 1, 0) !== 0;
+const DIM = 8;
+const CLASSES = ['cat', 'dog', 'bird', 'fish'];
+const LEASE_SECONDS = 3600;
+const QUARRY = path.resolve(__dirname, '../../bin/quarry.js');
+
+const CLAIM = `mutation($d: ID!) { claimQueries(datasetId: $d, count: 1, leaseSeconds: ${LEASE_SECONDS}) {
+  token expiresAt annotatorId query { id itemId } } }`;
+const SUBMIT = `mutation($q: ID!, $v: String!, $t: String!, $k: String) {
+  submitLabel(queryId: $q, value: $v, claimToken: $t, idempotencyKey: $k) { value replayed query { id status } } }`;
+const LABEL_QUEUE = `query($d: ID!) { labelQueue(datasetId: $d, first: 50) { edges { node {
+  id rank score reason item { id externalId payload } round { id strategy } preLabel { value confidence } } } } }`;
+
+/** The SDL of what LABEL_QUEUE reads, for the bare server; JSON scalars pass values through. */
+const BARE_SDL = `scalar JSON
+type Item { id: ID! externalId: String! payload: JSON! }
+type Round { id: ID! strategy: String! }
+type Prediction { value: String! confidence: Float! }
+type LabelQuery { id: ID! rank: Int! score: Float! reason: JSON! item: Item! round: Round! preLabel: Prediction }
+type LabelQueryEdge { node: LabelQuery! }
+type LabelQueryConnection { edges: [LabelQueryEdge!]! }
+type Query { labelQueue(datasetId: ID!, first: Int, after: String): LabelQueryConnection! }`;
+
+/** Raw SQL of the claim: the statement QueueService.claim() locks a free slot with (k = 1). */
+const RAW_CLAIM_SELECT = `SELECT s.id, s.query_id AS "queryId"
+  FROM query_slot s
+  JOIN label_query q ON q.id = s.query_id
+  JOIN round r ON r.id = q.round_id
+  WHERE s.dataset_id = $1 AND s.answered_at IS NULL
+    AND (s.lease_expires_at IS NULL OR s.lease_expires_at <= now())
+    AND q.status = 'OPEN'
+    AND NOT EXISTS (SELECT 1 FROM query_slot o WHERE o.query_id = s.query_id AND o.annotator_id = $2
+                      AND o.id <> s.id AND (o.answered_at IS NOT NULL OR o.lease_expires_at > now()))
+    AND NOT EXISTS (SELECT 1 FROM query_skip x WHERE x.query_id = s.query_id AND x.annotator_id = $2)
+  ORDER BY r.created_at DESC, r.id DESC, q.rank ASC, s.slot
+  LIMIT 1
+  FOR UPDATE OF s SKIP LOCKED`;
+
+/** The page statement of QueueService.queue(), first page of 50. */
+const RAW_QUEUE_PAGE = `SELECT q.id, q.dataset_id, q.round_id, q.item_id, q.rank, q.score, q.reason, q.status,
+    q.created_at, q.answered_at, q.answers_needed, q.resolved_class, r.model_ids[1], r.t::text AS t
+  FROM label_query q
+  JOIN (SELECT id, created_at, model_ids, (extract(epoch FROM created_at) * 1000000)::bigint AS t FROM round) r
+    ON r.id = q.round_id
+  WHERE q.dataset_id = $1 AND q.status = 'OPEN'
+  ORDER BY r.created_at DESC, r.id DESC, q.rank ASC
+  LIMIT 51`;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Nearest-rank percentile of unsorted samples (ms). */
+function percentile(samples: number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = Float64Array.from(samples).sort();
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+const int = (v: number) => Math.round(v).toLocaleString('en');
+
+/** Deterministic pseudo-random features for rows [start, start + rows). */
+function features(start: number, rows: number): Float32Array {
+  const out = new Float32Array(rows * DIM);
+  let s = (start * 2654435761 + 1) >>> 0;
+  for (let i = 0; i < out.length; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32;
+  }
+  return out;
+}
+
+function model(): Buffer {
+  let seed = 11;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 2;
+  const layer = (inDim: number, outDim: number, activation?: 'relu') => ({
+    inDim,
+    outDim,
+    activation,
+    weights: Float32Array.from({ length: inDim * outDim }, rand),
+    bias: new Float32Array(outDim),
+  });
+  return Buffer.from(
+    buildFeedForwardOnnx({
+      inputDim: DIM,
+      layers: [layer(DIM, 16, 'relu'), layer(16, CLASSES.length)],
+      outputs: { probabilities: 'probabilities' },
+    }),
+  );
+}
+
+/** A child Node process that prints `"url":"http://…/graphql"` once it listens. */
+function spawnServer(args: string[], env: NodeJS.ProcessEnv): Promise<Child> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (process.env.QUARRY_BENCH_VERBOSE) process.stdout.write(`    server: ${chunk}`);
+      const m = /"url":"(http:\/\/[^"]+\/graphql)"/.exec(out);
+      if (m) resolve({ child, url: m[1] });
+      if (out.length > 100_000) out = out.slice(-10_000);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+}
+
+interface Child {
+  child: ChildProcess;
+  url: string;
+}
+
+async function stopChild(s: Child | undefined): Promise<void> {
+  if (!s || s.child.exitCode !== null) return;
+  s.child.removeAllListeners('exit');
+  const exited = new Promise((r) => s.child.once('exit', r));
+  s.child.kill('SIGTERM');
+  await exited;
+}
+
+class GraphQLCallError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Keep-alive HTTP, lighter on the shared cores than fetch: the client is not what is measured. */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
+
+function post(url: string, body: string, key: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          authorization: `Bearer ${key}`,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function gql(url: string, key: string, query: string, variables: object = {}) {
+  const text = await post(url, JSON.stringify({ query, variables }), key);
+  const body = JSON.parse(text) as {
+    data?: any;
+    errors?: { message: string; extensions?: { code?: string } }[];
+  };
+  if (body.errors?.length) {
+    const e = body.errors[0];
+    throw new GraphQLCallError(e.message, e.extensions?.code ?? 'UNKNOWN');
+  }
+  return body.data;
+}
+
+/** What one loop (HTTP or raw SQL) saw. */
+class LoopStats {
+  readonly claimMs: number[] = [];
+  readonly submitMs: number[] = [];
+  readonly bothMs: number[] = [];
+  /** Times each query id was handed out, over the whole run (warm-up included). */
+  readonly served = new Map<string, number>();
+  readonly tokens = new Set<string>();
+  readonly errors = new Map<string, number>();
+  /** Submits that succeeded, over the whole run. */
+  submitted = 0;
+  /** Claim -> submit iterations started inside the measured window. */
+  measured = 0;
+  measuredSecs = 0;
+  drainedAt: number | null = null;
+  sqlStatements = 0;
+
+  served1(queryId: string, token: string): void {
+    this.served.set(queryId, (this.served.get(queryId) ?? 0) + 1);
+    if (this.tokens.has(token)) this.error('duplicate claim token');
+    this.tokens.add(token);
+  }
+
+  error(what: string): void {
+    this.errors.set(what, (this.errors.get(what) ?? 0) + 1);
+  }
+
+  get claims(): number {
+    let n = 0;
+    for (const c of this.served.values()) n += c;
+    return n;
+  }
+
+  get doubleServes(): number {
+    let n = 0;
+    for (const c of this.served.values()) n += c - 1;
+    return n;
+  }
+
+  get rate(): number {
+    return this.measured / this.measuredSecs;
+  }
+}
+
+/**
+ * Runs `iteration` in `workers` loops for the warm-up then the measured window; each loop finishes
+ * the iteration it is in (so no claim is left unanswered). Returns false from `iteration` when the
+ * queue gave nothing.
+ */
+async function runLoops(
+  stats: LoopStats,
+  workers: number,
+  iteration: (
+    worker: number,
+    record: (claimMs: number, submitMs: number) => void,
+  ) => Promise<boolean>,
+): Promise<void> {
+  const t0 = performance.now();
+  const measureFrom = t0 + WARMUP_SECONDS * 1000;
+  const end = measureFrom + SECONDS * 1000;
+  const loop = async (w: number) => {
+    while (performance.now() < end) {
+      const started = performance.now();
+      const inWindow = started >= measureFrom;
+      const more = await iteration(w, (claimMs, submitMs) => {
+        if (!inWindow) return;
+        stats.claimMs.push(claimMs);
+        stats.submitMs.push(submitMs);
+        stats.bothMs.push(claimMs + submitMs);
+        stats.measured++;
+      });
+      if (!more) {
+        stats.drainedAt ??= (performance.now() - measureFrom) / 1000;
+        return;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, (_, w) => loop(w)));
+  stats.measuredSecs = (performance.now() - measureFrom) / 1000;
+}
+
+/** Counts backends of the bench database by what they wait on, every 100 ms, while `work` runs. */
+async function sampleWaits<T>(
+  adminUrl: string,
+  dbName: string,
+  work: Promise<T>,
+): Promise<{ result: T; waits: [string, number][] }> {
+  const c = new Client({ connectionString: adminUrl });
+  await c.connect();
+  const counts = new Map<string, number>();
+  let done = false;
+  let samples = 0;
+  const sampler = (async () => {
+    while (!done) {
+      const { rows } = await c.query(
+        `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, count(*)::int AS n
+         FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND pid <> pg_backend_pid()
+         GROUP BY 1`,
+        [dbName],
+      );
+      samples++;
+      for (const r of rows as { w: string; n: number }[])
+        counts.set(r.w, (counts.get(r.w) ?? 0) + r.n);
+      await sleep(100);
+    }
+  })();
+  try {
+    const result = await work;
+    return {
+      result,
+      waits: [...counts.entries()]
+        .map(([w, n]): [string, number] => [w, n / Math.max(1, samples)])
+        .sort((a, b) => b[1] - a[1]),
+    };
+  } finally {
+    done = true;
+    await sampler;
+    await c.end();
+  }
+}
+
+function printLoop(name: string, s: LoopStats, waits: [string, number][]): void {
+  console.log(
+    `${name}: ${int(s.rate)} labels/s (${int(s.measured)} in ${s.measuredSecs.toFixed(1)} s)` +
+      (s.drainedAt !== null ? `  ** queue drained at ${s.drainedAt.toFixed(1)} s **` : ''),
+  );
+  console.log(
+    `    claim   p50 ${ms(percentile(s.claimMs, 50))}  p95 ${ms(percentile(s.claimMs, 95))}  p99 ${ms(percentile(s.claimMs, 99))}`,
+  );
+  console.log(
+    `    submit  p50 ${ms(percentile(s.submitMs, 50))}  p95 ${ms(percentile(s.submitMs, 95))}  p99 ${ms(percentile(s.submitMs, 99))}`,
+  );
+  console.log(
+    `    claim+submit  p50 ${ms(percentile(s.bothMs, 50))}  p99 ${ms(percentile(s.bothMs, 99))}`,
+  );
+  const errors = [...s.errors.entries()].map(([e, n]) => `${e} x${n}`).join(', ');
+  console.log(`    errors: ${errors || 'none'}`);
+  console.log(
+    `    active backends by wait (mean per sample): ${waits
+      .slice(0, 6)
+      .map(([w, n]) => `${w} ${n.toFixed(1)}`)
+      .join(', ')}`,
+  );
+}
+
+interface DbCheck {
+  answeredSlots: number;
+  heldSlots: number;
+  labels: number;
+  labelledItems: number;
+  answeredQueries: number;
+}
+
+async function checkDatabase(db: Client, datasetId: string): Promise<DbCheck> {
+  const { rows } = await db.query(
+    `SELECT
+       (SELECT count(*)::int FROM query_slot WHERE dataset_id = $1 AND answered_at IS NOT NULL) AS "answeredSlots",
+       (SELECT count(*)::int FROM query_slot WHERE dataset_id = $1 AND answered_at IS NULL AND claim_token IS NOT NULL) AS "heldSlots",
+       (SELECT count(*)::int FROM label WHERE dataset_id = $1 AND source = 'HUMAN') AS labels,
+       (SELECT count(DISTINCT item_id)::int FROM label WHERE dataset_id = $1 AND source = 'HUMAN') AS "labelledItems",
+       (SELECT count(*)::int FROM label_query WHERE dataset_id = $1 AND status = 'ANSWERED') AS "answeredQueries"`,
+    [datasetId],
+  );
+  return rows[0] as DbCheck;
+}
+
+/** Double-serves the database shows: labels beyond one per item, answers beyond the submits. */
+function dbDoubleServes(c: DbCheck, s: LoopStats): number {
+  return (
+    c.labels -
+    c.labelledItems +
+    Math.max(0, c.answeredSlots - s.submitted) +
+    Math.abs(c.answeredQueries - c.labelledItems)
+  );
+}
+
+function printDoubleServes(name: string, s: LoopStats, c: DbCheck): number {
+  const total = s.doubleServes + dbDoubleServes(c, s);
+  console.log(
+    `    double-serves: ${total} (claims seen: ${int(s.claims)} of ${int(s.served.size)} distinct queries;` +
+      ` database: ${int(c.labels)} HUMAN labels on ${int(c.labelledItems)} items, ${int(c.answeredSlots)} answered slots` +
+      ` for ${int(s.submitted)} submits, ${int(c.answeredQueries)} ANSWERED queries, ${c.heldSlots} slots still held)`,
+  );
+  if (total > 0) console.log(`    ** ${name}: some queries were handed out more than once **`);
+  return total;
+}
+
+/** The bare server: Apollo Server 5 on express 5, answering labelQueue with one stored payload. */
+async function bareServer(payloadFile: string): Promise<void> {
+  const { ApolloServer } = await import('@apollo/server');
+  const { expressMiddleware } = await import('@as-integrations/express5');
+  const { default: express } = await import('express');
+  const { default: cors } = await import('cors');
+  const { buildSchema } = await import('graphql');
+  const payload = JSON.parse(fs.readFileSync(payloadFile, 'utf8')) as unknown;
+  const apollo = new ApolloServer({
+    schema: buildSchema(BARE_SDL),
+    rootValue: { labelQueue: () => payload },
+  });
+  await apollo.start();
+  const app = express();
+  app.use('/graphql', cors(), express.json({ limit: '1mb' }), expressMiddleware(apollo));
+  const server = http.createServer(app);
+  server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as { port: number };
+    console.log(JSON.stringify({ url: `http://127.0.0.1:${port}/graphql` }));
+  });
+  process.once('SIGTERM', () => {
+    server.close();
+    void apollo.stop().then(() => process.exit(0));
+  });
+}
+
+/**
+ * autocannon's numbers for one server: a short warm-up, then the measured run. autocannon drops
+ * its connections at the end of a run, but the server still answers what was in flight:
+ * `settled` waits for that, so no run pays for the one before.
+ */
+async function readBench(
+  url: string,
+  key: string,
+  body: string,
+  expectBody: string,
+  settled: () => Promise<void>,
+) {
+  const run = async (duration: number) => {
+    const r = await autocannon({
+      url,
+      method: 'POST',
+      connections: CONNECTIONS,
+      duration,
+      // Seconds; autocannon's default of 10 would count Quarry's slowest answers as failures.
+      timeout: 60,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body,
+      expectBody,
+    });
+    await settled();
+    return r;
+  };
+  await run(2);
+  const r = await run(READ_SECONDS);
+  const failed = { errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx, wrong: r.mismatches };
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    failed:
+      Object.entries(failed)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ') || 'none failed',
+    total: r.requests.total,
+  };
+}
+
+/** Until no statement of database `dbName` has run for two samples in a row. */
+async function databaseSettled(adminUrl: string, dbName: string): Promise<void> {
+  const c = new Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    let quiet = 0;
+    const until = Date.now() + 120_000;
+    while (quiet < 2 && Date.now() < until) {
+      const { rows } = await c.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = $1 AND state <> 'idle' AND pid <> pg_backend_pid()`,
+        [dbName],
+      );
+      quiet = rows[0].n === 0 ? quiet + 1 : 0;
+      await sleep(250);
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `Label-queue benchmark: ${ANNOTATORS} annotators, queues of ${int(QUEUE)} queries, ${SECONDS} s measured after ${WARMUP_SECONDS} s warm-up,` +
+      ` server pool ${process.env.QUARRY_DB_POOL_SIZE || 10} connections, ${os.availableParallelism()} cores (load ${os.loadavg()[0].toFixed(1)}), Node ${process.version}`,
+  );
+  const admin = await benchPgUrl();
+  if (!admin) throw new Error('This benchmark needs PostgreSQL (set QUARRY_BENCH_PG_URL).');
+  const name = `quarry_bench_${crypto.randomBytes(4).toString('hex')}`;
+  const c = new Client({ connectionString: admin });
+  await c.connect();
+  await c.query(`CREATE DATABASE ${name}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quarry-bench-queues-'));
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  const dbUrl = u.toString();
+  const env = {
+    DATABASE_URL: dbUrl,
+    QUARRY_DATA_DIR: path.join(dir, 'data'),
+    QUARRY_MODEL_CACHE_DIR: path.join(dir, 'cache'),
+    QUARRY_JOB_POLLING_SECONDS: '1',
+  };
+  let server: Child | undefined;
+  let bare: Child | undefined;
+  const db = new Client({ connectionString: dbUrl });
+  const raw: Client[] = [];
+  try {
+    execFileSync(process.execPath, [QUARRY, 'migrate'], {
+      env: { ...process.env, ...env },
+      stdio: 'ignore',
+    });
+    const adminKey = execFileSync(
+      process.execPath,
+      [QUARRY, 'keys', 'create', '--name', 'bench', '--role', 'ADMIN'],
+      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] },
+    )
+      .toString()
+      .trim();
+    await db.connect();
+    server = await spawnServer([QUARRY, 'serve'], env);
+    let url = server.url;
+    const call = (query: string, variables: object = {}) => gql(url, adminKey, query, variables);
+
+    // Two queues of the same size from the same state: one for HTTP, one for raw SQL.
+    const t0 = Date.now();
+    const onnx = model().toString('base64');
+    const queues: { datasetId: string; roundId: string; modelId: string }[] = [];
+    for (const which of ['http', 'sql']) {
+      const { createDataset } = await call(
+        'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+        { i: { name: `bench-${which}`, classes: CLASSES, featureDim: DIM } },
+      );
+      const datasetId: string = createDataset.id;
+      for (let s = 0; s < QUEUE; s += 10_000) {
+        const rows = Math.min(10_000, QUEUE - s);
+        const f = features(s, rows);
+        await db.query(
+          `INSERT INTO item (dataset_id, external_id, payload, features)
+           SELECT $1, 'item-' || t.n, jsonb_build_object('text', 'Item number ' || t.n, 'source', 'bench'), t.f
+           FROM unnest($2::int[], $3::bytea[]) AS t(n, f)`,
+          [
+            datasetId,
+            Array.from({ length: rows }, (_, i) => s + i),
+            Array.from({ length: rows }, (_, i) => Buffer.from(f.buffer, i * DIM * 4, DIM * 4)),
+          ],
+        );
+      }
+      const { registerModel } = await call(
+        'mutation($d: ID!, $b: String!) { registerModel(datasetId: $d, name: "tiny", onnxBase64: $b) { id } }',
+        { d: datasetId, b: onnx },
+      );
+      queues.push({ datasetId, roundId: '', modelId: registerModel.id });
+    }
+    // What autovacuum does a minute after a bulk load (see bench/rounds.ts).
+    await db.query('VACUUM ANALYZE item');
+    for (const q of queues) {
+      const { startRound } = await call(
+        'mutation($i: StartRoundInput!) { startRound(input: $i) { id } }',
+        {
+          i: { datasetId: q.datasetId, strategy: 'random', size: QUEUE, modelIds: [q.modelId] },
+        },
+      );
+      q.roundId = startRound.id;
+    }
+    for (const q of queues) {
+      for (;;) {
+        const { round } = await call('query($id: ID!) { round(id: $id) { status error } }', {
+          id: q.roundId,
+        });
+        if (round.status === 'OPEN') break;
+        if (round.status === 'FAILED' || round.status === 'CANCELLED')
+          throw new Error(`round ${round.status}: ${round.error}`);
+        await sleep(200);
+      }
+      // Pre-labels are stored just after the round opens; the loops start on a quiet database.
+      for (;;) {
+        const { rows } = await db.query(
+          'SELECT count(*)::int AS n FROM prediction WHERE model_id = $1',
+          [q.modelId],
+        );
+        if (rows[0].n >= QUEUE) break;
+        await sleep(200);
+      }
+    }
+    await db.query('VACUUM ANALYZE');
+    const [httpQueue, sqlQueue] = queues;
+    const annotators: { id: string; secret: string }[] = [];
+    for (let a = 0; a < ANNOTATORS; a++) {
+      const { createApiKey } = await call(
+        'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret apiKey { id } } }',
+        { i: { name: `annotator-${a}`, role: 'ANNOTATOR' } },
+      );
+      annotators.push({ id: createApiKey.apiKey.id, secret: createApiKey.secret });
+    }
+    console.log(
+      `    (setup: 2 datasets x ${int(QUEUE)} items x ${DIM} float32, random rounds of ${int(QUEUE)} with pre-labels, ${ANNOTATORS} ANNOTATOR keys: ${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+    );
+
+    // The two statements whose cost grows with the queue, alone on an idle database.
+    const alone = async (sql: string, params: unknown[]) => {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        await db.query('BEGIN');
+        const t = performance.now();
+        await db.query(sql, params);
+        times.push(performance.now() - t);
+        await db.query('ROLLBACK');
+      }
+      return percentile(times, 50);
+    };
+    console.log(
+      `    (alone, idle database, ${int(QUEUE)} open queries: the claim's slot SELECT ${ms(await alone(RAW_CLAIM_SELECT, [sqlQueue.datasetId, annotators[0].id]))}, labelQueue's page SELECT ${ms(await alone(RAW_QUEUE_PAGE, [httpQueue.datasetId]))})`,
+    );
+
+    // (a) Over HTTP.
+    const httpStats = new LoopStats();
+    const errorName = (what: string, e: unknown) =>
+      `${what} ${e instanceof GraphQLCallError ? e.code : (e as Error).message}`;
+    const { waits: httpWaits } = await sampleWaits(
+      admin,
+      name,
+      runLoops(httpStats, ANNOTATORS, async (w, record) => {
+        const key = annotators[w].secret;
+        const t = performance.now();
+        let claim: { token: string; query: { id: string } } | undefined;
+        try {
+          [claim] = (await gql(url, key, CLAIM, { d: httpQueue.datasetId })).claimQueries;
+        } catch (e) {
+          httpStats.error(errorName('claim', e));
+          await sleep(5);
+          return true;
+        }
+        const t1 = performance.now();
+        if (!claim) return false;
+        httpStats.served1(claim.query.id, claim.token);
+        try {
+          await gql(url, key, SUBMIT, {
+            q: claim.query.id,
+            v: CLASSES[Number(claim.query.id) % CLASSES.length],
+            t: claim.token,
+            k: IDEMPOTENCY ? crypto.randomUUID() : null,
+          });
+          httpStats.submitted++;
+        } catch (e) {
+          httpStats.error(errorName('submit', e));
+          return true;
+        }
+        record(t1 - t, performance.now() - t1);
+        return true;
+      }),
+    );
+    printLoop(`(a) Quarry over HTTP, ${ANNOTATORS} annotators`, httpStats, httpWaits);
+    const httpDb = await checkDatabase(db, httpQueue.datasetId);
+    const httpDouble = printDoubleServes('HTTP', httpStats, httpDb);
+
+    // (b) The limit: the same work as raw SQL, 64 clients. The server is stopped meanwhile: its
+    // pool and 64 more connections may not fit under max_connections (100 by default).
+    await stopChild(server);
+    server = undefined;
+    for (let a = 0; a < ANNOTATORS; a++) {
+      const r = new Client({ connectionString: dbUrl });
+      await r.connect();
+      raw.push(r);
+    }
+    const sqlStats = new LoopStats();
+    const { waits: sqlWaits } = await sampleWaits(
+      admin,
+      name,
+      runLoops(sqlStats, ANNOTATORS, async (w, record) => {
+        const r = raw[w];
+        const annotator = annotators[w];
+        const t = performance.now();
+        let claimed: { queryId: string; token: string } | undefined;
+        try {
+          await r.query('BEGIN');
+          const { rows: free } = await r.query(RAW_CLAIM_SELECT, [
+            sqlQueue.datasetId,
+            annotator.id,
+          ]);
+          if (free.length > 0) {
+            const { rows } = await r.query(
+              `UPDATE query_slot SET claim_token = gen_random_uuid(), api_key_id = $2, annotator_id = $3,
+                 claimed_at = now(), lease_expires_at = now() + make_interval(secs => $4)
+               WHERE id = $1 RETURNING query_id AS "queryId", claim_token AS token`,
+              [free[0].id, annotator.id, annotator.id, LEASE_SECONDS],
+            );
+            claimed = rows[0];
+          }
+          await r.query('COMMIT');
+        } catch (e) {
+          await r.query('ROLLBACK').catch(() => undefined);
+          sqlStats.error(`claim ${(e as { code?: string }).code ?? (e as Error).message}`);
+          return true;
+        }
+        const t1 = performance.now();
+        if (!claimed) return false;
+        sqlStats.served1(claimed.queryId, claimed.token);
+        try {
+          await r.query('BEGIN');
+          const { rows: slots } = await r.query(
+            `SELECT id, query_id AS "queryId", api_key_id AS "apiKeyId", answered_at AS "answeredAt",
+                    lease_expires_at <= now() AS expired
+             FROM query_slot WHERE claim_token = $1 FOR UPDATE`,
+            [claimed.token],
+          );
+          const slot = slots[0];
+          if (!slot || slot.answeredAt || slot.apiKeyId !== annotator.id)
+            throw new Error('stale claim');
+          const { rows: queries } = await r.query(
+            'SELECT status, answers_needed AS "answersNeeded", item_id AS "itemId" FROM label_query WHERE id = $1 FOR UPDATE',
+            [claimed.queryId],
+          );
+          if (queries[0].status !== 'OPEN') throw new Error('query not open');
+          const classIndex = Number(claimed.queryId) % CLASSES.length;
+          await r.query(
+            'UPDATE query_slot SET class_index = $2, answered_at = now(), lease_expires_at = NULL WHERE id = $1',
+            [slot.id, classIndex],
+          );
+          const itemIds = [queries[0].itemId];
+          await r.query(
+            'SELECT 1 FROM item WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE',
+            [itemIds],
+          );
+          await r.query(
+            `UPDATE label SET superseded_at = now()
+             WHERE item_id = ANY($1::bigint[]) AND source = $2 AND superseded_at IS NULL`,
+            [itemIds, 'HUMAN'],
+          );
+          await r.query(
+            `INSERT INTO label (dataset_id, item_id, class_index, source, api_key_id, annotator_id, confidence)
+             SELECT $1, t.i, t.c, $2, $3, t.a, t.conf
+             FROM unnest($4::bigint[], $5::smallint[], $6::text[], $7::real[]) WITH ORDINALITY AS t(i, c, a, conf, n)
+             ORDER BY t.n
+             RETURNING id`,
+            [
+              sqlQueue.datasetId,
+              'HUMAN',
+              annotator.id,
+              itemIds,
+              [classIndex],
+              [annotator.id],
+              [null],
+            ],
+          );
+          await r.query(
+            `UPDATE label_query SET status = 'ANSWERED', resolved_class = $2, answered_at = now() WHERE id = $1`,
+            [claimed.queryId, classIndex],
+          );
+          await r.query('COMMIT');
+          sqlStats.submitted++;
+        } catch (e) {
+          await r.query('ROLLBACK').catch(() => undefined);
+          sqlStats.error(`submit ${(e as { code?: string }).code ?? (e as Error).message}`);
+          return true;
+        }
+        record(t1 - t, performance.now() - t1);
+        return true;
+      }),
+    );
+    printLoop(`(b) raw SQL over pg, ${ANNOTATORS} clients (the limit)`, sqlStats, sqlWaits);
+    const sqlDb = await checkDatabase(db, sqlQueue.datasetId);
+    const sqlDouble = printDoubleServes('raw SQL', sqlStats, sqlDb);
+    const writeRatio = httpStats.rate / sqlStats.rate;
+    console.log(
+      `(c) ratio (a) / (b): ${writeRatio.toFixed(2)} of the raw SQL rate (target >= 0.50)`,
+    );
+    await Promise.all(raw.splice(0).map((r) => r.end()));
+    server = await spawnServer([QUARRY, 'serve'], env);
+    url = server.url;
+
+    // (d) Reads: labelQueue(first: 50), Quarry against a bare server with the same payload.
+    const readKey = annotators[0].secret;
+    const readBody = JSON.stringify({ query: LABEL_QUEUE, variables: { d: httpQueue.datasetId } });
+    const captured = await post(url, readBody, readKey);
+    const parsed = JSON.parse(captured) as { data?: { labelQueue: unknown }; errors?: unknown };
+    if (parsed.errors || !parsed.data) throw new Error(`labelQueue failed: ${captured}`);
+    const payloadFile = path.join(dir, 'label-queue.json');
+    fs.writeFileSync(payloadFile, JSON.stringify(parsed.data.labelQueue));
+    bare = await spawnServer([__filename, '--bare', payloadFile], {});
+    const bareAnswer = await post(bare.url, readBody, readKey);
+    if (JSON.stringify(JSON.parse(bareAnswer)) !== JSON.stringify(parsed)) {
+      throw new Error(
+        `the bare server's answer differs from Quarry's:\n${bareAnswer.slice(0, 300)}\n${captured.slice(0, 300)}`,
+      );
+    }
+    console.log(
+      `(d) labelQueue(first: 50), ${CONNECTIONS} connections, ${READ_SECONDS} s (${int(Buffer.byteLength(captured))}-byte answer):`,
+    );
+    const quarryRead = await readBench(url, readKey, readBody, captured, () =>
+      databaseSettled(admin, name),
+    );
+    const bareRead = await readBench(bare.url, readKey, readBody, bareAnswer, () => sleep(1000));
+    const line = (label: string, r: Awaited<ReturnType<typeof readBench>>) =>
+      console.log(
+        `    ${label} ${int(r.rps)} req/s, latency p50 ${r.p50} ms, p99 ${r.p99} ms (${int(r.total)} requests, ${r.failed})`,
+      );
+    line('Quarry:                       ', quarryRead);
+    line('bare Apollo, payload in memory:', bareRead);
+    const readRatio = quarryRead.rps / bareRead.rps;
+    console.log(`    ratio: ${readRatio.toFixed(2)} of the bare server's req/s`);
+
+    if (sqlDouble > 0) console.log('    ** the raw SQL loop double-served: the limit is wrong **');
+    const p99 = percentile(httpStats.bothMs, 99);
+    const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+    console.log('(e) targets:');
+    console.log(
+      `    zero double-serves:       ${String(httpDouble).padEnd(14)} ${verdict(httpDouble === 0)}`,
+    );
+    console.log(`    claim+submit p99 < 50 ms: ${ms(p99).padEnd(14)} ${verdict(p99 < 50)}`);
+    console.log(
+      `    >= half the raw SQL rate: ${writeRatio.toFixed(2).padEnd(14)} ${verdict(writeRatio >= 0.5)}`,
+    );
+    if (httpStats.drainedAt !== null || sqlStats.drainedAt !== null)
+      console.log(
+        '    ** a queue drained: raise QUARRY_BENCH_QUEUE or lower QUARRY_BENCH_SECONDS **',
+      );
+  } finally {
+    await Promise.all(raw.map((r) => r.end().catch(() => undefined)));
+    await stopChild(bare);
+    await stopChild(server);
+    await db.end().catch(() => undefined);
+    if (process.env.QUARRY_BENCH_KEEP_DB) console.log(`    (kept database ${name})`);
+    else await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await c.end();
+    agent.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--bare') {
+  bareServer(process.argv[3]).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
