@@ -34,8 +34,8 @@ export interface ItemFilter {
 }
 
 /** The columns an item listing returns; features are loaded separately, on request. */
-const ITEM_COLUMNS = `id, dataset_id AS "datasetId", external_id AS "externalId", payload, split, origin, created_at AS "createdAt"`;
-export type ItemRow = Omit<Item, 'features' | 'dataset'>;
+const ITEM_COLUMNS = `id, dataset_id AS "datasetId", external_id AS "externalId", payload, split, origin, parents, synthesis, created_at AS "createdAt"`;
+export type ItemRow = Omit<Item, 'features' | 'dataset' | 'groundTruth'>;
 
 export interface PredictionRow {
   itemId: string;

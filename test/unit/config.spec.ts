@@ -51,6 +51,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ QUARRY_DATA_DIR: 'memory://' }).dataDir).toBe('memory://');
   });
 
+  it('reads QUARRY_SYNTHESIS_MODULES as comma-separated paths made absolute', () => {
+    expect(
+      loadConfig({ QUARRY_SYNTHESIS_MODULES: 'plugins/a.js, /opt/b.js' }).synthesisModules,
+    ).toEqual([path.resolve('plugins/a.js'), '/opt/b.js']);
+    expect(loadConfig({ QUARRY_SYNTHESIS_MODULES: ' ' }).synthesisModules).toEqual([]);
+  });
+
   it('treats empty and blank variables as unset', () => {
     const config = loadConfig({
       PORT: '',
