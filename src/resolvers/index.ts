@@ -1,4 +1,5 @@
 import { ApiKeyResolver } from './ApiKeyResolver';
+import { AutoLabelResolver } from './AutoLabelResolver';
 import { DatasetResolver } from './DatasetResolver';
 import { ItemResolver } from './ItemResolver';
 import { LabelResolver } from './LabelResolver';
@@ -22,4 +23,5 @@ export const RESOLVERS = [
   BudgetMechanismResolver,
   TrainingResolver,
   SimulationResolver,
+  AutoLabelResolver,
 ] as const;

@@ -2,6 +2,7 @@ import type { Database } from '../db/database';
 import type { InferencePool } from '../inference/pool';
 import type { QuarryConfig } from '../config';
 import { ApiKeyService } from './ApiKeyService';
+import { AutoLabelService } from './AutoLabelService';
 import { DatasetService } from './DatasetService';
 import { ItemService } from './ItemService';
 import { LabelService } from './LabelService';
@@ -24,6 +25,7 @@ export interface Services {
   rounds: RoundService;
   queues: QueueService;
   tasks: TaskService;
+  autoLabels: AutoLabelService;
 }
 
 export interface ServiceDeps {
@@ -50,5 +52,6 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
     rounds: new RoundService(ds, datasets, deps.registry, deps.jobs, deps.events),
     queues: new QueueService(ds, datasets, deps.events),
     tasks: new TaskService(ds, datasets, deps.registry, deps.trainers, deps.jobs),
+    autoLabels: new AutoLabelService(db, config, datasets, deps.jobs, deps.events, deps.inference),
   };
 }
