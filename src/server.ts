@@ -133,7 +133,7 @@ export async function startServer(
   );
   // Training runs in a worker thread of its own, never on the event loop.
   const trainerPool = new TrainerPool(trainers, { threads: 1 });
-  const tasks = new TaskRunner(db, config, trainerPool, services.models);
+  const tasks = new TaskRunner(db, config, trainerPool, services.models, { inference, events });
 
   const app = express();
   app.disable('x-powered-by');

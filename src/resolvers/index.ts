@@ -1,4 +1,5 @@
 import { ApiKeyResolver } from './ApiKeyResolver';
+import { AutoLabelResolver } from './AutoLabelResolver';
 import { DatasetResolver } from './DatasetResolver';
 import { ItemResolver } from './ItemResolver';
 import { LabelResolver } from './LabelResolver';
@@ -25,4 +26,5 @@ export const RESOLVERS = [
   SimulationResolver,
   SynthesisResolver,
   ItemSynthesisResolver,
+  AutoLabelResolver,
 ] as const;

@@ -2,6 +2,7 @@ import type { Database } from '../db/database';
 import type { InferencePool } from '../inference/pool';
 import type { QuarryConfig } from '../config';
 import { ApiKeyService } from './ApiKeyService';
+import { AutoLabelService } from './AutoLabelService';
 import { DatasetService } from './DatasetService';
 import { ItemService } from './ItemService';
 import { LabelService } from './LabelService';
@@ -27,6 +28,7 @@ export interface Services {
   queues: QueueService;
   tasks: TaskService;
   synthesis: SynthesisService;
+  autoLabels: AutoLabelService;
 }
 
 export interface ServiceDeps {
@@ -60,5 +62,6 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
       deps.events,
       config.maxImportItems,
     ),
+    autoLabels: new AutoLabelService(db, config, datasets, deps.jobs, deps.events, deps.inference),
   };
 }

@@ -12,11 +12,21 @@ import {
 } from '../services/TaskService';
 import type { TrainerPool } from '../trainers/pool';
 import { runSimulationInWorker } from '../simulation/worker';
+import type { EventBus } from '../events/bus';
+import type { InferencePool } from '../inference/pool';
+import { runAutoLabel } from './auto-label';
 
 /** Rows read per statement when loading features for training or simulation. */
 const LOAD_BATCH_ROWS = 20_000;
 /** Progress is written at most this often. */
 const PROGRESS_INTERVAL_MS = 500;
+
+/** What a failed task's message calls it. */
+const TASK_NOUN: Record<TaskKind, string> = {
+  [TaskKind.TRAIN]: 'training',
+  [TaskKind.SIMULATE]: 'simulation',
+  [TaskKind.AUTO_LABEL]: 'auto-labelling',
+};
 
 /**
  * Runs training and simulation tasks (as jobs). A task whose process died is retried from the
@@ -28,6 +38,8 @@ export class TaskRunner {
     private readonly config: QuarryConfig,
     private readonly trainerPool: TrainerPool,
     private readonly models: ModelService,
+    /** What auto-label tasks need; without it they fail. */
+    private readonly autoLabel?: { inference: InferencePool; events: EventBus },
   ) {}
 
   async run(taskId: string): Promise<void> {
@@ -42,14 +54,28 @@ export class TaskRunner {
     const task = await ds.getRepository(Task).findOneByOrFail({ id: taskId });
     const started = Date.now();
     try {
-      if (task.kind === TaskKind.TRAIN) await this.train(task);
-      else await this.simulate(task);
+      switch (task.kind) {
+        case TaskKind.TRAIN:
+          await this.train(task);
+          break;
+        case TaskKind.SIMULATE:
+          await this.simulate(task);
+          break;
+        case TaskKind.AUTO_LABEL:
+          if (!this.autoLabel) throw new Error('this process cannot run auto-label tasks');
+          await runAutoLabel({ db: this.db, config: this.config, ...this.autoLabel }, task);
+          break;
+        default: {
+          const never: never = task.kind;
+          throw new Error(`unknown task kind ${String(never)}`);
+        }
+      }
       logger.info({ taskId, kind: task.kind, ms: Date.now() - started }, 'task done');
     } catch (e) {
       const message =
         e instanceof QuarryError || (e as Error).name === 'BadUserInputError'
           ? (e as Error).message
-          : `The ${task.kind === TaskKind.TRAIN ? 'training' : 'simulation'} failed: ${(e as Error).message ?? String(e)}`;
+          : `The ${TASK_NOUN[task.kind]} failed: ${(e as Error).message ?? String(e)}`;
       logger.warn({ taskId, err: e }, 'task failed');
       await ds.query(
         `UPDATE task SET status = 'FAILED', error = $2, finished_at = now() WHERE id = $1`,
