@@ -28,6 +28,8 @@ export interface QuarryConfig {
   strategyModules: string[];
   /** Trainer plugin modules (QUARRY_TRAINER_MODULES, comma-separated paths). */
   trainerModules: string[];
+  /** Stream selective-sampling policy modules (QUARRY_STREAM_POLICY_MODULES, comma-separated paths). */
+  streamPolicyModules: string[];
   /** Inference worker threads (each runs ONNX with one intra-op thread); default: one per core. */
   inferenceThreads: number;
   /** Inference tasks that may wait for a worker before new work is refused (SERVICE_OVERLOADED). */
@@ -58,6 +60,7 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   poolSize: 10,
   strategyModules: [],
   trainerModules: [],
+  streamPolicyModules: [],
   inferenceThreads: os.availableParallelism(),
   inferenceMaxQueue: 64,
   roundChunkRows: 50_000,
@@ -120,6 +123,9 @@ export function loadConfig(
       : undefined,
     trainerModules: env.QUARRY_TRAINER_MODULES?.trim()
       ? env.QUARRY_TRAINER_MODULES.split(',').map((m) => path.resolve(m.trim()))
+      : undefined,
+    streamPolicyModules: env.QUARRY_STREAM_POLICY_MODULES?.trim()
+      ? env.QUARRY_STREAM_POLICY_MODULES.split(',').map((m) => path.resolve(m.trim()))
       : undefined,
     inferenceThreads: intFromEnv(env, 'QUARRY_INFERENCE_THREADS', 1, 256),
     inferenceMaxQueue: intFromEnv(env, 'QUARRY_INFERENCE_MAX_QUEUE', 1),

@@ -7,6 +7,7 @@ import { LabelQueryResolver, RoundResolver } from './RoundResolver';
 import { StrategyResolver } from './StrategyResolver';
 import { BudgetMechanismResolver, DatasetBudgetResolver, QueueResolver } from './QueueResolver';
 import { SimulationResolver, TrainingResolver } from './TaskResolver';
+import { StreamResolver } from './StreamResolver';
 
 export const RESOLVERS = [
   ApiKeyResolver,
@@ -22,4 +23,5 @@ export const RESOLVERS = [
   BudgetMechanismResolver,
   TrainingResolver,
   SimulationResolver,
+  StreamResolver,
 ] as const;

@@ -47,6 +47,10 @@ export interface NewLabels {
   classIndexes: number[];
   annotatorIds: (string | null)[];
   confidences: (number | null)[];
+  /** The model whose prediction every label is (MODEL labels). */
+  modelId?: string | null;
+  /** The auto-label run or stream that wrote every label (to revoke them as a whole). */
+  runId?: string | null;
 }
 
 /**
@@ -69,12 +73,22 @@ export async function writeCurrentLabels(m: EntityManager, l: NewLabels): Promis
     [l.itemIds, l.source],
   );
   const rows: { id: string }[] = await m.query(
-    `INSERT INTO label (dataset_id, item_id, class_index, source, api_key_id, annotator_id, confidence)
-     SELECT $1, t.i, t.c, $2, $3, t.a, t.conf
+    `INSERT INTO label (dataset_id, item_id, class_index, source, api_key_id, annotator_id, confidence, model_id, run_id)
+     SELECT $1, t.i, t.c, $2, $3, t.a, t.conf, $8::uuid, $9::uuid
      FROM unnest($4::bigint[], $5::smallint[], $6::text[], $7::real[]) WITH ORDINALITY AS t(i, c, a, conf, n)
      ORDER BY t.n
      RETURNING id`,
-    [l.datasetId, l.source, l.apiKeyId, l.itemIds, l.classIndexes, l.annotatorIds, l.confidences],
+    [
+      l.datasetId,
+      l.source,
+      l.apiKeyId,
+      l.itemIds,
+      l.classIndexes,
+      l.annotatorIds,
+      l.confidences,
+      l.modelId ?? null,
+      l.runId ?? null,
+    ],
   );
   return rows.map((r) => r.id);
 }

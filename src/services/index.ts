@@ -9,6 +9,8 @@ import { ModelService } from './ModelService';
 import { RoundService } from './RoundService';
 import { QueueService } from './QueueService';
 import { TaskService } from './TaskService';
+import { StreamService } from './StreamService';
+import { loadStreamPolicies } from '../stream/registry';
 import type { TrainerRegistry } from '../trainers/registry';
 import type { EventBus } from '../events/bus';
 import type { StrategyRegistry } from '../strategies/registry';
@@ -24,6 +26,7 @@ export interface Services {
   rounds: RoundService;
   queues: QueueService;
   tasks: TaskService;
+  streams: StreamService;
 }
 
 export interface ServiceDeps {
@@ -50,5 +53,13 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
     rounds: new RoundService(ds, datasets, deps.registry, deps.jobs, deps.events),
     queues: new QueueService(ds, datasets, deps.events),
     tasks: new TaskService(ds, datasets, deps.registry, deps.trainers, deps.jobs),
+    streams: new StreamService(
+      ds,
+      datasets,
+      deps.events,
+      deps.inference,
+      loadStreamPolicies(config.streamPolicyModules),
+      { maxItems: config.maxImportItems, modelCacheDir: config.modelCacheDir },
+    ),
   };
 }
