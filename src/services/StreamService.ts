@@ -348,11 +348,12 @@ export class StreamService {
       ],
     );
 
-    const [saved] = await m.query(
-      `UPDATE stream SET state = $2, round_id = coalesce($3, round_id), updated_at = now()
-       WHERE id = $1 RETURNING ${STREAM_COLUMNS}`,
+    // (TypeORM answers an UPDATE ... RETURNING with [rows, count] on pg: read it back instead.)
+    await m.query(
+      `UPDATE stream SET state = $2, round_id = coalesce($3, round_id), updated_at = now() WHERE id = $1`,
       [stream.id, JSON.stringify(session.state), roundId],
     );
+    const saved = await this.findStream(m, dataset.id, streamName);
     return {
       stream: saved,
       decisions,
