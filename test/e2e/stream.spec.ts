@@ -429,6 +429,10 @@ describeEachDb(
         expect.objectContaining({ index: 1, field: 'featuresBase64' }),
       ]);
       expect(await counts(t(), d)).toEqual(before);
+      expect(codeOf(await t().gql(DECISIONS, { d, s: 'nope' }))).toBe('NOT_FOUND');
+      expect(codeOf(await t().gql(DECISIONS, { d, after: 'bm90LWEtY3Vyc29y' }))).toBe(
+        'BAD_USER_INPUT',
+      );
       const annotator = await t().createKey('ANNOTATOR' as any, [d]);
       const res = await t().gql(STREAM, { d, m: model, items: good, p: fixed }, annotator);
       expect(codeOf(res)).toBe('FORBIDDEN');
