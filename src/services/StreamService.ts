@@ -341,7 +341,7 @@ export class StreamService {
         itemIds,
         kinds,
         Array.from(scores.confidences),
-        steps.map((s) => (Number.isFinite(s.threshold) ? s.threshold : s.threshold > 0 ? 1 : 0)),
+        steps.map((s) => s.threshold),
         Array.from(scores.predictedClass),
         itemIds.map((_, i) => queryIds.get(i) ?? null),
         itemIds.map((_, i) => labelIds.get(i) ?? null),
