@@ -30,6 +30,8 @@ export interface QuarryConfig {
   trainerModules: string[];
   /** Synthesis method plugin modules (QUARRY_SYNTHESIS_MODULES, comma-separated paths). */
   synthesisModules: string[];
+  /** Stream selective-sampling policy modules (QUARRY_STREAM_POLICY_MODULES, comma-separated paths). */
+  streamPolicyModules: string[];
   /** Inference worker threads (each runs ONNX with one intra-op thread); default: one per core. */
   inferenceThreads: number;
   /** Inference tasks that may wait for a worker before new work is refused (SERVICE_OVERLOADED). */
@@ -61,6 +63,7 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   strategyModules: [],
   trainerModules: [],
   synthesisModules: [],
+  streamPolicyModules: [],
   inferenceThreads: os.availableParallelism(),
   inferenceMaxQueue: 64,
   roundChunkRows: 50_000,
@@ -126,6 +129,8 @@ export function loadConfig(
       : undefined,
     synthesisModules: env.QUARRY_SYNTHESIS_MODULES?.trim()
       ? env.QUARRY_SYNTHESIS_MODULES.split(',').map((m) => path.resolve(m.trim()))
+    streamPolicyModules: env.QUARRY_STREAM_POLICY_MODULES?.trim()
+      ? env.QUARRY_STREAM_POLICY_MODULES.split(',').map((m) => path.resolve(m.trim()))
       : undefined,
     inferenceThreads: intFromEnv(env, 'QUARRY_INFERENCE_THREADS', 1, 256),
     inferenceMaxQueue: intFromEnv(env, 'QUARRY_INFERENCE_MAX_QUEUE', 1),

@@ -9,6 +9,7 @@ import { StrategyResolver } from './StrategyResolver';
 import { BudgetMechanismResolver, DatasetBudgetResolver, QueueResolver } from './QueueResolver';
 import { SimulationResolver, TrainingResolver } from './TaskResolver';
 import { ItemSynthesisResolver, SynthesisResolver } from './SynthesisResolver';
+import { StreamResolver } from './StreamResolver';
 
 export const RESOLVERS = [
   ApiKeyResolver,
@@ -27,4 +28,5 @@ export const RESOLVERS = [
   SynthesisResolver,
   ItemSynthesisResolver,
   AutoLabelResolver,
+  StreamResolver,
 ] as const;

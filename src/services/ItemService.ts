@@ -50,6 +50,63 @@ const MAX_EXTERNAL_ID_LENGTH = 512;
 /** Feature values one import call may carry (128 MiB of float32, decoded before any write). */
 export const MAX_IMPORT_VALUES = 32 * 1024 * 1024;
 
+/**
+ * Checks items to import against the dataset and decodes their features into one block: the
+ * problems found (each naming the item and field), the features, and each item's label and
+ * ground-truth class index. Writes nothing; external ids already in the dataset are not checked.
+ */
+export function checkImportItems(dataset: Dataset, items: ImportItemInput[]) {
+  const problems: InputProblem[] = [];
+  const block = new FeatureBlock(items.length, dataset.featureDim);
+  const classes = new Map(dataset.classes.map((c, i) => [c, i]));
+  const classIndex: (number | undefined)[] = new Array(items.length);
+  const truthIndex: (number | null)[] = new Array(items.length).fill(null);
+  const firstIndex = new Map<string, number>();
+  items.forEach((item, index) => {
+    const id = item.externalId;
+    const problem = (field: string, message: string) =>
+      problems.push({ index, id, field, message });
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_EXTERNAL_ID_LENGTH) {
+      problem('externalId', `must be 1 to ${MAX_EXTERNAL_ID_LENGTH} characters`);
+    } else if (firstIndex.has(id)) {
+      problem('externalId', `duplicates item #${firstIndex.get(id)} of this call`);
+    } else {
+      firstIndex.set(id, index);
+    }
+    const hasList = item.features !== undefined && item.features !== null;
+    const hasB64 = item.featuresBase64 !== undefined && item.featuresBase64 !== null;
+    if (hasList === hasB64) {
+      problem('features', 'give exactly one of features and featuresBase64');
+    } else {
+      const why = hasList
+        ? block.setFromList(index, item.features!)
+        : block.setFromBase64(index, item.featuresBase64!);
+      if (why) problem(hasList ? 'features' : 'featuresBase64', why);
+    }
+    if (item.label !== undefined && item.label !== null) {
+      const c = classes.get(item.label);
+      if (c === undefined) {
+        problem(
+          'label',
+          `${JSON.stringify(item.label)} is not a class of this dataset (${dataset.classes.join(', ')})`,
+        );
+      }
+      classIndex[index] = c;
+    }
+    if (item.groundTruth !== undefined && item.groundTruth !== null) {
+      const c = classes.get(item.groundTruth);
+      if (c === undefined) {
+        problem(
+          'groundTruth',
+          `${JSON.stringify(item.groundTruth)} is not a class of this dataset (${dataset.classes.join(', ')})`,
+        );
+      }
+      truthIndex[index] = c ?? null;
+    }
+  });
+  return { block, classIndex, truthIndex, problems };
+}
+
 /** Items: bulk import and listing. */
 export class ItemService {
   constructor(
@@ -80,7 +137,7 @@ export class ItemService {
         `${items.length} items of ${dataset.featureDim} values are more than one call may carry (${MAX_IMPORT_VALUES} values); send fewer items per call.`,
       );
     }
-    const { block, classIndex, truthIndex, problems } = this.check(dataset, items);
+    const { block, classIndex, truthIndex, problems } = checkImportItems(dataset, items);
     if (problems.length === 0) {
       const existing = await this.ds.query(
         'SELECT external_id FROM item WHERE dataset_id = $1 AND external_id = ANY($2::text[])',
@@ -143,58 +200,6 @@ export class ItemService {
       }
       throw e;
     }
-  }
-
-  private check(dataset: Dataset, items: ImportItemInput[]) {
-    const problems: InputProblem[] = [];
-    const block = new FeatureBlock(items.length, dataset.featureDim);
-    const classes = new Map(dataset.classes.map((c, i) => [c, i]));
-    const classIndex: (number | undefined)[] = new Array(items.length);
-    const truthIndex: (number | null)[] = new Array(items.length).fill(null);
-    const firstIndex = new Map<string, number>();
-    items.forEach((item, index) => {
-      const id = item.externalId;
-      const problem = (field: string, message: string) =>
-        problems.push({ index, id, field, message });
-      if (typeof id !== 'string' || id.length === 0 || id.length > MAX_EXTERNAL_ID_LENGTH) {
-        problem('externalId', `must be 1 to ${MAX_EXTERNAL_ID_LENGTH} characters`);
-      } else if (firstIndex.has(id)) {
-        problem('externalId', `duplicates item #${firstIndex.get(id)} of this call`);
-      } else {
-        firstIndex.set(id, index);
-      }
-      const hasList = item.features !== undefined && item.features !== null;
-      const hasB64 = item.featuresBase64 !== undefined && item.featuresBase64 !== null;
-      if (hasList === hasB64) {
-        problem('features', 'give exactly one of features and featuresBase64');
-      } else {
-        const why = hasList
-          ? block.setFromList(index, item.features!)
-          : block.setFromBase64(index, item.featuresBase64!);
-        if (why) problem(hasList ? 'features' : 'featuresBase64', why);
-      }
-      if (item.label !== undefined && item.label !== null) {
-        const c = classes.get(item.label);
-        if (c === undefined) {
-          problem(
-            'label',
-            `${JSON.stringify(item.label)} is not a class of this dataset (${dataset.classes.join(', ')})`,
-          );
-        }
-        classIndex[index] = c;
-      }
-      if (item.groundTruth !== undefined && item.groundTruth !== null) {
-        const c = classes.get(item.groundTruth);
-        if (c === undefined) {
-          problem(
-            'groundTruth',
-            `${JSON.stringify(item.groundTruth)} is not a class of this dataset (${dataset.classes.join(', ')})`,
-          );
-        }
-        truthIndex[index] = c ?? null;
-      }
-    });
-    return { block, classIndex, truthIndex, problems };
   }
 
   /** A page of a dataset's items in id order (import order). */

@@ -12,6 +12,8 @@ import { QueueService } from './QueueService';
 import { TaskService } from './TaskService';
 import { SynthesisService } from './SynthesisService';
 import { loadSynthesisMethods } from '../synthesis/registry';
+import { StreamService } from './StreamService';
+import { loadStreamPolicies } from '../stream/registry';
 import type { TrainerRegistry } from '../trainers/registry';
 import type { EventBus } from '../events/bus';
 import type { StrategyRegistry } from '../strategies/registry';
@@ -29,6 +31,7 @@ export interface Services {
   tasks: TaskService;
   synthesis: SynthesisService;
   autoLabels: AutoLabelService;
+  streams: StreamService;
 }
 
 export interface ServiceDeps {
@@ -63,5 +66,13 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
       config.maxImportItems,
     ),
     autoLabels: new AutoLabelService(db, config, datasets, deps.jobs, deps.events, deps.inference),
+    streams: new StreamService(
+      ds,
+      datasets,
+      deps.events,
+      deps.inference,
+      loadStreamPolicies(config.streamPolicyModules),
+      { maxItems: config.maxImportItems, modelCacheDir: config.modelCacheDir },
+    ),
   };
 }

@@ -47,6 +47,13 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads stream policy modules from QUARRY_STREAM_POLICY_MODULES, comma-separated', () => {
+    expect(loadConfig({}).streamPolicyModules).toEqual([]);
+    expect(
+      loadConfig({ QUARRY_STREAM_POLICY_MODULES: 'a/one.js, /abs/two.js' }).streamPolicyModules,
+    ).toEqual([path.resolve('a/one.js'), '/abs/two.js']);
+  });
+
   it('keeps QUARRY_DATA_DIR=memory:// as the in-memory database', () => {
     expect(loadConfig({ QUARRY_DATA_DIR: 'memory://' }).dataDir).toBe('memory://');
   });
