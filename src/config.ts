@@ -129,6 +129,7 @@ export function loadConfig(
       : undefined,
     synthesisModules: env.QUARRY_SYNTHESIS_MODULES?.trim()
       ? env.QUARRY_SYNTHESIS_MODULES.split(',').map((m) => path.resolve(m.trim()))
+      : undefined,
     streamPolicyModules: env.QUARRY_STREAM_POLICY_MODULES?.trim()
       ? env.QUARRY_STREAM_POLICY_MODULES.split(',').map((m) => path.resolve(m.trim()))
       : undefined,
