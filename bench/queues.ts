@@ -68,28 +68,37 @@ type LabelQueryConnection { edges: [LabelQueryEdge!]! }
 type Query { labelQueue(datasetId: ID!, first: Int, after: String): LabelQueryConnection! }`;
 
 /** Raw SQL of the claim: the statement QueueService.claim() locks a free slot with (k = 1). */
-const RAW_CLAIM_SELECT = `SELECT s.id, s.query_id AS "queryId"
-  FROM query_slot s
-  JOIN label_query q ON q.id = s.query_id
-  JOIN round r ON r.id = q.round_id
-  WHERE s.dataset_id = $1 AND s.answered_at IS NULL
-    AND (s.lease_expires_at IS NULL OR s.lease_expires_at <= now())
-    AND q.status = 'OPEN'
-    AND NOT EXISTS (SELECT 1 FROM query_slot o WHERE o.query_id = s.query_id AND o.annotator_id = $2
-                      AND o.id <> s.id AND (o.answered_at IS NOT NULL OR o.lease_expires_at > now()))
-    AND NOT EXISTS (SELECT 1 FROM query_skip x WHERE x.query_id = s.query_id AND x.annotator_id = $2)
-  ORDER BY r.created_at DESC, r.id DESC, q.rank ASC, s.slot
-  LIMIT 1
-  FOR UPDATE OF s SKIP LOCKED`;
+const RAW_CLAIM_SELECT = `SELECT x.id, x."queryId"
+  FROM (SELECT id, created_at FROM round WHERE dataset_id = $1 AND status = 'OPEN') r
+  CROSS JOIN LATERAL (
+    SELECT s.id, s.query_id AS "queryId", q.rank, s.slot
+    FROM label_query q JOIN query_slot s ON s.query_id = q.id
+    WHERE q.dataset_id = $1 AND q.round_id = r.id AND q.status = 'OPEN'
+      AND s.answered_at IS NULL
+      AND (s.lease_expires_at IS NULL OR s.lease_expires_at <= now())
+      AND NOT EXISTS (SELECT 1 FROM query_slot o WHERE o.query_id = s.query_id AND o.annotator_id = $2
+                        AND o.id <> s.id AND (o.answered_at IS NOT NULL OR o.lease_expires_at > now()))
+      AND NOT EXISTS (SELECT 1 FROM query_skip x WHERE x.query_id = s.query_id AND x.annotator_id = $2)
+    ORDER BY q.rank, s.slot
+    LIMIT 1
+    FOR UPDATE OF s SKIP LOCKED
+  ) x
+  ORDER BY r.created_at DESC, r.id DESC, x.rank, x.slot
+  LIMIT 1`;
 
 /** The page statement of QueueService.queue(), first page of 50. */
-const RAW_QUEUE_PAGE = `SELECT q.id, q.dataset_id, q.round_id, q.item_id, q.rank, q.score, q.reason, q.status,
-    q.created_at, q.answered_at, q.answers_needed, q.resolved_class, r.model_ids[1], r.t::text AS t
-  FROM label_query q
-  JOIN (SELECT id, created_at, model_ids, (extract(epoch FROM created_at) * 1000000)::bigint AS t FROM round) r
-    ON r.id = q.round_id
-  WHERE q.dataset_id = $1 AND q.status = 'OPEN'
-  ORDER BY r.created_at DESC, r.id DESC, q.rank ASC
+const RAW_QUEUE_PAGE = `SELECT x.*, r.t::text AS t
+  FROM (SELECT id, created_at, model_ids, (extract(epoch FROM created_at) * 1000000)::bigint AS t
+        FROM round WHERE dataset_id = $1 AND status = 'OPEN') r
+  CROSS JOIN LATERAL (
+    SELECT q.id, q.dataset_id, q.round_id, q.item_id, q.rank, q.score, q.reason, q.status,
+      q.created_at, q.answered_at, q.answers_needed, q.resolved_class, r.model_ids[1]
+    FROM label_query q
+    WHERE q.dataset_id = $1 AND q.round_id = r.id AND q.status = 'OPEN'
+    ORDER BY q.rank
+    LIMIT 51
+  ) x
+  ORDER BY r.created_at DESC, r.id DESC, x.rank
   LIMIT 51`;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
