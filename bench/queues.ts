@@ -11,6 +11,7 @@
  *
  *   npm run bench:queues
  *   QUARRY_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test to choose the server
+ *   QUARRY_BENCH_SERVER_NODE_ARGS (node flags for the server, e.g. --cpu-prof),
  *   QUARRY_BENCH_SECONDS (20), QUARRY_BENCH_READ_SECONDS (10), QUARRY_BENCH_WARMUP_SECONDS (2),
  *   QUARRY_BENCH_ANNOTATORS (64), QUARRY_BENCH_CONNECTIONS (128), QUARRY_BENCH_QUEUE (50000:
  *   queries per queue, at most a round's 100,000), QUARRY_BENCH_IDEMPOTENCY (1: submits carry an
@@ -146,7 +147,9 @@ function model(): Buffer {
 /** A child Node process that prints `"url":"http://…/graphql"` once it listens. */
 function spawnServer(args: string[], env: NodeJS.ProcessEnv): Promise<Child> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    // QUARRY_BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=prof", profiles the server.
+    const nodeArgs = (process.env.QUARRY_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, ...args], {
       env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
