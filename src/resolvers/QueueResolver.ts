@@ -148,7 +148,7 @@ export class QueueResolver {
       claimToken,
       idempotencyKey,
     });
-    const [query] = await ctx.services.queues.queriesByIds([r.queryId]);
+    const query = r.query ?? (await ctx.services.queues.queriesByIds([r.queryId]))[0];
     return { query, value: r.value, replayed: r.replayed };
   }
 

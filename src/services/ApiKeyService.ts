@@ -12,7 +12,18 @@ export interface CreateApiKeyInput {
 }
 
 /** Creates, checks and revokes API keys. */
+/** How long a key found valid is trusted without a new lookup. */
+export const AUTH_CACHE_MS = 5000;
+const AUTH_CACHE_MAX = 10_000;
+
 export class ApiKeyService {
+  /**
+   * Keys recently found valid, by secret hash, so that a tool sending many requests costs one
+   * lookup every {@link AUTH_CACHE_MS} rather than one per request. A key revoked here leaves
+   * the cache at once; one revoked by another process is refused within AUTH_CACHE_MS.
+   */
+  private readonly recent = new Map<string, { key: ApiKey; until: number }>();
+
   constructor(private readonly ds: DataSource) {}
 
   /** Creates a key; the returned secret is the only time it is ever shown. */
@@ -64,10 +75,17 @@ export class ApiKeyService {
   /** The live key behind a secret, or UNAUTHENTICATED. */
   async authenticate(secret: string | undefined): Promise<ApiKey> {
     if (!secret) throw new UnauthenticatedError();
-    const key = await this.ds.getRepository(ApiKey).findOneBy({ secretHash: hashApiKey(secret) });
+    const hash = hashApiKey(secret);
+    const now = Date.now();
+    const cached = this.recent.get(hash);
+    if (cached && cached.until > now) return cached.key;
+    const key = await this.ds.getRepository(ApiKey).findOneBy({ secretHash: hash });
     if (!key || key.revokedAt) {
+      this.recent.delete(hash);
       throw new UnauthenticatedError('The API key is not valid (unknown or revoked).');
     }
+    if (this.recent.size >= AUTH_CACHE_MAX) this.recent.clear();
+    this.recent.set(hash, { key, until: now + AUTH_CACHE_MS });
     return key;
   }
 
@@ -83,6 +101,7 @@ export class ApiKeyService {
       key.revokedAt = new Date();
       await repo.save(key);
     }
+    this.recent.delete(key.secretHash);
     return key;
   }
 

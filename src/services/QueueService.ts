@@ -60,6 +60,8 @@ export interface SubmitResult {
   /** The query's status after this answer: OPEN while more answers are needed. */
   status: LabelQueryStatus;
   replayed: boolean;
+  /** The query after this answer (absent on a replay: read it again). */
+  query?: QueueQuery;
 }
 
 export interface Budget {
@@ -267,36 +269,35 @@ export class QueueService {
         picked.push(s.id);
       }
       if (picked.length === 0) return [];
-      const held = returned<{ id: string; queryId: string; token: string; expiresAt: Date }>(
+      // The claim and the queries it hands out, in one statement.
+      const held: (QueueQuery & { slotId: string; token: string; expiresAt: Date })[] =
         await m.query(
-          `UPDATE query_slot SET claim_token = gen_random_uuid(), api_key_id = $2, annotator_id = $3,
-             claimed_at = now(), lease_expires_at = now() + make_interval(secs => $4)
-           WHERE id = ANY($1::bigint[])
-           RETURNING id, query_id AS "queryId", claim_token AS token, lease_expires_at AS "expiresAt"`,
+          `WITH u AS (
+             UPDATE query_slot SET claim_token = gen_random_uuid(), api_key_id = $2, annotator_id = $3,
+               claimed_at = now(), lease_expires_at = now() + make_interval(secs => $4)
+             WHERE id = ANY($1::bigint[])
+             RETURNING id, query_id, claim_token, lease_expires_at)
+           SELECT u.id AS "slotId", u.claim_token AS token, u.lease_expires_at AS "expiresAt", ${QUERY_COLUMNS}
+           FROM u JOIN label_query q ON q.id = u.query_id JOIN round r ON r.id = q.round_id`,
           [picked, key.id, annotator, leaseSeconds],
-        ),
-      );
+        );
       // In queue order, as they were chosen.
       const position = new Map(picked.map((id, i) => [id, i]));
-      held.sort((a, b) => position.get(a.id)! - position.get(b.id)!);
+      held.sort((a, b) => position.get(a.slotId)! - position.get(b.slotId)!);
       await this.events.publish(m, {
         type: 'queue',
         kind: QueueEventKind.CLAIMED,
         datasetId: dataset.id,
         roundId: null,
-        queryIds: held.map((h) => h.queryId),
+        queryIds: held.map((h) => h.id),
       });
       return held;
     });
-    if (claims.length === 0) return [];
-    // Read after commit: the claim's row locks are held no longer than they must be.
-    const queries = await this.queriesByIds(claims.map((h) => h.queryId));
-    const byId = new Map(queries.map((q) => [q.id, q]));
-    return claims.map((h) => ({
-      token: h.token,
-      expiresAt: h.expiresAt,
+    return claims.map(({ slotId: _slot, token, expiresAt, ...query }) => ({
+      token,
+      expiresAt,
       annotatorId: annotator,
-      query: byId.get(h.queryId)!,
+      query,
     }));
   }
 
@@ -384,6 +385,8 @@ export class QueueService {
         [{ field: 'value', message: 'not a class of this dataset' }],
       );
     }
+    let answeredAt: Date | null = null;
+    let resolvedClass: number | null = null;
     const { response, replayed } = await withIdempotency(
       this.ds,
       `submitLabel:${key.id}`,
@@ -406,12 +409,17 @@ export class QueueService {
           'UPDATE query_slot SET class_index = $2, answered_at = now(), lease_expires_at = NULL WHERE id = $1',
           [slot.id, classIndex],
         );
-        const answers: { c: number; a: string }[] = await m.query(
-          'SELECT class_index AS c, annotator_id AS a FROM query_slot WHERE query_id = $1 AND answered_at IS NOT NULL',
-          [query.id],
-        );
+        // With one answer needed, this is it; with k, the others are read.
+        const answers: { c: number; a: string }[] =
+          locked.answersNeeded === 1
+            ? [{ c: classIndex, a: slot.annotatorId }]
+            : await m.query(
+                'SELECT class_index AS c, annotator_id AS a FROM query_slot WHERE query_id = $1 AND answered_at IS NOT NULL',
+                [query.id],
+              );
         let status = LabelQueryStatus.OPEN;
         if (answers.length >= locked.answersNeeded) {
+          resolvedClass = mostFrequent(answers.map((a) => a.c))?.classIndex ?? null;
           const resolved = mostFrequent(answers.map((a) => a.c));
           if (resolved === null) {
             status = LabelQueryStatus.NEEDS_REVIEW;
@@ -433,6 +441,7 @@ export class QueueService {
             `UPDATE label_query SET status = $2, resolved_class = $3, answered_at = now() WHERE id = $1`,
             [query.id, status, resolved?.classIndex ?? null],
           );
+          answeredAt = new Date();
         }
         await this.events.publish(m, {
           type: 'queue',
@@ -444,7 +453,13 @@ export class QueueService {
         return { queryId: query.id, value: input.value, status };
       },
     );
-    return { ...response, replayed };
+    if (replayed) return { ...response, replayed };
+    // What the transaction left, without reading it back.
+    return {
+      ...response,
+      replayed,
+      query: { ...query, status: response.status, resolvedClass, answeredAt },
+    };
   }
 
   /**
