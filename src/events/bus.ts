@@ -63,10 +63,15 @@ export class EventBus {
 
   /** Publishes an event with the caller's transaction (or at once, outside one). */
   async publish(m: Queryable, event: Omit<QueueEvent, 'at'> | Omit<RoundEvent, 'at'>) {
-    await m.query('SELECT pg_notify($1, $2)', [
-      this.channel,
-      JSON.stringify({ ...event, at: new Date().toISOString() }),
-    ]);
+    await m.query('SELECT pg_notify($1, $2)', this.notification(event));
+  }
+
+  /**
+   * The channel and payload of `pg_notify` for an event, for callers that publish it from a
+   * statement of their own (saving a round trip on a hot path).
+   */
+  notification(event: Omit<QueueEvent, 'at'> | Omit<RoundEvent, 'at'>): [string, string] {
+    return [this.channel, JSON.stringify({ ...event, at: new Date().toISOString() })];
   }
 
   /**

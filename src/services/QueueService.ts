@@ -376,8 +376,8 @@ export class QueueService {
    */
   async submit(key: ApiKey, input: SubmitLabelInput): Promise<SubmitResult> {
     authorize(key, Permission.ANNOTATE);
-    const query = await this.readableQuery(key, input.queryId);
-    const dataset = await this.ds.getRepository(Dataset).findOneByOrFail({ id: query.datasetId });
+    const { classes, ...query } = await this.readableQuery(key, input.queryId, true);
+    const dataset = { id: query.datasetId, classes: classes! };
     const classIndex = dataset.classes.indexOf(input.value);
     if (classIndex < 0) {
       throw new BadUserInputError(
@@ -393,11 +393,9 @@ export class QueueService {
       input.idempotencyKey,
       { queryId: query.id, value: input.value, claimToken: input.claimToken },
       async (m) => {
-        const slot = await this.heldSlot(m, key, input.claimToken, query.id);
-        const [locked] = await m.query(
-          'SELECT status, answers_needed AS "answersNeeded", item_id AS "itemId" FROM label_query WHERE id = $1 FOR UPDATE',
-          [query.id],
-        );
+        // The slot and its query, locked in one statement (slot first, as everywhere).
+        const slot = await this.heldSlot(m, key, input.claimToken, query.id, true);
+        const locked = slot.query!;
         if (locked.status !== LabelQueryStatus.OPEN) {
           throw new ConflictError(
             `Query ${query.id} is ${locked.status} (its round was closed or cancelled); the answer was not recorded.`,
@@ -417,6 +415,13 @@ export class QueueService {
                 'SELECT class_index AS c, annotator_id AS a FROM query_slot WHERE query_id = $1 AND answered_at IS NOT NULL',
                 [query.id],
               );
+        const event = {
+          type: 'queue' as const,
+          kind: QueueEventKind.ANSWERED,
+          datasetId: dataset.id,
+          roundId: query.roundId,
+          queryIds: [query.id],
+        };
         let status = LabelQueryStatus.OPEN;
         if (answers.length >= locked.answersNeeded) {
           resolvedClass = mostFrequent(answers.map((a) => a.c))?.classIndex ?? null;
@@ -437,19 +442,17 @@ export class QueueService {
               confidences: [single ? null : resolved.count / answers.length],
             });
           }
+          // The query's new state and its event in one statement.
           await m.query(
-            `UPDATE label_query SET status = $2, resolved_class = $3, answered_at = now() WHERE id = $1`,
-            [query.id, status, resolved?.classIndex ?? null],
+            `WITH u AS (UPDATE label_query SET status = $2, resolved_class = $3, answered_at = now()
+                        WHERE id = $1 RETURNING id)
+             SELECT pg_notify($4, $5) FROM u`,
+            [query.id, status, resolved?.classIndex ?? null, ...this.events.notification(event)],
           );
           answeredAt = new Date();
+        } else {
+          await this.events.publish(m, event);
         }
-        await this.events.publish(m, {
-          type: 'queue',
-          kind: QueueEventKind.ANSWERED,
-          datasetId: dataset.id,
-          roundId: query.roundId,
-          queryIds: [query.id],
-        });
         return { queryId: query.id, value: input.value, status };
       },
     );
@@ -616,9 +619,25 @@ export class QueueService {
     return ids.map((id) => byId.get(id)!).filter(Boolean);
   }
 
-  /** A query the key may see, or NOT_FOUND (queries outside its scope look missing). */
-  private async readableQuery(key: ApiKey, queryId: string): Promise<QueueQuery> {
-    const [query] = isBigintId(queryId) ? await this.queriesByIds([queryId]) : [];
+  /**
+   * A query the key may see, or NOT_FOUND (queries outside its scope look missing); with
+   * `withClasses`, its dataset's class names too (same statement).
+   */
+  private async readableQuery(
+    key: ApiKey,
+    queryId: string,
+    withClasses = false,
+  ): Promise<QueueQuery & { classes?: string[] }> {
+    const [query]: (QueueQuery & { classes?: string[] })[] = !isBigintId(queryId)
+      ? []
+      : withClasses
+        ? await this.ds.query(
+            `SELECT ${QUERY_COLUMNS}, d.classes FROM label_query q
+             JOIN round r ON r.id = q.round_id JOIN dataset d ON d.id = q.dataset_id
+             WHERE q.id = $1`,
+            [queryId],
+          )
+        : await this.queriesByIds([queryId]);
     if (
       !query ||
       (key.datasetIds && !key.datasetIds.some((d) => d.toLowerCase() === query.datasetId))
@@ -633,13 +652,27 @@ export class QueueService {
    * lapsed and someone else claimed the query, or it was released, skipped or answered),
    * FORBIDDEN when another key holds it.
    */
-  private async heldSlot(m: EntityManager, key: ApiKey, token: string, queryId?: string) {
+  private async heldSlot(
+    m: EntityManager,
+    key: ApiKey,
+    token: string,
+    queryId?: string,
+    lockQuery = false,
+  ) {
     const [slot] = isUuid(token)
       ? await m.query(
-          `SELECT id, query_id AS "queryId", dataset_id AS "datasetId", api_key_id AS "apiKeyId",
-                  annotator_id AS "annotatorId", answered_at AS "answeredAt",
-                  lease_expires_at <= now() AS expired
-           FROM query_slot WHERE claim_token = $1 FOR UPDATE`,
+          lockQuery
+            ? `SELECT s.id, s.query_id AS "queryId", s.dataset_id AS "datasetId", s.api_key_id AS "apiKeyId",
+                      s.annotator_id AS "annotatorId", s.answered_at AS "answeredAt",
+                      s.lease_expires_at <= now() AS expired,
+                      json_build_object('status', q.status, 'answersNeeded', q.answers_needed,
+                                        'itemId', q.item_id::text) AS query
+               FROM query_slot s JOIN label_query q ON q.id = s.query_id
+               WHERE s.claim_token = $1 FOR UPDATE`
+            : `SELECT id, query_id AS "queryId", dataset_id AS "datasetId", api_key_id AS "apiKeyId",
+                      annotator_id AS "annotatorId", answered_at AS "answeredAt",
+                      lease_expires_at <= now() AS expired
+               FROM query_slot WHERE claim_token = $1 FOR UPDATE`,
           [token],
         )
       : [];
@@ -668,6 +701,8 @@ export class QueueService {
       datasetId: string;
       annotatorId: string;
       expired: boolean;
+      /** With `lockQuery`: the query's state, its row locked too. */
+      query?: { status: LabelQueryStatus; answersNeeded: number; itemId: string };
     };
   }
 
