@@ -2,7 +2,6 @@ import crypto from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { IdempotencyRecord } from '../entities';
 import { BadUserInputError, ConflictError } from '../errors';
-import { pgCode, PG_UNIQUE_VIOLATION } from './db-errors';
 
 /** Stable JSON (object keys sorted) so equal requests hash equally. */
 function canonical(value: unknown): string {
@@ -50,8 +49,10 @@ export async function withIdempotency<R>(
     }
     return { response: record.response as R, replayed: true };
   };
-  const stored = await ds.manager.findOneBy(IdempotencyRecord, { key });
-  if (stored) return replay(stored);
+  // Optimistic: the work runs first and the record is written with it. A retry of a call that
+  // already committed then fails (its record's key is taken, or the work itself now fails, e.g.
+  // a claim already answered) and rolls back everything; the stored outcome is answered
+  // instead. The first call pays no lookup.
   try {
     const response = await ds.transaction(async (m) => {
       const result = await work(m);
@@ -60,11 +61,10 @@ export async function withIdempotency<R>(
     });
     return { response, replayed: false };
   } catch (e) {
-    if (pgCode(e) === PG_UNIQUE_VIOLATION) {
-      // A concurrent retry with the same key committed first: answer with its outcome.
-      const winner = await ds.manager.findOneBy(IdempotencyRecord, { key });
-      if (winner) return replay(winner);
-    }
+    // A unique violation on the record means a call with this key committed first (PostgreSQL
+    // raises it only once that call committed), so the look below finds its outcome.
+    const stored = await ds.manager.findOneBy(IdempotencyRecord, { key });
+    if (stored) return replay(stored);
     throw e;
   }
 }
