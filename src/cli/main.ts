@@ -4,13 +4,14 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { loadConfig } from '../config';
-import { openDatabase, pendingSchemaChanges } from '../db/database';
 import { ApiKeyRole } from '../entities/enums';
-import { startServer } from '../server';
-import { ApiKeyService } from '../services/ApiKeyService';
+// The server, the database layer and the services load only in the commands that use them:
+// the API commands (import, export, simulate, ...) start without Express, Apollo or TypeORM.
+const serverModule = () => import('../server.js');
+const database = () => import('../db/database.js');
 import { GraphQLClientError, QuarryClient } from './client';
 import { countRows, detectFormat, FileFormatError, readItems, type FileItem } from './import-file';
-import { mulberry32, seedFrom } from '../strategies/math';
+import { mulberry32, samplePermutation, seedFrom } from '../strategies/math';
 import { learningCurveCommand, simulateFromCsv, simulateOnServer, trainCommand } from './tasks';
 
 const DEFAULT_URL = 'http://localhost:4000/graphql';
@@ -57,6 +58,7 @@ function describeProblems(e: GraphQLClientError): string {
 
 async function serve(): Promise<void> {
   const config = loadConfig();
+  const { startServer } = await serverModule();
   const server = await startServer(config);
   const shutdown = (signal: string) => {
     err(`${signal} received, stopping…`);
@@ -75,6 +77,7 @@ async function serve(): Promise<void> {
 async function migrate(opts: { check?: boolean }): Promise<void> {
   if (opts.check) {
     // The check compares the entities with a fresh database built only from the migrations.
+    const { openDatabase, pendingSchemaChanges } = await database();
     const db = await openDatabase({ dataDir: 'memory://', migrate: true });
     try {
       const { up } = await pendingSchemaChanges(db);
@@ -92,6 +95,7 @@ async function migrate(opts: { check?: boolean }): Promise<void> {
     return;
   }
   const config = loadConfig();
+  const { openDatabase } = await database();
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -116,6 +120,8 @@ async function keysCreate(opts: {
 }): Promise<void> {
   const role = opts.role.toUpperCase() as ApiKeyRole;
   const config = loadConfig();
+  const { openDatabase } = await database();
+  const { ApiKeyService } = await import('../services/ApiKeyService.js');
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     const { key, secret } = await new ApiKeyService(db.ds).create({
@@ -352,11 +358,8 @@ function importPlan(
         `--seed-labels ${opts.seedLabels} is more than the ${pool.length} POOL rows of the file.`,
       );
     }
-    for (let i = 0; i < opts.seedLabels; i++) {
-      const j = i + Math.floor(random() * (pool.length - i));
-      [pool[i], pool[j]] = [pool[j], pool[i]];
-    }
-    seed = new Set(pool.slice(0, opts.seedLabels));
+    const picked = samplePermutation(pool.length, opts.seedLabels, random);
+    seed = new Set(Array.from(picked, (i) => pool[i]));
   }
   return { splits, seed };
 }

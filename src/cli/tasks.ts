@@ -262,5 +262,5 @@ export async function simulateFromCsv(
     },
   );
   bar?.stop();
-  await report(result as unknown as SimulationResult, opts, `${file}: ${opts.repeats} repeats`);
+  await report(result, opts, `${file}: ${opts.repeats} repeats`);
 }

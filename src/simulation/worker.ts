@@ -20,7 +20,7 @@ import {
 } from './engine';
 
 /** The compiled worker module. */
-export const SIMULATION_WORKER_FILE = __filename;
+const SIMULATION_WORKER_FILE = __filename;
 
 /** Marks the `workerData` of a simulation worker. */
 const WORKER_KIND = 'quarry-simulation';
