@@ -75,11 +75,13 @@ export class TrainingResolver {
     @Arg('datasetId', () => ID) datasetId: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<LearningCurvePointNode[]> {
-    const { dataset, models } = await ctx.services.tasks.learningCurve(ctx.key, datasetId);
+    const models = await ctx.services.tasks.learningCurve(ctx.key, datasetId);
+    const dataset = await ctx.loaders.dataset.load(models[0]?.datasetId ?? datasetId);
+    const classes = dataset?.classes ?? [];
     return models.map((m) => ({
       model: m as ModelNode,
       humanLabels: m.humanLabels,
-      metrics: toMetricsNode(m.metrics, dataset.classes),
+      metrics: toMetricsNode(m.metrics, classes),
     }));
   }
 

@@ -6,6 +6,7 @@ import type { InferencePool } from '../inference/pool';
 import { streamFeatures } from '../inference/pool-reader';
 import type { ModelRef, ScoreResult, ScoreTask, StrategyRef } from '../inference/types';
 import { logger } from '../logger';
+import { returnedRows } from '../services/db-errors';
 import { QueueEventKind, type EventBus } from '../events/bus';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { Pick, ScoredRows } from '../strategies/types';
@@ -134,8 +135,7 @@ export class RoundRunner {
        RETURNING id`,
       [roundId, this.staleSeconds],
     );
-    // pg returns [rows, count] for UPDATE ... RETURNING through TypeORM's query().
-    const rows = Array.isArray(claimed[0]) ? (claimed[0] as unknown[]) : claimed;
+    const rows = returnedRows(claimed);
     if (rows.length === 0) {
       const [row] = await ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
       // Still running elsewhere: look again once its heartbeat could have gone stale.
@@ -443,7 +443,7 @@ export class RoundRunner {
       `UPDATE round SET status = 'SELECTING' WHERE id = $1 AND status = 'SCORING' RETURNING id`,
       [roundId],
     );
-    const rows = Array.isArray(res[0]) ? res[0] : res;
+    const rows = returnedRows(res);
     if (rows.length === 0) throw new RoundCancelled();
     await this.notify(roundId);
   }

@@ -18,7 +18,7 @@ import type { JobQueue } from '../jobs/queue';
 import { modelRefs } from '../rounds/model-files';
 import { scoreItems } from '../tasks/auto-label';
 import { DatasetService } from './DatasetService';
-import { isUuid } from './db-errors';
+import { isUuid, returnedRows } from './db-errors';
 import { SOURCE_RANK_SQL } from './LabelService';
 import { freeBudget } from './query-batches';
 
@@ -393,7 +393,7 @@ export class AutoLabelService {
          WHERE run_id = $1 AND source = 'MODEL' AND superseded_at IS NULL RETURNING id`,
         [task.id],
       );
-      const revokedIds = (Array.isArray(revoked[0]) ? revoked[0] : revoked) as { id: string }[];
+      const revokedIds = returnedRows<{ id: string }>(revoked);
       // The run superseded an item's older MODEL label in the transaction that wrote its own, so
       // that label's superseded_at is exactly the run label's created_at (now() of that
       // transaction). Only labels of runs not revoked themselves come back.
@@ -406,14 +406,14 @@ export class AutoLabelService {
          RETURNING p.id`,
         [revokedIds.map((r) => r.id)],
       );
-      const restoredRows = Array.isArray(restored[0]) ? restored[0] : restored;
+      const restoredRows = returnedRows(restored);
       let cancelled = 0;
       if (result.auditRoundId) {
         const res = await m.query(
           `UPDATE label_query SET status = 'CANCELLED' WHERE round_id = $1 AND status = 'OPEN' RETURNING id`,
           [result.auditRoundId],
         );
-        cancelled = (Array.isArray(res[0]) ? res[0] : res).length;
+        cancelled = returnedRows(res).length;
         await m.query(
           `UPDATE round SET status = 'CANCELLED', finished_at = now() WHERE id = $1 AND status = 'OPEN'`,
           [result.auditRoundId],

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { ApiKey, Dataset, Model, ModelOutputKind } from '../entities';
 import { SOURCE_RANK_SQL } from './LabelService';
+import { packFeatures } from './features';
 import { BadUserInputError, NotFoundError, PayloadTooLargeError } from '../errors';
 import { Permission } from '../auth/permissions';
 import { checkModel, ModelCheckError, ModelCheckLimits } from '../models/model-check';
@@ -156,8 +157,7 @@ export class ModelService {
     );
     if (rows.length === 0) return undefined;
     const dim = dataset.featureDim;
-    const features = new Float32Array(rows.length * dim);
-    rows.forEach((r, i) => new Uint8Array(features.buffer, i * dim * 4, dim * 4).set(r.features));
+    const features = packFeatures(rows, dim);
     return { features, labels: Int32Array.from(rows, (r) => r.c) };
   }
 
@@ -178,9 +178,7 @@ export class ModelService {
       [datasetId],
     );
     if (rows.length === 0) return undefined;
-    const out = new Float32Array(rows.length * dim);
-    rows.forEach((r, i) => new Uint8Array(out.buffer, i * dim * 4, dim * 4).set(r.features));
-    return out;
+    return packFeatures(rows, dim);
   }
 
   async list(key: ApiKey, datasetId: string): Promise<ModelInfo[]> {

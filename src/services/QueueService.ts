@@ -18,7 +18,7 @@ import { authorize, Permission } from '../auth/permissions';
 import type { EventBus } from '../events/bus';
 import { QueueEventKind } from '../events/bus';
 import { DatasetService } from './DatasetService';
-import { isBigintId, isUuid } from './db-errors';
+import { isBigintId, isUuid, returnedRows } from './db-errors';
 import { withIdempotency } from './idempotency';
 import { writeCurrentLabels } from './LabelService';
 import { pageSize, type Page } from './pagination';
@@ -130,12 +130,6 @@ function decodeQueueCursor(cursor: string | null | undefined): QueueCursor | und
     throw new BadUserInputError(`after: ${JSON.stringify(cursor)} is not a cursor of this queue.`);
   }
   return { t, r, k: Number(k) };
-}
-
-/** Rows of UPDATE … RETURNING through TypeORM's query() (which returns [rows, count]). */
-function returned<T>(res: unknown): T[] {
-  const r = res as unknown[];
-  return (Array.isArray(r[0]) ? r[0] : r) as T[];
 }
 
 /**
@@ -308,7 +302,7 @@ export class QueueService {
     return this.ds.transaction(async (m) => {
       const slot = await this.heldSlot(m, key, token);
       if (slot.expired) await this.requireBudget(m, slot.datasetId, 'renew this claim');
-      const [row] = returned<{ expiresAt: Date }>(
+      const [row] = returnedRows<{ expiresAt: Date }>(
         await m.query(
           `UPDATE query_slot SET lease_expires_at = now() + make_interval(secs => $2)
            WHERE id = $1 RETURNING lease_expires_at AS "expiresAt"`,
@@ -424,8 +418,8 @@ export class QueueService {
         };
         let status = LabelQueryStatus.OPEN;
         if (answers.length >= locked.answersNeeded) {
-          resolvedClass = mostFrequent(answers.map((a) => a.c))?.classIndex ?? null;
           const resolved = mostFrequent(answers.map((a) => a.c));
+          resolvedClass = resolved?.classIndex ?? null;
           if (resolved === null) {
             status = LabelQueryStatus.NEEDS_REVIEW;
           } else {
@@ -443,13 +437,13 @@ export class QueueService {
             });
           }
           // The query's new state and its event in one statement.
-          await m.query(
+          const [done]: { answeredAt: Date }[] = await m.query(
             `WITH u AS (UPDATE label_query SET status = $2, resolved_class = $3, answered_at = now()
-                        WHERE id = $1 RETURNING id)
-             SELECT pg_notify($4, $5) FROM u`,
-            [query.id, status, resolved?.classIndex ?? null, ...this.events.notification(event)],
+                        WHERE id = $1 RETURNING answered_at)
+             SELECT u.answered_at AS "answeredAt", pg_notify($4, $5) FROM u`,
+            [query.id, status, resolvedClass, ...this.events.notification(event)],
           );
-          answeredAt = new Date();
+          answeredAt = done.answeredAt;
         } else {
           await this.events.publish(m, event);
         }

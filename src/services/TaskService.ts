@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
-import { ApiKey, Dataset, Model, Task, TaskKind, TaskStatus } from '../entities';
+import { ApiKey, Dataset, Task, TaskKind, TaskStatus } from '../entities';
 import { BadUserInputError, InputProblem, NotFoundError } from '../errors';
 import { Permission } from '../auth/permissions';
 import type { JobQueue } from '../jobs/queue';
@@ -9,6 +9,8 @@ import type { TrainerRegistry } from '../trainers/registry';
 import { DatasetService } from './DatasetService';
 import { isUuid } from './db-errors';
 import { SOURCE_RANK_SQL } from './LabelService';
+import type { ModelService } from './ModelService';
+import { SIMULATION_LIMITS } from '../simulation/engine';
 
 export interface TrainModelInput {
   datasetId: string;
@@ -50,9 +52,6 @@ export interface SimulateParams {
   seed: number;
 }
 
-export const MAX_SIMULATION_REPEATS = 20;
-export const MAX_SIMULATION_STRATEGIES = 12;
-
 /** Label sources a training task learns from. */
 export function trainingSources(includeModelLabels: boolean): string[] {
   return includeModelLabels ? ['HUMAN', 'IMPORT', 'MODEL'] : ['HUMAN', 'IMPORT'];
@@ -77,6 +76,7 @@ export class TaskService {
     private readonly strategies: StrategyRegistry,
     private readonly trainers: TrainerRegistry,
     private readonly jobs: JobQueue,
+    private readonly models: ModelService,
   ) {}
 
   async trainModel(key: ApiKey, input: TrainModelInput): Promise<Task> {
@@ -123,16 +123,19 @@ export class TaskService {
         problems.push({ field, message: `must be an integer from ${min} to ${max}; got ${value}` });
       }
     };
-    if (input.strategies.length === 0 || input.strategies.length > MAX_SIMULATION_STRATEGIES) {
+    if (
+      input.strategies.length === 0 ||
+      input.strategies.length > SIMULATION_LIMITS.maxStrategies
+    ) {
       problems.push({
         field: 'strategies',
-        message: `give 1 to ${MAX_SIMULATION_STRATEGIES} strategies`,
+        message: `give 1 to ${SIMULATION_LIMITS.maxStrategies} strategies`,
       });
     }
     int('seedSize', input.seedSize, 2, 100_000);
     int('batchSize', input.batchSize, 1, 100_000);
     int('budget', input.budget, 3, 100_000);
-    int('repeats', input.repeats, 1, MAX_SIMULATION_REPEATS);
+    int('repeats', input.repeats, SIMULATION_LIMITS.minRepeats, SIMULATION_LIMITS.maxRepeats);
     if (input.budget <= input.seedSize) {
       problems.push({
         field: 'budget',
@@ -232,30 +235,7 @@ export class TaskService {
   }
 
   /** Every model version of the dataset in order, with its human label count and metrics. */
-  async learningCurve(key: ApiKey, datasetId: string) {
-    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.MANAGE_MODELS);
-    const models = await this.ds.getRepository(Model).find({
-      select: {
-        id: true,
-        datasetId: true,
-        name: true,
-        version: true,
-        sizeBytes: true,
-        sha256: true,
-        inputName: true,
-        outputName: true,
-        outputKind: true,
-        embeddingOutputName: true,
-        embeddingDim: true,
-        metrics: true,
-        humanLabels: true,
-        training: true,
-        createdBy: true,
-        createdAt: true,
-      },
-      where: { datasetId: dataset.id },
-      order: { version: 'ASC' },
-    });
-    return { dataset, models };
+  learningCurve(key: ApiKey, datasetId: string) {
+    return this.models.list(key, datasetId);
   }
 }

@@ -28,3 +28,12 @@ const BIGINT_RE = /^[1-9][0-9]{0,18}$/;
 export function isBigintId(id: string): boolean {
   return BIGINT_RE.test(id) && BigInt(id) <= 9223372036854775807n;
 }
+
+/**
+ * The rows of an UPDATE/DELETE … RETURNING run through TypeORM's `query()`, which answers those
+ * with `[rows, affectedCount]` (and a SELECT with the rows alone).
+ */
+export function returnedRows<T>(res: unknown): T[] {
+  const r = res as unknown[];
+  return (Array.isArray(r[0]) ? r[0] : r) as T[];
+}

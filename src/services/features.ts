@@ -84,3 +84,19 @@ export function bytesToFloats(bytes: Buffer): number[] {
   new Uint8Array(copy.buffer).set(bytes);
   return Array.from(copy);
 }
+
+/**
+ * Stored feature vectors (little-endian float32 bytes, `dim` wide) packed row after row into one
+ * Float32Array, as training, evaluation and simulation take them.
+ */
+export function packFeatures(rows: readonly { features: Buffer }[], dim: number): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  const bytes = new Uint8Array(out.buffer);
+  rows.forEach((r, i) => {
+    if (r.features.length !== dim * 4) {
+      throw new Error(`row ${i} has ${r.features.length} feature bytes, expected ${dim * 4}`);
+    }
+    bytes.set(r.features, i * dim * 4);
+  });
+  return out;
+}

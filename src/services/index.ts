@@ -46,18 +46,19 @@ export interface ServiceDeps {
 export function createServices(db: Database, config: QuarryConfig, deps: ServiceDeps): Services {
   const ds = db.ds;
   const datasets = new DatasetService(ds);
+  const models = new ModelService(ds, datasets, config.maxModelBytes, {
+    timeoutMs: config.modelCheckTimeoutMs,
+    maxRssBytes: config.modelCheckMaxRssBytes,
+  });
   return {
     apiKeys: new ApiKeyService(ds),
     datasets,
     items: new ItemService(ds, datasets, config.maxImportItems),
     labels: new LabelService(ds, datasets, config.maxLabelItems),
-    models: new ModelService(ds, datasets, config.maxModelBytes, {
-      timeoutMs: config.modelCheckTimeoutMs,
-      maxRssBytes: config.modelCheckMaxRssBytes,
-    }),
+    models,
     rounds: new RoundService(ds, datasets, deps.registry, deps.jobs, deps.events),
     queues: new QueueService(ds, datasets, deps.events),
-    tasks: new TaskService(ds, datasets, deps.registry, deps.trainers, deps.jobs),
+    tasks: new TaskService(ds, datasets, deps.registry, deps.trainers, deps.jobs, models),
     synthesis: new SynthesisService(
       ds,
       datasets,

@@ -3,6 +3,7 @@ import type { Database } from '../db/database';
 import { Dataset, Task, TaskKind, TaskStatus } from '../entities';
 import { QuarryError } from '../errors';
 import { logger } from '../logger';
+import { returnedRows } from '../services/db-errors';
 import type { ModelService } from '../services/ModelService';
 import {
   TRAINING_LABELS_SQL,
@@ -12,6 +13,8 @@ import {
 } from '../services/TaskService';
 import type { TrainerPool } from '../trainers/pool';
 import { runSimulationInWorker } from '../simulation/worker';
+import { SPLIT } from '../simulation/engine';
+import { packFeatures } from '../services/features';
 import type { EventBus } from '../events/bus';
 import type { InferencePool } from '../inference/pool';
 import { runAutoLabel } from './auto-label';
@@ -49,7 +52,7 @@ export class TaskRunner {
        WHERE id = $1 AND status IN ('QUEUED', 'RUNNING') RETURNING id`,
       [taskId],
     );
-    const rows = Array.isArray(claimed[0]) ? claimed[0] : claimed;
+    const rows = returnedRows(claimed);
     if (rows.length === 0) return;
     const task = await ds.getRepository(Task).findOneByOrFail({ id: taskId });
     const started = Date.now();
@@ -111,8 +114,7 @@ export class TaskRunner {
       if (batch.length < LOAD_BATCH_ROWS) break;
       after = batch[batch.length - 1].id;
     }
-    const features = new Float32Array(parts.length * dim);
-    parts.forEach((r, i) => new Uint8Array(features.buffer, i * dim * 4, dim * 4).set(r.features));
+    const features = packFeatures(parts, dim);
     const labels = Int32Array.from(parts, (r) => r.c);
     const bySource: Record<string, number> = {};
     for (const r of parts) bySource[r.source] = (bySource[r.source] ?? 0) + 1;
@@ -152,6 +154,7 @@ export class TaskRunner {
         await ds.query(
           `SELECT id, features, ground_truth AS g, split FROM item
            WHERE dataset_id = $1 AND origin = 'IMPORTED' AND id > $2::bigint
+             AND ground_truth IS NOT NULL AND split IN ('POOL', 'TEST')
            ORDER BY id LIMIT $3`,
           [dataset.id, after, LOAD_BATCH_ROWS],
         );
@@ -159,9 +162,7 @@ export class TaskRunner {
       if (batch.length < LOAD_BATCH_ROWS) break;
       after = batch[batch.length - 1].id;
     }
-    const features = new Float32Array(loaded.length * dim);
-    loaded.forEach((r, i) => new Uint8Array(features.buffer, i * dim * 4, dim * 4).set(r.features));
-    const splitCode: Record<string, number> = { POOL: 0, VALIDATION: 1, TEST: 2 };
+    const features = packFeatures(loaded, dim);
     let lastWrite = 0;
     let writing: Promise<unknown> = Promise.resolve();
     const result = await runSimulationInWorker(
@@ -171,7 +172,7 @@ export class TaskRunner {
         dim,
         classCount: dataset.classes.length,
         groundTruth: Int32Array.from(loaded, (r) => r.g ?? -1),
-        split: Uint8Array.from(loaded, (r) => splitCode[r.split]),
+        split: Uint8Array.from(loaded, (r) => SPLIT[r.split as keyof typeof SPLIT]),
         strategies: params.strategies.map((s) => ({ code: s.strategy, params: s.params })),
         seedSize: params.seedSize,
         batchSize: params.batchSize,
