@@ -1,5 +1,5 @@
 import { ApiKey, ApiKeyRole } from '../entities';
-import { ForbiddenError } from '../errors';
+import { ForbiddenError, NotFoundError } from '../errors';
 
 /** What an operation needs. Roles grant sets of these (see {@link ROLE_PERMISSIONS}). */
 export enum Permission {
@@ -37,7 +37,7 @@ export function datasetScope(key: ApiKey): ReadonlySet<string> | null {
 }
 
 /** Dataset ids are uuids, which PostgreSQL reads in either case: so must the scope check. */
-function inScope(datasetIds: readonly string[], datasetId: string): boolean {
+export function inScope(datasetIds: readonly string[], datasetId: string): boolean {
   const id = datasetId.toLowerCase();
   return datasetIds.some((d) => d.toLowerCase() === id);
 }
@@ -60,4 +60,20 @@ export function authorize(key: ApiKey, permission: Permission, datasetId?: strin
       `This key is not allowed to act on dataset ${JSON.stringify(datasetId)}.`,
     );
   }
+}
+
+/**
+ * For a row found by id (a round, a query, a task) of dataset `datasetId`: FORBIDDEN unless the
+ * key's role grants `permission`; NOT_FOUND when the dataset is outside the key's scope, so that
+ * ids of other datasets' rows look like missing ones (nothing about them leaks).
+ */
+export function authorizeRow(
+  key: ApiKey,
+  permission: Permission,
+  datasetId: string,
+  entity: string,
+  id: string,
+): void {
+  authorize(key, permission);
+  if (key.datasetIds && !inScope(key.datasetIds, datasetId)) throw new NotFoundError(entity, id);
 }

@@ -10,7 +10,7 @@ import {
   InputProblem,
   NotFoundError,
 } from '../errors';
-import { Permission } from '../auth/permissions';
+import { authorizeRow, Permission } from '../auth/permissions';
 import { precisionAtThreshold, thresholdForPrecision, wilsonInterval } from '../autolabel/stats';
 import { QueueEventKind, type EventBus } from '../events/bus';
 import type { InferencePool } from '../inference/pool';
@@ -304,7 +304,7 @@ export class AutoLabelService {
       ? await this.ds.getRepository(Task).findOneBy({ id, kind: TaskKind.AUTO_LABEL })
       : null;
     if (!task) throw new NotFoundError('AutoLabelRun', id);
-    await this.datasets.getAuthorized(key, task.datasetId, permission);
+    authorizeRow(key, permission, task.datasetId, 'AutoLabelRun', id);
     return task;
   }
 

@@ -14,7 +14,7 @@ import {
   ForbiddenError,
   NotFoundError,
 } from '../errors';
-import { authorize, Permission } from '../auth/permissions';
+import { authorize, inScope, Permission } from '../auth/permissions';
 import type { EventBus } from '../events/bus';
 import { QueueEventKind } from '../events/bus';
 import { DatasetService } from './DatasetService';
@@ -632,10 +632,9 @@ export class QueueService {
             [queryId],
           )
         : await this.queriesByIds([queryId]);
-    if (
-      !query ||
-      (key.datasetIds && !key.datasetIds.some((d) => d.toLowerCase() === query.datasetId))
-    ) {
+    if (!query) throw new NotFoundError('LabelQuery', queryId);
+    // Scope only: callers have checked the role (submit: ANNOTATE; review: WRITE_LABELS).
+    if (key.datasetIds && !inScope(key.datasetIds, query.datasetId)) {
       throw new NotFoundError('LabelQuery', queryId);
     }
     return query;

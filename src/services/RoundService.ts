@@ -8,7 +8,7 @@ import {
   InputProblem,
   NotFoundError,
 } from '../errors';
-import { authorize, Permission } from '../auth/permissions';
+import { authorize, authorizeRow, Permission } from '../auth/permissions';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { StrategyNeed } from '../strategies/types';
 import type { JobQueue } from '../jobs/queue';
@@ -243,13 +243,8 @@ export class RoundService {
   async get(key: ApiKey, id: string, permission = Permission.READ_DATASET): Promise<Round> {
     authorize(key, permission);
     const round = isUuid(id) ? await this.ds.getRepository(Round).findOneBy({ id }) : null;
-    // A round of a dataset outside the key's scope looks like a missing one (ids would leak).
-    if (
-      !round ||
-      (key.datasetIds && !key.datasetIds.some((d) => d.toLowerCase() === round.datasetId))
-    ) {
-      throw new NotFoundError('Round', id);
-    }
+    if (!round) throw new NotFoundError('Round', id);
+    authorizeRow(key, permission, round.datasetId, 'Round', id);
     return round;
   }
 

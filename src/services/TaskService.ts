@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { ApiKey, Dataset, Task, TaskKind, TaskStatus } from '../entities';
 import { BadUserInputError, InputProblem, NotFoundError } from '../errors';
-import { Permission } from '../auth/permissions';
+import { authorizeRow, Permission } from '../auth/permissions';
 import type { JobQueue } from '../jobs/queue';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { TrainerRegistry } from '../trainers/registry';
@@ -214,12 +214,11 @@ export class TaskService {
 
   async get(key: ApiKey, id: string, kind: TaskKind): Promise<Task> {
     const task = isUuid(id) ? await this.ds.getRepository(Task).findOneBy({ id, kind }) : null;
-    if (!task) throw new NotFoundError(kind === TaskKind.TRAIN ? 'TrainingRun' : 'Simulation', id);
-    await this.datasets.getAuthorized(
-      key,
-      task.datasetId,
-      kind === TaskKind.TRAIN ? Permission.MANAGE_MODELS : Permission.MANAGE_ROUNDS,
-    );
+    const entity = kind === TaskKind.TRAIN ? 'TrainingRun' : 'Simulation';
+    if (!task) throw new NotFoundError(entity, id);
+    const permission =
+      kind === TaskKind.TRAIN ? Permission.MANAGE_MODELS : Permission.MANAGE_ROUNDS;
+    authorizeRow(key, permission, task.datasetId, entity, id);
     return task;
   }
 

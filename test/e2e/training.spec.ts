@@ -1,3 +1,4 @@
+import { ApiKeyRole } from '../../src/entities';
 import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';
@@ -138,6 +139,20 @@ describeEachDb('training, metrics and learning curves', (t) => {
       expect([JSON.stringify(i), codeOf(res)]).toEqual([JSON.stringify(i), 'BAD_USER_INPUT']);
     }
     expect(await taskCount(t())).toBe(before);
+  });
+
+  it('a run of a dataset outside a key’s scope looks missing (NOT_FOUND, its dataset id unsaid)', async () => {
+    const { trainingRuns } = await t().ok('query($d: ID!) { trainingRuns(datasetId: $d) { id } }', {
+      d,
+    });
+    const { createDataset } = await t().ok(
+      'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+      { i: { name: 'elsewhere', classes: ['a', 'b'], featureDim: 2 } },
+    );
+    const scoped = await t().createKey(ApiKeyRole.SERVICE, [createDataset.id]);
+    const res = await t().gql(RUN, { id: trainingRuns[0].id }, scoped);
+    expect(codeOf(res)).toBe('NOT_FOUND');
+    expect(JSON.stringify(res.errors)).not.toContain(d);
   });
 
   it('refuses to train on labels of fewer than two classes', async () => {
