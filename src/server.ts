@@ -16,22 +16,22 @@ import { MIGRATIONS } from './db/migrations';
 import { Dataset, type ApiKey } from './entities';
 import { ErrorCode, QuarryError } from './errors';
 import { formatError } from './http/errors';
-import { keyFromHeaders } from './auth/keys';
+import { keyFromHeaders } from './http/keys';
 import { createServices, type Services } from './services';
 import { buildQuarrySchema } from './schema/build';
 import { createLoaders, type GraphQLContext } from './resolvers/context';
 import { logger } from './logger';
 import { StrategyRegistry } from './strategies/registry';
-import { JobQueue } from './jobs/queue';
-import { InferencePool } from './inference/pool';
-import { RoundRunner } from './rounds/RoundRunner';
-import { EventBus } from './events/bus';
-import { TrainerRegistry } from './trainers/registry';
-import { TrainerPool } from './trainers/pool';
-import { TaskRunner } from './tasks/TaskRunner';
+import { JobQueue } from './jobs/job-queue';
+import { InferencePool } from './workers/inference.pool';
+import { RoundRunner } from './jobs/round.runner';
+import { EventBus } from './services/event-bus';
+import { TrainerRegistry } from './plugins/trainers/registry';
+import { TrainerPool } from './workers/trainer.pool';
+import { TaskRunner } from './jobs/task.runner';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { SubscriptionContext } from './resolvers/QueueResolver';
+import type { SubscriptionContext } from './resolvers/queue.resolver';
 
 export interface QuarryServer {
   /** e.g. `http://127.0.0.1:4000/graphql` */

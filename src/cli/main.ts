@@ -121,7 +121,7 @@ async function keysCreate(opts: {
   const role = opts.role.toUpperCase() as ApiKeyRole;
   const config = loadConfig();
   const { openDatabase } = await database();
-  const { ApiKeyService } = await import('../services/ApiKeyService.js');
+  const { ApiKeyService } = await import('../services/api-key.service.js');
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     const { key, secret } = await new ApiKeyService(db.ds).create({

@@ -3,9 +3,9 @@ import { SingleBar, Presets } from 'cli-progress';
 import { parse } from 'csv-parse/sync';
 import type { QuarryClient } from './client';
 import { mulberry32, seedFrom } from '../strategies/math';
-import { renderLearningCurvesSvg, formatSimulationTable } from '../simulation/chart';
-import type { SimulationResult } from '../simulation/chart';
-import { runSimulationInWorker } from '../simulation/worker';
+import { renderLearningCurvesSvg, formatSimulationTable } from '../ml/simulation-chart';
+import type { SimulationResult } from '../ml/simulation-chart';
+import { runSimulationInWorker } from '../workers/simulation.worker';
 import { loadConfig } from '../config';
 
 const err = (line: string) => process.stderr.write(line + '\n');

@@ -1,17 +1,17 @@
-import { ApiKey } from './ApiKey';
-import { Dataset } from './Dataset';
-import { IdempotencyRecord } from './IdempotencyRecord';
-import { Item } from './Item';
-import { Label } from './Label';
-import { LabelQuery } from './LabelQuery';
-import { Model } from './Model';
-import { Prediction } from './Prediction';
-import { QuerySkip } from './QuerySkip';
-import { QuerySlot } from './QuerySlot';
-import { Round } from './Round';
-import { Stream } from './Stream';
-import { StreamDecision } from './StreamDecision';
-import { Task } from './Task';
+import { ApiKey } from './api-key.entity';
+import { Dataset } from './dataset.entity';
+import { IdempotencyRecord } from './idempotency-record.entity';
+import { Item } from './item.entity';
+import { Label } from './label.entity';
+import { LabelQuery } from './label-query.entity';
+import { Model } from './model.entity';
+import { Prediction } from './prediction.entity';
+import { QuerySkip } from './query-skip.entity';
+import { QuerySlot } from './query-slot.entity';
+import { Round } from './round.entity';
+import { Stream } from './stream.entity';
+import { StreamDecision } from './stream-decision.entity';
+import { Task } from './task.entity';
 
 export {
   ApiKey,

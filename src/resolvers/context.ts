@@ -2,10 +2,10 @@ import DataLoader from 'dataloader';
 import type { ApiKey, Dataset, Label } from '../entities';
 import type { Services } from '../services';
 import type { LabelQuery, Round } from '../entities';
-import type { Budget, MechanismBudget, QueryAnswer } from '../services/QueueService';
-import type { ItemRow, PredictionRow } from '../services/ItemService';
+import type { Budget, MechanismBudget, QueryAnswer } from '../services/queue.service';
+import type { ItemRow, PredictionRow } from '../services/item.service';
 import type { StrategyRegistry } from '../strategies/registry';
-import type { TrainerRegistry } from '../trainers/registry';
+import type { TrainerRegistry } from '../plugins/trainers/registry';
 
 /** Per-request batching of nested fields: one SQL statement per field per page, not per node. */
 export interface Loaders {

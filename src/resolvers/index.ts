@@ -1,15 +1,15 @@
-import { ApiKeyResolver } from './ApiKeyResolver';
-import { AutoLabelResolver } from './AutoLabelResolver';
-import { DatasetResolver } from './DatasetResolver';
-import { ItemResolver } from './ItemResolver';
-import { LabelResolver } from './LabelResolver';
-import { ModelResolver } from './ModelResolver';
-import { LabelQueryResolver, RoundResolver } from './RoundResolver';
-import { StrategyResolver } from './StrategyResolver';
-import { BudgetMechanismResolver, DatasetBudgetResolver, QueueResolver } from './QueueResolver';
-import { SimulationResolver, TrainingResolver } from './TaskResolver';
-import { ItemSynthesisResolver, SynthesisResolver } from './SynthesisResolver';
-import { StreamResolver } from './StreamResolver';
+import { ApiKeyResolver } from './api-key.resolver';
+import { AutoLabelResolver } from './auto-label.resolver';
+import { DatasetResolver } from './dataset.resolver';
+import { ItemResolver } from './item.resolver';
+import { LabelResolver } from './label.resolver';
+import { ModelResolver } from './model.resolver';
+import { LabelQueryResolver, RoundResolver } from './round.resolver';
+import { StrategyResolver } from './strategy.resolver';
+import { BudgetMechanismResolver, DatasetBudgetResolver, QueueResolver } from './queue.resolver';
+import { SimulationResolver, TrainingResolver } from './task.resolver';
+import { ItemSynthesisResolver, SynthesisResolver } from './synthesis.resolver';
+import { StreamResolver } from './stream.resolver';
 
 export const RESOLVERS = [
   ApiKeyResolver,

@@ -11,7 +11,7 @@ import {
   StreamDecisionKind,
   TaskStatus,
 } from '../entities/enums';
-import { QueueEventKind } from '../events/bus';
+import { QueueEventKind } from '../services/event-bus';
 
 registerEnumType(ItemSplit, {
   name: 'ItemSplit',

@@ -1,23 +1,23 @@
 import type { Database } from '../db/database';
-import type { InferencePool } from '../inference/pool';
+import type { InferencePool } from '../workers/inference.pool';
 import type { QuarryConfig } from '../config';
-import { ApiKeyService } from './ApiKeyService';
-import { AutoLabelService } from './AutoLabelService';
-import { DatasetService } from './DatasetService';
-import { ItemService } from './ItemService';
-import { LabelService } from './LabelService';
-import { ModelService } from './ModelService';
-import { RoundService } from './RoundService';
-import { QueueService } from './QueueService';
-import { TaskService } from './TaskService';
-import { SynthesisService } from './SynthesisService';
-import { loadSynthesisMethods } from '../synthesis/registry';
-import { StreamService } from './StreamService';
-import { loadStreamPolicies } from '../stream/registry';
-import type { TrainerRegistry } from '../trainers/registry';
-import type { EventBus } from '../events/bus';
+import { ApiKeyService } from './api-key.service';
+import { AutoLabelService } from './auto-label.service';
+import { DatasetService } from './dataset.service';
+import { ItemService } from './item.service';
+import { LabelService } from './label.service';
+import { ModelService } from './model.service';
+import { RoundService } from './round.service';
+import { QueueService } from './queue.service';
+import { TaskService } from './task.service';
+import { SynthesisService } from './synthesis.service';
+import { loadSynthesisMethods } from '../plugins/synthesis/registry';
+import { StreamService } from './stream.service';
+import { loadStreamPolicies } from '../plugins/stream-policies/registry';
+import type { TrainerRegistry } from '../plugins/trainers/registry';
+import type { EventBus } from './event-bus';
 import type { StrategyRegistry } from '../strategies/registry';
-import type { JobQueue } from '../jobs/queue';
+import type { JobQueue } from '../jobs/job-queue';
 
 /** The services behind the resolvers, made once per server. */
 export interface Services {

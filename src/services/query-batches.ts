@@ -1,8 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import { Dataset, QueryMechanism, Round, RoundStatus } from '../entities';
 import { BudgetExhaustedError } from '../errors';
-import { QueueEventKind, type EventBus } from '../events/bus';
-import { budgetInUse } from './RoundService';
+import { QueueEventKind, type EventBus } from './event-bus';
+import { budgetInUse } from './round.service';
 
 /** One query of a batch: the item, and the score and reason a person labelling it sees. */
 export interface BatchQuery {

@@ -1,4 +1,4 @@
-import { wilsonInterval } from '../../src/autolabel/stats';
+import { wilsonInterval } from '../../src/ml/auto-label-stats';
 import { ApiKeyRole } from '../../src/entities';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';

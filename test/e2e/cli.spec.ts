@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { buildFeedForwardOnnx } from '../../src/onnx/build';
+import { buildFeedForwardOnnx } from '../../src/ml/onnx-build';
 import { backends, createEmptyPgDatabase } from '../helpers/db';
 import { DIGITS_CSV } from '../helpers/digits';
 import { gqlTo, QUARRY, serve, stopProcess, type Served } from '../helpers/process';

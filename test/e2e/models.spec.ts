@@ -1,6 +1,10 @@
 import crypto from 'node:crypto';
 import { ApiKeyRole } from '../../src/entities';
-import { buildFeedForwardOnnx, type DenseLayer, type FeedForwardSpec } from '../../src/onnx/build';
+import {
+  buildFeedForwardOnnx,
+  type DenseLayer,
+  type FeedForwardSpec,
+} from '../../src/ml/onnx-build';
 import { codeOf, describeEachDb, type GqlResponse, type TestServer } from '../helpers/server';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 

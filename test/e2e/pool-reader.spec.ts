@@ -1,5 +1,5 @@
 import type { Database } from '../../src/db/database';
-import { countRows, FeatureChunk, streamFeatures } from '../../src/inference/pool-reader';
+import { countRows, FeatureChunk, streamFeatures } from '../../src/db/pool-reader';
 import { backends, freshDatabase } from '../helpers/db';
 
 const DIM = 64;

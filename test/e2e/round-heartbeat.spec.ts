@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config';
-import type { InferencePool } from '../../src/inference/pool';
-import { RoundRunner } from '../../src/rounds/RoundRunner';
+import type { InferencePool } from '../../src/workers/inference.pool';
+import { RoundRunner } from '../../src/jobs/round.runner';
 import { StrategyRegistry } from '../../src/strategies/registry';
 import { backends, freshDatabase } from '../helpers/db';
 

@@ -1,4 +1,4 @@
-import { buildFeedForwardOnnx, type DenseLayer } from '../../src/onnx/build';
+import { buildFeedForwardOnnx, type DenseLayer } from '../../src/ml/onnx-build';
 
 function dense(inDim: number, outDim: number, seed: number, activation?: 'relu'): DenseLayer {
   const weights = Float32Array.from(

@@ -3,7 +3,7 @@ import {
   thresholdForPrecision,
   wilsonInterval,
   Z_95,
-} from '../../src/autolabel/stats';
+} from '../../src/ml/auto-label-stats';
 
 /**
  * Ten validation items, most confident first. Precision at or above each confidence:

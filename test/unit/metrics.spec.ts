@@ -1,4 +1,4 @@
-import { areaUnderLearningCurve, classificationMetrics } from '../../src/metrics/classification';
+import { areaUnderLearningCurve, classificationMetrics } from '../../src/ml/classification-metrics';
 
 /*
  * Six rows, four classes; class 3 occurs in neither the truth nor the predictions.

@@ -7,8 +7,8 @@ import {
   ModelCheckError,
   ModelCheckLimits,
   ModelCheckRequest,
-} from '../../src/models/model-check';
-import { buildFeedForwardOnnx, DenseLayer, FeedForwardSpec } from '../../src/onnx/build';
+} from '../../src/ml/model-check';
+import { buildFeedForwardOnnx, DenseLayer, FeedForwardSpec } from '../../src/ml/onnx-build';
 
 const MIB = 1024 * 1024;
 const LIMITS: ModelCheckLimits = { timeoutMs: 30_000, maxRssBytes: 1024 * MIB };
@@ -108,7 +108,7 @@ function liveCheckChildren(): number[] {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       if (ppid !== process.pid) continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('model-check-child')) {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('model-check.child')) {
         pids.push(Number(entry));
       }
     } catch {

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { buildFeedForwardOnnx, DenseLayer, FeedForwardSpec } from '../../src/onnx/build';
+import { buildFeedForwardOnnx, DenseLayer, FeedForwardSpec } from '../../src/ml/onnx-build';
 
 /** Row-major matrix of `rows x cols` from a formula, so expected values can be recomputed. */
 function matrix(rows: number, cols: number, f: (r: number, c: number) => number): Float32Array {

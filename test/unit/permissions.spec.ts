@@ -1,5 +1,5 @@
 import { ApiKey, ApiKeyRole } from '../../src/entities';
-import { authorize, datasetScope, Permission } from '../../src/auth/permissions';
+import { authorize, datasetScope, Permission } from '../../src/services/permissions';
 import { ForbiddenError } from '../../src/errors';
 
 const A = '0b7f3c1e-8a52-4c0e-9d8e-6f1a2b3c4d5e';

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readAhead } from '../../src/rounds/read-ahead';
+import { readAhead } from '../../src/jobs/read-ahead';
 
 describe('readAhead', () => {
   it('starts reading the next item while the consumer works on the current one', async () => {
@@ -22,7 +22,7 @@ describe('readAhead', () => {
     // In a process of its own: Node 20 ends a process on an unhandled rejection, which jest's
     // own handlers would hide.
     const script = `
-      const { readAhead } = require(${JSON.stringify(require.resolve('../../src/rounds/read-ahead'))});
+      const { readAhead } = require(${JSON.stringify(require.resolve('../../src/jobs/read-ahead'))});
       async function* source() { yield 1; throw new Error('the connection was reset'); }
       (async () => {
         try {

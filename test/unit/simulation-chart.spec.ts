@@ -3,7 +3,7 @@ import {
   renderLearningCurvesSvg,
   SimulationResult,
   SimulationStrategyResult,
-} from '../../src/simulation/chart';
+} from '../../src/ml/simulation-chart';
 
 const LABEL_COUNTS = [20, 40, 80];
 

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { BadUserInputError } from '../../src/errors';
 import { PluginRegistrationError } from '../../src/plugins/registry';
-import { loadStreamPolicies } from '../../src/stream/registry';
-import { StreamSession, type StreamStep } from '../../src/stream/session';
+import { loadStreamPolicies } from '../../src/plugins/stream-policies/registry';
+import { StreamSession, type StreamStep } from '../../src/services/stream-session';
 import { mulberry32, seedFrom } from '../../src/strategies/math';
 
 const plugin = (name: string) =>
@@ -65,7 +65,7 @@ describe('the stream policy registry', () => {
     const e = startupError([plugin('duplicate-fixed')]);
     expect(e.message).toContain('"fixed-threshold" is registered twice');
     expect(e.message).toContain(plugin('duplicate-fixed'));
-    expect(e.message).toContain(path.join('stream', 'policies.js'));
+    expect(e.message).toContain(path.join('stream-policies', 'builtin', 'index.js'));
   });
 
   it('stops start-up on a module without a policies export or with a bad state schema', () => {

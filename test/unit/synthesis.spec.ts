@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { BadUserInputError } from '../../src/errors';
 import { PluginRegistrationError } from '../../src/plugins/registry';
-import { betaVariate, gammaVariate, standardNormal } from '../../src/random/distributions';
+import { betaVariate, gammaVariate, standardNormal } from '../../src/ml/distributions';
 import { mulberry32, seedFrom } from '../../src/strategies/math';
-import { featureStdDevs } from '../../src/synthesis/methods';
-import { loadSynthesisMethods } from '../../src/synthesis/registry';
-import { MAX_SYNTHESIS_COUNT, synthesize } from '../../src/synthesis/synthesize';
-import type { LabelledVectors, SyntheticVector } from '../../src/synthesis/types';
+import { featureStdDevs } from '../../src/plugins/synthesis/builtin/index';
+import { loadSynthesisMethods } from '../../src/plugins/synthesis/registry';
+import { MAX_SYNTHESIS_COUNT, synthesize } from '../../src/services/synthesize';
+import type { LabelledVectors, SyntheticVector } from '../../src/plugins/synthesis/types';
 
 const plugin = (name: string) =>
   path.resolve(__dirname, '../fixtures/synthesis-plugins', `${name}.js`);

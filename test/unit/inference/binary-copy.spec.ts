@@ -1,4 +1,4 @@
-import { BinaryCopyParser, parseBinaryCopy } from '../../../src/inference/pool-reader';
+import { BinaryCopyParser, parseBinaryCopy } from '../../../src/db/pool-reader';
 
 interface Row {
   id: bigint;

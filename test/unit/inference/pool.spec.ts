@@ -13,9 +13,9 @@ import {
   ModelRef,
   ScoreTask,
   StrategyRef,
-} from '../../../src/inference/pool';
+} from '../../../src/workers/inference.pool';
 import { mulberry32 } from '../../../src/strategies/math';
-import { buildFeedForwardOnnx, DenseLayer, FeedForwardSpec } from '../../../src/onnx/build';
+import { buildFeedForwardOnnx, DenseLayer, FeedForwardSpec } from '../../../src/ml/onnx-build';
 
 const STRATEGIES = path.join(__dirname, '../../fixtures/inference-strategies.js');
 const FEATURES = 16;

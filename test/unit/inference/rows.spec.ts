@@ -5,7 +5,7 @@ import {
   gatherRows,
   softmaxRows,
   topRows,
-} from '../../../src/inference/rows';
+} from '../../../src/strategies/rows';
 
 describe('softmaxRows', () => {
   it('turns each row of logits into probabilities that sum to 1', () => {

@@ -7,7 +7,7 @@
  * Run through the worker, as the server runs it: inside Jest's module sandbox the same numeric
  * code measured about three times slower (about 40 s instead of 8 s).
  */
-import { runSimulationInWorker } from '../../../src/simulation/worker';
+import { runSimulationInWorker } from '../../../src/workers/simulation.worker';
 import { digitsSimulationData } from '../../helpers/digits';
 
 describe('a simulation on the digits', () => {

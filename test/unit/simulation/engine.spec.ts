@@ -5,7 +5,7 @@ import {
   SPLIT,
   type SimulationInput,
   type SimulationProgress,
-} from '../../../src/simulation/engine';
+} from '../../../src/ml/simulation-engine';
 import { FORBIDDEN_MARK } from '../../fixtures/simulation/guarded-trainer';
 import { blobs, registries, smallInput, withoutTime } from './helpers';
 

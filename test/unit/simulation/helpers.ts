@@ -1,8 +1,8 @@
 import path from 'node:path';
-import type { SimulationInput } from '../../../src/simulation/engine';
+import type { SimulationInput } from '../../../src/ml/simulation-engine';
 import { mulberry32 } from '../../../src/strategies/math';
 import { StrategyRegistry } from '../../../src/strategies/registry';
-import { TrainerRegistry } from '../../../src/trainers/registry';
+import { TrainerRegistry } from '../../../src/plugins/trainers/registry';
 
 /** The compiled trainer plugin that refuses marked rows (see the fixture). */
 export const GUARDED_TRAINER_MODULE = path.resolve(

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BadUserInputError, type InputProblem } from '../../../src/errors';
-import { runSimulation, type SimulationProgress } from '../../../src/simulation/engine';
-import { runSimulationInWorker } from '../../../src/simulation/worker';
+import { runSimulation, type SimulationProgress } from '../../../src/ml/simulation-engine';
+import { runSimulationInWorker } from '../../../src/workers/simulation.worker';
 import { digitsSimulationData } from '../../helpers/digits';
 import { GUARDED_TRAINER_MODULE, registries, smallInput, withoutTime } from './helpers';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { BadUserInputError } from '../../../src/errors';
-import { TrainerRegistrationError, TrainerRegistry } from '../../../src/trainers/registry';
+import { TrainerRegistrationError, TrainerRegistry } from '../../../src/plugins/trainers/registry';
 
 const plugin = (name: string) => path.resolve(__dirname, '../../fixtures/trainers', `${name}.js`);
 

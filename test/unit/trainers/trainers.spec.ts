@@ -1,6 +1,6 @@
 import { BadUserInputError, ErrorCode } from '../../../src/errors';
-import { TrainerRegistry } from '../../../src/trainers/registry';
-import type { TrainedModel } from '../../../src/trainers/types';
+import { TrainerRegistry } from '../../../src/plugins/trainers/registry';
+import type { TrainedModel } from '../../../src/plugins/trainers/types';
 import { argmaxRows, maxAbsDifference, runOnnx, separable, Toy, xor } from './helpers';
 
 const registry = TrainerRegistry.load();

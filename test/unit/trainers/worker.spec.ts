@@ -5,13 +5,13 @@
 import path from 'node:path';
 import { Piscina } from 'piscina';
 import { BadUserInputError } from '../../../src/errors';
-import { TRAINER_WORKER_FILE, TrainerPool } from '../../../src/trainers/pool';
-import { TrainerRegistry } from '../../../src/trainers/registry';
+import { TRAINER_WORKER_FILE, TrainerPool } from '../../../src/workers/trainer.pool';
+import { TrainerRegistry } from '../../../src/plugins/trainers/registry';
 import {
   trainTransferList,
   type TrainRequest,
   type TrainResult,
-} from '../../../src/trainers/worker';
+} from '../../../src/workers/trainer.worker';
 import { argmaxRows, maxAbsDifference, runOnnx, separable } from './helpers';
 
 const plugin = path.resolve(__dirname, '../../fixtures/trainers/nearest-centroid.js');

@@ -1,0 +1,89 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  type Relation,
+} from 'typeorm';
+import { Dataset } from './dataset.entity';
+import { ModelOutputKind } from './enums';
+
+/** A registered ONNX model version of a dataset. */
+@Entity({ name: 'model' })
+@Index('uq_model_dataset_version', ['datasetId', 'version'], { unique: true })
+export class Model {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'dataset_id', type: 'uuid' })
+  datasetId: string;
+
+  @ManyToOne(() => Dataset, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'dataset_id' })
+  dataset?: Relation<Dataset>;
+
+  @Column({ type: 'varchar', length: 200 })
+  name: string;
+
+  /** 1, 2, 3... per dataset, in registration order. */
+  @Column({ type: 'integer' })
+  version: number;
+
+  @Column({ type: 'bytea' })
+  onnx: Buffer;
+
+  @Column({ name: 'size_bytes', type: 'integer' })
+  sizeBytes: number;
+
+  @Column({ type: 'char', length: 64 })
+  sha256: string;
+
+  @Column({ name: 'input_name', type: 'varchar', length: 200 })
+  inputName: string;
+
+  /** The output that gives class scores, as probabilities or logits ({@link outputKind}). */
+  @Column({ name: 'output_name', type: 'varchar', length: 200 })
+  outputName: string;
+
+  @Column({
+    name: 'output_kind',
+    type: 'enum',
+    enum: ModelOutputKind,
+    enumName: 'model_output_kind',
+  })
+  outputKind: ModelOutputKind;
+
+  @Column({ name: 'embedding_output_name', type: 'varchar', length: 200, nullable: true })
+  embeddingOutputName: string | null;
+
+  @Column({ name: 'embedding_dim', type: 'integer', nullable: true })
+  embeddingDim: number | null;
+
+  /**
+   * Metrics on the dataset's labelled VALIDATION items when the model was registered (null when
+   * there were none): accuracy, macro-F1, per-class precision/recall, log-loss, ECE.
+   */
+  @Column({ type: 'jsonb', nullable: true })
+  metrics: Record<string, unknown> | null;
+
+  /**
+   * Labels made by people (HUMAN and IMPORT) the model was trained on (trained models), or that
+   * the dataset's pool had when it was uploaded.
+   */
+  @Column({ name: 'human_labels', type: 'integer', default: 0 })
+  humanLabels: number;
+
+  /** For models Quarry trained: trainer, options, seed, labels used, time taken. */
+  @Column({ type: 'jsonb', nullable: true })
+  training: Record<string, unknown> | null;
+
+  /** The API key that registered it. */
+  @Column({ name: 'created_by', type: 'uuid', nullable: true })
+  createdBy: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}

@@ -1,0 +1,98 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  type Relation,
+} from 'typeorm';
+import { Dataset } from './dataset.entity';
+import { RoundStatus, QueryMechanism } from './enums';
+
+/** One selection of queries by a strategy over a dataset's pool. */
+@Entity({ name: 'round' })
+@Index('ix_round_dataset_created', ['datasetId', 'createdAt'])
+export class Round {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'dataset_id', type: 'uuid' })
+  datasetId: string;
+
+  @ManyToOne(() => Dataset, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'dataset_id' })
+  dataset?: Relation<Dataset>;
+
+  /** The strategy's code, e.g. `margin`. */
+  /**
+   * What made this batch of queries: a pool round chosen by a strategy, or a batch made by
+   * stream sampling, an auto-label audit or synthesis (those open at once, without a job).
+   */
+  @Column({
+    type: 'enum',
+    enum: QueryMechanism,
+    enumName: 'query_mechanism',
+    default: QueryMechanism.POOL_ROUND,
+  })
+  mechanism: QueryMechanism;
+
+  @Column({ type: 'varchar', length: 100 })
+  strategy: string;
+
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  params: Record<string, unknown>;
+
+  /** How many queries the round selects. */
+  @Column({ type: 'integer' })
+  size: number;
+
+  @Column({ name: 'model_ids', type: 'uuid', array: true, default: () => "'{}'" })
+  modelIds: string[];
+
+  @Column({
+    type: 'enum',
+    enum: RoundStatus,
+    enumName: 'round_status',
+    default: RoundStatus.QUEUED,
+  })
+  status: RoundStatus;
+
+  /** Seeds every random choice of the round (random strategy, k-means++ seeding). */
+  @Column({ type: 'integer', default: 0 })
+  seed: number;
+
+  /** How many times a worker started running the round (more than 1 after a crash). */
+  @Column({ type: 'integer', default: 0 })
+  attempts: number;
+
+  /**
+   * Renewed every few seconds while a process runs the round; a retried job takes over only a
+   * round whose heartbeat has gone stale (its process died), never one still running elsewhere.
+   */
+  @Column({ name: 'heartbeat_at', type: 'timestamptz', nullable: true })
+  heartbeatAt: Date | null;
+
+  @Column({ name: 'items_scored', type: 'integer', default: 0 })
+  itemsScored: number;
+
+  @Column({ name: 'items_total', type: 'integer', default: 0 })
+  itemsTotal: number;
+
+  /** Why the round failed, readable by people. */
+  @Column({ type: 'text', nullable: true })
+  error: string | null;
+
+  @Column({ name: 'created_by', type: 'uuid', nullable: true })
+  createdBy: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
+  startedAt: Date | null;
+
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
+  finishedAt: Date | null;
+}

@@ -1,0 +1,558 @@
+import type { EntityManager } from 'typeorm';
+import type { QuarryConfig } from '../config';
+import type { Database } from '../db/database';
+import { Dataset, Round, RoundStatus } from '../entities';
+import type { InferencePool } from '../workers/inference.pool';
+import { streamFeatures } from '../db/pool-reader';
+import type { ModelRef, ScoreResult, ScoreTask, StrategyRef } from '../workers/inference.types';
+import { logger } from '../logger';
+import { returnedRows } from '../db/db-errors';
+import { QueueEventKind, type EventBus } from '../services/event-bus';
+import type { StrategyRegistry } from '../strategies/registry';
+import type { Pick, ScoredRows } from '../strategies/types';
+import { modelRefs } from './model-files';
+import { PredictionSink } from './prediction-writer';
+import { readAhead } from './read-ahead';
+
+/** A problem that ends a round FAILED with this message for people. */
+export class RoundError extends Error {}
+
+class RoundCancelled extends Error {}
+
+/** The process is stopping: the round is left as it is, for its job to be retried. */
+class RoundInterrupted extends Error {}
+
+/** One selected item, before it becomes a LabelQuery. */
+interface Chosen {
+  itemId: bigint;
+  score: number;
+  reason: Record<string, number>;
+}
+
+/** A candidate a batch strategy selects from: its item and its inference outputs. */
+interface Candidate extends Chosen {
+  probabilities: Float32Array[];
+  embedding?: Float32Array;
+}
+
+/** Higher score first; equal scores: the lower item id first (the documented tie-break). */
+function byRank(a: Chosen, b: Chosen): number {
+  if (a.score !== b.score) return b.score > a.score ? 1 : -1;
+  return a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0;
+}
+
+/** Keeps the best `keep` entries seen, trimming in batches (cheap for many small inserts). */
+class TopKeeper<T extends Chosen> {
+  private entries: T[] = [];
+  constructor(private readonly keep: number) {}
+  add(items: T[]): void {
+    for (const e of items) this.entries.push(e);
+    if (this.entries.length > 4 * this.keep + 1024) this.trim();
+  }
+  private trim(): void {
+    this.entries.sort(byRank);
+    this.entries.length = Math.min(this.entries.length, this.keep);
+  }
+  result(): T[] {
+    this.trim();
+    return this.entries;
+  }
+}
+
+const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * Runs a round: streams its pool out of the database in chunks, scores them with the round's
+ * models in the inference workers, lets the strategy select, and writes the queries and the
+ * round's OPEN status in one transaction. Safe to run twice for the same round (a retried job):
+ * only one run can turn it OPEN.
+ */
+export class RoundRunner {
+  constructor(
+    private readonly db: Database,
+    private readonly config: QuarryConfig,
+    private readonly registry: StrategyRegistry,
+    private readonly inference: InferencePool,
+    /** Asks for the round to be looked at again later (it was running in another process). */
+    private readonly recheckLater: (
+      roundId: string,
+      afterSeconds: number,
+    ) => Promise<void> = async () => undefined,
+    /** Where round progress and queue changes are published (subscriptions). */
+    private readonly events?: EventBus,
+  ) {}
+
+  /** Publishes the round's state; a failure to publish never fails the round. */
+  private async notify(roundId: string, m?: EntityManager): Promise<void> {
+    if (!this.events) return;
+    if (m) return this.events.publishRound(m, roundId);
+    await this.events
+      .publishRound(this.db.ds, roundId)
+      .catch((err) => logger.warn({ roundId, err }, 'publishing round progress failed'));
+  }
+
+  /**
+   * A heartbeat older than this means the process running the round died. Below the job expiry
+   * (a retried job must find it stale) and well above the beat interval.
+   */
+  private get staleSeconds(): number {
+    return Math.max(1, Math.min(30, Math.floor(this.config.roundJobExpireSeconds / 2)));
+  }
+
+  private interrupted = false;
+  /** When each phase of the last round ended, in ms from its start (logged; for tuning). */
+  private phases: Record<string, number> = {};
+  private phaseStart = 0;
+  private mark(phase: string): void {
+    this.phases[phase] = Date.now() - this.phaseStart;
+  }
+
+  /** Makes running rounds stop at their next chunk, leaving them to be retried (shutdown). */
+  interrupt(): void {
+    this.interrupted = true;
+  }
+
+  /** Ends a round whose job failed too often (its processes kept dying or stopping). */
+  async giveUp(roundId: string): Promise<void> {
+    await this.db.ds.query(
+      `UPDATE round SET status = 'FAILED', finished_at = now(),
+         error = 'The round was started ' || attempts || ' times and never finished (its process stopped or died each time); start it again.'
+       WHERE id = $1 AND status IN ('QUEUED', 'SCORING', 'SELECTING')`,
+      [roundId],
+    );
+    await this.notify(roundId);
+  }
+
+  async run(roundId: string): Promise<void> {
+    if (this.interrupted) throw new RoundInterrupted('this process is stopping');
+    const ds = this.db.ds;
+    // Take the round if it waits, or if the process that ran it stopped beating (it died).
+    const claimed: unknown[] = await ds.query(
+      `UPDATE round SET status = 'SCORING', attempts = attempts + 1, items_scored = 0,
+              started_at = coalesce(started_at, now()), heartbeat_at = now()
+       WHERE id = $1 AND (status = 'QUEUED' OR (status IN ('SCORING', 'SELECTING')
+         AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $2))))
+       RETURNING id`,
+      [roundId, this.staleSeconds],
+    );
+    const rows = returnedRows(claimed);
+    if (rows.length === 0) {
+      const [row] = await ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
+      // Still running elsewhere: look again once its heartbeat could have gone stale.
+      if (row && [RoundStatus.SCORING, RoundStatus.SELECTING].includes(row.status)) {
+        await this.recheckLater(roundId, this.staleSeconds + 1);
+      }
+      return;
+    }
+    await this.notify(roundId);
+    const beat = setInterval(
+      () => {
+        ds.query('UPDATE round SET heartbeat_at = now() WHERE id = $1', [roundId]).catch((err) =>
+          logger.warn({ roundId, err }, 'round heartbeat failed'),
+        );
+      },
+      Math.max(200, (this.staleSeconds * 1000) / 3),
+    );
+    const round = await ds.getRepository(Round).findOneByOrFail({ id: roundId });
+    const started = Date.now();
+    this.phaseStart = started;
+    this.phases = {};
+    const predictions = new PredictionSink(this.db, round.modelIds[0] ?? '', (err) =>
+      logger.warn(
+        { roundId, err },
+        'storing predictions failed; they are re-made by the next round',
+      ),
+    );
+    try {
+      await this.execute(round, predictions);
+      logger.info(
+        { roundId, strategy: round.strategy, ms: Date.now() - started, phasesMs: this.phases },
+        'round is open',
+      );
+    } catch (e) {
+      if (e instanceof RoundInterrupted) throw e;
+      if (e instanceof RoundCancelled) {
+        logger.info({ roundId }, 'round cancelled while running');
+        return;
+      }
+      const [now] = await ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
+      const phase = now?.status === RoundStatus.SELECTING ? 'selecting' : 'scoring';
+      const message =
+        e instanceof RoundError
+          ? e.message
+          : `The round failed while ${phase}: ${(e as Error).message ?? String(e)}`;
+      logger.warn({ roundId, err: e }, 'round failed');
+      await ds.query(
+        `UPDATE round SET status = 'FAILED', error = $2, finished_at = now()
+         WHERE id = $1 AND status IN ('SCORING', 'SELECTING')`,
+        [roundId, message.slice(0, 2000)],
+      );
+      await this.notify(roundId);
+    } finally {
+      clearInterval(beat);
+      // The round is already open (or over): its predictions finish storing before the job ends.
+      await predictions.flush();
+    }
+  }
+
+  private async execute(round: Round, predictions: PredictionSink): Promise<void> {
+    const ds = this.db.ds;
+    const dataset = await ds.getRepository(Dataset).findOneByOrFail({ id: round.datasetId });
+    const registered = this.registry.get(round.strategy);
+    const strategy = registered.strategy;
+    const params = this.registry.params(round.strategy, round.params);
+    const models = await modelRefs(ds, round.modelIds, this.config.modelCacheDir);
+    const poolWhere = `i.dataset_id = ${q(dataset.id)} AND i.split = 'POOL'
+      AND NOT EXISTS (SELECT 1 FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = i.id AND lq.status IN ('OPEN', 'NEEDS_REVIEW') AND lq.round_id <> ${q(round.id)})`;
+    // Counted while the pool scores (the count costs about a third of reading the pool on
+    // PostgreSQL): progress shows the total as soon as it is known.
+    const counting = ds
+      .query(`SELECT count(*)::int AS n FROM item i WHERE ${poolWhere}`)
+      .then(async ([{ n }]: { n: number }[]) => {
+        await ds.query('UPDATE round SET items_total = $2 WHERE id = $1', [round.id, n]);
+        await this.notify(round.id);
+        return n;
+      });
+    counting.catch(() => undefined); // awaited after scoring; never left unhandled
+    const size = round.size;
+    let chosen: Chosen[];
+    if (strategy.kind === 'pointwise') {
+      // A reserve beyond size refills the places of items labelled or queued elsewhere while
+      // this round scored (see open()).
+      const keep = size + Math.min(size, 1000);
+      const keeper = new TopKeeper<Chosen>(keep);
+      const scored1 = await this.scorePool(round, dataset, poolWhere, models, {
+        predictions,
+        embeddings: false,
+        pointwise: { modulePath: registered.modulePath, code: strategy.code, params, keep },
+        onResult: (ids, res) => keeper.add(topOf(ids, res)),
+      });
+      await this.requirePool(scored1, counting);
+      this.mark('scored');
+      chosen = keeper.result();
+      await this.selecting(round.id);
+    } else {
+      const needsEmbeddings = strategy.needs.includes('EMBEDDINGS');
+      const narrowing = strategy.candidatePool(params);
+      let candidates: Candidate[];
+      let classCount = dataset.classes.length;
+      if (narrowing && models.length > 0) {
+        const by = this.registry.get(narrowing.strategy);
+        // Never fewer candidates than the round asks for, whatever candidatePool says.
+        const keep = Math.max(narrowing.size, size);
+        const keeper = new TopKeeper<Candidate>(keep);
+        const scored2 = await this.scorePool(round, dataset, poolWhere, models, {
+          predictions,
+          embeddings: needsEmbeddings,
+          pointwise: {
+            modulePath: by.modulePath,
+            code: by.strategy.code,
+            params: this.registry.params(by.strategy.code, {}),
+            keep,
+            returnOutputs: true,
+          },
+          onResult: (ids, res) => keeper.add(candidatesOf(ids, res)),
+        });
+        await this.requirePool(scored2, counting);
+        candidates = keeper.result().sort((a, b) => (a.itemId < b.itemId ? -1 : 1));
+      } else {
+        candidates = [];
+        // A candidate costs its outputs plus about 200 bytes of object and array headers.
+        const bytesPerRow = (res: ScoreResult) =>
+          200 + 4 * (res.classCount * models.length + (res.all?.embeddingDim ?? 0));
+        const scored3 = await this.scorePool(round, dataset, poolWhere, models, {
+          predictions,
+          embeddings: needsEmbeddings,
+          onResult: (ids, res) => {
+            if (
+              (candidates.length + ids.length) * bytesPerRow(res) >
+              this.config.maxSelectionBytes
+            ) {
+              throw new RoundError(
+                `The pool is too large for "${strategy.code}" over the whole pool within QUARRY_MAX_SELECTION_BYTES; set params.candidatePool to bound it.`,
+              );
+            }
+            for (const c of allOf(ids, res)) candidates.push(c);
+          },
+        });
+        await this.requirePool(scored3, counting);
+        // Chunks finish scoring out of order; strategies see rows in item-id order (ties, seeds).
+        candidates.sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+      }
+      if (models.length > 0 && candidates.length > 0)
+        classCount = candidates[0].probabilities[0]?.length ?? classCount;
+      const labelled = needsEmbeddings
+        ? await this.labelledEmbeddings(round, dataset, models[0])
+        : undefined;
+      this.mark('scored');
+      await this.selecting(round.id);
+      const pool = toScoredRows(candidates, classCount, models.length);
+      const picks: Pick[] = await this.inference.select({
+        strategy: {
+          modulePath: registered.modulePath,
+          code: strategy.code,
+          params,
+        } satisfies StrategyRef,
+        size: Math.min(size, candidates.length),
+        seed: round.seed >>> 0,
+        pool,
+        labelled,
+      });
+      chosen = picks.map((p) => ({
+        itemId: candidates[p.index].itemId,
+        score: p.score,
+        reason: p.reason,
+      }));
+    }
+    this.mark('selected');
+    await this.open(round, chosen);
+    this.mark('opened');
+  }
+
+  /** Streams the pool through the inference workers, a few chunks in flight at once. */
+  private async scorePool(
+    round: Round,
+    dataset: Dataset,
+    where: string,
+    models: ModelRef[],
+    opts: {
+      embeddings: boolean;
+      pointwise?: ScoreTask['pointwise'];
+      onResult: (ids: BigInt64Array, res: ScoreResult) => void;
+      /** Where the first model's predictions go (none for the labelled items). */
+      predictions?: PredictionSink;
+    },
+  ): Promise<number> {
+    // One chunk more than workers, so a worker never waits while the next chunk is read.
+    const maxInFlight = Math.max(1, this.config.inferenceThreads) + 1;
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    let scored = 0;
+    const chunks = readAhead(
+      streamFeatures(this.db, {
+        selectSql: (afterId, limit) =>
+          `SELECT i.id, i.features FROM item i WHERE ${where} AND i.id > ${afterId} ORDER BY i.id LIMIT ${limit}`,
+        featureDim: dataset.featureDim,
+        chunkRows: this.config.roundChunkRows,
+      }),
+    );
+    try {
+      for await (const chunk of chunks) {
+        if (failure) break;
+        await this.assertRunning(round.id);
+        scored += chunk.rows;
+        const ids = chunk.ids;
+        const rows = chunk.rows;
+        const work = (async () => {
+          if (models.length === 0) {
+            opts.onResult(ids, {
+              rows,
+              classCount: 0,
+              predictedClass: new Int16Array(0),
+              confidence: new Float32Array(0),
+            });
+          } else {
+            const res = await this.inference.score({
+              models,
+              features: chunk.features,
+              rows,
+              dim: chunk.dim,
+              embeddings: opts.embeddings,
+              pointwise: opts.pointwise,
+            });
+            opts.onResult(ids, res);
+            opts.predictions?.add(ids, res.predictedClass, res.confidence);
+          }
+          await this.db.ds.query(
+            'UPDATE round SET items_scored = items_scored + $2 WHERE id = $1',
+            [round.id, rows],
+          );
+          await this.notify(round.id);
+        })().catch((e) => {
+          failure ??= e;
+        });
+        inFlight.add(work);
+        void work.finally(() => inFlight.delete(work));
+        if (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+      }
+    } finally {
+      // Never leave work running behind a round that stops (failure, cancel, shutdown).
+      await Promise.allSettled(inFlight);
+    }
+    if (failure) throw failure;
+    return scored;
+  }
+
+  /** Waits for the pool's count and refuses an empty pool. */
+  private async requirePool(scored: number, counting: Promise<number>): Promise<void> {
+    const total = await counting;
+    if (scored === 0 || total === 0) {
+      throw new RoundError(
+        'The pool is empty: every POOL item of the dataset is labelled or queued in another open round.',
+      );
+    }
+  }
+
+  /** The embeddings of the dataset's labelled POOL items: k-center's initial centres. */
+  private async labelledEmbeddings(
+    round: Round,
+    dataset: Dataset,
+    model: ModelRef | undefined,
+  ): Promise<{ rows: number; embeddings: Float32Array } | undefined> {
+    if (!model) return undefined;
+    const parts: Float32Array[] = [];
+    let rows = 0;
+    const where = `i.dataset_id = ${q(dataset.id)} AND i.split = 'POOL'
+      AND EXISTS (SELECT 1 FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL)`;
+    for await (const chunk of streamFeatures(this.db, {
+      selectSql: (afterId, limit) =>
+        `SELECT i.id, i.features FROM item i WHERE ${where} AND i.id > ${afterId} ORDER BY i.id LIMIT ${limit}`,
+      featureDim: dataset.featureDim,
+      chunkRows: this.config.roundChunkRows,
+    })) {
+      await this.assertRunning(round.id);
+      const res = await this.inference.score({
+        models: [model],
+        features: chunk.features,
+        rows: chunk.rows,
+        dim: chunk.dim,
+        embeddings: true,
+      });
+      if (res.all?.embeddings) parts.push(res.all.embeddings);
+      rows += chunk.rows;
+    }
+    if (rows === 0) return undefined;
+    const embeddings = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      embeddings.set(p, at);
+      at += p.length;
+    }
+    return { rows, embeddings };
+  }
+
+  private async assertRunning(roundId: string): Promise<void> {
+    if (this.interrupted) throw new RoundInterrupted('this process is stopping');
+    const [row] = await this.db.ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
+    if (!row || row.status === RoundStatus.CANCELLED) throw new RoundCancelled();
+  }
+
+  private async selecting(roundId: string): Promise<void> {
+    const res = await this.db.ds.query(
+      `UPDATE round SET status = 'SELECTING' WHERE id = $1 AND status = 'SCORING' RETURNING id`,
+      [roundId],
+    );
+    const rows = returnedRows(res);
+    if (rows.length === 0) throw new RoundCancelled();
+    await this.notify(roundId);
+  }
+
+  /** Writes the queries and opens the round, in one transaction; a second runner finds it done. */
+  private async open(round: Round, candidates: Chosen[]): Promise<void> {
+    await this.db.ds.transaction(async (m) => {
+      const [row] = await m.query('SELECT status FROM round WHERE id = $1 FOR UPDATE', [round.id]);
+      if (row?.status !== RoundStatus.SELECTING) throw new RoundCancelled();
+      // Opens of one dataset's rounds take turns, and each checks the pool again: an item
+      // labelled, or queued by another round, while this one scored is passed over.
+      await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [round.datasetId]);
+      const still: { id: string }[] = await m.query(
+        `SELECT t.i::text AS id FROM unnest($1::bigint[]) AS t(i)
+         WHERE NOT EXISTS (SELECT 1 FROM label l WHERE l.item_id = t.i AND l.superseded_at IS NULL)
+           AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = t.i AND lq.status IN ('OPEN', 'NEEDS_REVIEW') AND lq.round_id <> $2)`,
+        [candidates.map((c) => String(c.itemId)), round.id],
+      );
+      const available = new Set(still.map((r) => r.id));
+      const chosen = candidates.filter((c) => available.has(String(c.itemId))).slice(0, round.size);
+      await m.query(
+        `INSERT INTO label_query (dataset_id, round_id, item_id, rank, score, reason, answers_needed)
+         SELECT $1, $2, t.i, t.r, t.s, t.j, (SELECT annotations_per_item FROM dataset WHERE id = $1)
+         FROM unnest($3::bigint[], $4::int[], $5::float8[], $6::jsonb[]) AS t(i, r, s, j)
+         ON CONFLICT (round_id, item_id) DO NOTHING`,
+        [
+          round.datasetId,
+          round.id,
+          chosen.map((c) => String(c.itemId)),
+          chosen.map((_, i) => i + 1),
+          chosen.map((c) =>
+            Number.isFinite(c.score) ? c.score : c.score > 0 ? 'Infinity' : '-Infinity',
+          ),
+          chosen.map((c) => JSON.stringify(c.reason ?? {})),
+        ],
+      );
+      await m.query(
+        `UPDATE round SET status = 'OPEN', finished_at = now(), items_scored = items_total WHERE id = $1`,
+        [round.id],
+      );
+      // One slot per answer each query needs: claims take slots.
+      await m.query(
+        `INSERT INTO query_slot (query_id, dataset_id, slot)
+         SELECT q.id, q.dataset_id, g FROM label_query q, generate_series(1, q.answers_needed) AS g
+         WHERE q.round_id = $1`,
+        [round.id],
+      );
+      await this.notify(round.id, m);
+      await this.events?.publish(m, {
+        type: 'queue',
+        kind: QueueEventKind.ROUND_OPENED,
+        datasetId: round.datasetId,
+        roundId: round.id,
+        queryIds: [],
+      });
+    });
+  }
+}
+
+function topOf(ids: BigInt64Array, res: ScoreResult): Chosen[] {
+  const top = res.top;
+  if (!top) return [];
+  return Array.from(top.rows, (row, k) => ({
+    itemId: ids[row],
+    score: top.scores[k],
+    reason: top.reasons[k],
+  }));
+}
+
+function candidatesOf(ids: BigInt64Array, res: ScoreResult): Candidate[] {
+  const top = res.top;
+  if (!top) return [];
+  const c = res.classCount;
+  const e = top.embeddingDim ?? 0;
+  return Array.from(top.rows, (row, k) => ({
+    itemId: ids[row],
+    score: top.scores[k],
+    reason: top.reasons[k],
+    probabilities: (top.probabilities ?? []).map((p) => p.slice(k * c, (k + 1) * c)),
+    embedding: top.embeddings ? top.embeddings.slice(k * e, (k + 1) * e) : undefined,
+  }));
+}
+
+function allOf(ids: BigInt64Array, res: ScoreResult): Candidate[] {
+  const all = res.all;
+  const c = res.classCount;
+  const e = all?.embeddingDim ?? 0;
+  return Array.from(ids, (itemId, row) => ({
+    itemId,
+    score: 0,
+    reason: {},
+    probabilities: (all?.probabilities ?? []).map((p) => p.slice(row * c, (row + 1) * c)),
+    embedding: all?.embeddings ? all.embeddings.slice(row * e, (row + 1) * e) : undefined,
+  }));
+}
+
+/** Packs candidates (in item-id order) into the row-major arrays a strategy selects from. */
+function toScoredRows(candidates: Candidate[], classCount: number, modelCount: number): ScoredRows {
+  const rows = candidates.length;
+  const probabilities = Array.from({ length: modelCount }, (_, m) => {
+    const out = new Float32Array(rows * classCount);
+    candidates.forEach((cand, r) => out.set(cand.probabilities[m], r * classCount));
+    return out;
+  });
+  const dim = candidates[0]?.embedding?.length ?? 0;
+  let embeddings: Float32Array | undefined;
+  if (dim > 0) {
+    embeddings = new Float32Array(rows * dim);
+    candidates.forEach((cand, r) => embeddings!.set(cand.embedding!, r * dim));
+  }
+  return { rows, classCount, probabilities, embeddings, embeddingDim: dim || undefined };
+}

@@ -1,0 +1,218 @@
+import type { QuarryConfig } from '../config';
+import type { Database } from '../db/database';
+import { Dataset, Task, TaskKind, TaskStatus } from '../entities';
+import { QuarryError } from '../errors';
+import { logger } from '../logger';
+import { returnedRows } from '../db/db-errors';
+import type { ModelService } from '../services/model.service';
+import {
+  TRAINING_LABELS_SQL,
+  trainingSources,
+  type SimulateParams,
+  type TrainParams,
+} from '../services/task.service';
+import type { TrainerPool } from '../workers/trainer.pool';
+import { runSimulationInWorker } from '../workers/simulation.worker';
+import { SPLIT } from '../ml/simulation-engine';
+import { packFeatures } from '../services/features';
+import type { EventBus } from '../services/event-bus';
+import type { InferencePool } from '../workers/inference.pool';
+import { runAutoLabel } from './auto-label.task';
+
+/** Rows read per statement when loading features for training or simulation. */
+const LOAD_BATCH_ROWS = 20_000;
+/** Progress is written at most this often. */
+const PROGRESS_INTERVAL_MS = 500;
+
+/** What a failed task's message calls it. */
+const TASK_NOUN: Record<TaskKind, string> = {
+  [TaskKind.TRAIN]: 'training',
+  [TaskKind.SIMULATE]: 'simulation',
+  [TaskKind.AUTO_LABEL]: 'auto-labelling',
+};
+
+/**
+ * Runs training and simulation tasks (as jobs). A task whose process died is retried from the
+ * start; a training task that already registered its model is not trained again.
+ */
+export class TaskRunner {
+  constructor(
+    private readonly db: Database,
+    private readonly config: QuarryConfig,
+    private readonly trainerPool: TrainerPool,
+    private readonly models: ModelService,
+    /** What auto-label tasks need; without it they fail. */
+    private readonly autoLabel?: { inference: InferencePool; events: EventBus },
+  ) {}
+
+  async run(taskId: string): Promise<void> {
+    const ds = this.db.ds;
+    const claimed = await ds.query(
+      `UPDATE task SET status = 'RUNNING', attempts = attempts + 1, started_at = coalesce(started_at, now())
+       WHERE id = $1 AND status IN ('QUEUED', 'RUNNING') RETURNING id`,
+      [taskId],
+    );
+    const rows = returnedRows(claimed);
+    if (rows.length === 0) return;
+    const task = await ds.getRepository(Task).findOneByOrFail({ id: taskId });
+    const started = Date.now();
+    try {
+      switch (task.kind) {
+        case TaskKind.TRAIN:
+          await this.train(task);
+          break;
+        case TaskKind.SIMULATE:
+          await this.simulate(task);
+          break;
+        case TaskKind.AUTO_LABEL:
+          if (!this.autoLabel) throw new Error('this process cannot run auto-label tasks');
+          await runAutoLabel({ db: this.db, config: this.config, ...this.autoLabel }, task);
+          break;
+        default: {
+          const never: never = task.kind;
+          throw new Error(`unknown task kind ${String(never)}`);
+        }
+      }
+      logger.info({ taskId, kind: task.kind, ms: Date.now() - started }, 'task done');
+    } catch (e) {
+      const message =
+        e instanceof QuarryError || (e as Error).name === 'BadUserInputError'
+          ? (e as Error).message
+          : `The ${TASK_NOUN[task.kind]} failed: ${(e as Error).message ?? String(e)}`;
+      logger.warn({ taskId, err: e }, 'task failed');
+      await ds.query(
+        `UPDATE task SET status = 'FAILED', error = $2, finished_at = now() WHERE id = $1`,
+        [taskId, message.slice(0, 2000)],
+      );
+    }
+  }
+
+  private async train(task: Task): Promise<void> {
+    const ds = this.db.ds;
+    const params = task.params as unknown as TrainParams;
+    // A run that registered its model and then died is done: never a second version.
+    const [registered] = await ds.query(
+      `SELECT id FROM model WHERE dataset_id = $1 AND training->>'taskId' = $2`,
+      [task.datasetId, task.id],
+    );
+    if (registered) {
+      await this.finish(task.id, { modelId: registered.id });
+      return;
+    }
+    const dataset = await ds.getRepository(Dataset).findOneByOrFail({ id: task.datasetId });
+    const dim = dataset.featureDim;
+    const sources = trainingSources(params.includeModelLabels);
+    const parts: { features: Buffer; c: number; source: string }[] = [];
+    let after = '0';
+    for (;;) {
+      const batch: { id: string; features: Buffer; c: number; source: string }[] = await ds.query(
+        `SELECT i.id, i.features, l.class_index AS c, l.source ${TRAINING_LABELS_SQL}
+           AND i.id > $3::bigint ORDER BY i.id LIMIT $4`,
+        [dataset.id, sources, after, LOAD_BATCH_ROWS],
+      );
+      parts.push(...batch);
+      if (batch.length < LOAD_BATCH_ROWS) break;
+      after = batch[batch.length - 1].id;
+    }
+    const features = packFeatures(parts, dim);
+    const labels = Int32Array.from(parts, (r) => r.c);
+    const bySource: Record<string, number> = {};
+    for (const r of parts) bySource[r.source] = (bySource[r.source] ?? 0) + 1;
+    const result = await this.trainerPool.train({
+      trainer: params.trainer,
+      options: params.options,
+      features,
+      labels,
+      rows: parts.length,
+      dim,
+      classCount: dataset.classes.length,
+    });
+    const model = await this.models.store(
+      dataset,
+      { name: params.name, onnx: Buffer.from(result.onnx) },
+      task.createdBy,
+      {
+        ...result.facts,
+        // Labels people made: answers and labels written by scripts (HUMAN) and imported ones.
+        humanLabels: (bySource.HUMAN ?? 0) + (bySource.IMPORT ?? 0),
+        labelsBySource: bySource,
+        taskId: task.id,
+      },
+    );
+    await this.finish(task.id, { modelId: model.id });
+  }
+
+  private async simulate(task: Task): Promise<void> {
+    const ds = this.db.ds;
+    const params = task.params as unknown as SimulateParams;
+    const dataset = await ds.getRepository(Dataset).findOneByOrFail({ id: task.datasetId });
+    const dim = dataset.featureDim;
+    const loaded: { features: Buffer; g: number | null; split: string }[] = [];
+    let after = '0';
+    for (;;) {
+      const batch: { id: string; features: Buffer; g: number | null; split: string }[] =
+        await ds.query(
+          `SELECT id, features, ground_truth AS g, split FROM item
+           WHERE dataset_id = $1 AND origin = 'IMPORTED' AND id > $2::bigint
+             AND ground_truth IS NOT NULL AND split IN ('POOL', 'TEST')
+           ORDER BY id LIMIT $3`,
+          [dataset.id, after, LOAD_BATCH_ROWS],
+        );
+      loaded.push(...batch);
+      if (batch.length < LOAD_BATCH_ROWS) break;
+      after = batch[batch.length - 1].id;
+    }
+    const features = packFeatures(loaded, dim);
+    let lastWrite = 0;
+    let writing: Promise<unknown> = Promise.resolve();
+    const result = await runSimulationInWorker(
+      {
+        features,
+        rows: loaded.length,
+        dim,
+        classCount: dataset.classes.length,
+        groundTruth: Int32Array.from(loaded, (r) => r.g ?? -1),
+        split: Uint8Array.from(loaded, (r) => SPLIT[r.split as keyof typeof SPLIT]),
+        strategies: params.strategies.map((s) => ({ code: s.strategy, params: s.params })),
+        seedSize: params.seedSize,
+        batchSize: params.batchSize,
+        budget: params.budget,
+        repeats: params.repeats,
+        trainer: { code: params.trainer, options: params.trainerOptions },
+        seed: params.seed,
+      },
+      {
+        strategyModules: this.config.strategyModules,
+        trainerModules: this.config.trainerModules,
+        onProgress: ({ done, total }) => {
+          const now = Date.now();
+          if (now - lastWrite < PROGRESS_INTERVAL_MS && done < total) return;
+          lastWrite = now;
+          writing = writing.then(() =>
+            ds
+              .query('UPDATE task SET progress_done = $2, progress_total = $3 WHERE id = $1', [
+                task.id,
+                done,
+                total,
+              ])
+              .catch((err) => logger.warn({ err }, 'simulation progress not written')),
+          );
+        },
+      },
+    );
+    await writing;
+    await this.finish(task.id, { result: result as unknown as Record<string, unknown> });
+  }
+
+  private async finish(
+    taskId: string,
+    out: { modelId?: string; result?: Record<string, unknown> },
+  ): Promise<void> {
+    await this.db.ds.query(
+      `UPDATE task SET status = $2, model_id = coalesce($3, model_id), result = coalesce($4, result),
+         progress_done = coalesce(progress_total, progress_done), finished_at = now()
+       WHERE id = $1`,
+      [taskId, TaskStatus.SUCCEEDED, out.modelId ?? null, out.result ?? null],
+    );
+  }
+}

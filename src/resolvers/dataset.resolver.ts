@@ -1,0 +1,39 @@
+import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { CreateDatasetInput, DatasetNode, UpdateDatasetInput } from '../schema/types';
+import { Permission } from '../services/permissions';
+import type { GraphQLContext } from './context';
+
+@Resolver(() => DatasetNode)
+export class DatasetResolver {
+  @Query(() => [DatasetNode], { description: 'The datasets your key may see, by name.' })
+  datasets(@Ctx() ctx: GraphQLContext): Promise<DatasetNode[]> {
+    return ctx.services.datasets.list(ctx.key);
+  }
+
+  @Query(() => DatasetNode)
+  dataset(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<DatasetNode> {
+    return ctx.services.datasets.getAuthorized(ctx.key, id, Permission.READ_DATASET);
+  }
+
+  @Mutation(() => DatasetNode, {
+    description: 'Creates a dataset. Names are unique (CONFLICT otherwise).',
+  })
+  createDataset(
+    @Arg('input') input: CreateDatasetInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<DatasetNode> {
+    return ctx.services.datasets.create(ctx.key, input);
+  }
+
+  @Mutation(() => DatasetNode, {
+    description:
+      "Changes a dataset's settings. Classes may only be appended; the feature length never changes.",
+  })
+  updateDataset(
+    @Arg('id', () => ID) id: string,
+    @Arg('input') input: UpdateDatasetInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<DatasetNode> {
+    return ctx.services.datasets.update(ctx.key, id, input);
+  }
+}

@@ -1,0 +1,112 @@
+import {
+  Arg,
+  Ctx,
+  FieldResolver,
+  Float,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import {
+  ImportItemInput,
+  ImportItemsResult,
+  ItemConnection,
+  ItemFilter,
+  ItemNode,
+  LabelNode,
+  PredictionNode,
+} from '../schema/types';
+import { toConnection } from '../schema/connection';
+import { NotFoundError } from '../errors';
+import { authorize, Permission } from '../services/permissions';
+import { bytesToFloats } from '../services/features';
+import type { GraphQLContext } from './context';
+import { toLabelNode } from './label.resolver';
+
+@Resolver(() => ItemNode)
+export class ItemResolver {
+  @Query(() => ItemConnection, {
+    description: "A dataset's items in import order, a page at a time.",
+  })
+  async items(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Arg('filter', () => ItemFilter, { nullable: true }) filter: ItemFilter | null,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size, 0 to 1000 (default 50).' })
+    first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ItemConnection> {
+    const page = await ctx.services.items.list(ctx.key, datasetId, filter ?? {}, first, after);
+    return toConnection(ItemConnection, page);
+  }
+
+  @Query(() => ItemNode)
+  async item(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<ItemNode> {
+    const item = await ctx.services.items.get(ctx.key, id);
+    if (!item) throw new NotFoundError('Item', id);
+    return item;
+  }
+
+  @Mutation(() => ImportItemsResult, {
+    description:
+      'Imports up to 10,000 items, all or nothing. Any bad item (wrong vector length, NaN or infinite values, duplicate or existing external id, unknown class) rejects the whole call with BAD_USER_INPUT naming the items in extensions.problems.',
+  })
+  importItems(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Arg('items', () => [ImportItemInput]) items: ImportItemInput[],
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ImportItemsResult> {
+    return ctx.services.items.importItems(ctx.key, datasetId, items);
+  }
+
+  @FieldResolver(() => [Float], { description: 'The feature vector (loaded only when asked for).' })
+  async features(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<number[]> {
+    const bytes = await ctx.loaders.itemFeatures.load(item.id);
+    return bytes ? bytesToFloats(bytes) : [];
+  }
+
+  @FieldResolver(() => String, {
+    description: 'The feature vector as base64 of little-endian float32, bit-exact.',
+  })
+  async featuresBase64(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<string> {
+    const bytes = await ctx.loaders.itemFeatures.load(item.id);
+    return bytes ? bytes.toString('base64') : '';
+  }
+
+  @FieldResolver(() => LabelNode, {
+    nullable: true,
+    description:
+      "The item's label: its newest current label of the highest-ranked source (HUMAN over IMPORT over MODEL).",
+  })
+  async label(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<LabelNode | null> {
+    authorize(ctx.key, Permission.READ_LABELS);
+    const label = await ctx.loaders.itemLabel.load(item.id);
+    return label ? toLabelNode(label, ctx) : null;
+  }
+
+  @FieldResolver(() => [PredictionNode], {
+    description:
+      "Models' latest predictions for the item (pre-labels), newest model version first.",
+  })
+  async predictions(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<PredictionNode[]> {
+    const rows = await ctx.loaders.itemPredictions.load(item.id);
+    const dataset = rows.length ? await ctx.loaders.dataset.load(rows[0].datasetId) : null;
+    return rows.map((r) => ({
+      modelId: r.modelId,
+      classIndex: r.predictedClass,
+      value: dataset?.classes[r.predictedClass] ?? String(r.predictedClass),
+      confidence: r.confidence,
+      createdAt: r.createdAt,
+    }));
+  }
+
+  @FieldResolver(() => [LabelNode], { description: 'Every label the item ever had, newest first.' })
+  async labels(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<LabelNode[]> {
+    authorize(ctx.key, Permission.READ_LABELS);
+    const labels = await ctx.loaders.itemLabels.load(item.id);
+    return Promise.all(labels.map((l) => toLabelNode(l, ctx)));
+  }
+}

@@ -1,0 +1,305 @@
+import {
+  Arg,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+} from 'type-graphql';
+import {
+  AnnotatorAgreementNode,
+  BudgetNode,
+  DatasetNode,
+  LabelQueryConnection,
+  MechanismBudgetNode,
+  LabelQueryNode,
+  PredictionNode,
+  QueryAnswerNode,
+  QueryClaimNode,
+  QueueEventNode,
+  RoundNode,
+  RoundProgressEventNode,
+  SubmitLabelResult,
+} from '../schema/types';
+import { toConnection } from '../schema/connection';
+import { authorize, Permission } from '../services/permissions';
+import type { QueueEvent, RoundEvent } from '../services/event-bus';
+import {
+  DEFAULT_LEASE_SECONDS,
+  MAX_CLAIM_COUNT,
+  MAX_LEASE_SECONDS,
+  type QueueQuery,
+} from '../services/queue.service';
+import type { GraphQLContext } from './context';
+
+/** What subscription resolvers get: the event bus on top of the usual context. */
+export interface SubscriptionContext extends GraphQLContext {
+  subscribe: {
+    queue(datasetId: string): AsyncIterableIterator<QueueEvent>;
+    round(roundId: string): AsyncIterableIterator<RoundEvent>;
+  };
+}
+
+/** The events once `check` passes; when it fails, the subscription ends with its error. */
+async function authorizedOrClosed<E>(
+  events: AsyncIterableIterator<E>,
+  check: Promise<unknown>,
+): Promise<AsyncIterableIterator<E>> {
+  try {
+    await check;
+    return events;
+  } catch (e) {
+    await events.return?.();
+    throw e;
+  }
+}
+
+@Resolver(() => LabelQueryNode)
+export class QueueResolver {
+  @Query(() => LabelQueryConnection, {
+    description:
+      "A dataset's open queries in queue order: the newest open round first (its model is the newest), then by rank, 1 first (rank 1 is the item the strategy wanted most). Claims hand queries out in this order. Held queries are listed too; claim to get one nobody holds.",
+  })
+  async labelQueue(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size, 0 to 1000 (default 50).' })
+    first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<LabelQueryConnection> {
+    const page = await ctx.services.queues.queue(ctx.key, datasetId, first, after);
+    return toConnection(LabelQueryConnection, page);
+  }
+
+  @Mutation(() => [QueryClaimNode], {
+    description: `Atomically hands you up to \`count\` (1 to ${MAX_CLAIM_COUNT}) queries nobody else holds, in queue order, each with a lease of \`leaseSeconds\` (1 to ${MAX_LEASE_SECONDS}, default ${DEFAULT_LEASE_SECONDS}). An empty list means nothing is available to you now. With a label budget, each claim holds a unit; BUDGET_EXHAUSTED when none remain (fewer than count are handed out when fewer remain). A query needing k answers goes to k different annotators, never twice to one, nor again to one who skipped it.`,
+  })
+  claimQueries(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Arg('count', () => Int, { defaultValue: 1 }) count: number,
+    @Arg('leaseSeconds', () => Int, { defaultValue: DEFAULT_LEASE_SECONDS }) leaseSeconds: number,
+    @Arg('annotatorId', () => String, {
+      nullable: true,
+      description:
+        'Who is labelling, for tools that serve several people with one SERVICE key; ANNOTATOR keys always answer as themselves.',
+    })
+    annotatorId: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<QueryClaimNode[]> {
+    return ctx.services.queues.claim(ctx.key, datasetId, count, leaseSeconds, annotatorId);
+  }
+
+  @Mutation(() => QueryClaimNode, {
+    description:
+      'Extends your claim to leaseSeconds from now. CONFLICT if the claim went stale, FORBIDDEN if it is not yours.',
+  })
+  renewLease(
+    @Arg('claimToken') claimToken: string,
+    @Arg('leaseSeconds', () => Int, { defaultValue: DEFAULT_LEASE_SECONDS }) leaseSeconds: number,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<QueryClaimNode> {
+    return ctx.services.queues.renew(ctx.key, claimToken, leaseSeconds);
+  }
+
+  @Mutation(() => LabelQueryNode, {
+    description: 'Gives your claimed query back to the queue at once (you may get it again).',
+  })
+  releaseQuery(
+    @Arg('claimToken') claimToken: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<LabelQueryNode> {
+    return ctx.services.queues.release(ctx.key, claimToken);
+  }
+
+  @Mutation(() => LabelQueryNode, {
+    description:
+      'Passes on your claimed query: it returns to the queue for others and is not offered to you again. Spends no budget.',
+  })
+  skipQuery(
+    @Arg('claimToken') claimToken: string,
+    @Arg('reason', () => String, {
+      nullable: true,
+      description: 'Why (kept; up to 1000 characters).',
+    })
+    reason: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<LabelQueryNode> {
+    return ctx.services.queues.skip(ctx.key, claimToken, reason);
+  }
+
+  @Mutation(() => SubmitLabelResult, {
+    description:
+      "Answers your claimed query with a class name. With one answer needed it becomes the item's HUMAN label; with k (annotationsPerItem) the query stays open until k annotators answered, then the most frequent answer becomes the label, or the query goes to NEEDS_REVIEW on a tie. Spends one budget unit. BAD_USER_INPUT for an unknown class; CONFLICT for a stale claim (lease expired and claimed by someone else) or a closed query; FORBIDDEN for someone else's claim. Retry with the same idempotencyKey to get the same result and one label.",
+  })
+  async submitLabel(
+    @Arg('queryId', () => ID) queryId: string,
+    @Arg('value') value: string,
+    @Arg('claimToken') claimToken: string,
+    @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<SubmitLabelResult> {
+    const r = await ctx.services.queues.submit(ctx.key, {
+      queryId,
+      value,
+      claimToken,
+      idempotencyKey,
+    });
+    const query = r.query ?? (await ctx.services.queues.queriesByIds([r.queryId]))[0];
+    return { query, value: r.value, replayed: r.replayed };
+  }
+
+  @Mutation(() => LabelQueryNode, {
+    description:
+      "Settles a tied query (NEEDS_REVIEW): the value becomes the item's HUMAN label and the query is ANSWERED.",
+  })
+  resolveReview(
+    @Arg('queryId', () => ID) queryId: string,
+    @Arg('value') value: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<LabelQueryNode> {
+    return ctx.services.queues.resolveReview(ctx.key, queryId, value);
+  }
+
+  @Query(() => [AnnotatorAgreementNode], {
+    description:
+      "Each annotator's agreement with the resolved answer of queries that needed several answers.",
+  })
+  annotatorAgreement(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<AnnotatorAgreementNode[]> {
+    return ctx.services.queues.agreement(ctx.key, datasetId);
+  }
+
+  @FieldResolver(() => RoundNode, { description: 'The round that asked.' })
+  async round(@Root() query: LabelQueryNode, @Ctx() ctx: GraphQLContext): Promise<RoundNode> {
+    const round = await ctx.loaders.round.load(query.roundId);
+    if (!round) throw new Error(`round ${query.roundId} of query ${query.id} is missing`);
+    return round;
+  }
+
+  @FieldResolver(() => PredictionNode, {
+    nullable: true,
+    description:
+      "The model's pre-label: the round's (first) model's prediction of the item, once stored (predictions are written just after the round opens).",
+  })
+  async preLabel(
+    @Root() query: LabelQueryNode,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<PredictionNode | null> {
+    const modelId = (query as Partial<QueueQuery>).preLabelModelId;
+    if (!modelId) return null;
+    const p = await ctx.loaders.prediction.load(`${modelId}:${query.itemId}`);
+    if (!p) return null;
+    const dataset = await ctx.loaders.dataset.load(query.datasetId);
+    return {
+      modelId: p.modelId,
+      classIndex: p.predictedClass,
+      value: dataset?.classes[p.predictedClass] ?? String(p.predictedClass),
+      confidence: p.confidence,
+      createdAt: p.createdAt,
+    };
+  }
+
+  @FieldResolver(() => Int, { description: 'Answers given so far.' })
+  async answerCount(@Root() query: LabelQueryNode, @Ctx() ctx: GraphQLContext): Promise<number> {
+    return (await ctx.loaders.queryProgress.load(query.id)).answered;
+  }
+
+  @FieldResolver(() => Int, { description: 'Claims on the query whose lease has not expired.' })
+  async heldCount(@Root() query: LabelQueryNode, @Ctx() ctx: GraphQLContext): Promise<number> {
+    return (await ctx.loaders.queryProgress.load(query.id)).held;
+  }
+
+  @FieldResolver(() => [QueryAnswerNode], {
+    description:
+      'The answers given so far (needs READ_LABELS: annotators never see each other’s answers).',
+  })
+  async answers(
+    @Root() query: LabelQueryNode,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<QueryAnswerNode[]> {
+    authorize(ctx.key, Permission.READ_LABELS);
+    const [answers, dataset] = await Promise.all([
+      ctx.loaders.queryAnswers.load(query.id),
+      ctx.loaders.dataset.load(query.datasetId),
+    ]);
+    return answers.map((a) => ({
+      annotatorId: a.annotatorId,
+      value: dataset?.classes[a.classIndex] ?? String(a.classIndex),
+      answeredAt: a.answeredAt,
+    }));
+  }
+
+  @Subscription(() => QueueEventNode, {
+    description:
+      "Changes to a dataset's label queue, in the order they were committed, from every Quarry process sharing the database.",
+    subscribe: ({ args, context }) => {
+      const ctx = context as SubscriptionContext;
+      // Listening starts at once (so nothing committed after the subscribe message is missed),
+      // but nothing is delivered unless the key may see the dataset.
+      const events = ctx.subscribe.queue(String(args.datasetId));
+      return authorizedOrClosed(
+        events,
+        ctx.services.datasets.getAuthorized(ctx.key, args.datasetId, Permission.READ_DATASET),
+      );
+    },
+  })
+  queueChanged(
+    @Root() event: QueueEvent,
+    @Arg('datasetId', () => ID) _datasetId: string,
+  ): QueueEventNode {
+    return { ...event, at: new Date(event.at) };
+  }
+
+  @Subscription(() => RoundProgressEventNode, {
+    description:
+      "A round's status and progress as it scores (once per chunk), selects and opens (or fails).",
+    subscribe: ({ args, context }) => {
+      const ctx = context as SubscriptionContext;
+      const events = ctx.subscribe.round(String(args.roundId));
+      return authorizedOrClosed(events, ctx.services.rounds.get(ctx.key, args.roundId));
+    },
+  })
+  roundProgress(
+    @Root() event: RoundEvent,
+    @Arg('roundId', () => ID) _roundId: string,
+  ): RoundProgressEventNode {
+    return { ...event, status: event.status as RoundNode['status'], at: new Date(event.at) };
+  }
+}
+
+@Resolver(() => DatasetNode)
+export class DatasetBudgetResolver {
+  @FieldResolver(() => BudgetNode, { description: "The dataset's label budget and its use." })
+  async budget(@Root() dataset: DatasetNode, @Ctx() ctx: GraphQLContext): Promise<BudgetNode> {
+    const b = await ctx.loaders.budget.load(dataset.id);
+    return (
+      b ?? {
+        datasetId: dataset.id,
+        total: dataset.labelBudget,
+        spent: 0,
+        held: 0,
+        remaining: dataset.labelBudget,
+      }
+    );
+  }
+}
+
+@Resolver(() => BudgetNode)
+export class BudgetMechanismResolver {
+  @FieldResolver(() => [MechanismBudgetNode], {
+    description:
+      'The same use by mechanism: every unit spent, held or owed, by pool rounds, stream sampling, audits and synthesis.',
+  })
+  byMechanism(
+    @Root() budget: BudgetNode & { datasetId?: string },
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<MechanismBudgetNode[]> {
+    return ctx.loaders.budgetByMechanism.load(budget.datasetId!) as Promise<MechanismBudgetNode[]>;
+  }
+}

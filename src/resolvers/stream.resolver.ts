@@ -1,0 +1,143 @@
+import DataLoader from 'dataloader';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { StreamDecisionKind } from '../entities';
+import { authorize, Permission } from '../services/permissions';
+import { ImportItemInput, ItemNode, LabelQueryNode } from '../schema/types';
+import {
+  StreamDecisionConnection,
+  StreamDecisionNode,
+  StreamItemsResult,
+  StreamNode,
+  StreamPolicyInput,
+  StreamPolicyNode,
+} from '../schema/stream.types';
+import { toConnection } from '../schema/connection';
+import { DEFAULT_STREAM_NAME } from '../services/stream.service';
+import type { QueueQuery } from '../services/queue.service';
+import type { GraphQLContext } from './context';
+
+/** Per-request batching of decisions' queries (one loader per request's loaders object). */
+const queryLoaders = new WeakMap<object, DataLoader<string, QueueQuery | null>>();
+
+function queryLoader(ctx: GraphQLContext): DataLoader<string, QueueQuery | null> {
+  let loader = queryLoaders.get(ctx.loaders);
+  if (!loader) {
+    loader = new DataLoader(async (ids: readonly string[]) => {
+      const rows = await ctx.services.queues.queriesByIds(ids);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id) ?? null);
+    });
+    queryLoaders.set(ctx.loaders, loader);
+  }
+  return loader;
+}
+
+@Resolver(() => StreamDecisionNode)
+export class StreamResolver {
+  @Mutation(() => StreamItemsResult, {
+    description:
+      "Stream-based selective sampling. Stores the new items (as importItems would, in the POOL, unlabelled), scores each with the model, and decides them in input order with the stream's policy: QUERIED (the model's confidence is below the policy's threshold: queued for a human in one batch of mechanism STREAM, spending budget), AUTO_LABELED (at or above it: a MODEL label from the model) or DEFERRED (it would be queried but the budget is spent; it stays in the pool). All or nothing; every decision is stored (see streamDecisions). The stream (per dataset and name) is made on first use with this policy; later calls must give the same policy and params (CONFLICT otherwise), and its state carries over between calls. BAD_USER_INPUT for an unknown model or policy, bad params or bad items (each listed). At most the importItems limit of items per call; an empty list decides nothing.",
+  })
+  async streamItems(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Arg('modelId', () => ID, { description: "The dataset's model that scores the items." })
+    modelId: string,
+    @Arg('items', () => [ImportItemInput]) items: ImportItemInput[],
+    @Arg('policy', () => StreamPolicyInput) policy: StreamPolicyInput,
+    @Arg('stream', () => String, {
+      nullable: true,
+      description: `The stream's name (default \`${DEFAULT_STREAM_NAME}\`): streams keep separate policies and states.`,
+    })
+    stream: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<StreamItemsResult> {
+    const r = await ctx.services.streams.streamItems(
+      ctx.key,
+      datasetId,
+      modelId,
+      items,
+      policy,
+      stream ?? DEFAULT_STREAM_NAME,
+    );
+    const count = (kind: StreamDecisionKind) =>
+      r.decisions.filter((d) => d.decision === kind).length;
+    return {
+      stream: r.stream as unknown as StreamNode | null,
+      decisions: r.decisions,
+      queriedCount: count(StreamDecisionKind.QUERIED),
+      autoLabeledCount: count(StreamDecisionKind.AUTO_LABELED),
+      deferredCount: count(StreamDecisionKind.DEFERRED),
+      roundId: r.roundId,
+      budgetRemaining: r.budgetRemaining,
+    };
+  }
+
+  @Query(() => StreamDecisionConnection, {
+    description:
+      "A dataset's stream decisions in the order they were made, optionally of one stream or one kind.",
+  })
+  async streamDecisions(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Arg('stream', () => String, { nullable: true, description: 'Only this stream’s decisions.' })
+    stream: string | null,
+    @Arg('decision', () => StreamDecisionKind, { nullable: true })
+    decision: StreamDecisionKind | null,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size, 0 to 1000 (default 50).' })
+    first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<StreamDecisionConnection> {
+    const page = await ctx.services.streams.decisions(
+      ctx.key,
+      datasetId,
+      { stream, decision },
+      first,
+      after,
+    );
+    return toConnection(StreamDecisionConnection, page);
+  }
+
+  @Query(() => [StreamPolicyNode], { description: 'Every registered stream policy, by code.' })
+  streamPolicies(@Ctx() ctx: GraphQLContext): StreamPolicyNode[] {
+    authorize(ctx.key, Permission.READ_DATASET);
+    const registry = ctx.services.streams.policies;
+    return registry.list().map(({ plugin }) => ({
+      code: plugin.code,
+      description: plugin.description,
+      paramsSchema: plugin.paramsSchema,
+      defaults: registry.params(plugin.code, {}),
+    }));
+  }
+
+  @Query(() => [StreamNode], { description: "A dataset's streams, by name." })
+  async streams(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<StreamNode[]> {
+    return (await ctx.services.streams.streams(ctx.key, datasetId)) as unknown as StreamNode[];
+  }
+
+  @FieldResolver(() => ItemNode, { description: 'The item decided.' })
+  async item(@Root() d: StreamDecisionNode, @Ctx() ctx: GraphQLContext): Promise<ItemNode> {
+    const item = await ctx.loaders.item.load(d.itemId);
+    if (!item) throw new Error(`item ${d.itemId} of stream decision ${d.id} is missing`);
+    return item;
+  }
+
+  @FieldResolver(() => String, { description: 'The class the model predicted, by name.' })
+  async value(@Root() d: StreamDecisionNode, @Ctx() ctx: GraphQLContext): Promise<string> {
+    const dataset = await ctx.loaders.dataset.load(d.datasetId);
+    return dataset?.classes[d.predictedClass] ?? String(d.predictedClass);
+  }
+
+  @FieldResolver(() => LabelQueryNode, {
+    nullable: true,
+    description: 'The query made for a QUERIED item.',
+  })
+  async query(
+    @Root() d: StreamDecisionNode,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<LabelQueryNode | null> {
+    return d.queryId ? queryLoader(ctx).load(d.queryId) : null;
+  }
+}

@@ -1,0 +1,135 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import {
+  LearningCurvePointNode,
+  ModelMetricsNode,
+  ModelNode,
+  SimulateInput,
+  SimulationCurveNode,
+  SimulationNode,
+  TrainerNode,
+  TrainingRunNode,
+  TrainModelInput,
+} from '../schema/types';
+import { Task, TaskKind } from '../entities';
+import type { ClassificationMetrics } from '../ml/classification-metrics';
+import type { GraphQLContext } from './context';
+
+/** The stored metrics as the schema shows them (class names, not indexes). */
+export function toMetricsNode(
+  metrics: Record<string, unknown> | null,
+  classes: string[],
+): ModelMetricsNode | null {
+  if (!metrics) return null;
+  const m = metrics as unknown as ClassificationMetrics;
+  return {
+    rows: m.rows,
+    accuracy: m.accuracy,
+    macroF1: m.macroF1,
+    logLoss: m.logLoss,
+    expectedCalibrationError: m.expectedCalibrationError,
+    perClass: m.perClass.map((c, i) => ({ value: classes[i] ?? String(i), ...c })),
+    confusion: m.confusion,
+  };
+}
+
+@Resolver(() => TrainingRunNode)
+export class TrainingResolver {
+  @Query(() => [TrainerNode], { description: 'The registered trainers.' })
+  trainers(@Ctx() ctx: GraphQLContext): TrainerNode[] {
+    return ctx.trainers.list().map((t) => ({
+      code: t.trainer.code,
+      description: t.trainer.description,
+      optionsSchema: t.trainer.optionsSchema,
+    }));
+  }
+
+  @Mutation(() => TrainingRunNode, {
+    description:
+      "Trains a model on the dataset's labelled POOL items (HUMAN and IMPORT labels; MODEL labels too with includeModelLabels) in a worker thread, exports it to ONNX with its feature standardisation built in, validates it like an upload, measures it on the VALIDATION items and registers it as the next model version. Answers at once with the run QUEUED. BAD_USER_INPUT for an unknown trainer, bad options, or labels of fewer than two classes.",
+  })
+  trainModel(
+    @Arg('input') input: TrainModelInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<TrainingRunNode> {
+    return ctx.services.tasks.trainModel(ctx.key, input);
+  }
+
+  @Query(() => TrainingRunNode)
+  trainingRun(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Task> {
+    return ctx.services.tasks.get(ctx.key, id, TaskKind.TRAIN);
+  }
+
+  @Query(() => [TrainingRunNode], { description: "A dataset's training runs, newest first." })
+  trainingRuns(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Task[]> {
+    return ctx.services.tasks.list(ctx.key, datasetId, TaskKind.TRAIN);
+  }
+
+  @Query(() => [LearningCurvePointNode], {
+    description:
+      'Every model version of the dataset in order, with the HUMAN labels it was trained on and its metrics on the VALIDATION items.',
+  })
+  async learningCurve(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<LearningCurvePointNode[]> {
+    const models = await ctx.services.tasks.learningCurve(ctx.key, datasetId);
+    const dataset = await ctx.loaders.dataset.load(models[0]?.datasetId ?? datasetId);
+    const classes = dataset?.classes ?? [];
+    return models.map((m) => ({
+      model: m as ModelNode,
+      humanLabels: m.humanLabels,
+      metrics: toMetricsNode(m.metrics, classes),
+    }));
+  }
+
+  @FieldResolver(() => ModelNode, { nullable: true, description: 'The model it registered.' })
+  async model(@Root() run: Task, @Ctx() ctx: GraphQLContext): Promise<ModelNode | null> {
+    return run.modelId ? ctx.services.models.get(ctx.key, run.modelId) : null;
+  }
+}
+
+@Resolver(() => SimulationNode)
+export class SimulationResolver {
+  @Mutation(() => SimulationNode, {
+    description:
+      'Runs, as a job, whole active-learning loops on the dataset with its hidden ground truth as the oracle: for each strategy and repeat, from the same random seed set, train, evaluate on TEST, select a batch, reveal it, until `budget` labels. Never touches real labels or queues.',
+  })
+  simulate(@Arg('input') input: SimulateInput, @Ctx() ctx: GraphQLContext): Promise<Task> {
+    return ctx.services.tasks.simulate(ctx.key, input);
+  }
+
+  @Query(() => SimulationNode)
+  simulation(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Task> {
+    return ctx.services.tasks.get(ctx.key, id, TaskKind.SIMULATE);
+  }
+
+  @Query(() => [SimulationNode], { description: "A dataset's simulations, newest first." })
+  simulations(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Task[]> {
+    return ctx.services.tasks.list(ctx.key, datasetId, TaskKind.SIMULATE);
+  }
+
+  @FieldResolver(() => [SimulationCurveNode], { nullable: true })
+  curves(@Root() task: Task): SimulationCurveNode[] | null {
+    const result = task.result as {
+      strategies?: {
+        code: string;
+        params: Record<string, unknown>;
+        points: SimulationCurveNode['points'];
+        auc: { mean: number; std: number };
+      }[];
+    } | null;
+    if (!result?.strategies) return null;
+    return result.strategies.map((s) => ({
+      strategy: s.code,
+      params: s.params,
+      points: s.points,
+      auc: { mean: s.auc.mean, std: s.auc.std },
+    }));
+  }
+}

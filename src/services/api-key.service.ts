@@ -1,0 +1,129 @@
+import type { DataSource } from 'typeorm';
+import { ApiKey, ApiKeyRole, Dataset } from '../entities';
+import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../errors';
+import { generateApiKey, hashApiKey } from '../http/keys';
+import { isUuid } from '../db/db-errors';
+
+export interface CreateApiKeyInput {
+  name: string;
+  role: ApiKeyRole;
+  /** Datasets the key is limited to; omitted or null for all. */
+  datasetIds?: string[] | null;
+}
+
+/** Creates, checks and revokes API keys. */
+/** How long a key found valid is trusted without a new lookup. */
+export const AUTH_CACHE_MS = 5000;
+const AUTH_CACHE_MAX = 10_000;
+
+export class ApiKeyService {
+  /**
+   * Keys recently found valid, by secret hash, so that a tool sending many requests costs one
+   * lookup every {@link AUTH_CACHE_MS} rather than one per request. A key revoked here leaves
+   * the cache at once; one revoked by another process is refused within AUTH_CACHE_MS.
+   */
+  private readonly recent = new Map<string, { key: ApiKey; until: number }>();
+
+  constructor(private readonly ds: DataSource) {}
+
+  /** Creates a key; the returned secret is the only time it is ever shown. */
+  async create(input: CreateApiKeyInput): Promise<{ key: ApiKey; secret: string }> {
+    const name = input.name.trim();
+    if (!name || name.length > 200) {
+      throw new BadUserInputError('name must be 1 to 200 characters.');
+    }
+    if (!Object.values(ApiKeyRole).includes(input.role)) {
+      throw new BadUserInputError(
+        `role must be one of ${Object.values(ApiKeyRole).join(', ')}; got ${JSON.stringify(input.role)}.`,
+      );
+    }
+    if (input.role === ApiKeyRole.ADMIN && input.datasetIds) {
+      throw new BadUserInputError(
+        'An ADMIN key cannot be scoped to datasets (it can create unscoped keys anyway); use a SERVICE or ANNOTATOR key.',
+      );
+    }
+    let datasetIds: string[] | null = null;
+    if (input.datasetIds) {
+      datasetIds = [...new Set(input.datasetIds)];
+      const bad = datasetIds.filter((id) => !isUuid(id));
+      const found = await this.ds
+        .getRepository(Dataset)
+        .createQueryBuilder('d')
+        .select('d.id')
+        .where('d.id = ANY(:ids)', { ids: datasetIds.filter(isUuid) })
+        .getMany();
+      const known = new Set(found.map((d) => d.id));
+      const missing = [...bad, ...datasetIds.filter((id) => isUuid(id) && !known.has(id))];
+      if (missing.length > 0) {
+        throw new BadUserInputError(
+          `datasetIds names datasets that do not exist: ${missing.join(', ')}.`,
+        );
+      }
+    }
+    const { secret, prefix, secretHash } = generateApiKey();
+    const key = await this.ds.getRepository(ApiKey).save({
+      name,
+      role: input.role,
+      datasetIds,
+      prefix,
+      secretHash,
+      revokedAt: null,
+    });
+    return { key, secret };
+  }
+
+  /** The live key behind a secret, or UNAUTHENTICATED. */
+  async authenticate(secret: string | undefined): Promise<ApiKey> {
+    if (!secret) throw new UnauthenticatedError();
+    const hash = hashApiKey(secret);
+    const now = Date.now();
+    const cached = this.recent.get(hash);
+    if (cached && cached.until > now) return cached.key;
+    const key = await this.ds.getRepository(ApiKey).findOneBy({ secretHash: hash });
+    if (!key || key.revokedAt) {
+      this.recent.delete(hash);
+      throw new UnauthenticatedError('The API key is not valid (unknown or revoked).');
+    }
+    if (this.recent.size >= AUTH_CACHE_MAX) this.recent.clear();
+    this.recent.set(hash, { key, until: now + AUTH_CACHE_MS });
+    return key;
+  }
+
+  list(): Promise<ApiKey[]> {
+    return this.ds.getRepository(ApiKey).find({ order: { createdAt: 'ASC' } });
+  }
+
+  async revoke(id: string): Promise<ApiKey> {
+    const repo = this.ds.getRepository(ApiKey);
+    const key = isUuid(id) ? await repo.findOneBy({ id }) : null;
+    if (!key) throw new NotFoundError('API key', id);
+    if (!key.revokedAt) {
+      key.revokedAt = new Date();
+      await repo.save(key);
+    }
+    this.recent.delete(key.secretHash);
+    return key;
+  }
+
+  /**
+   * On a database with no keys at all, creates the first ADMIN key and returns its secret;
+   * otherwise returns null. Safe when several processes start at once: the table is locked.
+   */
+  async bootstrapAdminKey(): Promise<string | null> {
+    return this.ds.transaction(async (m) => {
+      await m.query('LOCK TABLE api_key IN SHARE ROW EXCLUSIVE MODE');
+      const [{ n }] = await m.query('SELECT count(*)::int AS n FROM api_key');
+      if (n > 0) return null;
+      const { secret, prefix, secretHash } = generateApiKey();
+      await m.getRepository(ApiKey).save({
+        name: 'initial admin',
+        role: ApiKeyRole.ADMIN,
+        datasetIds: null,
+        prefix,
+        secretHash,
+        revokedAt: null,
+      });
+      return secret;
+    });
+  }
+}

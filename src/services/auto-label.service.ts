@@ -1,0 +1,473 @@
+import crypto from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { QuarryConfig } from '../config';
+import type { Database } from '../db/database';
+import { ApiKey, Dataset, Model, Task, TaskKind, TaskStatus } from '../entities';
+import {
+  BadUserInputError,
+  BudgetExhaustedError,
+  ConflictError,
+  InputProblem,
+  NotFoundError,
+} from '../errors';
+import { authorizeRow, Permission } from './permissions';
+import {
+  precisionAtThreshold,
+  thresholdForPrecision,
+  wilsonInterval,
+} from '../ml/auto-label-stats';
+import { QueueEventKind, type EventBus } from './event-bus';
+import type { InferencePool } from '../workers/inference.pool';
+import type { JobQueue } from '../jobs/job-queue';
+import { modelRefs } from '../jobs/model-files';
+import { scoreItems } from '../jobs/auto-label.task';
+import { DatasetService } from './dataset.service';
+import { isUuid, returnedRows } from '../db/db-errors';
+import { SOURCE_RANK_SQL } from './label.service';
+import { freeBudget } from './query-batches';
+
+/** How an auto-label run's threshold was set. */
+export enum ThresholdSource {
+  /** Given by the caller. */
+  FIXED = 'FIXED',
+  /** The lowest one reaching the caller's target precision on the human-labelled validation items. */
+  TARGET_PRECISION = 'TARGET_PRECISION',
+}
+
+/**
+ * The fewest human-labelled VALIDATION items a target precision is judged on (and the fewest
+ * items at or above the chosen threshold): fewer make a precision of 1 too easy to see by chance.
+ */
+export const MIN_VALIDATION_LABELS = 30;
+
+export interface AutoLabelInput {
+  datasetId: string;
+  modelId: string;
+  /** Label items whose top-class probability is at least this; exclusive with targetPrecision. */
+  threshold?: number | null;
+  /** Choose the threshold from the validation items; exclusive with threshold. */
+  targetPrecision?: number | null;
+  /** Share of the new labels queued for human audit, 0 to 1. */
+  auditRate: number;
+  /** Seeds the audit draw; random when not given. */
+  seed?: number | null;
+}
+
+/** The model's labels on the human-labelled validation items at the run's threshold. */
+export interface ValidationFacts {
+  /** Validation items with a HUMAN or IMPORT label. */
+  total: number;
+  /** Of those, the ones at or above the threshold. */
+  count: number;
+  correct: number;
+  precision: number | null;
+  coverage: number;
+  lower: number;
+  upper: number;
+}
+
+/** What an auto-label task stores as its params. */
+export interface AutoLabelParams {
+  modelId: string;
+  threshold: number;
+  thresholdSource: ThresholdSource;
+  targetPrecision: number | null;
+  auditRate: number;
+  seed: number;
+  /** Null when the dataset has no human-labelled validation items. */
+  validation: ValidationFacts | null;
+}
+
+/** What an auto-label task stores as its result. */
+export interface AutoLabelResult {
+  /** POOL items scored (unlabelled and not queued when the run started). */
+  scored: number;
+  /** Of those, the ones at or above the threshold. */
+  aboveThreshold: number;
+  labelledCount: number;
+  /** Above the threshold, but labelled by a person or queued while the run scored. */
+  skipped: number;
+  /** Labels written per class index. */
+  labelledByClass: number[];
+  auditCount: number;
+  auditRoundId: string | null;
+  seed: number;
+  revokedAt?: string;
+  revokedBy?: string;
+  /** The run's labels that were current when it was revoked (superseded then). */
+  revokedCount?: number;
+  /** Older MODEL labels the run had replaced, current again. */
+  restoredCount?: number;
+  /** Open audit queries cancelled by the revocation. */
+  cancelledAudits?: number;
+}
+
+/** An agreement rate with its 95% Wilson interval. */
+export interface AgreementStats {
+  audited: number;
+  agreed: number;
+  rate: number | null;
+  lower: number;
+  upper: number;
+}
+
+export interface ClassAgreementStats extends AgreementStats {
+  value: string;
+  classIndex: number;
+  /** The run's labels of this class. */
+  labelled: number;
+}
+
+/** An auto-label run as the API shows it. */
+export interface AutoLabelRunView {
+  task: Task;
+  params: AutoLabelParams;
+  result: AutoLabelResult | null;
+  audit: AgreementStats | null;
+  auditByClass: ClassAgreementStats[];
+}
+
+/** Most seeds a caller may give. */
+const MAX_SEED = 2 ** 31 - 1;
+
+/**
+ * Auto-labelling with audit: validated up front (nothing is created when anything is wrong; a
+ * target precision is turned into a threshold at once, so too few validation labels are refused
+ * immediately), run as a task job by `runAutoLabel`, then audited and, if need be, revoked.
+ */
+export class AutoLabelService {
+  constructor(
+    private readonly db: Database,
+    private readonly config: QuarryConfig,
+    private readonly datasets: DatasetService,
+    private readonly jobs: JobQueue,
+    private readonly events: EventBus,
+    private readonly inference: InferencePool,
+  ) {}
+
+  private get ds() {
+    return this.db.ds;
+  }
+
+  /**
+   * Starts a run. BAD_USER_INPUT for a model of another dataset, not exactly one of threshold and
+   * targetPrecision, values out of range, too few validation labels for the target or a target
+   * no threshold reaches; BUDGET_EXHAUSTED when audits are asked for and no budget is left.
+   */
+  async start(key: ApiKey, input: AutoLabelInput): Promise<Task> {
+    const dataset = await this.datasets.getAuthorized(
+      key,
+      input.datasetId,
+      Permission.MANAGE_ROUNDS,
+    );
+    const problems: InputProblem[] = [];
+    const has = (v: number | null | undefined): v is number => v !== undefined && v !== null;
+    if (has(input.threshold) === has(input.targetPrecision)) {
+      problems.push({ message: 'give exactly one of threshold and targetPrecision' });
+    }
+    if (has(input.threshold) && !(input.threshold > 0 && input.threshold <= 1)) {
+      problems.push({
+        field: 'threshold',
+        message: `must be a probability in (0, 1]; got ${input.threshold}`,
+      });
+    }
+    if (has(input.targetPrecision) && !(input.targetPrecision > 0 && input.targetPrecision <= 1)) {
+      problems.push({
+        field: 'targetPrecision',
+        message: `must be a precision in (0, 1]; got ${input.targetPrecision}`,
+      });
+    }
+    if (!(input.auditRate >= 0 && input.auditRate <= 1)) {
+      problems.push({ field: 'auditRate', message: `must be from 0 to 1; got ${input.auditRate}` });
+    }
+    const seed = input.seed ?? crypto.randomInt(0, MAX_SEED);
+    if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
+      problems.push({ field: 'seed', message: `must be an integer from 0 to ${MAX_SEED}` });
+    }
+    const model = isUuid(input.modelId)
+      ? await this.ds
+          .getRepository(Model)
+          .findOne({ select: { id: true, datasetId: true }, where: { id: input.modelId } })
+      : null;
+    if (!model || model.datasetId !== dataset.id) {
+      problems.push({
+        field: 'modelId',
+        id: input.modelId,
+        message: 'no model with this id in the dataset',
+      });
+    }
+    if (problems.length > 0) throw BadUserInputError.forProblems('the auto-label run', problems);
+
+    const scored = await this.scoreValidation(dataset, input.modelId);
+    let threshold: number;
+    let validation: ValidationFacts | null = null;
+    if (has(input.targetPrecision)) {
+      const choice = thresholdForPrecision(
+        scored.confidences,
+        scored.correct,
+        input.targetPrecision,
+        MIN_VALIDATION_LABELS,
+      );
+      if (choice.status !== 'FOUND') {
+        throw new BadUserInputError(`Cannot choose a threshold: ${choice.message}`, [
+          { field: 'targetPrecision', message: choice.message },
+        ]);
+      }
+      threshold = choice.threshold;
+      validation = toFacts(choice, scored.confidences.length);
+    } else {
+      threshold = input.threshold as number;
+      if (scored.confidences.length > 0) {
+        const at = precisionAtThreshold(scored.confidences, scored.correct, threshold);
+        validation = toFacts(at, scored.confidences.length);
+      }
+    }
+    const params: AutoLabelParams = {
+      modelId: input.modelId,
+      threshold,
+      thresholdSource: has(input.targetPrecision)
+        ? ThresholdSource.TARGET_PRECISION
+        : ThresholdSource.FIXED,
+      targetPrecision: input.targetPrecision ?? null,
+      auditRate: input.auditRate,
+      seed,
+      validation,
+    };
+    const jobs = this.jobs;
+    const task = await this.ds.transaction(async (m: EntityManager) => {
+      // How many labels the run writes is known only once the pool is scored; the run checks the
+      // budget again then. Here only a run that could not open a single audit is refused.
+      if (input.auditRate > 0) {
+        const free = await freeBudget(m, dataset);
+        if (free !== null && free < dataset.annotationsPerItem) {
+          throw new BudgetExhaustedError(
+            `Auditing auto-labels spends budget, and only ${free} of ${dataset.labelBudget} units remain (one audit needs ${dataset.annotationsPerItem}). Nothing was created; use auditRate 0 or raise the dataset's labelBudget.`,
+          );
+        }
+      }
+      const task = await m.getRepository(Task).save({
+        datasetId: dataset.id,
+        kind: TaskKind.AUTO_LABEL,
+        status: TaskStatus.QUEUED,
+        params: params as unknown as Record<string, unknown>,
+        createdBy: key.id,
+        result: null,
+        error: null,
+        modelId: input.modelId,
+        progressTotal: null,
+        startedAt: null,
+        finishedAt: null,
+      });
+      await jobs.sendTask(m, { taskId: task.id });
+      return task;
+    });
+    jobs.wakeTaskWorker();
+    return task;
+  }
+
+  /** The model's top class and its probability on each human-labelled validation item. */
+  private async scoreValidation(
+    dataset: Dataset,
+    modelId: string,
+  ): Promise<{ confidences: number[]; correct: boolean[] }> {
+    const labels: { id: string; c: number }[] = await this.ds.query(
+      `SELECT DISTINCT ON (l.item_id) l.item_id::text AS id, l.class_index AS c
+       FROM label l JOIN item i ON i.id = l.item_id
+       WHERE l.dataset_id = $1 AND i.split = 'VALIDATION' AND l.superseded_at IS NULL
+         AND l.source IN ('HUMAN', 'IMPORT')
+       ORDER BY l.item_id, ${SOURCE_RANK_SQL} DESC, l.id DESC`,
+      [dataset.id],
+    );
+    if (labels.length === 0) return { confidences: [], correct: [] };
+    const truth = new Map(labels.map((l) => [l.id, l.c]));
+    const [model] = await modelRefs(this.ds, [modelId], this.config.modelCacheDir);
+    const confidences: number[] = [];
+    const correct: boolean[] = [];
+    const where = `i.dataset_id = '${dataset.id}' AND i.split = 'VALIDATION'
+      AND EXISTS (SELECT 1 FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL AND l.source IN ('HUMAN', 'IMPORT'))`;
+    await scoreItems(
+      { db: this.db, config: this.config, inference: this.inference },
+      model,
+      dataset.featureDim,
+      where,
+      (ids, predicted, confidence) => {
+        ids.forEach((id, r) => {
+          const c = truth.get(String(id));
+          // Labelled after the label query above: not judged.
+          if (c === undefined) return;
+          confidences.push(confidence[r]);
+          correct.push(predicted[r] === c);
+        });
+      },
+    );
+    return { confidences, correct };
+  }
+
+  private async load(key: ApiKey, id: string, permission: Permission): Promise<Task> {
+    const task = isUuid(id)
+      ? await this.ds.getRepository(Task).findOneBy({ id, kind: TaskKind.AUTO_LABEL })
+      : null;
+    if (!task) throw new NotFoundError('AutoLabelRun', id);
+    authorizeRow(key, permission, task.datasetId, 'AutoLabelRun', id);
+    return task;
+  }
+
+  async get(key: ApiKey, id: string): Promise<AutoLabelRunView> {
+    return this.view(await this.load(key, id, Permission.READ_DATASET));
+  }
+
+  /** A dataset's runs, newest first. */
+  async list(key: ApiKey, datasetId: string): Promise<AutoLabelRunView[]> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
+    const tasks = await this.ds.getRepository(Task).find({
+      where: { datasetId: dataset.id, kind: TaskKind.AUTO_LABEL },
+      order: { createdAt: 'DESC' },
+    });
+    return Promise.all(tasks.map((t) => this.view(t)));
+  }
+
+  /**
+   * The run with its audit: for each ANSWERED audit query, whether the people's answer equals the
+   * run's MODEL label of the item; overall and by the label's class, with 95% Wilson intervals.
+   */
+  async view(task: Task): Promise<AutoLabelRunView> {
+    const params = task.params as unknown as AutoLabelParams;
+    const result = task.result as AutoLabelResult | null;
+    if (!result) return { task, params, result, audit: null, auditByClass: [] };
+    const [{ classes }] = await this.ds.query('SELECT classes FROM dataset WHERE id = $1', [
+      task.datasetId,
+    ]);
+    const rows: { c: number; audited: number; agreed: number }[] = result.auditRoundId
+      ? await this.ds.query(
+          `SELECT l.class_index AS c, count(*)::int AS audited,
+                  count(*) FILTER (WHERE q.resolved_class = l.class_index)::int AS agreed
+           FROM label_query q
+           JOIN label l ON l.item_id = q.item_id AND l.run_id = $2 AND l.source = 'MODEL'
+           WHERE q.round_id = $1 AND q.status = 'ANSWERED'
+           GROUP BY l.class_index`,
+          [result.auditRoundId, task.id],
+        )
+      : [];
+    const byClass = new Map(rows.map((r) => [r.c, r]));
+    const audited = rows.reduce((a, r) => a + r.audited, 0);
+    const agreed = rows.reduce((a, r) => a + r.agreed, 0);
+    const auditByClass = (classes as string[])
+      .map((value, c) => ({
+        value,
+        classIndex: c,
+        labelled: result.labelledByClass[c] ?? 0,
+        ...stats(byClass.get(c)?.agreed ?? 0, byClass.get(c)?.audited ?? 0),
+      }))
+      .filter((x) => x.labelled > 0 || x.audited > 0);
+    return { task, params, result, audit: stats(agreed, audited), auditByClass };
+  }
+
+  /**
+   * Takes back a finished run's MODEL labels: those still current are superseded (kept as
+   * history), and where the run had replaced an item's older MODEL label (of a run not revoked
+   * itself), that label is current again, so each item is as it was before the run. Open audit
+   * queries are cancelled (their budget is freed); answers already given stay, as HUMAN labels.
+   * CONFLICT for a run that has not succeeded or was revoked already.
+   */
+  async revoke(key: ApiKey, runId: string): Promise<AutoLabelRunView> {
+    const task = await this.load(key, runId, Permission.MANAGE_ROUNDS);
+    const updated = await this.ds.transaction(async (m) => {
+      const [locked] = await m.query('SELECT status, result FROM task WHERE id = $1 FOR UPDATE', [
+        task.id,
+      ]);
+      const result = locked.result as AutoLabelResult | null;
+      if (locked.status !== TaskStatus.SUCCEEDED || !result) {
+        throw new ConflictError(
+          `Auto-label run ${task.id} is ${locked.status}; only a SUCCEEDED run has labels to revoke.`,
+        );
+      }
+      if (result.revokedAt) {
+        throw new ConflictError(
+          `Auto-label run ${task.id} was revoked already, at ${result.revokedAt}.`,
+        );
+      }
+      // The same item locks, in the same order, as every label writer (writeCurrentLabels).
+      await m.query(
+        `SELECT 1 FROM item WHERE id IN (SELECT item_id FROM label WHERE run_id = $1 AND superseded_at IS NULL)
+         ORDER BY id FOR NO KEY UPDATE`,
+        [task.id],
+      );
+      const revoked: { id: string }[] = await m.query(
+        `UPDATE label SET superseded_at = now()
+         WHERE run_id = $1 AND source = 'MODEL' AND superseded_at IS NULL RETURNING id`,
+        [task.id],
+      );
+      const revokedIds = returnedRows<{ id: string }>(revoked);
+      // The run superseded an item's older MODEL label in the transaction that wrote its own, so
+      // that label's superseded_at is exactly the run label's created_at (now() of that
+      // transaction). Only labels of runs not revoked themselves come back.
+      const restored = await m.query(
+        `UPDATE label p SET superseded_at = NULL
+         FROM label r
+         WHERE r.id = ANY($1::bigint[]) AND p.item_id = r.item_id AND p.source = 'MODEL'
+           AND p.id < r.id AND p.superseded_at = r.created_at
+           AND NOT EXISTS (SELECT 1 FROM task t WHERE t.id = p.run_id AND t.result->>'revokedAt' IS NOT NULL)
+         RETURNING p.id`,
+        [revokedIds.map((r) => r.id)],
+      );
+      const restoredRows = returnedRows(restored);
+      let cancelled = 0;
+      if (result.auditRoundId) {
+        const res = await m.query(
+          `UPDATE label_query SET status = 'CANCELLED' WHERE round_id = $1 AND status = 'OPEN' RETURNING id`,
+          [result.auditRoundId],
+        );
+        cancelled = returnedRows(res).length;
+        await m.query(
+          `UPDATE round SET status = 'CANCELLED', finished_at = now() WHERE id = $1 AND status = 'OPEN'`,
+          [result.auditRoundId],
+        );
+        await this.events.publish(m, {
+          type: 'queue',
+          kind: QueueEventKind.ROUND_CLOSED,
+          datasetId: task.datasetId,
+          roundId: result.auditRoundId,
+          queryIds: [],
+        });
+        await this.events.publishRound(m, result.auditRoundId);
+      }
+      const next: AutoLabelResult = {
+        ...result,
+        revokedAt: new Date().toISOString(),
+        revokedBy: key.id,
+        revokedCount: revokedIds.length,
+        restoredCount: restoredRows.length,
+        cancelledAudits: cancelled,
+      };
+      await m.query('UPDATE task SET result = $2 WHERE id = $1', [task.id, next]);
+      return m.getRepository(Task).findOneByOrFail({ id: task.id });
+    });
+    return this.view(updated);
+  }
+}
+
+function stats(agreed: number, audited: number): AgreementStats {
+  const w = wilsonInterval(agreed, audited);
+  return { audited, agreed, rate: w.estimate, lower: w.lower, upper: w.upper };
+}
+
+function toFacts(
+  at: {
+    count: number;
+    correct: number;
+    precision: number | null;
+    coverage: number;
+    interval: { lower: number; upper: number };
+  },
+  total: number,
+): ValidationFacts {
+  return {
+    total,
+    count: at.count,
+    correct: at.correct,
+    precision: at.precision,
+    coverage: at.coverage,
+    lower: at.interval.lower,
+    upper: at.interval.upper,
+  };
+}

@@ -1,0 +1,293 @@
+import type { DataSource } from 'typeorm';
+import { ApiKey, Dataset, Item, ItemOrigin, ItemSplit, LabelSource } from '../entities';
+import { BadUserInputError, InputProblem } from '../errors';
+import { Permission } from './permissions';
+import { FeatureBlock } from './features';
+import { DatasetService } from './dataset.service';
+import { isBigintId, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
+import { Conditions, keysetPage, type Page } from './pagination';
+
+export interface ImportItemInput {
+  externalId: string;
+  payload?: unknown;
+  features?: number[] | null;
+  featuresBase64?: string | null;
+  split?: ItemSplit | null;
+  /** A class name: the item arrives labelled (source IMPORT). */
+  label?: string | null;
+  /** A class name kept hidden: only simulations and evaluation read it. */
+  groundTruth?: string | null;
+}
+
+export interface ImportResult {
+  importedCount: number;
+  labelledCount: number;
+  /** The new items' ids, in input order. */
+  itemIds: string[];
+}
+
+export interface ItemFilter {
+  split?: ItemSplit | null;
+  labelled?: boolean | null;
+  externalIds?: string[] | null;
+  origin?: ItemOrigin | null;
+}
+
+/** The columns an item listing returns; features are loaded separately, on request. */
+const ITEM_COLUMNS = `id, dataset_id AS "datasetId", external_id AS "externalId", payload, split, origin, parents, synthesis, created_at AS "createdAt"`;
+export type ItemRow = Omit<Item, 'features' | 'dataset' | 'groundTruth'>;
+
+export interface PredictionRow {
+  itemId: string;
+  modelId: string;
+  datasetId: string;
+  predictedClass: number;
+  confidence: number;
+  createdAt: Date;
+}
+
+const MAX_EXTERNAL_ID_LENGTH = 512;
+/** Feature values one import call may carry (128 MiB of float32, decoded before any write). */
+export const MAX_IMPORT_VALUES = 32 * 1024 * 1024;
+
+/**
+ * Checks items to import against the dataset and decodes their features into one block: the
+ * problems found (each naming the item and field), the features, and each item's label and
+ * ground-truth class index. Writes nothing; external ids already in the dataset are not checked.
+ */
+export function checkImportItems(dataset: Dataset, items: ImportItemInput[]) {
+  const problems: InputProblem[] = [];
+  const block = new FeatureBlock(items.length, dataset.featureDim);
+  const classes = new Map(dataset.classes.map((c, i) => [c, i]));
+  const classIndex: (number | undefined)[] = new Array(items.length);
+  const truthIndex: (number | null)[] = new Array(items.length).fill(null);
+  const firstIndex = new Map<string, number>();
+  items.forEach((item, index) => {
+    const id = item.externalId;
+    const problem = (field: string, message: string) =>
+      problems.push({ index, id, field, message });
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_EXTERNAL_ID_LENGTH) {
+      problem('externalId', `must be 1 to ${MAX_EXTERNAL_ID_LENGTH} characters`);
+    } else if (firstIndex.has(id)) {
+      problem('externalId', `duplicates item #${firstIndex.get(id)} of this call`);
+    } else {
+      firstIndex.set(id, index);
+    }
+    const hasList = item.features !== undefined && item.features !== null;
+    const hasB64 = item.featuresBase64 !== undefined && item.featuresBase64 !== null;
+    if (hasList === hasB64) {
+      problem('features', 'give exactly one of features and featuresBase64');
+    } else {
+      const why = hasList
+        ? block.setFromList(index, item.features!)
+        : block.setFromBase64(index, item.featuresBase64!);
+      if (why) problem(hasList ? 'features' : 'featuresBase64', why);
+    }
+    if (item.label !== undefined && item.label !== null) {
+      const c = classes.get(item.label);
+      if (c === undefined) {
+        problem(
+          'label',
+          `${JSON.stringify(item.label)} is not a class of this dataset (${dataset.classes.join(', ')})`,
+        );
+      }
+      classIndex[index] = c;
+    }
+    if (item.groundTruth !== undefined && item.groundTruth !== null) {
+      const c = classes.get(item.groundTruth);
+      if (c === undefined) {
+        problem(
+          'groundTruth',
+          `${JSON.stringify(item.groundTruth)} is not a class of this dataset (${dataset.classes.join(', ')})`,
+        );
+      }
+      truthIndex[index] = c ?? null;
+    }
+  });
+  return { block, classIndex, truthIndex, problems };
+}
+
+/** Items: bulk import and listing. */
+export class ItemService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly datasets: DatasetService,
+    private readonly maxImportItems: number,
+  ) {}
+
+  /**
+   * Imports up to `maxImportItems` items in one transaction. Every item is checked first; any
+   * problem rejects the whole call with BAD_USER_INPUT listing the offending items, and nothing
+   * is written.
+   */
+  async importItems(
+    key: ApiKey,
+    datasetId: string,
+    items: ImportItemInput[],
+  ): Promise<ImportResult> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.WRITE_DATASET);
+    if (items.length > this.maxImportItems) {
+      throw new BadUserInputError(
+        `importItems takes at most ${this.maxImportItems} items a call; got ${items.length}. Send them in batches.`,
+      );
+    }
+    if (items.length === 0) return { importedCount: 0, labelledCount: 0, itemIds: [] };
+    if (items.length * dataset.featureDim > MAX_IMPORT_VALUES) {
+      throw new BadUserInputError(
+        `${items.length} items of ${dataset.featureDim} values are more than one call may carry (${MAX_IMPORT_VALUES} values); send fewer items per call.`,
+      );
+    }
+    const { block, classIndex, truthIndex, problems } = checkImportItems(dataset, items);
+    if (problems.length === 0) {
+      const existing = await this.ds.query(
+        'SELECT external_id FROM item WHERE dataset_id = $1 AND external_id = ANY($2::text[])',
+        [dataset.id, items.map((i) => i.externalId)],
+      );
+      const taken = new Set<string>(existing.map((r: { external_id: string }) => r.external_id));
+      items.forEach((item, index) => {
+        if (taken.has(item.externalId)) {
+          problems.push({
+            index,
+            id: item.externalId,
+            field: 'externalId',
+            message: 'an item with this external id already exists in the dataset',
+          });
+        }
+      });
+    }
+    if (problems.length > 0) throw BadUserInputError.forProblems('items', problems);
+
+    try {
+      return await this.ds.transaction(async (m) => {
+        const inserted: { id: string; external_id: string }[] = await m.query(
+          `INSERT INTO item (dataset_id, external_id, payload, features, split, origin, ground_truth)
+           SELECT $1, t.e, t.p, t.f, t.s::item_split, 'IMPORTED', t.g
+           FROM unnest($2::text[], $3::jsonb[], $4::bytea[], $5::text[], $6::smallint[]) AS t(e, p, f, s, g)
+           RETURNING id, external_id`,
+          [
+            dataset.id,
+            items.map((i) => i.externalId),
+            items.map((i) => JSON.stringify(i.payload ?? {})),
+            items.map((_, i) => block.rowBytes(i)),
+            items.map((i) => i.split ?? ItemSplit.POOL),
+            truthIndex,
+          ],
+        );
+        const idByExternal = new Map(inserted.map((r) => [r.external_id, r.id]));
+        const itemIds = items.map((i) => idByExternal.get(i.externalId)!);
+        const labelled = items.map((_, i) => i).filter((i) => classIndex[i] !== undefined);
+        if (labelled.length > 0) {
+          await m.query(
+            `INSERT INTO label (dataset_id, item_id, class_index, source, api_key_id)
+             SELECT $1, t.i, t.c, $2, $3 FROM unnest($4::bigint[], $5::smallint[]) AS t(i, c)`,
+            [
+              dataset.id,
+              LabelSource.IMPORT,
+              key.id,
+              labelled.map((i) => itemIds[i]),
+              labelled.map((i) => classIndex[i]),
+            ],
+          );
+        }
+        return { importedCount: inserted.length, labelledCount: labelled.length, itemIds };
+      });
+    } catch (e) {
+      if (pgCode(e) === PG_UNIQUE_VIOLATION) {
+        // Another import took some of these external ids between our check and our insert.
+        throw new BadUserInputError(
+          'Some external ids were imported by another request at the same time; nothing was written. Retry to see which.',
+        );
+      }
+      throw e;
+    }
+  }
+
+  /** A page of a dataset's items in id order (import order). */
+  async list(
+    key: ApiKey,
+    datasetId: string,
+    filter: ItemFilter,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<ItemRow>> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
+    const where = new Conditions().add((p) => `dataset_id = ${p}`, dataset.id);
+    if (filter.split) where.add((p) => `split = ${p}::item_split`, filter.split);
+    if (filter.origin) where.add((p) => `origin = ${p}::item_origin`, filter.origin);
+    if (filter.externalIds) where.add((p) => `external_id = ANY(${p}::text[])`, filter.externalIds);
+    if (filter.labelled !== undefined && filter.labelled !== null) {
+      where.raw(
+        `${filter.labelled ? '' : 'NOT '}EXISTS (SELECT 1 FROM label l WHERE l.item_id = item.id AND l.superseded_at IS NULL)`,
+      );
+    }
+    return keysetPage<ItemRow>(this.ds, {
+      table: 'item',
+      columns: ITEM_COLUMNS,
+      kind: 'item',
+      where,
+      first,
+      after,
+    });
+  }
+
+  /**
+   * One item, checked against the key's scope. An item outside a scoped key's datasets reads as
+   * missing: item ids are sequential, so FORBIDDEN would tell the key which ids exist elsewhere.
+   */
+  async get(key: ApiKey, id: string): Promise<ItemRow | null> {
+    if (!isBigintId(id)) return null;
+    const [row] = await this.ds.query(`SELECT ${ITEM_COLUMNS} FROM item WHERE id = $1`, [id]);
+    if (!row) return null;
+    if (key.datasetIds && !key.datasetIds.includes(row.datasetId)) return null;
+    await this.datasets.getAuthorized(key, row.datasetId, Permission.READ_DATASET);
+    return row;
+  }
+
+  /** Items by id, for DataLoader: rows in the order of `ids`, null where missing. */
+  async byIds(ids: readonly string[]): Promise<(ItemRow | null)[]> {
+    const rows: ItemRow[] = await this.ds.query(
+      `SELECT ${ITEM_COLUMNS} FROM item WHERE id = ANY($1::bigint[])`,
+      [ids],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /** Each item's predictions (one per model that scored it), newest model version first. */
+  async predictionsByIds(ids: readonly string[]): Promise<PredictionRow[][]> {
+    const rows: PredictionRow[] = await this.ds.query(
+      `SELECT p.item_id AS "itemId", p.model_id AS "modelId", p.predicted_class AS "predictedClass",
+              p.confidence, p.created_at AS "createdAt", m.dataset_id AS "datasetId"
+       FROM prediction p JOIN model m ON m.id = p.model_id
+       WHERE p.item_id = ANY($1::bigint[]) ORDER BY m.version DESC`,
+      [ids],
+    );
+    const byItem = new Map<string, PredictionRow[]>(ids.map((id) => [id, []]));
+    for (const r of rows) byItem.get(r.itemId)?.push(r);
+    return ids.map((id) => byItem.get(id)!);
+  }
+
+  /** One model's prediction of each item, keyed `<modelId>:<itemId>`, for DataLoader. */
+  async predictionsByModelItem(keys: readonly string[]): Promise<(PredictionRow | null)[]> {
+    const pairs = keys.map((k) => k.split(':'));
+    const rows: PredictionRow[] = await this.ds.query(
+      `SELECT p.item_id AS "itemId", p.model_id AS "modelId", p.predicted_class AS "predictedClass",
+              p.confidence, p.created_at AS "createdAt", m.dataset_id AS "datasetId"
+       FROM prediction p JOIN model m ON m.id = p.model_id
+       JOIN unnest($1::uuid[], $2::bigint[]) AS k(m, i) ON p.model_id = k.m AND p.item_id = k.i`,
+      [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+    );
+    const byKey = new Map(rows.map((r) => [`${r.modelId}:${r.itemId}`, r]));
+    return keys.map((k) => byKey.get(k) ?? null);
+  }
+
+  /** Feature bytes by item id, for DataLoader. */
+  async featuresByIds(ids: readonly string[]): Promise<(Buffer | null)[]> {
+    const rows: { id: string; features: Buffer }[] = await this.ds.query(
+      'SELECT id, features FROM item WHERE id = ANY($1::bigint[])',
+      [ids],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r.features]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+}

@@ -1,0 +1,336 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { ApiKey, Dataset, Label, LabelSource } from '../entities';
+import { BadUserInputError, InputProblem } from '../errors';
+import { Permission } from './permissions';
+import { DatasetService } from './dataset.service';
+import { isBigintId } from '../db/db-errors';
+import { withIdempotency } from './idempotency';
+import { Conditions, keysetPage, type Page } from './pagination';
+
+export interface LabelItemInput {
+  itemId?: string | null;
+  externalId?: string | null;
+  /** A class name of the dataset. */
+  value: string;
+  confidence?: number | null;
+  annotatorId?: string | null;
+}
+
+export interface LabelFilter {
+  source?: LabelSource | null;
+  /** Only labels that are current (not superseded); default true. */
+  current?: boolean | null;
+  itemIds?: string[] | null;
+}
+
+export interface LabelItemsResult {
+  labelIds: string[];
+  replayed: boolean;
+}
+
+/** SQL rank of a label source: an item's label is its current label of the highest rank. */
+export const SOURCE_RANK_SQL = `CASE source WHEN 'HUMAN' THEN 3 WHEN 'IMPORT' THEN 2 WHEN 'MODEL' THEN 1 ELSE 0 END`;
+
+const LABEL_COLUMNS = `id, dataset_id AS "datasetId", item_id AS "itemId", class_index AS "classIndex", source,
+  api_key_id AS "apiKeyId", annotator_id AS "annotatorId", model_id AS "modelId", confidence,
+  created_at AS "createdAt", superseded_at AS "supersededAt"`;
+
+/** The sources a script may write through `labelItems`. */
+const BULK_SOURCES = new Set<string>([LabelSource.HUMAN, LabelSource.IMPORT]);
+
+/** What {@link writeCurrentLabels} writes: one label per item, in the same order. */
+export interface NewLabels {
+  datasetId: string;
+  source: LabelSource;
+  apiKeyId: string | null;
+  itemIds: string[];
+  classIndexes: number[];
+  annotatorIds: (string | null)[];
+  confidences: (number | null)[];
+  /** The model version behind MODEL labels, set on every row written (default null). */
+  modelId?: string | null;
+  /** The auto-label run or stream call that writes them, set on every row (default null). */
+  runId?: string | null;
+}
+
+/**
+ * Writes each item's new current label from `source`, superseding the one it had (kept as
+ * history), inside the caller's transaction. Every writer of labels goes through here: two
+ * writers labelling the same item at once would each see no current label of the other and
+ * collide on uq_label_current_per_source, so the items are locked first, in id order (so
+ * overlapping writers cannot deadlock), which makes the later writer supersede the earlier.
+ * NO KEY UPDATE leaves other writers' foreign-key checks on these items unblocked.
+ * Returns the new label ids in input order.
+ */
+export async function writeCurrentLabels(m: EntityManager, l: NewLabels): Promise<string[]> {
+  if (l.itemIds.length === 0) return [];
+  await m.query('SELECT 1 FROM item WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE', [
+    l.itemIds,
+  ]);
+  await m.query(
+    `UPDATE label SET superseded_at = now()
+     WHERE item_id = ANY($1::bigint[]) AND source = $2 AND superseded_at IS NULL`,
+    [l.itemIds, l.source],
+  );
+  const rows: { id: string }[] = await m.query(
+    `INSERT INTO label (dataset_id, item_id, class_index, source, api_key_id, annotator_id, confidence, model_id, run_id)
+     SELECT $1, t.i, t.c, $2, $3, t.a, t.conf, $8::uuid, $9::uuid
+     FROM unnest($4::bigint[], $5::smallint[], $6::text[], $7::real[]) WITH ORDINALITY AS t(i, c, a, conf, n)
+     ORDER BY t.n
+     RETURNING id`,
+    [
+      l.datasetId,
+      l.source,
+      l.apiKeyId,
+      l.itemIds,
+      l.classIndexes,
+      l.annotatorIds,
+      l.confidences,
+      l.modelId ?? null,
+      l.runId ?? null,
+    ],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Labels: bulk writes, listings, an item's label and history, export. */
+export class LabelService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly datasets: DatasetService,
+    private readonly maxLabelItems: number,
+  ) {}
+
+  /**
+   * Writes one label per entry, all or nothing. A new label supersedes the item's current label
+   * from the same source (kept as history). Safe to retry with the same idempotency key.
+   */
+  async labelItems(
+    key: ApiKey,
+    datasetId: string,
+    labels: LabelItemInput[],
+    source: LabelSource,
+    idempotencyKey?: string | null,
+  ): Promise<LabelItemsResult> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.WRITE_LABELS);
+    if (!BULK_SOURCES.has(source)) {
+      throw new BadUserInputError(
+        `labelItems writes HUMAN or IMPORT labels; got source ${source}.`,
+      );
+    }
+    if (labels.length > this.maxLabelItems) {
+      throw new BadUserInputError(
+        `labelItems takes at most ${this.maxLabelItems} labels a call; got ${labels.length}. Send them in batches.`,
+      );
+    }
+    const { response, replayed } = await withIdempotency(
+      this.ds,
+      `labelItems:${dataset.id}:${key.id}`,
+      idempotencyKey,
+      { labels, source },
+      async (m) => {
+        const itemIds = await this.resolveTargets(dataset, labels, m);
+        if (labels.length === 0) return { labelIds: [] as string[] };
+        const classes = new Map(dataset.classes.map((c, i) => [c, i]));
+        const ids = await writeCurrentLabels(m, {
+          datasetId: dataset.id,
+          source,
+          apiKeyId: key.id,
+          itemIds,
+          classIndexes: labels.map((l) => classes.get(l.value)!),
+          annotatorIds: labels.map((l) => l.annotatorId ?? null),
+          confidences: labels.map((l) => l.confidence ?? null),
+        });
+        return { labelIds: ids.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)) };
+      },
+    );
+    return { labelIds: response.labelIds, replayed };
+  }
+  /** Item ids for each entry, or BAD_USER_INPUT naming every entry that cannot be written. */
+  private async resolveTargets(
+    dataset: Dataset,
+    labels: LabelItemInput[],
+    m = this.ds.manager,
+  ): Promise<string[]> {
+    const problems: InputProblem[] = [];
+    const classes = new Set(dataset.classes);
+    labels.forEach((l, index) => {
+      const hasId = l.itemId !== undefined && l.itemId !== null;
+      const hasExt = l.externalId !== undefined && l.externalId !== null;
+      const id = l.itemId ?? l.externalId ?? undefined;
+      if (hasId === hasExt)
+        problems.push({ index, id, message: 'give exactly one of itemId and externalId' });
+      if (!classes.has(l.value)) {
+        problems.push({
+          index,
+          id,
+          field: 'value',
+          message: `${JSON.stringify(l.value)} is not a class of this dataset (${dataset.classes.join(', ')})`,
+        });
+      }
+      if (
+        l.confidence !== undefined &&
+        l.confidence !== null &&
+        !(l.confidence >= 0 && l.confidence <= 1)
+      ) {
+        problems.push({
+          index,
+          id,
+          field: 'confidence',
+          message: `must be between 0 and 1; got ${l.confidence}`,
+        });
+      }
+      if (
+        l.annotatorId !== undefined &&
+        l.annotatorId !== null &&
+        (l.annotatorId.length < 1 || l.annotatorId.length > 200)
+      ) {
+        problems.push({ index, id, field: 'annotatorId', message: 'must be 1 to 200 characters' });
+      }
+    });
+    const ids = labels.map((l) => l.itemId).filter((x): x is string => !!x && isBigintId(x));
+    const exts = labels.map((l) => l.externalId).filter((x): x is string => !!x);
+    const rows: { id: string; external_id: string }[] = await m.query(
+      `SELECT id, external_id FROM item WHERE dataset_id = $1 AND (id = ANY($2::bigint[]) OR external_id = ANY($3::text[]))`,
+      [dataset.id, ids, exts],
+    );
+    const byId = new Set(rows.map((r) => r.id));
+    const byExt = new Map(rows.map((r) => [r.external_id, r.id]));
+    const seen = new Map<string, number>();
+    const itemIds = labels.map((l, index) => {
+      let itemId: string | undefined;
+      if (l.itemId !== undefined && l.itemId !== null) {
+        itemId = byId.has(l.itemId) ? l.itemId : undefined;
+        if (!itemId)
+          problems.push({
+            index,
+            id: l.itemId,
+            field: 'itemId',
+            message: 'no item with this id in the dataset',
+          });
+      } else if (l.externalId !== undefined && l.externalId !== null) {
+        itemId = byExt.get(l.externalId);
+        if (!itemId)
+          problems.push({
+            index,
+            id: l.externalId,
+            field: 'externalId',
+            message: 'no item with this external id in the dataset',
+          });
+      }
+      if (itemId) {
+        if (seen.has(itemId)) {
+          problems.push({
+            index,
+            id: l.itemId ?? l.externalId ?? undefined,
+            message: `labels the same item as entry #${seen.get(itemId)}`,
+          });
+        }
+        seen.set(itemId, index);
+      }
+      return itemId ?? '';
+    });
+    if (problems.length > 0) throw BadUserInputError.forProblems('labels', problems);
+    return itemIds;
+  }
+
+  /** A page of a dataset's labels in the order they were written. */
+  async list(
+    key: ApiKey,
+    datasetId: string,
+    filter: LabelFilter,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<Label>> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_LABELS);
+    const where = new Conditions().add((p) => `dataset_id = ${p}`, dataset.id);
+    if (filter.current ?? true) where.raw('superseded_at IS NULL');
+    if (filter.source) where.add((p) => `source = ${p}`, filter.source);
+    if (filter.itemIds) {
+      where.add((p) => `item_id = ANY(${p}::bigint[])`, filter.itemIds.filter(isBigintId));
+    }
+    return keysetPage<Label>(this.ds, {
+      table: 'label',
+      columns: LABEL_COLUMNS,
+      kind: 'label',
+      where,
+      first,
+      after,
+    });
+  }
+
+  /** Each item's label (its current label of the highest-ranked source), for DataLoader. */
+  async resolvedByItemIds(itemIds: readonly string[]): Promise<(Label | null)[]> {
+    const rows: Label[] = await this.ds.query(
+      `SELECT DISTINCT ON (item_id) ${LABEL_COLUMNS} FROM label
+       WHERE item_id = ANY($1::bigint[]) AND superseded_at IS NULL
+       ORDER BY item_id, ${SOURCE_RANK_SQL} DESC, id DESC`,
+      [itemIds],
+    );
+    const byItem = new Map(rows.map((r) => [r.itemId, r]));
+    return itemIds.map((id) => byItem.get(id) ?? null);
+  }
+
+  /** Every label each item ever had, newest first, for DataLoader. */
+  async historyByItemIds(itemIds: readonly string[]): Promise<Label[][]> {
+    const rows: Label[] = await this.ds.query(
+      `SELECT ${LABEL_COLUMNS} FROM label WHERE item_id = ANY($1::bigint[]) ORDER BY id DESC`,
+      [itemIds],
+    );
+    const byItem = new Map<string, Label[]>(itemIds.map((id) => [id, []]));
+    for (const r of rows) byItem.get(r.itemId)?.push(r);
+    return itemIds.map((id) => byItem.get(id)!);
+  }
+
+  async byIds(ids: readonly string[]): Promise<Label[]> {
+    const rows: Label[] = await this.ds.query(
+      `SELECT ${LABEL_COLUMNS} FROM label WHERE id = ANY($1::bigint[]) ORDER BY id`,
+      [ids],
+    );
+    return rows;
+  }
+
+  /**
+   * The current label of every labelled item of a dataset, in item order, a page at a time (so
+   * an export of millions of rows never holds them all, nor the database connection).
+   */
+  async *exportCurrent(
+    key: ApiKey,
+    datasetId: string,
+    batchSize = 5000,
+  ): AsyncGenerator<ExportRow[]> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_LABELS);
+    let afterItem = '0';
+    for (;;) {
+      const rows: ExportRow[] = await this.ds.query(
+        `SELECT DISTINCT ON (l.item_id) l.item_id AS "itemId", i.external_id AS "externalId", i.split,
+                i.origin, l.class_index AS "classIndex", l.source, l.annotator_id AS "annotatorId",
+                l.model_id AS "modelId", l.confidence, l.created_at AS "createdAt"
+         FROM label l JOIN item i ON i.id = l.item_id
+         WHERE l.dataset_id = $1 AND l.superseded_at IS NULL AND l.item_id > $2::bigint
+         ORDER BY l.item_id, ${SOURCE_RANK_SQL.replace('source', 'l.source')} DESC, l.id DESC
+         LIMIT $3`,
+        [dataset.id, afterItem, batchSize],
+      );
+      if (rows.length === 0) return;
+      for (const r of rows) r.label = dataset.classes[r.classIndex];
+      yield rows;
+      afterItem = rows[rows.length - 1].itemId;
+      if (rows.length < batchSize) return;
+    }
+  }
+}
+
+export interface ExportRow {
+  itemId: string;
+  externalId: string;
+  split: string;
+  origin: string;
+  classIndex: number;
+  label?: string;
+  source: string;
+  annotatorId: string | null;
+  modelId: string | null;
+  confidence: number | null;
+  createdAt: Date;
+}

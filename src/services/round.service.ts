@@ -1,0 +1,274 @@
+import crypto from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import { ApiKey, LabelQuery, Model, Round, RoundStatus } from '../entities';
+import {
+  BadUserInputError,
+  BudgetExhaustedError,
+  ConflictError,
+  InputProblem,
+  NotFoundError,
+} from '../errors';
+import { authorize, authorizeRow, Permission } from './permissions';
+import type { StrategyRegistry } from '../strategies/registry';
+import type { StrategyNeed } from '../strategies/types';
+import type { JobQueue } from '../jobs/job-queue';
+import { DatasetService } from './dataset.service';
+import { isUuid } from '../db/db-errors';
+import { QueueEventKind, type EventBus } from './event-bus';
+
+export interface StartRoundInput {
+  datasetId: string;
+  strategy: string;
+  params?: unknown;
+  size: number;
+  modelIds?: string[] | null;
+  seed?: number | null;
+}
+
+/** Most queries one round may select. */
+export const MAX_ROUND_SIZE = 100_000;
+
+/** Round states in which the round's job still has work to do. */
+export const RUNNING_STATUSES = [RoundStatus.QUEUED, RoundStatus.SCORING, RoundStatus.SELECTING];
+
+/**
+ * Budget units spent or promised: answers given, answers still owed to open queries (one per
+ * free or held slot), and the answers rounds still selecting will ask for (size × the dataset's
+ * annotations per item: their queries are not written yet, but will be).
+ */
+export async function budgetInUse(m: EntityManager, datasetId: string): Promise<number> {
+  const [{ n }] = await m.query(
+    `SELECT (SELECT count(*) FROM query_slot WHERE dataset_id = $1 AND answered_at IS NOT NULL)
+          + (SELECT count(*) FROM query_slot s JOIN label_query q ON q.id = s.query_id
+              WHERE s.dataset_id = $1 AND s.answered_at IS NULL AND q.status = 'OPEN')
+          + (SELECT coalesce(sum(size), 0) FROM round WHERE dataset_id = $1 AND status IN ('QUEUED', 'SCORING', 'SELECTING'))
+            * (SELECT annotations_per_item FROM dataset WHERE id = $1) AS n`,
+    [datasetId],
+  );
+  return Number(n);
+}
+
+/** Rounds: starting (validated up front, then run as a job), cancelling, reading. */
+export class RoundService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly datasets: DatasetService,
+    private readonly registry: StrategyRegistry,
+    private readonly jobs: JobQueue,
+    private readonly events: EventBus,
+  ) {}
+
+  /**
+   * Checks everything a round needs (strategy, parameters, models and their outputs, size,
+   * budget) and creates it QUEUED with its job, in one transaction; nothing is created when
+   * anything is wrong.
+   */
+  async start(key: ApiKey, input: StartRoundInput): Promise<Round> {
+    const dataset = await this.datasets.getAuthorized(
+      key,
+      input.datasetId,
+      Permission.MANAGE_ROUNDS,
+    );
+    const registered = this.registry.get(input.strategy);
+    const params = this.registry.params(input.strategy, input.params);
+    const strategy = registered.strategy;
+    const needs = new Set<StrategyNeed>(strategy.needs);
+    if (strategy.kind === 'batch') {
+      const pool = strategy.candidatePool(params);
+      if (pool) {
+        const candidate = this.registry.get(pool.strategy).strategy;
+        if (candidate.kind !== 'pointwise') {
+          throw new BadUserInputError(
+            `Strategy "${strategy.code}" narrows its candidates with "${pool.strategy}", which is not a pointwise strategy.`,
+          );
+        }
+        candidate.needs.forEach((n) => needs.add(n));
+      }
+    }
+    if (!Number.isInteger(input.size) || input.size < 1 || input.size > MAX_ROUND_SIZE) {
+      throw new BadUserInputError(
+        `size must be an integer from 1 to ${MAX_ROUND_SIZE}; got ${input.size}.`,
+      );
+    }
+    const models = await this.checkModels(dataset.id, input.modelIds ?? [], needs, strategy.code);
+    const seed = input.seed ?? crypto.randomInt(0, 2 ** 31 - 1);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1) {
+      throw new BadUserInputError(`seed must be an integer from 0 to ${2 ** 31 - 1}; got ${seed}.`);
+    }
+    const jobs = this.jobs;
+    const round = await this.ds.transaction(async (m) => {
+      // One budget check at a time per dataset.
+      await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [dataset.id]);
+      if (dataset.labelBudget !== null) {
+        const inUse = await budgetInUse(m, dataset.id);
+        const remaining = Math.max(0, dataset.labelBudget - inUse);
+        const k = dataset.annotationsPerItem;
+        const needed = input.size * k;
+        if (needed > remaining) {
+          throw new BudgetExhaustedError(
+            `A round of ${input.size} queries needs ${needed} budget units (${k} answer${k === 1 ? '' : 's'} each), but only ${remaining} of ${dataset.labelBudget} remain (${inUse} spent or owed to open queries). Start a smaller round or raise the dataset's labelBudget.`,
+          );
+        }
+      }
+      const round = await m.getRepository(Round).save({
+        datasetId: dataset.id,
+        strategy: strategy.code,
+        params,
+        size: input.size,
+        modelIds: models.map((x) => x.id),
+        status: RoundStatus.QUEUED,
+        seed,
+        createdBy: key.id,
+        error: null,
+        startedAt: null,
+        finishedAt: null,
+      });
+      await jobs.sendRound(m, { roundId: round.id });
+      return round;
+    });
+    jobs.wakeRoundWorker();
+    return round;
+  }
+
+  private async checkModels(
+    datasetId: string,
+    ids: string[],
+    needs: Set<StrategyNeed>,
+    code: string,
+  ): Promise<Model[]> {
+    const problems: InputProblem[] = [];
+    if (new Set(ids).size !== ids.length)
+      problems.push({ field: 'modelIds', message: 'lists a model twice' });
+    const found = ids.length
+      ? await this.ds.getRepository(Model).find({
+          select: {
+            id: true,
+            datasetId: true,
+            name: true,
+            version: true,
+            embeddingOutputName: true,
+            embeddingDim: true,
+          },
+          where: ids.filter(isUuid).map((id) => ({ id })),
+        })
+      : [];
+    const byId = new Map(found.map((x) => [x.id, x]));
+    const models: Model[] = [];
+    ids.forEach((id, index) => {
+      const model = byId.get(id);
+      if (!model || model.datasetId !== datasetId) {
+        problems.push({
+          field: 'modelIds',
+          index,
+          id,
+          message: 'no model with this id in the dataset',
+        });
+      } else {
+        models.push(model);
+      }
+    });
+    if (problems.length === 0) {
+      const needsModel =
+        needs.has('PROBABILITIES') || needs.has('EMBEDDINGS') || needs.has('COMMITTEE');
+      if (needs.has('COMMITTEE') && models.length < 2) {
+        problems.push({
+          field: 'modelIds',
+          message: `strategy "${code}" is query by committee: give two or more models`,
+        });
+      } else if (needsModel && models.length < 1) {
+        problems.push({
+          field: 'modelIds',
+          message: `strategy "${code}" needs a model's predictions: give a model id`,
+        });
+      }
+      if (needs.has('EMBEDDINGS') && models[0] && !models[0].embeddingOutputName) {
+        problems.push({
+          field: 'modelIds',
+          index: 0,
+          id: models[0].id,
+          message: `strategy "${code}" needs an embedding, and model ${models[0].name} v${models[0].version} has no embedding output (register it with embeddingOutput)`,
+        });
+      }
+    }
+    if (problems.length > 0) {
+      throw new BadUserInputError(
+        `Cannot start the round: ${problems.map((p) => `${p.field}${p.index !== undefined ? `[${p.index}]` : ''} ${p.message}`).join('; ')}.`,
+        problems,
+      );
+    }
+    return models;
+  }
+
+  /** Stops a round that is still running, or closes an open one (its open queries are cancelled). */
+  async cancel(key: ApiKey, id: string): Promise<Round> {
+    const round = await this.get(key, id, Permission.MANAGE_ROUNDS);
+    return this.ds.transaction(async (m) => {
+      const [locked] = await m.query('SELECT status FROM round WHERE id = $1 FOR UPDATE', [
+        round.id,
+      ]);
+      const status = locked.status as RoundStatus;
+      if (!RUNNING_STATUSES.includes(status) && status !== RoundStatus.OPEN) {
+        throw new ConflictError(
+          `Round ${round.id} is ${status}; only a queued, running or open round can be cancelled.`,
+        );
+      }
+      if (status === RoundStatus.OPEN) {
+        await m.query(
+          `UPDATE label_query SET status = 'CANCELLED' WHERE round_id = $1 AND status = 'OPEN'`,
+          [round.id],
+        );
+        await this.events.publish(m, {
+          type: 'queue',
+          kind: QueueEventKind.ROUND_CLOSED,
+          datasetId: round.datasetId,
+          roundId: round.id,
+          queryIds: [],
+        });
+      }
+      await m.query(`UPDATE round SET status = 'CANCELLED', finished_at = now() WHERE id = $1`, [
+        round.id,
+      ]);
+      await this.events.publishRound(m, round.id);
+      return m.getRepository(Round).findOneByOrFail({ id: round.id });
+    });
+  }
+
+  async list(key: ApiKey, datasetId: string): Promise<Round[]> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
+    return this.ds
+      .getRepository(Round)
+      .find({ where: { datasetId: dataset.id }, order: { createdAt: 'DESC' } });
+  }
+
+  async get(key: ApiKey, id: string, permission = Permission.READ_DATASET): Promise<Round> {
+    authorize(key, permission);
+    const round = isUuid(id) ? await this.ds.getRepository(Round).findOneBy({ id }) : null;
+    if (!round) throw new NotFoundError('Round', id);
+    authorizeRow(key, permission, round.datasetId, 'Round', id);
+    return round;
+  }
+
+  /** Rounds by id, for DataLoader. */
+  async byIds(ids: readonly string[]): Promise<(Round | null)[]> {
+    const rows = await this.ds
+      .getRepository(Round)
+      .createQueryBuilder('r')
+      .where('r.id = ANY(:ids)', { ids })
+      .getMany();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /** A round's queries by rank, for DataLoader. */
+  async queriesByRoundIds(roundIds: readonly string[]): Promise<LabelQuery[][]> {
+    const rows = await this.ds
+      .getRepository(LabelQuery)
+      .createQueryBuilder('q')
+      .where('q.roundId = ANY(:ids)', { ids: roundIds })
+      .orderBy('q.rank', 'ASC')
+      .getMany();
+    const byRound = new Map<string, LabelQuery[]>(roundIds.map((id) => [id, []]));
+    for (const q of rows) byRound.get(q.roundId)?.push(q);
+    return roundIds.map((id) => byRound.get(id)!);
+  }
+}

@@ -1,0 +1,461 @@
+import crypto from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import {
+  ApiKey,
+  Dataset,
+  ItemSplit,
+  LabelSource,
+  Model,
+  QueryMechanism,
+  StreamDecisionKind,
+} from '../entities';
+import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '../errors';
+import { authorize, Permission } from './permissions';
+import type { EventBus } from './event-bus';
+import type { InferencePool } from '../workers/inference.pool';
+import { modelRefs } from '../jobs/model-files';
+import type { StreamPolicyRegistry } from '../plugins/stream-policies/registry';
+import { StreamSession, type StreamState } from './stream-session';
+import type { StreamOutcome } from '../plugins/stream-policies/types';
+import { DatasetService } from './dataset.service';
+import { isUuid, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
+import { checkImportItems, MAX_IMPORT_VALUES, type ImportItemInput } from './item.service';
+import { writeCurrentLabels } from './label.service';
+import { Conditions, keysetPage, type Page } from './pagination';
+import { freeBudget, openQueryBatch } from './query-batches';
+
+/** A stream's policy as a caller names it. */
+export interface StreamPolicyInput {
+  code: string;
+  params?: Record<string, unknown> | null;
+}
+
+/** The stream a call goes to when it names none. */
+export const DEFAULT_STREAM_NAME = 'default';
+const MAX_STREAM_NAME_LENGTH = 200;
+
+/** One stored decision. */
+export interface StreamDecisionRow {
+  id: string;
+  datasetId: string;
+  streamId: string;
+  itemId: string;
+  modelId: string;
+  decision: StreamDecisionKind;
+  score: number;
+  threshold: number;
+  predictedClass: number;
+  queryId: string | null;
+  labelId: string | null;
+  createdAt: Date;
+}
+
+/** A stream as stored. */
+export interface StreamRow {
+  id: string;
+  datasetId: string;
+  name: string;
+  policy: string;
+  params: Record<string, unknown>;
+  state: StreamState;
+  roundId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface StreamItemsResult {
+  /** The stream, after this call (null when the call brought no items and the stream is new). */
+  stream: StreamRow | null;
+  /** One per item, in input order. */
+  decisions: StreamDecisionRow[];
+  /** The batch holding this call's queries, if any item was queried. */
+  roundId: string | null;
+  /** Label units free after this call's queries; null when the dataset has no budget. */
+  budgetRemaining: number | null;
+}
+
+export interface StreamDecisionFilter {
+  stream?: string | null;
+  decision?: StreamDecisionKind | null;
+}
+
+const DECISION_COLUMNS = `id, dataset_id AS "datasetId", stream_id AS "streamId", item_id AS "itemId",
+  model_id AS "modelId", decision, score, threshold, predicted_class AS "predictedClass",
+  query_id AS "queryId", label_id AS "labelId", created_at AS "createdAt"`;
+
+const STREAM_COLUMNS = `id, dataset_id AS "datasetId", name, policy, params, state, round_id AS "roundId",
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+const OUTCOME_KIND: Record<StreamOutcome, StreamDecisionKind> = {
+  QUERIED: StreamDecisionKind.QUERIED,
+  ACCEPTED: StreamDecisionKind.AUTO_LABELED,
+  DEFERRED: StreamDecisionKind.DEFERRED,
+};
+
+/** JSON with object keys sorted, so that two equal parameter objects compare equal as text. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Stream-based selective sampling: items arrive, the model scores each, and the stream's policy
+ * decides, in arrival order, whether a human labels it (QUERIED, spending budget), the model's
+ * label is taken (AUTO_LABELED) or the query waits for budget (DEFERRED).
+ */
+export class StreamService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly datasets: DatasetService,
+    private readonly events: EventBus,
+    private readonly inference: InferencePool,
+    readonly policies: StreamPolicyRegistry,
+    private readonly opts: { maxItems: number; modelCacheDir: string },
+  ) {}
+
+  /**
+   * Stores the items, scores them with the model (in the inference workers) and decides each
+   * with the stream's policy, all or nothing. The stream (per dataset and name) is created on
+   * first use with the given policy; later calls must give the same policy and parameters
+   * (CONFLICT otherwise). Everything is checked before anything is scored or written.
+   */
+  async streamItems(
+    key: ApiKey,
+    datasetId: string,
+    modelId: string,
+    items: ImportItemInput[],
+    policy: StreamPolicyInput,
+    streamName: string = DEFAULT_STREAM_NAME,
+  ): Promise<StreamItemsResult> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.MANAGE_ROUNDS);
+    // The call imports items and writes MODEL labels as well as queries.
+    authorize(key, Permission.WRITE_DATASET, dataset.id);
+    authorize(key, Permission.WRITE_LABELS, dataset.id);
+    if (streamName.length < 1 || streamName.length > MAX_STREAM_NAME_LENGTH) {
+      throw new BadUserInputError(
+        `stream must be 1 to ${MAX_STREAM_NAME_LENGTH} characters; got ${streamName.length}.`,
+      );
+    }
+    const params = this.policies.params(policy.code, policy.params);
+    await this.checkModel(dataset, modelId);
+    const existing = await this.findStream(this.ds.manager, dataset.id, streamName);
+    if (existing) this.checkSamePolicy(existing, policy.code, params);
+    if (items.length > this.opts.maxItems) {
+      throw new BadUserInputError(
+        `streamItems takes at most ${this.opts.maxItems} items a call; got ${items.length}. Send them in batches.`,
+      );
+    }
+    if (items.length * dataset.featureDim > MAX_IMPORT_VALUES) {
+      throw new BadUserInputError(
+        `${items.length} items of ${dataset.featureDim} values are more than one call may carry (${MAX_IMPORT_VALUES} values); send fewer items per call.`,
+      );
+    }
+    if (items.length === 0) {
+      return {
+        stream: existing,
+        decisions: [],
+        roundId: null,
+        budgetRemaining: await this.ds.transaction((m) => freeBudget(m, dataset)),
+      };
+    }
+    const { block, truthIndex, problems } = checkImportItems(dataset, items);
+    items.forEach((item, index) => {
+      const problem = (field: string, message: string) =>
+        problems.push({ index, id: item.externalId, field, message });
+      if (item.label !== undefined && item.label !== null) {
+        problem(
+          'label',
+          'a streamed item arrives unlabelled: its label is what the stream decides',
+        );
+      }
+      if (item.split !== undefined && item.split !== null && item.split !== ItemSplit.POOL) {
+        problem('split', `streamed items join the POOL; got ${item.split}`);
+      }
+    });
+    if (problems.length === 0)
+      await this.checkExternalIds(this.ds.manager, dataset, items, problems);
+    if (problems.length > 0) throw BadUserInputError.forProblems('items', problems);
+
+    // Scored before the transaction: on PGlite the one connection must not sit in a transaction
+    // while the model is loaded from the database and run.
+    const models = await modelRefs(this.ds, [modelId], this.opts.modelCacheDir);
+    const scored = await this.inference.score({
+      models,
+      // A copy: the block is transferred to the worker, and its rows are written afterwards.
+      features: block.data.slice(),
+      rows: items.length,
+      dim: dataset.featureDim,
+      embeddings: false,
+    });
+    const confidences = Float64Array.from(scored.confidence, (c) => Math.min(1, Math.max(0, c)));
+
+    try {
+      return await this.ds.transaction((m) =>
+        this.decideAndStore(m, key, dataset, modelId, items, policy.code, params, streamName, {
+          rowBytes: (i) => block.rowBytes(i),
+          truthIndex,
+          confidences,
+          predictedClass: scored.predictedClass,
+        }),
+      );
+    } catch (e) {
+      if (pgCode(e) === PG_UNIQUE_VIOLATION) {
+        // Another call took some of these external ids between our check and our insert.
+        throw new BadUserInputError(
+          'Some external ids were imported by another request at the same time; nothing was written. Retry to see which.',
+        );
+      }
+      throw e;
+    }
+  }
+
+  private async decideAndStore(
+    m: EntityManager,
+    key: ApiKey,
+    dataset: Dataset,
+    modelId: string,
+    items: ImportItemInput[],
+    code: string,
+    params: Record<string, unknown>,
+    streamName: string,
+    scores: {
+      rowBytes: (i: number) => Buffer;
+      truthIndex: (number | null)[];
+      confidences: Float64Array;
+      predictedClass: Int16Array;
+    },
+  ): Promise<StreamItemsResult> {
+    // The stream row is the lock that keeps a stream's decisions in arrival order: made on first
+    // use (a racing first call finds the other's row), then locked for the whole call.
+    const newId = crypto.randomUUID();
+    const fresh = StreamSession.start(this.policies, code, params, newId);
+    await m.query(
+      `INSERT INTO stream (id, dataset_id, name, policy, params, state) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (dataset_id, name) DO NOTHING`,
+      [newId, dataset.id, streamName, code, JSON.stringify(params), JSON.stringify(fresh.state)],
+    );
+    const stream = (await this.findStream(m, dataset.id, streamName, true))!;
+    this.checkSamePolicy(stream, code, params);
+    const session =
+      stream.id === newId ? fresh : StreamSession.resume(this.policies, code, params, stream.state);
+
+    const free = await freeBudget(m, dataset);
+    const problems: InputProblem[] = [];
+    await this.checkExternalIds(m, dataset, items, problems);
+    if (problems.length > 0) throw BadUserInputError.forProblems('items', problems);
+
+    const inserted: { id: string }[] = await m.query(
+      `INSERT INTO item (dataset_id, external_id, payload, features, split, origin, ground_truth)
+       SELECT $1, t.e, t.p, t.f, 'POOL', 'IMPORTED', t.g
+       FROM unnest($2::text[], $3::jsonb[], $4::bytea[], $5::smallint[]) WITH ORDINALITY AS t(e, p, f, g, n)
+       ORDER BY t.n
+       RETURNING id`,
+      [
+        dataset.id,
+        items.map((i) => i.externalId),
+        items.map((i) => JSON.stringify(i.payload ?? {})),
+        items.map((_, i) => scores.rowBytes(i)),
+        scores.truthIndex,
+      ],
+    );
+    const itemIds = inserted.map((r) => r.id);
+
+    // Each query needs annotationsPerItem answers, each a unit: the session counts queries.
+    const k = dataset.annotationsPerItem;
+    const { steps } = session.decideBatch(
+      scores.confidences,
+      free === null ? Infinity : Math.floor(free / k),
+    );
+    const kinds = steps.map((s) => OUTCOME_KIND[s.outcome]);
+    const at = (kind: StreamDecisionKind) => kinds.flatMap((x, i) => (x === kind ? [i] : []));
+    const queried = at(StreamDecisionKind.QUERIED);
+    const accepted = at(StreamDecisionKind.AUTO_LABELED);
+
+    // Stored for every item, so that a query's pre-label (the batch model's prediction) shows.
+    await m.query(
+      `INSERT INTO prediction (item_id, model_id, predicted_class, confidence)
+       SELECT t.i, $1, t.c, t.p FROM unnest($2::bigint[], $3::smallint[], $4::real[]) AS t(i, c, p)
+       ON CONFLICT (item_id, model_id) DO NOTHING`,
+      [modelId, itemIds, Array.from(scores.predictedClass), Array.from(scores.confidences)],
+    );
+
+    const labelIds = new Map<number, string>();
+    if (accepted.length > 0) {
+      const ids = await writeCurrentLabels(m, {
+        datasetId: dataset.id,
+        source: LabelSource.MODEL,
+        apiKeyId: key.id,
+        itemIds: accepted.map((i) => itemIds[i]),
+        classIndexes: accepted.map((i) => scores.predictedClass[i]),
+        annotatorIds: accepted.map(() => null),
+        confidences: accepted.map((i) => scores.confidences[i]),
+        modelId,
+        runId: stream.id,
+      });
+      accepted.forEach((i, j) => labelIds.set(i, ids[j]));
+    }
+
+    let roundId: string | null = null;
+    const queryIds = new Map<number, string>();
+    if (queried.length > 0) {
+      const batch = await openQueryBatch(m, this.events, {
+        dataset,
+        mechanism: QueryMechanism.STREAM,
+        label: `stream:${code}`,
+        params: { stream: streamName, policy: params },
+        modelIds: [modelId],
+        queries: queried.map((i) => ({
+          itemId: itemIds[i],
+          // Like the pool strategies' uncertainty: the less sure the model, the higher.
+          score: 1 - scores.confidences[i],
+          reason: {
+            confidence: scores.confidences[i],
+            threshold: steps[i].threshold,
+            predictedClass: scores.predictedClass[i],
+          },
+        })),
+        createdBy: key.id,
+      });
+      roundId = batch.roundId;
+      queried.forEach((i) => queryIds.set(i, batch.queryIdByItem.get(itemIds[i])!));
+    }
+
+    const decisions: StreamDecisionRow[] = await m.query(
+      `INSERT INTO stream_decision (dataset_id, stream_id, item_id, model_id, decision, score, threshold,
+         predicted_class, query_id, label_id)
+       SELECT $1, $2, t.i, $3, t.d::stream_decision_kind, t.s, t.th, t.c, t.q, t.l
+       FROM unnest($4::bigint[], $5::text[], $6::real[], $7::real[], $8::smallint[], $9::bigint[], $10::bigint[])
+         WITH ORDINALITY AS t(i, d, s, th, c, q, l, n)
+       ORDER BY t.n
+       RETURNING ${DECISION_COLUMNS}`,
+      [
+        dataset.id,
+        stream.id,
+        modelId,
+        itemIds,
+        kinds,
+        Array.from(scores.confidences),
+        steps.map((s) => s.threshold),
+        Array.from(scores.predictedClass),
+        itemIds.map((_, i) => queryIds.get(i) ?? null),
+        itemIds.map((_, i) => labelIds.get(i) ?? null),
+      ],
+    );
+
+    // (TypeORM answers an UPDATE ... RETURNING with [rows, count] on pg: read it back instead.)
+    await m.query(
+      `UPDATE stream SET state = $2, round_id = coalesce($3, round_id), updated_at = now() WHERE id = $1`,
+      [stream.id, JSON.stringify(session.state), roundId],
+    );
+    const saved = await this.findStream(m, dataset.id, streamName);
+    return {
+      stream: saved,
+      decisions,
+      roundId,
+      budgetRemaining: free === null ? null : free - queried.length * k,
+    };
+  }
+
+  /** BAD_USER_INPUT unless the model is one of the dataset's. */
+  private async checkModel(dataset: Dataset, modelId: string): Promise<void> {
+    const model = isUuid(modelId)
+      ? await this.ds.getRepository(Model).findOne({
+          select: { id: true, datasetId: true },
+          where: { id: modelId },
+        })
+      : null;
+    if (!model || model.datasetId !== dataset.id) {
+      throw new BadUserInputError(
+        `modelId: no model ${JSON.stringify(modelId)} in dataset ${dataset.name}. Register or train one first (see models(datasetId)).`,
+        [{ field: 'modelId', id: modelId, message: 'no model with this id in the dataset' }],
+      );
+    }
+  }
+
+  private checkSamePolicy(stream: StreamRow, code: string, params: Record<string, unknown>) {
+    if (stream.policy !== code || canonicalJson(stream.params) !== canonicalJson(params)) {
+      throw new ConflictError(
+        `Stream "${stream.name}" is decided by policy "${stream.policy}" with params ${canonicalJson(stream.params)}; this call gives "${code}" with ${canonicalJson(params)}. A stream keeps its policy: give the same one, or name a new stream.`,
+      );
+    }
+  }
+
+  private async checkExternalIds(
+    m: EntityManager,
+    dataset: Dataset,
+    items: ImportItemInput[],
+    problems: InputProblem[],
+  ): Promise<void> {
+    const existing: { external_id: string }[] = await m.query(
+      'SELECT external_id FROM item WHERE dataset_id = $1 AND external_id = ANY($2::text[])',
+      [dataset.id, items.map((i) => i.externalId)],
+    );
+    const taken = new Set(existing.map((r) => r.external_id));
+    items.forEach((item, index) => {
+      if (taken.has(item.externalId)) {
+        problems.push({
+          index,
+          id: item.externalId,
+          field: 'externalId',
+          message: 'an item with this external id already exists in the dataset',
+        });
+      }
+    });
+  }
+
+  private async findStream(
+    m: EntityManager,
+    datasetId: string,
+    name: string,
+    lock = false,
+  ): Promise<StreamRow | null> {
+    const [row] = await m.query(
+      `SELECT ${STREAM_COLUMNS} FROM stream WHERE dataset_id = $1 AND name = $2${lock ? ' FOR UPDATE' : ''}`,
+      [datasetId, name],
+    );
+    return row ?? null;
+  }
+
+  /** A page of a dataset's decisions in the order they were made. */
+  async decisions(
+    key: ApiKey,
+    datasetId: string,
+    filter: StreamDecisionFilter,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<StreamDecisionRow>> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
+    const where = new Conditions().add((p) => `dataset_id = ${p}`, dataset.id);
+    if (filter.stream !== undefined && filter.stream !== null) {
+      const stream = await this.findStream(this.ds.manager, dataset.id, filter.stream);
+      if (!stream) throw new NotFoundError('Stream', filter.stream);
+      where.add((p) => `stream_id = ${p}`, stream.id);
+    }
+    if (filter.decision) {
+      where.add((p) => `decision = ${p}::stream_decision_kind`, filter.decision);
+    }
+    return keysetPage<StreamDecisionRow>(this.ds, {
+      table: 'stream_decision',
+      columns: DECISION_COLUMNS,
+      kind: 'streamDecision',
+      where,
+      first,
+      after,
+    });
+  }
+
+  /** A dataset's streams, by name. */
+  async streams(key: ApiKey, datasetId: string): Promise<StreamRow[]> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
+    return this.ds.query(
+      `SELECT ${STREAM_COLUMNS} FROM stream WHERE dataset_id = $1 ORDER BY name`,
+      [dataset.id],
+    );
+  }
+}

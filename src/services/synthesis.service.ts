@@ -1,0 +1,232 @@
+import crypto from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { ApiKey, Dataset, Item, ItemOrigin, QueryMechanism, Round } from '../entities';
+import { BadUserInputError } from '../errors';
+import { Permission } from './permissions';
+import type { EventBus } from './event-bus';
+import { mulberry32, samplePermutation, seedFrom } from '../strategies/math';
+import type { SynthesisMethodRegistry } from '../plugins/synthesis/registry';
+import { MAX_SYNTHESIS_COUNT, synthesize } from './synthesize';
+import type { LabelledVectors } from '../plugins/synthesis/types';
+import { DatasetService } from './dataset.service';
+import { SOURCE_RANK_SQL } from './label.service';
+import { openQueryBatch, requireFreeBudget } from './query-batches';
+
+/**
+ * Feature values of the labelled set one request loads (128 MiB of float32). A dataset with more
+ * labelled items synthesises from a seeded uniform sample of them.
+ */
+export const MAX_SYNTHESIS_SOURCE_VALUES = 32 * 1024 * 1024;
+
+/** Feature rows read per statement while loading the labelled set. */
+const SOURCE_CHUNK_ROWS = 5000;
+
+export interface SynthesizeItemsInput {
+  datasetId: string;
+  /** A method code from the synthesis registry, e.g. `smote`. */
+  method: string;
+  /** How many items to make: 1 to {@link SynthesisService.maxCount}. */
+  count: number;
+  /** The method's parameters; omitted ones take their defaults. */
+  params?: unknown;
+  /** Seeds the method's draws (and the sample of a very large labelled set); random when omitted. */
+  seed?: number | null;
+}
+
+/** A synthetic item as created, with its features (the API returns them). */
+export type SyntheticItemRow = Omit<Item, 'dataset' | 'groundTruth'>;
+
+export interface SynthesizeItemsResult {
+  items: SyntheticItemRow[];
+  round: Round;
+}
+
+/**
+ * Membership query synthesis: new items made in feature space from the labelled ones, each
+ * queued for a human label as a SYNTHESIS query (one budget unit per answer it needs).
+ *
+ * What a method synthesises from: the dataset's POOL items of origin IMPORTED whose label is a
+ * HUMAN or IMPORT one. VALIDATION and TEST items never parent a synthetic item (that would leak
+ * evaluation data into training), MODEL labels are not trusted enough, and synthetic items do not
+ * parent synthetic ones even once labelled: a chain of interpolations would drift away from
+ * the real data while looking as well founded as the first generation.
+ */
+export class SynthesisService {
+  /** The most items one request may make. */
+  readonly maxCount: number;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly datasets: DatasetService,
+    readonly registry: SynthesisMethodRegistry,
+    private readonly events: EventBus,
+    maxImportItems: number,
+  ) {
+    this.maxCount = Math.min(MAX_SYNTHESIS_COUNT, maxImportItems);
+  }
+
+  /**
+   * Makes `count` items with the named method and opens them as one SYNTHESIS batch of queries.
+   * Everything is checked before anything is written: the method, its params, the count, whether
+   * the labelled set can serve the method (BAD_USER_INPUT), and then, in the transaction that
+   * writes, the budget (BUDGET_EXHAUSTED: count × annotationsPerItem units must be free).
+   */
+  async synthesizeItems(key: ApiKey, input: SynthesizeItemsInput): Promise<SynthesizeItemsResult> {
+    const dataset = await this.datasets.getAuthorized(
+      key,
+      input.datasetId,
+      Permission.MANAGE_ROUNDS,
+    );
+    const seed = input.seed ?? crypto.randomInt(0, 2 ** 31 - 1);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1) {
+      throw new BadUserInputError(
+        `seed must be an integer from 0 to ${2 ** 31 - 1}; got ${seed}.`,
+        [{ field: 'seed', message: `must be an integer from 0 to ${2 ** 31 - 1}` }],
+      );
+    }
+    // Method, count and params first: cheap, and a bad request should not read the labelled set.
+    this.registry.get(input.method);
+    if (!Number.isInteger(input.count) || input.count < 1 || input.count > this.maxCount) {
+      throw new BadUserInputError(
+        `count must be an integer from 1 to ${this.maxCount}; got ${input.count}.${input.count > this.maxCount ? ' Ask for more in several requests.' : ''}`,
+        [{ field: 'count', message: `must be an integer from 1 to ${this.maxCount}` }],
+      );
+    }
+    this.registry.params(input.method, input.params);
+
+    const labelled = await this.labelledSet(dataset, seed);
+    const result = synthesize(this.registry, {
+      method: input.method,
+      params: input.params,
+      count: input.count,
+      labelled,
+      seed,
+      maxCount: this.maxCount,
+    });
+
+    const externalIds = new Map(labelled.itemIds.map((id, row) => [id, labelled.externalIds[row]]));
+    return this.ds.transaction(async (m) => {
+      await requireFreeBudget(
+        m,
+        dataset,
+        input.count * dataset.annotationsPerItem,
+        `synthesizeItems of ${input.count} item${input.count === 1 ? '' : 's'} (${dataset.annotationsPerItem} answer${dataset.annotationsPerItem === 1 ? '' : 's'} each)`,
+      );
+      const batchId = crypto.randomUUID();
+      const rows = result.vectors.map((v, i) => {
+        const intendedClass =
+          v.intendedClass === null ? null : (dataset.classes[v.intendedClass] ?? null);
+        const synthesis = {
+          method: result.method,
+          params: result.params,
+          seed,
+          record: v.record,
+          intendedClass,
+          intendedClassIndex: v.intendedClass,
+        };
+        return {
+          externalId: `synthetic:${result.method}:${batchId}:${i + 1}`,
+          features: Buffer.from(v.features.buffer, v.features.byteOffset, v.features.byteLength),
+          parents: v.parents,
+          synthesis,
+          payload: {
+            synthetic: true,
+            method: result.method,
+            parents: v.parents,
+            parentExternalIds: v.parents.map((p) => externalIds.get(p)),
+          },
+        };
+      });
+      const inserted: SyntheticItemRow[] = await m.query(
+        `INSERT INTO item (dataset_id, external_id, payload, features, split, origin, parents, synthesis)
+         SELECT $1, t.e, t.p, t.f, 'POOL', 'SYNTHETIC', t.a::bigint[], t.s
+         FROM unnest($2::text[], $3::jsonb[], $4::bytea[], $5::text[], $6::jsonb[])
+              WITH ORDINALITY AS t(e, p, f, a, s, n)
+         ORDER BY t.n
+         RETURNING id, dataset_id AS "datasetId", external_id AS "externalId", payload, features,
+                   split, origin, parents, synthesis, created_at AS "createdAt"`,
+        [
+          dataset.id,
+          rows.map((r) => r.externalId),
+          rows.map((r) => JSON.stringify(r.payload)),
+          rows.map((r) => r.features),
+          rows.map((r) => `{${r.parents.join(',')}}`),
+          rows.map((r) => JSON.stringify(r.synthesis)),
+        ],
+      );
+      // Matched by external id: nothing promises RETURNING keeps the SELECT's order.
+      const byExternal = new Map(inserted.map((r) => [r.externalId, r]));
+      const items = rows.map((r) => byExternal.get(r.externalId)!);
+      const { roundId } = await openQueryBatch(m, this.events, {
+        dataset,
+        mechanism: QueryMechanism.SYNTHESIS,
+        label: `synthesis:${result.method}`,
+        params: result.params,
+        queries: items.map((item, i) => ({
+          itemId: item.id,
+          score: 0,
+          reason: {
+            synthesis: result.method,
+            parents: rows[i].parents,
+            intendedClass: rows[i].synthesis.intendedClass,
+            ...rows[i].synthesis.record,
+          },
+        })),
+        createdBy: key.id,
+      });
+      await m.query('UPDATE round SET seed = $2 WHERE id = $1', [roundId, seed]);
+      const round = await m.getRepository(Round).findOneByOrFail({ id: roundId });
+      return { items, round };
+    });
+  }
+
+  /**
+   * The labelled set a method works on (see the class comment), in item id order; a seeded
+   * uniform sample when it has more than {@link MAX_SYNTHESIS_SOURCE_VALUES} feature values.
+   */
+  private async labelledSet(
+    dataset: Dataset,
+    seed: number,
+  ): Promise<LabelledVectors & { externalIds: string[] }> {
+    const heads: { id: string; c: number }[] = await this.ds.query(
+      `SELECT i.id, l.class_index AS c FROM item i
+       JOIN LATERAL (SELECT class_index FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL
+                       AND l.source IN ('HUMAN', 'IMPORT')
+                     ORDER BY ${SOURCE_RANK_SQL} DESC, l.id DESC LIMIT 1) l ON true
+       WHERE i.dataset_id = $1 AND i.split = 'POOL' AND i.origin = $2
+       ORDER BY i.id`,
+      [dataset.id, ItemOrigin.IMPORTED],
+    );
+    const dim = dataset.featureDim;
+    const cap = Math.max(1, Math.floor(MAX_SYNTHESIS_SOURCE_VALUES / dim));
+    let chosen = heads;
+    if (heads.length > cap) {
+      const rows = Array.from(samplePermutation(heads.length, cap, mulberry32(seedFrom(seed))));
+      chosen = rows.sort((a, b) => a - b).map((row) => heads[row]);
+    }
+    const features = new Float32Array(chosen.length * dim);
+    const externalIds: string[] = new Array(chosen.length);
+    for (let start = 0; start < chosen.length; start += SOURCE_CHUNK_ROWS) {
+      const ids = chosen.slice(start, start + SOURCE_CHUNK_ROWS).map((h) => h.id);
+      const found: { id: string; externalId: string; features: Buffer }[] = await this.ds.query(
+        `SELECT id, external_id AS "externalId", features FROM item WHERE id = ANY($1::bigint[])`,
+        [ids],
+      );
+      const byId = new Map(found.map((r) => [r.id, r]));
+      ids.forEach((id, j) => {
+        const row = byId.get(id)!;
+        const at = (start + j) * dim;
+        new Uint8Array(features.buffer, at * 4, dim * 4).set(row.features);
+        externalIds[start + j] = row.externalId;
+      });
+    }
+    return {
+      rows: chosen.length,
+      dim,
+      features,
+      classes: Int32Array.from(chosen, (h) => h.c),
+      itemIds: chosen.map((h) => h.id),
+      externalIds,
+    };
+  }
+}

@@ -1,0 +1,240 @@
+import crypto from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import { ApiKey, Dataset, Task, TaskKind, TaskStatus } from '../entities';
+import { BadUserInputError, InputProblem, NotFoundError } from '../errors';
+import { authorizeRow, Permission } from './permissions';
+import type { JobQueue } from '../jobs/job-queue';
+import type { StrategyRegistry } from '../strategies/registry';
+import type { TrainerRegistry } from '../plugins/trainers/registry';
+import { DatasetService } from './dataset.service';
+import { isUuid } from '../db/db-errors';
+import { SOURCE_RANK_SQL } from './label.service';
+import type { ModelService } from './model.service';
+import { SIMULATION_LIMITS } from '../ml/simulation-engine';
+
+export interface TrainModelInput {
+  datasetId: string;
+  trainer: string;
+  options?: Record<string, unknown> | null;
+  includeModelLabels: boolean;
+  name?: string | null;
+}
+
+export interface SimulateInput {
+  datasetId: string;
+  strategies: { strategy: string; params?: Record<string, unknown> | null }[];
+  seedSize: number;
+  batchSize: number;
+  budget: number;
+  repeats: number;
+  trainer: string;
+  trainerOptions?: Record<string, unknown> | null;
+  seed?: number | null;
+}
+
+/** What a training task stores as its params. */
+export interface TrainParams {
+  trainer: string;
+  options: Record<string, unknown>;
+  includeModelLabels: boolean;
+  name: string;
+}
+
+/** What a simulation task stores as its params. */
+export interface SimulateParams {
+  strategies: { strategy: string; params: Record<string, unknown> }[];
+  seedSize: number;
+  batchSize: number;
+  budget: number;
+  repeats: number;
+  trainer: string;
+  trainerOptions: Record<string, unknown>;
+  seed: number;
+}
+
+/** Label sources a training task learns from. */
+export function trainingSources(includeModelLabels: boolean): string[] {
+  return includeModelLabels ? ['HUMAN', 'IMPORT', 'MODEL'] : ['HUMAN', 'IMPORT'];
+}
+
+/** SQL (with $1 = dataset id, $2 = sources) for each POOL item's resolved training label. */
+export const TRAINING_LABELS_SQL = `
+  FROM item i
+  JOIN LATERAL (SELECT class_index, source FROM label l
+                WHERE l.item_id = i.id AND l.superseded_at IS NULL AND l.source = ANY($2::text[])
+                ORDER BY ${SOURCE_RANK_SQL} DESC, l.id DESC LIMIT 1) l ON true
+  WHERE i.dataset_id = $1 AND i.split = 'POOL'`;
+
+/**
+ * Training and simulation tasks: validated up front (nothing is created when anything is wrong),
+ * then run as jobs by {@link TaskRunner}.
+ */
+export class TaskService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly datasets: DatasetService,
+    private readonly strategies: StrategyRegistry,
+    private readonly trainers: TrainerRegistry,
+    private readonly jobs: JobQueue,
+    private readonly models: ModelService,
+  ) {}
+
+  async trainModel(key: ApiKey, input: TrainModelInput): Promise<Task> {
+    const dataset = await this.datasets.getAuthorized(
+      key,
+      input.datasetId,
+      Permission.MANAGE_MODELS,
+    );
+    this.trainers.get(input.trainer);
+    const options = this.trainers.options(input.trainer, input.options ?? {});
+    const name = (input.name ?? input.trainer).trim();
+    if (!name || name.length > 200)
+      throw new BadUserInputError('name must be 1 to 200 characters.');
+    const counts: { c: number; n: number }[] = await this.ds.query(
+      `SELECT l.class_index AS c, count(*)::int AS n ${TRAINING_LABELS_SQL} GROUP BY l.class_index`,
+      [dataset.id, trainingSources(input.includeModelLabels)],
+    );
+    if (counts.length < 2) {
+      const total = counts.reduce((a, r) => a + r.n, 0);
+      throw new BadUserInputError(
+        total === 0
+          ? `The dataset has no labelled POOL items to train on${input.includeModelLabels ? '' : ' (MODEL labels count only with includeModelLabels)'}; a classifier needs labels of at least two classes.`
+          : `All ${total} labelled POOL items are of class ${JSON.stringify(dataset.classes[counts[0].c])}; a classifier needs labels of at least two classes.`,
+      );
+    }
+    const params: TrainParams = {
+      trainer: input.trainer,
+      options,
+      includeModelLabels: input.includeModelLabels,
+      name,
+    };
+    return this.create(dataset, TaskKind.TRAIN, params, key);
+  }
+
+  async simulate(key: ApiKey, input: SimulateInput): Promise<Task> {
+    const dataset = await this.datasets.getAuthorized(
+      key,
+      input.datasetId,
+      Permission.MANAGE_ROUNDS,
+    );
+    const problems: InputProblem[] = [];
+    const int = (field: string, value: number, min: number, max: number) => {
+      if (!Number.isInteger(value) || value < min || value > max) {
+        problems.push({ field, message: `must be an integer from ${min} to ${max}; got ${value}` });
+      }
+    };
+    if (
+      input.strategies.length === 0 ||
+      input.strategies.length > SIMULATION_LIMITS.maxStrategies
+    ) {
+      problems.push({
+        field: 'strategies',
+        message: `give 1 to ${SIMULATION_LIMITS.maxStrategies} strategies`,
+      });
+    }
+    int('seedSize', input.seedSize, 2, 100_000);
+    int('batchSize', input.batchSize, 1, 100_000);
+    int('budget', input.budget, 3, 100_000);
+    int('repeats', input.repeats, SIMULATION_LIMITS.minRepeats, SIMULATION_LIMITS.maxRepeats);
+    if (input.budget <= input.seedSize) {
+      problems.push({
+        field: 'budget',
+        message: 'must be more than seedSize (it counts the seed)',
+      });
+    }
+    const seed = input.seed ?? crypto.randomInt(0, 2 ** 31 - 1);
+    int('seed', seed, 0, 2 ** 31 - 1);
+    if (problems.length > 0) throw BadUserInputError.forProblems('the simulation', problems);
+    // Unknown codes and bad params name themselves (BAD_USER_INPUT).
+    const strategies = input.strategies.map((s) => {
+      this.strategies.get(s.strategy);
+      return {
+        strategy: s.strategy,
+        params: this.strategies.params(s.strategy, s.params ?? {}) as Record<string, unknown>,
+      };
+    });
+    this.trainers.get(input.trainer);
+    const trainerOptions = this.trainers.options(input.trainer, input.trainerOptions ?? {});
+    const [truth] = await this.ds.query(
+      `SELECT count(*) FILTER (WHERE split = 'POOL')::int AS pool,
+              count(*) FILTER (WHERE split = 'TEST')::int AS test
+       FROM item WHERE dataset_id = $1 AND ground_truth IS NOT NULL AND origin = 'IMPORTED'`,
+      [dataset.id],
+    );
+    if (truth.test === 0) {
+      throw new BadUserInputError(
+        'The simulation evaluates on TEST items with ground truth, and the dataset has none: import some items with split TEST and groundTruth.',
+      );
+    }
+    if (truth.pool < input.budget) {
+      throw new BadUserInputError(
+        `The simulation labels up to ${input.budget} POOL items from the ground truth, but only ${truth.pool} POOL items have ground truth.`,
+      );
+    }
+    const params: SimulateParams = {
+      strategies,
+      seedSize: input.seedSize,
+      batchSize: input.batchSize,
+      budget: input.budget,
+      repeats: input.repeats,
+      trainer: input.trainer,
+      trainerOptions,
+      seed,
+    };
+    return this.create(dataset, TaskKind.SIMULATE, params, key);
+  }
+
+  private async create(
+    dataset: Dataset,
+    kind: TaskKind,
+    params: TrainParams | SimulateParams,
+    key: ApiKey,
+  ): Promise<Task> {
+    const jobs = this.jobs;
+    const task = await this.ds.transaction(async (m: EntityManager) => {
+      const task = await m.getRepository(Task).save({
+        datasetId: dataset.id,
+        kind,
+        status: TaskStatus.QUEUED,
+        params: params as unknown as Record<string, unknown>,
+        createdBy: key.id,
+        result: null,
+        error: null,
+        modelId: null,
+        progressTotal: null,
+        startedAt: null,
+        finishedAt: null,
+      });
+      await jobs.sendTask(m, { taskId: task.id });
+      return task;
+    });
+    jobs.wakeTaskWorker();
+    return task;
+  }
+
+  async get(key: ApiKey, id: string, kind: TaskKind): Promise<Task> {
+    const task = isUuid(id) ? await this.ds.getRepository(Task).findOneBy({ id, kind }) : null;
+    const entity = kind === TaskKind.TRAIN ? 'TrainingRun' : 'Simulation';
+    if (!task) throw new NotFoundError(entity, id);
+    const permission =
+      kind === TaskKind.TRAIN ? Permission.MANAGE_MODELS : Permission.MANAGE_ROUNDS;
+    authorizeRow(key, permission, task.datasetId, entity, id);
+    return task;
+  }
+
+  async list(key: ApiKey, datasetId: string, kind: TaskKind): Promise<Task[]> {
+    const dataset = await this.datasets.getAuthorized(
+      key,
+      datasetId,
+      kind === TaskKind.TRAIN ? Permission.MANAGE_MODELS : Permission.MANAGE_ROUNDS,
+    );
+    return this.ds
+      .getRepository(Task)
+      .find({ where: { datasetId: dataset.id, kind }, order: { createdAt: 'DESC' } });
+  }
+
+  /** Every model version of the dataset in order, with its human label count and metrics. */
+  learningCurve(key: ApiKey, datasetId: string) {
+    return this.models.list(key, datasetId);
+  }
+}

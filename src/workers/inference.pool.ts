@@ -1,0 +1,254 @@
+import { availableParallelism } from 'node:os';
+import * as path from 'node:path';
+import { types } from 'node:util';
+import { Piscina } from 'piscina';
+import { ErrorCode, QuarryError } from '../errors';
+import type {
+  ModelRef,
+  Pick,
+  ReleaseTask,
+  ScoreResult,
+  ScoreTask,
+  SelectTask,
+  WorkerSettings,
+} from './inference.types';
+
+export type {
+  ModelRef,
+  Pick,
+  ScoredRows,
+  ScoreResult,
+  ScoreTask,
+  SelectTask,
+  StrategyRef,
+} from './inference.types';
+
+/** Options of {@link InferencePool}. */
+export interface InferencePoolOptions {
+  /**
+   * Worker threads, each running onnxruntime with one intra-op thread. Default:
+   * `os.availableParallelism()`, so threads in total = cores.
+   */
+  threads?: number;
+  /**
+   * Tasks that may wait for a busy pool; one more is refused with
+   * {@link InferenceOverloadedError}. `0`: none wait. Default: 4 per thread.
+   */
+  maxQueue?: number;
+  /** Most rows one `session.run` gets (each run costs about 30 µs on top of the work). Default 1024. */
+  batchRows?: number;
+  /** Sessions each worker keeps; beyond it the least recently used is released. Default 16. */
+  maxSessionsPerWorker?: number;
+}
+
+const DEFAULTS = { batchRows: 1024, maxSessionsPerWorker: 16 };
+const MAX_QUEUE_PER_THREAD = 4;
+const WORKER_FILE = path.join(__dirname, 'inference.worker.js');
+/** How long destroy() lets one worker's release task wait for the others'. */
+const RELEASE_WAIT_MS = 2000;
+/** piscina's messages (errors.ts) when its queue is full, or when there is none and no free worker. */
+const PISCINA_OVERLOAD_MESSAGES = new Set([
+  'Task queue is at limit',
+  'No task queue available and all Workers are busy',
+]);
+const OUTPUT_KINDS = new Set(['PROBABILITIES', 'LOGITS']);
+
+/** The inference pool's queue is full: the client should retry later. */
+export class InferenceOverloadedError extends QuarryError {
+  override name = 'InferenceOverloadedError';
+  constructor(queued: number) {
+    super(
+      ErrorCode.SERVICE_OVERLOADED,
+      `The inference workers are busy (${queued} tasks waiting); try again in a moment.`,
+    );
+  }
+}
+
+/**
+ * ONNX inference and strategy selection in a pool of worker threads (piscina), so no model ever
+ * runs on the server's event loop. Each worker loads a model once and keeps the session, keyed by
+ * the model's SHA-256. Typed arrays travel in both directions as transferred buffers: after
+ * `score(task)` the caller's `task.features` is detached (unless the call was refused with
+ * {@link InferenceOverloadedError}, in which case nothing was sent).
+ *
+ * @example
+ * ```ts
+ * const pool = new InferencePool({ threads: 2 });
+ * const result = await pool.score({ models: [model], features, rows, dim, embeddings: false });
+ * await pool.destroy();
+ * ```
+ */
+export class InferencePool {
+  readonly threads: number;
+  readonly maxQueue: number;
+  readonly #piscina: Piscina;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #destroying: Promise<void> | undefined;
+
+  /** @throws RangeError naming the offending option */
+  constructor(options: InferencePoolOptions = {}) {
+    const threads = options.threads ?? availableParallelism();
+    const resolved = {
+      ...DEFAULTS,
+      threads,
+      maxQueue: threads * MAX_QUEUE_PER_THREAD,
+      ...withoutUndefined(options),
+    };
+    requireInteger('options.threads', resolved.threads, 1);
+    requireInteger('options.maxQueue', resolved.maxQueue, 0);
+    requireInteger('options.batchRows', resolved.batchRows, 1);
+    requireInteger('options.maxSessionsPerWorker', resolved.maxSessionsPerWorker, 1);
+    this.threads = resolved.threads;
+    this.maxQueue = resolved.maxQueue;
+    const workerData: WorkerSettings = {
+      batchRows: resolved.batchRows,
+      maxSessionsPerWorker: resolved.maxSessionsPerWorker,
+    };
+    this.#piscina = new Piscina({
+      filename: WORKER_FILE,
+      // A fixed set of threads: a worker that went idle and exited would lose its sessions.
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      maxQueue: this.maxQueue,
+      concurrentTasksPerWorker: 1,
+      workerData,
+    });
+  }
+
+  /** Tasks waiting for a free worker. */
+  get queueSize(): number {
+    return this.#piscina.queueSize;
+  }
+
+  /**
+   * Runs the task's model(s) over its rows; see {@link ScoreTask} and {@link ScoreResult}.
+   *
+   * @throws InferenceOverloadedError when the queue is full (nothing was sent; retry later)
+   * @throws RangeError when the task is malformed (a caller bug)
+   * @throws Error with a readable message when a model cannot be loaded or fails to run, or the
+   *   pointwise strategy fails; the pool stays usable
+   */
+  async score(task: ScoreTask): Promise<ScoreResult> {
+    validateScoreTask(task);
+    return this.#run<ScoreResult>('score', task, [task.features]);
+  }
+
+  /**
+   * Runs a batch strategy's `select` over the candidates in a worker, with a generator seeded by
+   * `task.seed`; returns `min(size, pool.rows)` distinct picks in rank order. Works for strategies
+   * that need no model too (`pool.probabilities` empty).
+   *
+   * @throws InferenceOverloadedError when the queue is full
+   * @throws Error when the strategy fails or returns malformed picks
+   */
+  async select(task: SelectTask): Promise<Pick[]> {
+    validateSelectTask(task);
+    const arrays = [...task.pool.probabilities, task.pool.embeddings, task.labelled?.embeddings];
+    return this.#run<Pick[]>('select', task, arrays);
+  }
+
+  /**
+   * Waits for the tasks already accepted, releases every worker's sessions and stops the
+   * threads. Idempotent; tasks submitted afterwards are refused.
+   */
+  destroy(): Promise<void> {
+    this.#destroying ??= this.#shutdown();
+    return this.#destroying;
+  }
+
+  async #run<R>(name: string, task: unknown, arrays: (ArrayBufferView | undefined)[]): Promise<R> {
+    if (this.#destroying) throw new Error('The inference pool has been destroyed.');
+    const transferList = [
+      ...new Set(
+        arrays.flatMap((a) => (a && !types.isSharedArrayBuffer(a.buffer) ? [a.buffer] : [])),
+      ),
+    ];
+    const running = this.#piscina.run(task, { name, transferList });
+    this.#inFlight.add(running);
+    try {
+      return (await running) as R;
+    } catch (error) {
+      if (error instanceof Error && PISCINA_OVERLOAD_MESSAGES.has(error.message)) {
+        throw new InferenceOverloadedError(this.#piscina.queueSize);
+      }
+      throw error;
+    } finally {
+      this.#inFlight.delete(running);
+    }
+  }
+
+  async #shutdown(): Promise<void> {
+    await Promise.allSettled([...this.#inFlight]);
+    const release: ReleaseTask = {
+      barrier: new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT),
+      workers: this.threads,
+      waitMs: RELEASE_WAIT_MS,
+    };
+    await Promise.allSettled(
+      Array.from({ length: this.threads }, () => this.#piscina.run(release, { name: 'release' })),
+    );
+    await this.#piscina.destroy();
+  }
+}
+
+function validateScoreTask(task: ScoreTask): void {
+  if (!Array.isArray(task.models) || task.models.length === 0) {
+    throw new RangeError('task.models must name at least one model');
+  }
+  task.models.forEach((model, i) => validateModel(model, `task.models[${i}]`));
+  requireInteger('task.rows', task.rows, 1);
+  requireInteger('task.dim', task.dim, 1);
+  if (!types.isFloat32Array(task.features)) {
+    throw new RangeError('task.features must be a Float32Array');
+  }
+  if (task.features.length !== task.rows * task.dim) {
+    throw new RangeError(
+      `task.features has ${task.features.length} values, expected rows x dim = ${task.rows * task.dim}` +
+        (task.features.length === 0 ? ' (was its buffer already transferred?)' : ''),
+    );
+  }
+  if (task.embeddings && !task.models[0].embeddingOutputName) {
+    throw new RangeError('task.embeddings is set, but task.models[0] has no embeddingOutputName');
+  }
+  if (task.pointwise) {
+    requireString('task.pointwise.modulePath', task.pointwise.modulePath);
+    requireString('task.pointwise.code', task.pointwise.code);
+    requireInteger('task.pointwise.keep', task.pointwise.keep, 1);
+  }
+}
+
+function validateModel(model: ModelRef, at: string): void {
+  if (typeof model.sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(model.sha256)) {
+    throw new RangeError(`${at}.sha256 must be 64 hexadecimal digits`);
+  }
+  requireString(`${at}.path`, model.path);
+  requireString(`${at}.inputName`, model.inputName);
+  requireString(`${at}.outputName`, model.outputName);
+  if (!OUTPUT_KINDS.has(model.outputKind)) {
+    throw new RangeError(`${at}.outputKind must be PROBABILITIES or LOGITS`);
+  }
+}
+
+function validateSelectTask(task: SelectTask): void {
+  requireString('task.strategy.modulePath', task.strategy?.modulePath);
+  requireString('task.strategy.code', task.strategy?.code);
+  requireInteger('task.size', task.size, 0);
+  if (!Number.isInteger(task.seed)) throw new RangeError('task.seed must be an integer');
+  requireInteger('task.pool.rows', task.pool?.rows, 0);
+}
+
+function requireInteger(field: string, value: unknown, min: number): void {
+  if (!Number.isSafeInteger(value) || (value as number) < min) {
+    throw new RangeError(`${field} must be an integer of ${min} or more, got ${String(value)}`);
+  }
+}
+
+function requireString(field: string, value: unknown): void {
+  if (typeof value !== 'string' || value === '') {
+    throw new RangeError(`${field} must be a non-empty string`);
+  }
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,193 @@
+/**
+ * Runs a simulation in a worker thread of its own, so its minutes of CPU never block the event
+ * loop, with progress messages back to the caller. A plain `worker_threads` Worker rather than
+ * piscina: a task streams progress as it goes, and cancelling terminates the thread.
+ *
+ * This module is both sides: imported, it gives {@link runSimulationInWorker}; started as a
+ * worker by it (recognised by its `workerData`), it runs the simulation and posts
+ * {@link SimulationWorkerMessage}s.
+ */
+import { types } from 'node:util';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { BadUserInputError, ErrorCode, type InputProblem } from '../errors';
+import { StrategyRegistry } from '../strategies/registry';
+import { TrainerRegistry } from '../plugins/trainers/registry';
+import {
+  runSimulation,
+  type SimulationInput,
+  type SimulationProgress,
+  type SimulationResult,
+} from '../ml/simulation-engine';
+
+/** The compiled worker module. */
+const SIMULATION_WORKER_FILE = __filename;
+
+/** Marks the `workerData` of a simulation worker. */
+const WORKER_KIND = 'quarry-simulation';
+
+/** Options of {@link runSimulationInWorker}. */
+export interface SimulationWorkerOptions {
+  /** Strategy plugin modules besides the built-ins, as given to `StrategyRegistry.load`. */
+  strategyModules?: readonly string[];
+  /** Trainer plugin modules besides the built-ins, as given to `TrainerRegistry.load`. */
+  trainerModules?: readonly string[];
+  /**
+   * Called after each step (see `runSimulation`), on the caller's thread. If it throws, the
+   * worker is terminated and the promise rejects with that error.
+   */
+  onProgress?: (progress: SimulationProgress) => void;
+  /** Aborting terminates the worker; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** `workerData` of a simulation worker. */
+interface SimulationWorkerData {
+  kind: typeof WORKER_KIND;
+  input: SimulationInput;
+  strategyModules: string[];
+  trainerModules: string[];
+}
+
+/** What a simulation worker posts to its parent. */
+export type SimulationWorkerMessage =
+  | { type: 'progress'; progress: SimulationProgress }
+  | { type: 'result'; result: SimulationResult }
+  | {
+      type: 'error';
+      /** Set when the error was a client-visible `QuarryError`. */
+      code?: string;
+      message: string;
+      problems?: InputProblem[];
+      stack?: string;
+    };
+
+/**
+ * Runs `runSimulation` in a new worker thread and resolves with its result. The input's
+ * `features`, `groundTruth` and `split` buffers are transferred, not copied: they are detached
+ * in the caller afterwards (copy them first to keep them). Plugin modules are loaded in the
+ * worker.
+ *
+ * @throws BadUserInputError (rebuilt from the worker's message, code and problems intact) for
+ *   input `runSimulation` refuses
+ * @throws the signal's reason when `signal` aborts (the worker is terminated at once)
+ * @throws Error with the worker's message for anything else (a plugin that throws, a crash)
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const result = await runSimulationInWorker(input, {
+ *   onProgress: ({ done, total }) => job.progress(done / total),
+ *   signal: controller.signal,
+ * });
+ * ```
+ */
+export function runSimulationInWorker(
+  input: SimulationInput,
+  options: SimulationWorkerOptions = {},
+): Promise<SimulationResult> {
+  const { signal, onProgress } = options;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  const data: SimulationWorkerData = {
+    kind: WORKER_KIND,
+    input,
+    strategyModules: [...(options.strategyModules ?? [])],
+    trainerModules: [...(options.trainerModules ?? [])],
+  };
+  const transferList = [
+    ...new Set(
+      [input.features, input.groundTruth, input.split]
+        .filter((a) => ArrayBuffer.isView(a) && !types.isSharedArrayBuffer(a.buffer))
+        .map((a) => a.buffer as ArrayBuffer),
+    ),
+  ];
+  return new Promise<SimulationResult>((resolve, reject) => {
+    let settled = false;
+    const worker = new Worker(SIMULATION_WORKER_FILE, { workerData: data, transferList });
+    const settle = (finish: () => void): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      finish();
+    };
+    const onAbort = (): void => {
+      settle(() => reject(signal!.reason));
+      void worker.terminate();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.on('message', (message: SimulationWorkerMessage) => {
+      switch (message.type) {
+        case 'progress':
+          if (settled) break;
+          try {
+            onProgress?.(message.progress);
+          } catch (error) {
+            // A failing callback must not become an uncaught exception of the caller's process.
+            settle(() => reject(error));
+            void worker.terminate();
+          }
+          break;
+        case 'result':
+          settle(() => resolve(message.result));
+          break;
+        case 'error':
+          settle(() => reject(rebuildError(message)));
+          break;
+        default: {
+          const unknown: never = message;
+          settle(() =>
+            reject(
+              new Error(
+                `unexpected message from the simulation worker: ${JSON.stringify(unknown)}`,
+              ),
+            ),
+          );
+        }
+      }
+    });
+    worker.on('error', (error) => settle(() => reject(error)));
+    worker.on('exit', (exitCode) =>
+      settle(() =>
+        reject(new Error(`the simulation worker stopped (exit code ${exitCode}) without a result`)),
+      ),
+    );
+  });
+}
+
+function rebuildError(message: Extract<SimulationWorkerMessage, { type: 'error' }>): Error {
+  if (message.code === ErrorCode.BAD_USER_INPUT) {
+    return new BadUserInputError(message.message, message.problems);
+  }
+  const error = new Error(`simulation failed: ${message.message}`);
+  if (message.stack)
+    error.stack = `${error.message}\n--- in the simulation worker ---\n${message.stack}`;
+  return error;
+}
+
+/** The worker side: run once, post progress, the result or the error, and end. */
+function serve(data: SimulationWorkerData): void {
+  const port = parentPort!;
+  const post = (message: SimulationWorkerMessage): void => port.postMessage(message);
+  try {
+    const registries = {
+      strategies: StrategyRegistry.load(data.strategyModules),
+      trainers: TrainerRegistry.load(data.trainerModules),
+    };
+    const result = runSimulation(data.input, registries, (progress) =>
+      post({ type: 'progress', progress }),
+    );
+    post({ type: 'result', result });
+  } catch (error) {
+    const e = error as Error & { extensions?: { code?: unknown; problems?: InputProblem[] } };
+    post({
+      type: 'error',
+      code: typeof e?.extensions?.code === 'string' ? e.extensions.code : undefined,
+      message: e instanceof Error ? e.message : String(error),
+      problems: e?.extensions?.problems,
+      stack: e instanceof Error ? e.stack : undefined,
+    });
+  }
+}
+
+if (!isMainThread && (workerData as Partial<SimulationWorkerData> | null)?.kind === WORKER_KIND) {
+  serve(workerData as SimulationWorkerData);
+}

@@ -1,0 +1,162 @@
+/**
+ * The trainer worker: a piscina task module, so training (seconds to minutes of CPU) never runs
+ * on the server's event loop. Run it through {@link TrainerPool} (`pool.ts`), or through any
+ * piscina instance:
+ *
+ * ```ts
+ * const piscina = new Piscina({ filename: TRAINER_WORKER_FILE });
+ * const result: TrainResult = await piscina.run(request, {
+ *   name: 'trainInWorker',
+ *   transferList: trainTransferList(request),
+ * });
+ * ```
+ *
+ * `workerData` may carry {@link TrainerWorkerSettings} (the plugin modules to load besides the
+ * built-ins). Typed arrays travel both ways as transferred buffers.
+ */
+import { types } from 'node:util';
+import { workerData } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { TrainerRegistry } from '../plugins/trainers/registry';
+import type { Prediction } from '../plugins/trainers/types';
+
+/** One training job for a worker. */
+export interface TrainRequest {
+  /** Trainer code, e.g. `softmax`. */
+  trainer: string;
+  /** Options as the user gave them; validated, and defaults applied, in the worker too. */
+  options?: Record<string, unknown>;
+  /** Row-major `rows x dim` training features (transferred: detached afterwards). */
+  features: Float32Array;
+  /** Class index of each training row (an `Int32Array` is transferred). */
+  labels: Int32Array | number[];
+  rows: number;
+  dim: number;
+  classCount: number;
+  /**
+   * Rows to predict with the trained model in the same task (a validation split, the pool), so
+   * they need not wait for the model to be registered and loaded by the inference pool.
+   */
+  predict?: {
+    /** Row-major `rows x dim` (transferred). */
+    features: Float32Array;
+    rows: number;
+    /** Also return the embedding of each row. Default false. */
+    embeddings?: boolean;
+  };
+}
+
+/** What a training job measured, for the model's record and the logs. */
+export interface TrainFacts {
+  trainer: string;
+  /** The options it ran with, defaults included. */
+  options: Record<string, unknown>;
+  /** Training rows. */
+  rows: number;
+  /** Training rows of each class, `classCount` entries. */
+  classCounts: number[];
+  epochs: number;
+  /** Wall time of the training itself (not the export or predictions), in seconds. */
+  seconds: number;
+  /** Mean cross-entropy of the final model on the training rows (no L2 term). */
+  finalLoss: number;
+}
+
+/** A training job's result; every typed array in it was transferred from the worker. */
+export interface TrainResult {
+  /** The trained model as ONNX (`features` in; `probabilities` and `embedding` out). */
+  onnx: Uint8Array;
+  /** Present when the request asked for `predict`. */
+  predictions?: Prediction;
+  facts: TrainFacts;
+  /** Input width of the model and width of its `embedding` output. */
+  inputDim: number;
+  embeddingDim: number;
+}
+
+/** `workerData` of a trainer worker. */
+export interface TrainerWorkerSettings {
+  /** Plugin modules besides the built-ins, as given to `TrainerRegistry.load`. */
+  pluginModules?: string[];
+}
+
+let registry: TrainerRegistry | undefined;
+
+/**
+ * Trains, exports ONNX and (if asked) predicts, in the calling worker thread.
+ *
+ * @throws BadUserInputError (its message survives the thread boundary, its class does not:
+ *   validate in the calling thread first, as `TrainerPool` does, to keep the code)
+ */
+export function trainInWorker(request: TrainRequest): TrainResult {
+  registry ??= TrainerRegistry.load((workerData as TrainerWorkerSettings | null)?.pluginModules);
+  const { trainer, options, features, labels, rows, dim, classCount, predict } = request;
+  const outcome = registry.train(trainer, { features, labels, rows, dim, classCount }, options);
+  const { model } = outcome;
+  const result: TrainResult = {
+    onnx: ownedBytes(model.export()),
+    facts: {
+      trainer,
+      options: outcome.options,
+      rows,
+      classCounts: outcome.classCounts,
+      epochs: model.epochs,
+      seconds: outcome.seconds,
+      finalLoss: model.finalLoss,
+    },
+    inputDim: model.inputDim,
+    embeddingDim: model.embeddingDim,
+  };
+  if (predict) {
+    result.predictions = model.predict(predict.features, predict.rows, {
+      embeddings: predict.embeddings ?? false,
+    });
+  }
+  return transferable(result);
+}
+
+/** The buffers of a request to transfer to the worker (each once; shared memory is not moved). */
+export function trainTransferList(request: TrainRequest): ArrayBuffer[] {
+  const arrays: (ArrayBufferView | number[] | undefined)[] = [
+    request.features,
+    request.labels,
+    request.predict?.features,
+  ];
+  const buffers = new Set<ArrayBuffer>();
+  for (const a of arrays) {
+    if (a && ArrayBuffer.isView(a) && !types.isSharedArrayBuffer(a.buffer)) {
+      buffers.add(a.buffer as ArrayBuffer);
+    }
+  }
+  return [...buffers];
+}
+
+/**
+ * protobufjs may hand back a Node `Buffer` cut from a shared pool slab; transferring that slab
+ * would detach other buffers of this thread. A copy the size of the model owns its memory.
+ */
+function ownedBytes(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) {
+    return new Uint8Array(bytes.buffer as ArrayBuffer);
+  }
+  return new Uint8Array(bytes);
+}
+
+function transferable(result: TrainResult): TrainResult {
+  const buffers = [result.onnx.buffer as ArrayBuffer];
+  if (result.predictions) {
+    buffers.push(result.predictions.probabilities.buffer as ArrayBuffer);
+    if (result.predictions.embeddings) {
+      buffers.push(result.predictions.embeddings.buffer as ArrayBuffer);
+    }
+  }
+  const moved = {
+    get [Piscina.transferableSymbol]() {
+      return buffers;
+    },
+    get [Piscina.valueSymbol]() {
+      return result;
+    },
+  };
+  return Piscina.move(moved as never) as unknown as TrainResult;
+}
