@@ -28,7 +28,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { benchPgUrl } from './pg';
-import { buildFeedForwardOnnx } from '../src/onnx/build';
+import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
 
 function knob(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];

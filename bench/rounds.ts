@@ -20,8 +20,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { benchPgUrl } from './pg';
-import { InferencePool } from '../src/inference/pool';
-import { buildFeedForwardOnnx } from '../src/onnx/build';
+import { InferencePool } from '../src/workers/inference.pool';
+import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
 
 const ITEMS = Number(process.argv[2] ?? 1_000_000);
 const KCENTER_ITEMS = Math.min(100_000, ITEMS);

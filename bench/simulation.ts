@@ -14,9 +14,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { runSimulation, SPLIT, type SimulationInput } from '../src/simulation/engine';
+import { runSimulation, SPLIT, type SimulationInput } from '../src/ml/simulation-engine';
 import { StrategyRegistry } from '../src/strategies/registry';
-import { TrainerRegistry } from '../src/trainers/registry';
+import { TrainerRegistry } from '../src/plugins/trainers/registry';
 
 const DIGITS_CSV = path.resolve(__dirname, '../../examples/data/digits.csv');
 const STRATEGIES = ['random', 'least-confidence', 'margin', 'entropy', 'k-center', 'badge'];

@@ -15,7 +15,7 @@ import { benchPgUrl } from './pg';
 import { loadConfig } from '../src/config';
 import { openDatabase } from '../src/db/database';
 import { ApiKeyRole } from '../src/entities';
-import { buildFeedForwardOnnx } from '../src/onnx/build';
+import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
 import { startServer } from '../src/server';
 
 const TOTAL = Number(process.argv[2] ?? 100_000);

@@ -7,9 +7,9 @@
  *   npm run build && node dist/bench/trainers.js [rows] [trainer ...]
  */
 import { performance } from 'node:perf_hooks';
-import { classificationMetrics } from '../src/metrics/classification';
+import { classificationMetrics } from '../src/ml/classification-metrics';
 import { mulberry32 } from '../src/strategies/math';
-import { TrainerRegistry } from '../src/trainers/registry';
+import { TrainerRegistry } from '../src/plugins/trainers/registry';
 
 const ROWS = Number(process.argv[2] ?? 100_000);
 const ONLY = process.argv.slice(3);

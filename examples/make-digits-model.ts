@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildFeedForwardOnnx } from '../src/onnx/build';
+import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CSV = path.join(ROOT, 'examples/data/digits.csv');
