@@ -1,10 +1,11 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity } from 'typeorm';
+import { UuidIdColumn, CreatedAtColumn, TimeColumn } from './columns';
 import { ApiKeyRole } from './enums';
 
 /** An API key. Only the SHA-256 of the secret is stored; the key is shown once, at creation. */
 @Entity({ name: 'api_key' })
 export class ApiKey {
-  @PrimaryGeneratedColumn('uuid')
+  @UuidIdColumn()
   id: string;
 
   @Column({ type: 'varchar', length: 200 })
@@ -24,9 +25,9 @@ export class ApiKey {
   @Column({ name: 'secret_hash', type: 'char', length: 64, unique: true })
   secretHash: string;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreatedAtColumn()
   createdAt: Date;
 
-  @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
+  @TimeColumn('revoked_at')
   revokedAt: Date | null;
 }

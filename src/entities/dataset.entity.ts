@@ -1,14 +1,9 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  PrimaryGeneratedColumn,
-  UpdateDateColumn,
-} from 'typeorm';
+import { Column, Entity } from 'typeorm';
+import { UuidIdColumn, CreatedAtColumn, UpdatedAtColumn } from './columns';
 
 @Entity({ name: 'dataset' })
 export class Dataset {
-  @PrimaryGeneratedColumn('uuid')
+  @UuidIdColumn()
   id: string;
 
   @Column({ type: 'varchar', length: 200, unique: true })
@@ -31,9 +26,9 @@ export class Dataset {
   @Column({ name: 'annotations_per_item', type: 'integer', default: 1 })
   annotationsPerItem: number;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreatedAtColumn()
   createdAt: Date;
 
-  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  @UpdatedAtColumn()
   updatedAt: Date;
 }

@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { CreatedAtColumn } from './columns';
 
 /**
  * The stored outcome of a mutation sent with an idempotency key, so that a retry gets the same
@@ -17,6 +18,6 @@ export class IdempotencyRecord {
   @Column({ type: 'jsonb' })
   response: unknown;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreatedAtColumn()
   createdAt: Date;
 }

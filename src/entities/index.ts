@@ -13,22 +13,20 @@ import { Stream } from './stream.entity';
 import { StreamDecision } from './stream-decision.entity';
 import { Task } from './task.entity';
 
-export {
-  ApiKey,
-  Dataset,
-  IdempotencyRecord,
-  Item,
-  Label,
-  LabelQuery,
-  Model,
-  Prediction,
-  QuerySkip,
-  QuerySlot,
-  Round,
-  Stream,
-  StreamDecision,
-  Task,
-};
+export * from './api-key.entity';
+export * from './dataset.entity';
+export * from './idempotency-record.entity';
+export * from './item.entity';
+export * from './label.entity';
+export * from './label-query.entity';
+export * from './model.entity';
+export * from './prediction.entity';
+export * from './query-skip.entity';
+export * from './query-slot.entity';
+export * from './round.entity';
+export * from './stream.entity';
+export * from './stream-decision.entity';
+export * from './task.entity';
 export * from './enums';
 
 /** Every entity, listed explicitly (no globs). */

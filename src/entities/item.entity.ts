@@ -1,30 +1,15 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  type Relation,
-} from 'typeorm';
-import { Dataset } from './dataset.entity';
+import { Column, Entity, Index } from 'typeorm';
+import { BigintIdColumn, CreatedAtColumn } from './columns';
+import { DatasetOwned } from './dataset-owned';
 import { ItemOrigin, ItemSplit } from './enums';
 
 @Entity({ name: 'item' })
 @Index('uq_item_dataset_external_id', ['datasetId', 'externalId'], { unique: true })
 @Index('ix_item_dataset_split_id', ['datasetId', 'split', 'id'])
-export class Item {
+export class Item extends DatasetOwned {
   /** bigint: pg returns it as a string, which is also how GraphQL IDs travel. */
-  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  @BigintIdColumn()
   id: string;
-
-  @Column({ name: 'dataset_id', type: 'uuid' })
-  datasetId: string;
-
-  @ManyToOne(() => Dataset, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'dataset_id' })
-  dataset?: Relation<Dataset>;
 
   @Column({ name: 'external_id', type: 'varchar', length: 512 })
   externalId: string;
@@ -58,6 +43,6 @@ export class Item {
   @Column({ name: 'ground_truth', type: 'smallint', nullable: true, select: false })
   groundTruth: number | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreatedAtColumn()
   createdAt: Date;
 }

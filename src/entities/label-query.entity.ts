@@ -1,13 +1,12 @@
+import { Column, Entity, Index, type Relation } from 'typeorm';
 import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  type Relation,
-} from 'typeorm';
+  BigintIdColumn,
+  CreatedAtColumn,
+  TimeColumn,
+  UuidRefColumn,
+  BigintRefColumn,
+  ParentRelation,
+} from './columns';
 import { Item } from './item.entity';
 import { Round } from './round.entity';
 import { LabelQueryStatus } from './enums';
@@ -19,24 +18,22 @@ import { LabelQueryStatus } from './enums';
 @Index('ix_label_query_item', ['itemId'])
 @Index('ix_label_query_queue', ['datasetId', 'roundId', 'rank'], { where: "status = 'OPEN'" })
 export class LabelQuery {
-  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  @BigintIdColumn()
   id: string;
 
-  @Column({ name: 'dataset_id', type: 'uuid' })
+  @UuidRefColumn('dataset_id')
   datasetId: string;
 
-  @Column({ name: 'round_id', type: 'uuid' })
+  @UuidRefColumn('round_id')
   roundId: string;
 
-  @ManyToOne(() => Round, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'round_id' })
+  @ParentRelation(() => Round, 'round_id')
   round?: Relation<Round>;
 
-  @Column({ name: 'item_id', type: 'bigint' })
+  @BigintRefColumn('item_id')
   itemId: string;
 
-  @ManyToOne(() => Item, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'item_id' })
+  @ParentRelation(() => Item, 'item_id')
   item?: Relation<Item>;
 
   /** 1 is the item the strategy wanted most. */
@@ -66,9 +63,9 @@ export class LabelQuery {
   @Column({ name: 'resolved_class', type: 'smallint', nullable: true })
   resolvedClass: number | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreatedAtColumn()
   createdAt: Date;
 
-  @Column({ name: 'answered_at', type: 'timestamptz', nullable: true })
+  @TimeColumn('answered_at')
   answeredAt: Date | null;
 }

@@ -1,13 +1,13 @@
+import { Column, Entity, Index, type Relation } from 'typeorm';
 import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  type Relation,
-} from 'typeorm';
+  BigintIdColumn,
+  CreatedAtColumn,
+  TimeColumn,
+  UuidRefColumn,
+  BigintRefColumn,
+  AnnotatorColumn,
+  ParentRelation,
+} from './columns';
 import { Item } from './item.entity';
 
 /**
@@ -23,17 +23,16 @@ import { Item } from './item.entity';
 @Index('ix_label_item_id', ['itemId', 'id'])
 @Index('ix_label_run', ['runId'], { where: 'run_id IS NOT NULL' })
 export class Label {
-  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  @BigintIdColumn()
   id: string;
 
-  @Column({ name: 'dataset_id', type: 'uuid' })
+  @UuidRefColumn('dataset_id')
   datasetId: string;
 
-  @Column({ name: 'item_id', type: 'bigint' })
+  @BigintRefColumn('item_id')
   itemId: string;
 
-  @ManyToOne(() => Item, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'item_id' })
+  @ParentRelation(() => Item, 'item_id')
   item?: Relation<Item>;
 
   /** Index into the dataset's `classes`. */
@@ -45,27 +44,27 @@ export class Label {
   source: string;
 
   /** The API key that wrote the label. */
-  @Column({ name: 'api_key_id', type: 'uuid', nullable: true })
+  @UuidRefColumn('api_key_id', true)
   apiKeyId: string | null;
 
   /** The person who gave the label, as the labelling tool names them. */
-  @Column({ name: 'annotator_id', type: 'varchar', length: 200, nullable: true })
+  @AnnotatorColumn(true)
   annotatorId: string | null;
 
   /** The model version whose prediction this is (source MODEL). */
-  @Column({ name: 'model_id', type: 'uuid', nullable: true })
+  @UuidRefColumn('model_id', true)
   modelId: string | null;
 
   @Column({ type: 'real', nullable: true })
   confidence: number | null;
 
   /** The auto-label run or stream call that wrote this MODEL label (to revoke it as a whole). */
-  @Column({ name: 'run_id', type: 'uuid', nullable: true })
+  @UuidRefColumn('run_id', true)
   runId: string | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreatedAtColumn()
   createdAt: Date;
 
-  @Column({ name: 'superseded_at', type: 'timestamptz', nullable: true })
+  @TimeColumn('superseded_at')
   supersededAt: Date | null;
 }

@@ -1,29 +1,14 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  type Relation,
-} from 'typeorm';
-import { Dataset } from './dataset.entity';
+import { Column, Entity, Index } from 'typeorm';
+import { UuidIdColumn, CreatedAtColumn, UuidRefColumn } from './columns';
+import { DatasetOwned } from './dataset-owned';
 import { ModelOutputKind } from './enums';
 
 /** A registered ONNX model version of a dataset. */
 @Entity({ name: 'model' })
 @Index('uq_model_dataset_version', ['datasetId', 'version'], { unique: true })
-export class Model {
-  @PrimaryGeneratedColumn('uuid')
+export class Model extends DatasetOwned {
+  @UuidIdColumn()
   id: string;
-
-  @Column({ name: 'dataset_id', type: 'uuid' })
-  datasetId: string;
-
-  @ManyToOne(() => Dataset, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'dataset_id' })
-  dataset?: Relation<Dataset>;
 
   @Column({ type: 'varchar', length: 200 })
   name: string;
@@ -81,9 +66,9 @@ export class Model {
   training: Record<string, unknown> | null;
 
   /** The API key that registered it. */
-  @Column({ name: 'created_by', type: 'uuid', nullable: true })
+  @UuidRefColumn('created_by', true)
   createdBy: string | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreatedAtColumn()
   createdAt: Date;
 }

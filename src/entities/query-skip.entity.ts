@@ -1,41 +1,39 @@
+import { Column, Entity, Index, type Relation } from 'typeorm';
 import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  type Relation,
-} from 'typeorm';
+  BigintIdColumn,
+  CreatedAtColumn,
+  UuidRefColumn,
+  BigintRefColumn,
+  AnnotatorColumn,
+  ParentRelation,
+} from './columns';
 import { LabelQuery } from './label-query.entity';
 
 /** An annotator passed on a query; they are not offered it again. */
 @Entity({ name: 'query_skip' })
 @Index('ix_query_skip_query', ['queryId', 'annotatorId'])
 export class QuerySkip {
-  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  @BigintIdColumn()
   id: string;
 
-  @Column({ name: 'query_id', type: 'bigint' })
+  @BigintRefColumn('query_id')
   queryId: string;
 
-  @ManyToOne(() => LabelQuery, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'query_id' })
+  @ParentRelation(() => LabelQuery, 'query_id')
   query?: Relation<LabelQuery>;
 
-  @Column({ name: 'dataset_id', type: 'uuid' })
+  @UuidRefColumn('dataset_id')
   datasetId: string;
 
-  @Column({ name: 'api_key_id', type: 'uuid' })
+  @UuidRefColumn('api_key_id')
   apiKeyId: string;
 
-  @Column({ name: 'annotator_id', type: 'varchar', length: 200 })
+  @AnnotatorColumn(false)
   annotatorId: string;
 
   @Column({ type: 'text', nullable: true })
   reason: string | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreatedAtColumn()
   createdAt: Date;
 }

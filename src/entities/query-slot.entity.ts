@@ -1,12 +1,12 @@
+import { Column, Entity, Index, type Relation } from 'typeorm';
 import {
-  Column,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  type Relation,
-} from 'typeorm';
+  BigintIdColumn,
+  TimeColumn,
+  UuidRefColumn,
+  BigintRefColumn,
+  AnnotatorColumn,
+  ParentRelation,
+} from './columns';
 import { LabelQuery } from './label-query.entity';
 
 /**
@@ -22,17 +22,16 @@ import { LabelQuery } from './label-query.entity';
 @Index('ix_query_slot_answered', ['datasetId', 'annotatorId'], { where: 'answered_at IS NOT NULL' })
 @Index('ix_query_slot_annotator', ['queryId', 'annotatorId'])
 export class QuerySlot {
-  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  @BigintIdColumn()
   id: string;
 
-  @Column({ name: 'query_id', type: 'bigint' })
+  @BigintRefColumn('query_id')
   queryId: string;
 
-  @ManyToOne(() => LabelQuery, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'query_id' })
+  @ParentRelation(() => LabelQuery, 'query_id')
   query?: Relation<LabelQuery>;
 
-  @Column({ name: 'dataset_id', type: 'uuid' })
+  @UuidRefColumn('dataset_id')
   datasetId: string;
 
   /** 1..answersNeeded. */
@@ -40,27 +39,27 @@ export class QuerySlot {
   slot: number;
 
   /** The current claim's secret; replaced by every new claim, so an old one goes stale. */
-  @Column({ name: 'claim_token', type: 'uuid', nullable: true })
+  @UuidRefColumn('claim_token', true)
   claimToken: string | null;
 
   /** The key that holds (or answered) the slot. */
-  @Column({ name: 'api_key_id', type: 'uuid', nullable: true })
+  @UuidRefColumn('api_key_id', true)
   apiKeyId: string | null;
 
   /** Who holds (or answered) the slot: the labelling tool's name for the person, or the key id. */
-  @Column({ name: 'annotator_id', type: 'varchar', length: 200, nullable: true })
+  @AnnotatorColumn(true)
   annotatorId: string | null;
 
-  @Column({ name: 'claimed_at', type: 'timestamptz', nullable: true })
+  @TimeColumn('claimed_at')
   claimedAt: Date | null;
 
-  @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true })
+  @TimeColumn('lease_expires_at')
   leaseExpiresAt: Date | null;
 
   /** The annotator's answer (index into the dataset's classes). */
   @Column({ name: 'class_index', type: 'smallint', nullable: true })
   classIndex: number | null;
 
-  @Column({ name: 'answered_at', type: 'timestamptz', nullable: true })
+  @TimeColumn('answered_at')
   answeredAt: Date | null;
 }

@@ -1,31 +1,15 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  type Relation,
-} from 'typeorm';
-import { Dataset } from './dataset.entity';
+import { Column, Entity, Index } from 'typeorm';
+import { UuidIdColumn, CreatedAtColumn, TimeColumn, UuidRefColumn } from './columns';
+import { DatasetOwned } from './dataset-owned';
 import { RoundStatus, QueryMechanism } from './enums';
 
 /** One selection of queries by a strategy over a dataset's pool. */
 @Entity({ name: 'round' })
 @Index('ix_round_dataset_created', ['datasetId', 'createdAt'])
-export class Round {
-  @PrimaryGeneratedColumn('uuid')
+export class Round extends DatasetOwned {
+  @UuidIdColumn()
   id: string;
 
-  @Column({ name: 'dataset_id', type: 'uuid' })
-  datasetId: string;
-
-  @ManyToOne(() => Dataset, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'dataset_id' })
-  dataset?: Relation<Dataset>;
-
-  /** The strategy's code, e.g. `margin`. */
   /**
    * What made this batch of queries: a pool round chosen by a strategy, or a batch made by
    * stream sampling, an auto-label audit or synthesis (those open at once, without a job).
@@ -38,6 +22,7 @@ export class Round {
   })
   mechanism: QueryMechanism;
 
+  /** The strategy's code, e.g. `margin`. */
   @Column({ type: 'varchar', length: 100 })
   strategy: string;
 
@@ -71,7 +56,7 @@ export class Round {
    * Renewed every few seconds while a process runs the round; a retried job takes over only a
    * round whose heartbeat has gone stale (its process died), never one still running elsewhere.
    */
-  @Column({ name: 'heartbeat_at', type: 'timestamptz', nullable: true })
+  @TimeColumn('heartbeat_at')
   heartbeatAt: Date | null;
 
   @Column({ name: 'items_scored', type: 'integer', default: 0 })
@@ -84,15 +69,15 @@ export class Round {
   @Column({ type: 'text', nullable: true })
   error: string | null;
 
-  @Column({ name: 'created_by', type: 'uuid', nullable: true })
+  @UuidRefColumn('created_by', true)
   createdBy: string | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreatedAtColumn()
   createdAt: Date;
 
-  @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
+  @TimeColumn('started_at')
   startedAt: Date | null;
 
-  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
+  @TimeColumn('finished_at')
   finishedAt: Date | null;
 }

@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index } from 'typeorm';
+import { BigintIdColumn, CreatedAtColumn, UuidRefColumn, BigintRefColumn } from './columns';
 import { StreamDecisionKind } from './enums';
 
 /** What stream-based selective sampling decided for one arriving item, and why. */
@@ -6,20 +7,20 @@ import { StreamDecisionKind } from './enums';
 @Index('ix_stream_decision_dataset', ['datasetId', 'id'])
 @Index('ix_stream_decision_stream', ['streamId', 'id'])
 export class StreamDecision {
-  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  @BigintIdColumn()
   id: string;
 
-  @Column({ name: 'dataset_id', type: 'uuid' })
+  @UuidRefColumn('dataset_id')
   datasetId: string;
 
   /** The stream (policy state) the decision belongs to. */
-  @Column({ name: 'stream_id', type: 'uuid' })
+  @UuidRefColumn('stream_id')
   streamId: string;
 
-  @Column({ name: 'item_id', type: 'bigint' })
+  @BigintRefColumn('item_id')
   itemId: string;
 
-  @Column({ name: 'model_id', type: 'uuid' })
+  @UuidRefColumn('model_id')
   modelId: string;
 
   @Column({
@@ -41,13 +42,13 @@ export class StreamDecision {
   predictedClass: number;
 
   /** The query made for a QUERIED item. */
-  @Column({ name: 'query_id', type: 'bigint', nullable: true })
+  @BigintRefColumn('query_id', true)
   queryId: string | null;
 
   /** The MODEL label given to an AUTO_LABELED item. */
-  @Column({ name: 'label_id', type: 'bigint', nullable: true })
+  @BigintRefColumn('label_id', true)
   labelId: string | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreatedAtColumn()
   createdAt: Date;
 }

@@ -1,11 +1,5 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  PrimaryGeneratedColumn,
-  UpdateDateColumn,
-} from 'typeorm';
+import { Column, Entity, Index } from 'typeorm';
+import { UuidIdColumn, CreatedAtColumn, UpdatedAtColumn, UuidRefColumn } from './columns';
 
 /**
  * A stream of a dataset: its selective-sampling policy and the policy's state, kept between
@@ -14,10 +8,10 @@ import {
 @Entity({ name: 'stream' })
 @Index('uq_stream_name', ['datasetId', 'name'], { unique: true })
 export class Stream {
-  @PrimaryGeneratedColumn('uuid')
+  @UuidIdColumn()
   id: string;
 
-  @Column({ name: 'dataset_id', type: 'uuid' })
+  @UuidRefColumn('dataset_id')
   datasetId: string;
 
   /** The caller's name for the stream (default `default`). */
@@ -36,12 +30,12 @@ export class Stream {
   state: Record<string, unknown>;
 
   /** The open batch that receives this stream's queries. */
-  @Column({ name: 'round_id', type: 'uuid', nullable: true })
+  @UuidRefColumn('round_id', true)
   roundId: string | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreatedAtColumn()
   createdAt: Date;
 
-  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  @UpdatedAtColumn()
   updatedAt: Date;
 }

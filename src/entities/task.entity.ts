@@ -1,29 +1,14 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  type Relation,
-} from 'typeorm';
-import { Dataset } from './dataset.entity';
+import { Column, Entity, Index } from 'typeorm';
+import { UuidIdColumn, CreatedAtColumn, TimeColumn, UuidRefColumn } from './columns';
+import { DatasetOwned } from './dataset-owned';
 import { TaskKind, TaskStatus } from './enums';
 
 /** A background job of a dataset other than a round: training a model, running a simulation. */
 @Entity({ name: 'task' })
 @Index('ix_task_dataset', ['datasetId', 'kind', 'createdAt'])
-export class Task {
-  @PrimaryGeneratedColumn('uuid')
+export class Task extends DatasetOwned {
+  @UuidIdColumn()
   id: string;
-
-  @Column({ name: 'dataset_id', type: 'uuid' })
-  datasetId: string;
-
-  @ManyToOne(() => Dataset, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'dataset_id' })
-  dataset?: Relation<Dataset>;
 
   @Column({ type: 'enum', enum: TaskKind, enumName: 'task_kind' })
   kind: TaskKind;
@@ -45,7 +30,7 @@ export class Task {
   result: Record<string, unknown> | null;
 
   /** The model a training task registered. */
-  @Column({ name: 'model_id', type: 'uuid', nullable: true })
+  @UuidRefColumn('model_id', true)
   modelId: string | null;
 
   @Column({ type: 'text', nullable: true })
@@ -54,15 +39,15 @@ export class Task {
   @Column({ type: 'integer', default: 0 })
   attempts: number;
 
-  @Column({ name: 'created_by', type: 'uuid', nullable: true })
+  @UuidRefColumn('created_by', true)
   createdBy: string | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreatedAtColumn()
   createdAt: Date;
 
-  @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
+  @TimeColumn('started_at')
   startedAt: Date | null;
 
-  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
+  @TimeColumn('finished_at')
   finishedAt: Date | null;
 }
