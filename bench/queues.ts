@@ -29,6 +29,11 @@ import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { benchPgUrl } from './pg';
 import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
+// The raw-SQL baseline runs Quarry's own statements: the claim's slot SELECT (k = 1) and the
+// queue's page SELECT (first page of 50).
+import { queuePage } from '../src/db/sql/queries.sql';
+import { freeSlots } from '../src/db/sql/slots.sql';
+import type { SqlStatement } from '../src/db/sql/statement';
 
 function knob(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
@@ -67,40 +72,6 @@ type LabelQuery { id: ID! rank: Int! score: Float! reason: JSON! item: Item! rou
 type LabelQueryEdge { node: LabelQuery! }
 type LabelQueryConnection { edges: [LabelQueryEdge!]! }
 type Query { labelQueue(datasetId: ID!, first: Int, after: String): LabelQueryConnection! }`;
-
-/** Raw SQL of the claim: the statement QueueService.claim() locks a free slot with (k = 1). */
-const RAW_CLAIM_SELECT = `SELECT x.id, x."queryId"
-  FROM (SELECT id, created_at FROM round WHERE dataset_id = $1 AND status = 'OPEN') r
-  CROSS JOIN LATERAL (
-    SELECT s.id, s.query_id AS "queryId", q.rank, s.slot
-    FROM label_query q JOIN query_slot s ON s.query_id = q.id
-    WHERE q.dataset_id = $1 AND q.round_id = r.id AND q.status = 'OPEN'
-      AND s.answered_at IS NULL
-      AND (s.lease_expires_at IS NULL OR s.lease_expires_at <= now())
-      AND NOT EXISTS (SELECT 1 FROM query_slot o WHERE o.query_id = s.query_id AND o.annotator_id = $2
-                        AND o.id <> s.id AND (o.answered_at IS NOT NULL OR o.lease_expires_at > now()))
-      AND NOT EXISTS (SELECT 1 FROM query_skip x WHERE x.query_id = s.query_id AND x.annotator_id = $2)
-    ORDER BY q.rank, s.slot
-    LIMIT 1
-    FOR UPDATE OF s SKIP LOCKED
-  ) x
-  ORDER BY r.created_at DESC, r.id DESC, x.rank, x.slot
-  LIMIT 1`;
-
-/** The page statement of QueueService.queue(), first page of 50. */
-const RAW_QUEUE_PAGE = `SELECT x.*, r.t::text AS t
-  FROM (SELECT id, created_at, model_ids, (extract(epoch FROM created_at) * 1000000)::bigint AS t
-        FROM round WHERE dataset_id = $1 AND status = 'OPEN') r
-  CROSS JOIN LATERAL (
-    SELECT q.id, q.dataset_id, q.round_id, q.item_id, q.rank, q.score, q.reason, q.status,
-      q.created_at, q.answered_at, q.answers_needed, q.resolved_class, r.model_ids[1]
-    FROM label_query q
-    WHERE q.dataset_id = $1 AND q.round_id = r.id AND q.status = 'OPEN'
-    ORDER BY q.rank
-    LIMIT 51
-  ) x
-  ORDER BY r.created_at DESC, r.id DESC, x.rank
-  LIMIT 51`;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -623,19 +594,19 @@ async function main(): Promise<void> {
     );
 
     // The two statements whose cost grows with the queue, alone on an idle database.
-    const alone = async (sql: string, params: unknown[]) => {
+    const alone = async ({ text, values }: SqlStatement) => {
       const times: number[] = [];
       for (let i = 0; i < 5; i++) {
         await db.query('BEGIN');
         const t = performance.now();
-        await db.query(sql, params);
+        await db.query(text, values);
         times.push(performance.now() - t);
         await db.query('ROLLBACK');
       }
       return percentile(times, 50);
     };
     console.log(
-      `    (alone, idle database, ${int(QUEUE)} open queries: the claim's slot SELECT ${ms(await alone(RAW_CLAIM_SELECT, [sqlQueue.datasetId, annotators[0].id]))}, labelQueue's page SELECT ${ms(await alone(RAW_QUEUE_PAGE, [httpQueue.datasetId]))})`,
+      `    (alone, idle database, ${int(QUEUE)} open queries: the claim's slot SELECT ${ms(await alone(freeSlots(sqlQueue.datasetId, annotators[0].id, 1)))}, labelQueue's page SELECT ${ms(await alone(queuePage(httpQueue.datasetId, 51)))})`,
     );
 
     // (a) Over HTTP.
@@ -699,10 +670,8 @@ async function main(): Promise<void> {
         let claimed: { queryId: string; token: string } | undefined;
         try {
           await r.query('BEGIN');
-          const { rows: free } = await r.query(RAW_CLAIM_SELECT, [
-            sqlQueue.datasetId,
-            annotator.id,
-          ]);
+          const select = freeSlots(sqlQueue.datasetId, annotator.id, 1);
+          const { rows: free } = await r.query(select.text, select.values);
           if (free.length > 0) {
             const { rows } = await r.query(
               `UPDATE query_slot SET claim_token = gen_random_uuid(), api_key_id = $2, annotator_id = $3,

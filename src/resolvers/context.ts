@@ -2,7 +2,8 @@ import DataLoader from 'dataloader';
 import type { ApiKey, Dataset, Label } from '../entities';
 import type { Services } from '../services';
 import type { LabelQuery, Round } from '../entities';
-import type { Budget, MechanismBudget, QueryAnswer } from '../services/queue.service';
+import type { MechanismBudget, QueryAnswer } from '../services/queue-listing.service';
+import type { Budget } from '../services/queue-claim.service';
 import type { ItemRow, PredictionRow } from '../services/item.service';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { TrainerRegistry } from '../plugins/trainers/registry';
@@ -48,7 +49,7 @@ export function createLoaders(
     itemPredictions: new DataLoader((ids) => services.items.predictionsByIds(ids)),
     prediction: new DataLoader((keys) => services.items.predictionsByModelItem(keys)),
     round: new DataLoader((ids) => services.rounds.byIds(ids)),
-    budget: new DataLoader((ids) => services.queues.budgets(ids)),
+    budget: new DataLoader((ids) => services.claims.budgets(ids)),
     budgetByMechanism: new DataLoader((ids) => services.queues.budgetsByMechanism(ids)),
     queryAnswers: new DataLoader((ids) => services.queues.answersByQueryIds(ids)),
     queryProgress: new DataLoader((ids) => services.queues.progressByQueryIds(ids)),

@@ -32,8 +32,8 @@ import {
   DEFAULT_LEASE_SECONDS,
   MAX_CLAIM_COUNT,
   MAX_LEASE_SECONDS,
-  type QueueQuery,
-} from '../services/queue.service';
+} from '../services/queue-claim.service';
+import type { QueueQuery } from '../services/queue-listing.service';
 import type { GraphQLContext } from './context';
 
 /** What subscription resolvers get: the event bus on top of the usual context. */
@@ -90,7 +90,7 @@ export class QueueResolver {
     annotatorId: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<QueryClaimNode[]> {
-    return ctx.services.queues.claim(ctx.key, datasetId, count, leaseSeconds, annotatorId);
+    return ctx.services.claims.claim(ctx.key, datasetId, count, leaseSeconds, annotatorId);
   }
 
   @Mutation(() => QueryClaimNode, {
@@ -102,7 +102,7 @@ export class QueueResolver {
     @Arg('leaseSeconds', () => Int, { defaultValue: DEFAULT_LEASE_SECONDS }) leaseSeconds: number,
     @Ctx() ctx: GraphQLContext,
   ): Promise<QueryClaimNode> {
-    return ctx.services.queues.renew(ctx.key, claimToken, leaseSeconds);
+    return ctx.services.claims.renew(ctx.key, claimToken, leaseSeconds);
   }
 
   @Mutation(() => LabelQueryNode, {
@@ -112,7 +112,7 @@ export class QueueResolver {
     @Arg('claimToken') claimToken: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<LabelQueryNode> {
-    return ctx.services.queues.release(ctx.key, claimToken);
+    return ctx.services.claims.release(ctx.key, claimToken);
   }
 
   @Mutation(() => LabelQueryNode, {
@@ -128,7 +128,7 @@ export class QueueResolver {
     reason: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<LabelQueryNode> {
-    return ctx.services.queues.skip(ctx.key, claimToken, reason);
+    return ctx.services.claims.skip(ctx.key, claimToken, reason);
   }
 
   @Mutation(() => SubmitLabelResult, {
@@ -142,7 +142,7 @@ export class QueueResolver {
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<SubmitLabelResult> {
-    const r = await ctx.services.queues.submit(ctx.key, {
+    const r = await ctx.services.answers.submit(ctx.key, {
       queryId,
       value,
       claimToken,
@@ -161,7 +161,7 @@ export class QueueResolver {
     @Arg('value') value: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<LabelQueryNode> {
-    return ctx.services.queues.resolveReview(ctx.key, queryId, value);
+    return ctx.services.answers.resolveReview(ctx.key, queryId, value);
   }
 
   @Query(() => [AnnotatorAgreementNode], {
@@ -172,7 +172,7 @@ export class QueueResolver {
     @Arg('datasetId', () => ID) datasetId: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<AnnotatorAgreementNode[]> {
-    return ctx.services.queues.agreement(ctx.key, datasetId);
+    return ctx.services.agreements.byAnnotator(ctx.key, datasetId);
   }
 
   @FieldResolver(() => RoundNode, { description: 'The round that asked.' })

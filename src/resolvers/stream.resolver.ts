@@ -13,7 +13,7 @@ import {
 } from '../schema/stream.types';
 import { toConnection } from '../schema/connection';
 import { DEFAULT_STREAM_NAME } from '../services/stream.service';
-import type { QueueQuery } from '../services/queue.service';
+import type { QueueQuery } from '../services/queue-listing.service';
 import type { GraphQLContext } from './context';
 
 /** Per-request batching of decisions' queries (one loader per request's loaders object). */

@@ -8,7 +8,10 @@ import { ItemService } from './item.service';
 import { LabelService } from './label.service';
 import { ModelService } from './model.service';
 import { RoundService } from './round.service';
-import { QueueService } from './queue.service';
+import { QueueListingService } from './queue-listing.service';
+import { ClaimService } from './queue-claim.service';
+import { AnswerService } from './queue-answer.service';
+import { AgreementService } from './queue-agreement.service';
 import { TaskService } from './task.service';
 import { SynthesisService } from './synthesis.service';
 import { loadSynthesisMethods } from '../plugins/synthesis/registry';
@@ -27,7 +30,14 @@ export interface Services {
   labels: LabelService;
   models: ModelService;
   rounds: RoundService;
-  queues: QueueService;
+  /** Label queues: the queue page and batch reads of queries. */
+  queues: QueueListingService;
+  /** Claims of queries: claim, renew, release, skip (and the budget claims hold). */
+  claims: ClaimService;
+  /** Answers and their consensus: submit, resolve a tie. */
+  answers: AnswerService;
+  /** Annotators' agreement on multi-annotator queries. */
+  agreements: AgreementService;
   tasks: TaskService;
   synthesis: SynthesisService;
   autoLabels: AutoLabelService;
@@ -50,6 +60,8 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
     timeoutMs: config.modelCheckTimeoutMs,
     maxRssBytes: config.modelCheckMaxRssBytes,
   });
+  const queues = new QueueListingService(ds, datasets);
+  const claims = new ClaimService(ds, datasets, queues, deps.events);
   return {
     apiKeys: new ApiKeyService(ds),
     datasets,
@@ -57,7 +69,10 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
     labels: new LabelService(ds, datasets, config.maxLabelItems),
     models,
     rounds: new RoundService(ds, datasets, deps.registry, deps.jobs, deps.events),
-    queues: new QueueService(ds, datasets, deps.events),
+    queues,
+    claims,
+    answers: new AnswerService(ds, datasets, queues, claims, deps.events),
+    agreements: new AgreementService(ds, datasets),
     tasks: new TaskService(ds, datasets, deps.registry, deps.trainers, deps.jobs, models),
     synthesis: new SynthesisService(
       ds,

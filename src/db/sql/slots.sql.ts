@@ -1,0 +1,218 @@
+/**
+ * Statements over query slots (`query_slot`: one row per answer a query needs, holding its claim
+ * and then its answer) and skips (`query_skip`). A slot is free when it has no answer and no live
+ * lease: expired leases count as free, so no sweeper is needed.
+ *
+ * Lock order, everywhere: a slot before its query.
+ */
+import { QUEUE_QUERY_COLUMNS } from './queries.sql';
+import { sql, type SqlStatement } from './statement';
+
+/**
+ * Lock class of `pg_advisory_xact_lock(class, key)` for one annotator's claims on a dataset (the
+ * label budget's lock is class 7302).
+ */
+const ANNOTATOR_LOCK = 7301;
+
+/**
+ * Takes the lock of `annotatorId`'s claims on a dataset until the transaction ends. With k > 1
+ * answers per query, one claim at a time per annotator, so two claims of one person never take
+ * two slots of one query; claims of different annotators still run side by side.
+ */
+export function lockAnnotatorClaims(datasetId: string, annotatorId: string): SqlStatement {
+  return sql('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+    ANNOTATOR_LOCK,
+    `${datasetId}:${annotatorId}`,
+  ]);
+}
+
+/**
+ * Up to `limit` free slots `annotatorId` may claim, in queue order (newest open round first, then
+ * rank, then slot), locked: slots of queries the annotator holds, answered or skipped are passed
+ * over. Up to k slots of one query may come back; the caller keeps one per query.
+ */
+export function freeSlots(datasetId: string, annotatorId: string, limit: number): SqlStatement {
+  // Slots are locked, not queries: whether a slot is free is in its own row, so a claimer
+  // that meets a slot another just took re-reads it (PostgreSQL's recheck of locked rows)
+  // and passes over it (SKIP LOCKED). Each open round's queue is walked in rank order through
+  // the partial index ix_label_query_queue (dataset_id, round_id, rank) WHERE status = 'OPEN'
+  // (LATERAL per round, never a sort of the whole queue), newest round first; the NOT EXISTS
+  // probes use ix_query_slot_annotator and ix_query_skip_query. Tuned with bench/queues.ts,
+  // which runs this statement as its raw-SQL baseline.
+  return sql(
+    `SELECT x.id, x."queryId"
+     FROM (SELECT id, created_at FROM round WHERE dataset_id = $1 AND status = 'OPEN') r
+     CROSS JOIN LATERAL (
+       SELECT s.id, s.query_id AS "queryId", q.rank, s.slot
+       FROM label_query q JOIN query_slot s ON s.query_id = q.id
+       WHERE q.dataset_id = $1 AND q.round_id = r.id AND q.status = 'OPEN'
+         AND s.answered_at IS NULL
+         AND (s.lease_expires_at IS NULL OR s.lease_expires_at <= now())
+         AND NOT EXISTS (SELECT 1 FROM query_slot o WHERE o.query_id = s.query_id AND o.annotator_id = $2
+                           AND o.id <> s.id AND (o.answered_at IS NOT NULL OR o.lease_expires_at > now()))
+         AND NOT EXISTS (SELECT 1 FROM query_skip x WHERE x.query_id = s.query_id AND x.annotator_id = $2)
+       ORDER BY q.rank, s.slot
+       LIMIT $3
+       FOR UPDATE OF s SKIP LOCKED
+     ) x
+     ORDER BY r.created_at DESC, r.id DESC, x.rank, x.slot
+     LIMIT $3`,
+    [datasetId, annotatorId, limit],
+  );
+}
+
+/**
+ * Claims slots (locked by {@link freeSlots}) for a key and annotator with a lease of
+ * `leaseSeconds`, returning each slot's `slotId`, `token`, `expiresAt` and its query's columns.
+ */
+export function takeSlots(
+  slotIds: readonly string[],
+  apiKeyId: string,
+  annotatorId: string,
+  leaseSeconds: number,
+): SqlStatement {
+  // The claim and the queries it hands out, in one statement.
+  return sql(
+    `WITH u AS (
+       UPDATE query_slot SET claim_token = gen_random_uuid(), api_key_id = $2, annotator_id = $3,
+         claimed_at = now(), lease_expires_at = now() + make_interval(secs => $4)
+       WHERE id = ANY($1::bigint[])
+       RETURNING id, query_id, claim_token, lease_expires_at)
+     SELECT u.id AS "slotId", u.claim_token AS token, u.lease_expires_at AS "expiresAt", ${QUEUE_QUERY_COLUMNS}
+     FROM u JOIN label_query q ON q.id = u.query_id JOIN round r ON r.id = q.round_id`,
+    [slotIds, apiKeyId, annotatorId, leaseSeconds],
+  );
+}
+
+/** Sets a slot's lease to end `leaseSeconds` from now, returning `expiresAt`. */
+export function renewLease(slotId: string, leaseSeconds: number): SqlStatement {
+  return sql(
+    `UPDATE query_slot SET lease_expires_at = now() + make_interval(secs => $2)
+     WHERE id = $1 RETURNING lease_expires_at AS "expiresAt"`,
+    [slotId, leaseSeconds],
+  );
+}
+
+/** The slot a claim token holds (with `expired` for a lapsed lease), locked; by uq_query_slot_token. */
+export function heldSlot(token: string): SqlStatement {
+  return sql(
+    `SELECT id, query_id AS "queryId", dataset_id AS "datasetId", api_key_id AS "apiKeyId",
+            annotator_id AS "annotatorId", answered_at AS "answeredAt",
+            lease_expires_at <= now() AS expired
+     FROM query_slot WHERE claim_token = $1 FOR UPDATE`,
+    [token],
+  );
+}
+
+/**
+ * {@link heldSlot} with its query's `status`, `answersNeeded` and `itemId` (as `query`): both
+ * rows are locked by the one statement, the slot first.
+ */
+export function heldSlotWithQuery(token: string): SqlStatement {
+  return sql(
+    `SELECT s.id, s.query_id AS "queryId", s.dataset_id AS "datasetId", s.api_key_id AS "apiKeyId",
+            s.annotator_id AS "annotatorId", s.answered_at AS "answeredAt",
+            s.lease_expires_at <= now() AS expired,
+            json_build_object('status', q.status, 'answersNeeded', q.answers_needed,
+                              'itemId', q.item_id::text) AS query
+     FROM query_slot s JOIN label_query q ON q.id = s.query_id
+     WHERE s.claim_token = $1 FOR UPDATE`,
+    [token],
+  );
+}
+
+/** Gives a slot back to the queue: no claim, no lease. */
+export function freeSlot(slotId: string): SqlStatement {
+  return sql(
+    `UPDATE query_slot SET claim_token = NULL, api_key_id = NULL, annotator_id = NULL,
+       claimed_at = NULL, lease_expires_at = NULL WHERE id = $1`,
+    [slotId],
+  );
+}
+
+/** Records that an annotator passed on a query, so it is not offered to them again. */
+export function insertSkip(
+  queryId: string,
+  datasetId: string,
+  apiKeyId: string,
+  annotatorId: string,
+  reason: string | null,
+): SqlStatement {
+  return sql(
+    `INSERT INTO query_skip (query_id, dataset_id, api_key_id, annotator_id, reason) VALUES ($1, $2, $3, $4, $5)`,
+    [queryId, datasetId, apiKeyId, annotatorId, reason],
+  );
+}
+
+/** Stores a slot's answer; its lease ends. */
+export function recordAnswer(slotId: string, classIndex: number): SqlStatement {
+  return sql(
+    'UPDATE query_slot SET class_index = $2, answered_at = now(), lease_expires_at = NULL WHERE id = $1',
+    [slotId, classIndex],
+  );
+}
+
+/** The answers a query has so far: class `c` and annotator `a` of each. */
+export function answersOfQuery(queryId: string): SqlStatement {
+  return sql(
+    'SELECT class_index AS c, annotator_id AS a FROM query_slot WHERE query_id = $1 AND answered_at IS NOT NULL',
+    [queryId],
+  );
+}
+
+/** The answers of several queries, oldest first. */
+export function answersByQueryIds(queryIds: readonly string[]): SqlStatement {
+  return sql(
+    `SELECT query_id AS "queryId", annotator_id AS "annotatorId", class_index AS "classIndex",
+            answered_at AS "answeredAt"
+     FROM query_slot WHERE query_id = ANY($1::bigint[]) AND answered_at IS NOT NULL
+     ORDER BY answered_at, id`,
+    [queryIds],
+  );
+}
+
+/** Answers given and live claims of each of several queries (absent: neither). */
+export function progressByQueryIds(queryIds: readonly string[]): SqlStatement {
+  return sql(
+    `SELECT query_id AS "queryId",
+            count(*) FILTER (WHERE answered_at IS NOT NULL)::int AS answered,
+            count(*) FILTER (WHERE answered_at IS NULL AND lease_expires_at > now())::int AS held
+     FROM query_slot WHERE query_id = ANY($1::bigint[]) GROUP BY query_id`,
+    [queryIds],
+  );
+}
+
+/**
+ * Each dataset's answers given (spent), live claims (held) and answers still owed to open queries
+ * (owed, which includes held), by the mechanism of the queries' rounds.
+ */
+export function budgetsByMechanism(datasetIds: readonly string[]): SqlStatement {
+  return sql(
+    `SELECT s.dataset_id AS "datasetId", r.mechanism,
+            count(*) FILTER (WHERE s.answered_at IS NOT NULL)::int AS spent,
+            count(*) FILTER (WHERE s.answered_at IS NULL AND q.status = 'OPEN'
+                               AND s.lease_expires_at > now())::int AS held,
+            count(*) FILTER (WHERE s.answered_at IS NULL AND q.status = 'OPEN')::int AS owed
+     FROM query_slot s JOIN label_query q ON q.id = s.query_id JOIN round r ON r.id = q.round_id
+     WHERE s.dataset_id = ANY($1::uuid[])
+     GROUP BY s.dataset_id, r.mechanism ORDER BY r.mechanism`,
+    [datasetIds],
+  );
+}
+
+/**
+ * Per annotator of a dataset: answers to settled multi-annotator queries, how many equal the
+ * resolved class (`agreed`), and how many were to queries that ended tied (`tied`).
+ */
+export function agreementByAnnotator(datasetId: string): SqlStatement {
+  return sql(
+    `SELECT s.annotator_id AS "annotatorId", count(*)::int AS answers,
+            count(*) FILTER (WHERE s.class_index = q.resolved_class)::int AS agreed,
+            count(*) FILTER (WHERE q.resolved_class IS NULL)::int AS tied
+     FROM query_slot s JOIN label_query q ON q.id = s.query_id
+     WHERE s.dataset_id = $1 AND s.answered_at IS NOT NULL AND q.answers_needed > 1
+       AND q.status IN ('ANSWERED', 'NEEDS_REVIEW')
+     GROUP BY s.annotator_id ORDER BY s.annotator_id`,
+    [datasetId],
+  );
+}

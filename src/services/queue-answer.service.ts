@@ -1,0 +1,219 @@
+import type { DataSource } from 'typeorm';
+import { ApiKey, LabelQueryStatus, LabelSource } from '../entities';
+import { BadUserInputError, ConflictError, NotFoundError } from '../errors';
+import { authorize, inScope, Permission } from './permissions';
+import type { EventBus } from './event-bus';
+import { QueueEventKind } from './event-bus';
+import { DatasetService } from './dataset.service';
+import { isBigintId } from '../db/db-errors';
+import { withIdempotency } from './idempotency';
+import { writeCurrentLabels } from './label.service';
+import { answerQuery, lockQueryStatus, queryWithClasses, settleQuery } from '../db/sql/queries.sql';
+import { answersOfQuery, recordAnswer } from '../db/sql/slots.sql';
+import type { QueueListingService, QueueQuery } from './queue-listing.service';
+import type { ClaimService } from './queue-claim.service';
+
+export interface SubmitLabelInput {
+  queryId: string;
+  value: string;
+  claimToken: string;
+  idempotencyKey?: string | null;
+}
+
+export interface SubmitResult {
+  queryId: string;
+  value: string;
+  /** The query's status after this answer: OPEN while more answers are needed. */
+  status: LabelQueryStatus;
+  replayed: boolean;
+  /** The query after this answer (absent on a replay: read it again). */
+  query?: QueueQuery;
+}
+
+/**
+ * Answers to label queries and their consensus: a claim holder's answer (with k annotators per
+ * query, the majority of k becomes the label, a tie goes to review) and a reviewer's resolution
+ * of a tie.
+ */
+export class AnswerService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly datasets: DatasetService,
+    private readonly queues: QueueListingService,
+    private readonly claims: ClaimService,
+    private readonly events: EventBus,
+  ) {}
+
+  /**
+   * Records the claim holder's answer. With one answer needed it becomes the item's HUMAN label
+   * at once; with k, the query stays open until k distinct annotators answered, then the most
+   * frequent answer becomes the label, or the query goes to NEEDS_REVIEW on a tie. Each answer
+   * spends one budget unit. Safe to retry with the same idempotency key.
+   */
+  async submit(key: ApiKey, input: SubmitLabelInput): Promise<SubmitResult> {
+    authorize(key, Permission.ANNOTATE);
+    const { classes, ...query } = await this.readableQuery(key, input.queryId, true);
+    const dataset = { id: query.datasetId, classes: classes! };
+    const classIndex = dataset.classes.indexOf(input.value);
+    if (classIndex < 0) {
+      throw new BadUserInputError(
+        `${JSON.stringify(input.value)} is not a class of this dataset (${dataset.classes.join(', ')}).`,
+        [{ field: 'value', message: 'not a class of this dataset' }],
+      );
+    }
+    let answeredAt: Date | null = null;
+    let resolvedClass: number | null = null;
+    const { response, replayed } = await withIdempotency(
+      this.ds,
+      `submitLabel:${key.id}`,
+      input.idempotencyKey,
+      { queryId: query.id, value: input.value, claimToken: input.claimToken },
+      async (m) => {
+        // The slot and its query, locked in one statement (slot first, as everywhere).
+        const slot = await this.claims.heldSlot(m, key, input.claimToken, query.id, true);
+        const locked = slot.query!;
+        if (locked.status !== LabelQueryStatus.OPEN) {
+          throw new ConflictError(
+            `Query ${query.id} is ${locked.status} (its round was closed or cancelled); the answer was not recorded.`,
+          );
+        }
+        // The held unit becomes a spent one; a lapsed lease held nothing, so it needs a unit.
+        if (slot.expired) await this.claims.requireBudget(m, dataset.id, 'record this answer');
+        const record = recordAnswer(slot.id, classIndex);
+        await m.query(record.text, record.values);
+        // With one answer needed, this is it; with k, the others are read.
+        const others = answersOfQuery(query.id);
+        const answers: { c: number; a: string }[] =
+          locked.answersNeeded === 1
+            ? [{ c: classIndex, a: slot.annotatorId }]
+            : await m.query(others.text, others.values);
+        const event = {
+          type: 'queue' as const,
+          kind: QueueEventKind.ANSWERED,
+          datasetId: dataset.id,
+          roundId: query.roundId,
+          queryIds: [query.id],
+        };
+        let status = LabelQueryStatus.OPEN;
+        if (answers.length >= locked.answersNeeded) {
+          const resolved = mostFrequent(answers.map((a) => a.c));
+          resolvedClass = resolved?.classIndex ?? null;
+          if (resolved === null) {
+            status = LabelQueryStatus.NEEDS_REVIEW;
+          } else {
+            status = LabelQueryStatus.ANSWERED;
+            const single = locked.answersNeeded === 1;
+            await writeCurrentLabels(m, {
+              datasetId: dataset.id,
+              source: LabelSource.HUMAN,
+              apiKeyId: single ? key.id : null,
+              itemIds: [locked.itemId],
+              classIndexes: [resolved.classIndex],
+              annotatorIds: [single ? slot.annotatorId : null],
+              // A consensus label carries its share of agreeing answers.
+              confidences: [single ? null : resolved.count / answers.length],
+            });
+          }
+          const settle = settleQuery(
+            query.id,
+            status,
+            resolvedClass,
+            this.events.notification(event),
+          );
+          const [done]: { answeredAt: Date }[] = await m.query(settle.text, settle.values);
+          answeredAt = done.answeredAt;
+        } else {
+          await this.events.publish(m, event);
+        }
+        return { queryId: query.id, value: input.value, status };
+      },
+    );
+    if (replayed) return { ...response, replayed };
+    // What the transaction left, without reading it back.
+    return {
+      ...response,
+      replayed,
+      query: { ...query, status: response.status, resolvedClass, answeredAt },
+    };
+  }
+
+  /**
+   * Settles a tied query (NEEDS_REVIEW) with a reviewer's answer: it becomes the item's HUMAN
+   * label and the query's resolved answer. Spends no budget.
+   */
+  async resolveReview(key: ApiKey, queryId: string, value: string): Promise<QueueQuery> {
+    authorize(key, Permission.WRITE_LABELS);
+    const query = await this.readableQuery(key, queryId);
+    const dataset = await this.datasets.getAuthorized(
+      key,
+      query.datasetId,
+      Permission.WRITE_LABELS,
+    );
+    const classIndex = dataset.classes.indexOf(value);
+    if (classIndex < 0) {
+      throw new BadUserInputError(
+        `${JSON.stringify(value)} is not a class of this dataset (${dataset.classes.join(', ')}).`,
+      );
+    }
+    return this.ds.transaction(async (m) => {
+      const lock = lockQueryStatus(query.id);
+      const [locked] = await m.query(lock.text, lock.values);
+      if (locked.status !== LabelQueryStatus.NEEDS_REVIEW) {
+        throw new ConflictError(`Query ${query.id} is ${locked.status}, not NEEDS_REVIEW.`);
+      }
+      await writeCurrentLabels(m, {
+        datasetId: dataset.id,
+        source: LabelSource.HUMAN,
+        apiKeyId: key.id,
+        itemIds: [query.itemId],
+        classIndexes: [classIndex],
+        annotatorIds: [null],
+        confidences: [null],
+      });
+      const answer = answerQuery(query.id, classIndex);
+      await m.query(answer.text, answer.values);
+      const [q] = await this.queues.queriesByIds([query.id], m);
+      return q;
+    });
+  }
+
+  /**
+   * A query the key may see, or NOT_FOUND (queries outside its scope look missing); with
+   * `withClasses`, its dataset's class names too (same statement).
+   */
+  private async readableQuery(
+    key: ApiKey,
+    queryId: string,
+    withClasses = false,
+  ): Promise<QueueQuery & { classes?: string[] }> {
+    const select = queryWithClasses(queryId);
+    const [query]: (QueueQuery & { classes?: string[] })[] = !isBigintId(queryId)
+      ? []
+      : withClasses
+        ? await this.ds.query(select.text, select.values)
+        : await this.queues.queriesByIds([queryId]);
+    if (!query) throw new NotFoundError('LabelQuery', queryId);
+    // Scope only: callers have checked the role (submit: ANNOTATE; review: WRITE_LABELS).
+    if (key.datasetIds && !inScope(key.datasetIds, query.datasetId)) {
+      throw new NotFoundError('LabelQuery', queryId);
+    }
+    return query;
+  }
+}
+
+/** The most frequent value and its count, or null when two or more share the top count. */
+export function mostFrequent(values: number[]): { classIndex: number; count: number } | null {
+  const counts = new Map<number, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let best: { classIndex: number; count: number } | null = null;
+  let tied = false;
+  for (const [classIndex, count] of counts) {
+    if (!best || count > best.count) {
+      best = { classIndex, count };
+      tied = false;
+    } else if (count === best.count) {
+      tied = true;
+    }
+  }
+  return tied ? null : best;
+}

@@ -1,0 +1,350 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { ApiKey, ApiKeyRole, Dataset, LabelQueryStatus } from '../entities';
+import { BadUserInputError, BudgetExhaustedError, ConflictError, ForbiddenError } from '../errors';
+import { authorize, Permission } from './permissions';
+import type { EventBus } from './event-bus';
+import { QueueEventKind } from './event-bus';
+import { DatasetService } from './dataset.service';
+import { isUuid, returnedRows } from '../db/db-errors';
+import {
+  freeSlot,
+  freeSlots,
+  heldSlot,
+  heldSlotWithQuery,
+  insertSkip,
+  lockAnnotatorClaims,
+  renewLease,
+  takeSlots,
+} from '../db/sql/slots.sql';
+import type { QueueListingService, QueueQuery } from './queue-listing.service';
+
+/** Most queries one claim hands out. */
+export const MAX_CLAIM_COUNT = 100;
+export const DEFAULT_LEASE_SECONDS = 300;
+export const MIN_LEASE_SECONDS = 1;
+export const MAX_LEASE_SECONDS = 3600;
+const MAX_SKIP_REASON = 1000;
+
+export interface Claim {
+  token: string;
+  expiresAt: Date;
+  annotatorId: string;
+  query: QueueQuery;
+}
+
+/** A slot held by a claim token, as {@link ClaimService.heldSlot} returns it. */
+export interface HeldSlot {
+  id: string;
+  queryId: string;
+  datasetId: string;
+  annotatorId: string;
+  expired: boolean;
+  /** With `lockQuery`: the query's state, its row locked too. */
+  query?: { status: LabelQueryStatus; answersNeeded: number; itemId: string };
+}
+
+export interface Budget {
+  datasetId: string;
+  total: number | null;
+  /** Human answers given to queries. */
+  spent: number;
+  /** Claims whose lease has not expired. */
+  held: number;
+  remaining: number | null;
+}
+
+/** Lock class of `pg_advisory_xact_lock(class, key)` for the per-dataset budget. */
+const BUDGET_LOCK = 7302;
+
+/**
+ * Claims of label queries: handing queries out with leases (k annotators per query, each at most
+ * once), renewing, releasing and skipping them. Every claim-changing operation publishes a queue
+ * event in its transaction. Answers are recorded by `AnswerService` through {@link heldSlot}.
+ */
+export class ClaimService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly datasets: DatasetService,
+    private readonly queues: QueueListingService,
+    private readonly events: EventBus,
+  ) {}
+
+  /**
+   * Hands the caller up to `count` queries nobody else holds, each with a lease. A query that
+   * needs k answers can be held by k annotators at once, never twice by the same one, and never
+   * again by one who answered or skipped it. Expired leases count as free: no sweeper needed.
+   */
+  async claim(
+    key: ApiKey,
+    datasetId: string,
+    count: number,
+    leaseSeconds: number = DEFAULT_LEASE_SECONDS,
+    annotatorId?: string | null,
+  ): Promise<Claim[]> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.ANNOTATE);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_CLAIM_COUNT) {
+      throw new BadUserInputError(
+        `count must be an integer from 1 to ${MAX_CLAIM_COUNT}; got ${count}.`,
+      );
+    }
+    checkLease(leaseSeconds);
+    const annotator = annotatorOf(key, annotatorId);
+    // A query needs at most k answers (the dataset's annotationsPerItem when it opened).
+    const k = dataset.annotationsPerItem;
+    const claims = await this.ds.transaction(async (m) => {
+      if (k > 1) {
+        const lock = lockAnnotatorClaims(dataset.id, annotator);
+        await m.query(lock.text, lock.values);
+      }
+      const wanted = await this.budgetedClaimCount(m, dataset, count);
+      const select = freeSlots(dataset.id, annotator, wanted * k);
+      const free: { id: string; queryId: string }[] = await m.query(select.text, select.values);
+      const seen = new Set<string>();
+      const picked: string[] = [];
+      for (const s of free) {
+        if (picked.length === wanted) break;
+        if (seen.has(s.queryId)) continue;
+        seen.add(s.queryId);
+        picked.push(s.id);
+      }
+      if (picked.length === 0) return [];
+      const take = takeSlots(picked, key.id, annotator, leaseSeconds);
+      const held: (QueueQuery & { slotId: string; token: string; expiresAt: Date })[] =
+        await m.query(take.text, take.values);
+      // In queue order, as they were chosen.
+      const position = new Map(picked.map((id, i) => [id, i]));
+      held.sort((a, b) => position.get(a.slotId)! - position.get(b.slotId)!);
+      await this.events.publish(m, {
+        type: 'queue',
+        kind: QueueEventKind.CLAIMED,
+        datasetId: dataset.id,
+        roundId: null,
+        queryIds: held.map((h) => h.id),
+      });
+      return held;
+    });
+    return claims.map(({ slotId: _slot, token, expiresAt, ...query }) => ({
+      token,
+      expiresAt,
+      annotatorId: annotator,
+      query,
+    }));
+  }
+
+  /** Extends a claim's lease (from now). A lapsed lease nobody took over may be renewed too. */
+  async renew(key: ApiKey, token: string, leaseSeconds: number = DEFAULT_LEASE_SECONDS) {
+    authorize(key, Permission.ANNOTATE);
+    checkLease(leaseSeconds);
+    return this.ds.transaction(async (m) => {
+      const slot = await this.heldSlot(m, key, token);
+      if (slot.expired) await this.requireBudget(m, slot.datasetId, 'renew this claim');
+      const renew = renewLease(slot.id, leaseSeconds);
+      const [row] = returnedRows<{ expiresAt: Date }>(await m.query(renew.text, renew.values));
+      const [query] = await this.queues.queriesByIds([slot.queryId], m);
+      return { token, expiresAt: row.expiresAt, annotatorId: slot.annotatorId, query };
+    });
+  }
+
+  /** Gives a claimed query back to the queue at once. */
+  async release(key: ApiKey, token: string): Promise<QueueQuery> {
+    authorize(key, Permission.ANNOTATE);
+    return this.ds.transaction(async (m) => {
+      const slot = await this.heldSlot(m, key, token);
+      return this.giveBack(m, slot, QueueEventKind.RELEASED);
+    });
+  }
+
+  /**
+   * Passes on a claimed query: it goes back to the queue for others, and this annotator is not
+   * offered it again. The reason is kept. A skip spends no budget.
+   */
+  async skip(key: ApiKey, token: string, reason?: string | null): Promise<QueueQuery> {
+    authorize(key, Permission.ANNOTATE);
+    if (reason !== undefined && reason !== null && reason.length > MAX_SKIP_REASON) {
+      throw new BadUserInputError(
+        `reason must be at most ${MAX_SKIP_REASON} characters; got ${reason.length}.`,
+      );
+    }
+    return this.ds.transaction(async (m) => {
+      const slot = await this.heldSlot(m, key, token);
+      const skip = insertSkip(
+        slot.queryId,
+        slot.datasetId,
+        key.id,
+        slot.annotatorId,
+        reason ?? null,
+      );
+      await m.query(skip.text, skip.values);
+      return this.giveBack(m, slot, QueueEventKind.SKIPPED);
+    });
+  }
+
+  /**
+   * The slot a claim token holds, locked: CONFLICT when the token is no longer valid (the lease
+   * lapsed and someone else claimed the query, or it was released, skipped or answered),
+   * FORBIDDEN when another key holds it; BAD_USER_INPUT when `queryId` is given and the token is
+   * for another query. With `lockQuery`, the query's row is locked too (slot first) and its
+   * state returned.
+   */
+  async heldSlot(
+    m: EntityManager,
+    key: ApiKey,
+    token: string,
+    queryId?: string,
+    lockQuery = false,
+  ): Promise<HeldSlot> {
+    const select = lockQuery ? heldSlotWithQuery(token) : heldSlot(token);
+    const [slot] = isUuid(token) ? await m.query(select.text, select.values) : [];
+    if (!slot) {
+      throw new ConflictError(
+        'This claim is no longer valid: its lease expired and the query was claimed by someone else, or it was released or skipped. Claim again.',
+      );
+    }
+    if (slot.apiKeyId !== key.id) {
+      throw new ForbiddenError('This query is claimed by someone else.');
+    }
+    if (queryId !== undefined && slot.queryId !== queryId) {
+      throw new BadUserInputError(
+        `This claim token is for query ${slot.queryId}, not ${queryId}.`,
+        [{ field: 'claimToken', message: `belongs to query ${slot.queryId}` }],
+      );
+    }
+    if (slot.answeredAt) {
+      throw new ConflictError(
+        'This claim was already answered. To retry a submit safely, send the same idempotencyKey.',
+      );
+    }
+    return slot as HeldSlot;
+  }
+
+  /** Frees a held slot, publishes `kind` for its query, and returns the query. */
+  private async giveBack(
+    m: EntityManager,
+    slot: HeldSlot,
+    kind: QueueEventKind.RELEASED | QueueEventKind.SKIPPED,
+  ): Promise<QueueQuery> {
+    const free = freeSlot(slot.id);
+    await m.query(free.text, free.values);
+    await this.events.publish(m, {
+      type: 'queue',
+      kind,
+      datasetId: slot.datasetId,
+      roundId: null,
+      queryIds: [slot.queryId],
+    });
+    const [query] = await this.queues.queriesByIds([slot.queryId], m);
+    return query;
+  }
+
+  /*
+   * The label budget, as claims use it: an advisory lock per dataset and total - spent - held.
+   * Moved here unchanged from the former queue.service.ts; the shared budget module replaces this
+   * block (budgets, budgetedClaimCount, lockBudget, requireBudget, budgetExhausted) at the merge.
+   */
+
+  /** A dataset's budget: total, spent (answers), held (live claims), remaining. */
+  async budgets(datasetIds: readonly string[], m: EntityManager = this.ds.manager) {
+    const rows: {
+      id: string;
+      total: number | null;
+      spent: number;
+      held: number;
+    }[] = await m.query(
+      `SELECT d.id, d.label_budget AS total,
+         (SELECT count(*)::int FROM query_slot s WHERE s.dataset_id = d.id AND s.answered_at IS NOT NULL) AS spent,
+         (SELECT count(*)::int FROM query_slot s JOIN label_query q ON q.id = s.query_id
+           WHERE s.dataset_id = d.id AND s.answered_at IS NULL AND s.lease_expires_at > now()
+             AND q.status = 'OPEN') AS held
+       FROM dataset d WHERE d.id = ANY($1::uuid[])`,
+      [datasetIds],
+    );
+    const byId = new Map(
+      rows.map((r): [string, Budget] => [
+        r.id,
+        {
+          datasetId: r.id,
+          total: r.total,
+          spent: r.spent,
+          held: r.held,
+          remaining: r.total === null ? null : Math.max(0, r.total - r.spent - r.held),
+        },
+      ]),
+    );
+    return datasetIds.map((id) => byId.get(id) ?? null);
+  }
+
+  /**
+   * How many of `count` queries a claim may take: all without a budget, else at most what
+   * remains (BUDGET_EXHAUSTED when nothing does), the budget locked until the transaction ends.
+   */
+  private async budgetedClaimCount(
+    m: EntityManager,
+    dataset: Dataset,
+    count: number,
+  ): Promise<number> {
+    let wanted = count;
+    if (dataset.labelBudget !== null) {
+      const budget = await this.lockBudget(m, dataset);
+      if (budget.remaining! <= 0) throw budgetExhausted(budget);
+      wanted = Math.min(count, budget.remaining!);
+    }
+    return wanted;
+  }
+
+  /** The dataset's budget, read under its budget lock (held until the transaction ends). */
+  private async lockBudget(m: EntityManager, dataset: Dataset): Promise<Budget> {
+    await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [BUDGET_LOCK, dataset.id]);
+    const [budget] = await this.budgets([dataset.id], m);
+    return budget!;
+  }
+
+  /**
+   * BUDGET_EXHAUSTED unless a unit remains, for a claim whose lease lapsed (it held no unit)
+   * before it is renewed or answered; `what` names that action in the message.
+   */
+  async requireBudget(m: EntityManager, datasetId: string, what: string): Promise<void> {
+    const dataset = await m.getRepository(Dataset).findOneByOrFail({ id: datasetId });
+    if (dataset.labelBudget === null) return;
+    const budget = await this.lockBudget(m, dataset);
+    if (budget.remaining! <= 0) {
+      throw new BudgetExhaustedError(
+        `The claim's lease lapsed and the label budget is used up meanwhile (${budget.spent} spent, ${budget.held} held of ${budget.total}): cannot ${what}.`,
+      );
+    }
+  }
+}
+
+function budgetExhausted(b: Budget): BudgetExhaustedError {
+  return new BudgetExhaustedError(
+    `The dataset's label budget is used up: ${b.spent} answers spent and ${b.held} held by claims, of ${b.total}. Raise labelBudget to go on.`,
+  );
+}
+
+function checkLease(leaseSeconds: number): void {
+  if (
+    !Number.isInteger(leaseSeconds) ||
+    leaseSeconds < MIN_LEASE_SECONDS ||
+    leaseSeconds > MAX_LEASE_SECONDS
+  ) {
+    throw new BadUserInputError(
+      `leaseSeconds must be an integer from ${MIN_LEASE_SECONDS} to ${MAX_LEASE_SECONDS}; got ${leaseSeconds}.`,
+    );
+  }
+}
+
+/**
+ * Who is answering: an ANNOTATOR key always answers as itself; a SERVICE or ADMIN key (a
+ * labelling tool acting for its users) may name the person.
+ */
+function annotatorOf(key: ApiKey, annotatorId: string | null | undefined): string {
+  if (annotatorId === undefined || annotatorId === null) return key.id;
+  if (key.role === ApiKeyRole.ANNOTATOR) {
+    throw new ForbiddenError(
+      'An ANNOTATOR key always answers as itself; annotatorId is for tools that act for several people with one key.',
+    );
+  }
+  if (annotatorId.length < 1 || annotatorId.length > 200) {
+    throw new BadUserInputError('annotatorId must be 1 to 200 characters.');
+  }
+  return annotatorId;
+}

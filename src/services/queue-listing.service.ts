@@ -1,0 +1,129 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { ApiKey, LabelQuery } from '../entities';
+import { BadUserInputError } from '../errors';
+import { Permission } from './permissions';
+import { DatasetService } from './dataset.service';
+import { isUuid } from '../db/db-errors';
+import { pageSize, type Page } from './pagination';
+import { openQueryCount, queriesByIds, queuePage, type QueuePosition } from '../db/sql/queries.sql';
+import { answersByQueryIds, budgetsByMechanism, progressByQueryIds } from '../db/sql/slots.sql';
+
+/** A query row as the queue lists it, with the model whose prediction is its pre-label. */
+export interface QueueQuery extends LabelQuery {
+  /** The round's first model: its prediction of the item is the query's pre-label. */
+  preLabelModelId: string | null;
+}
+
+export interface MechanismBudget {
+  mechanism: string;
+  spent: number;
+  held: number;
+  /** Answers still owed to open queries (free or held). */
+  owed: number;
+}
+
+export interface QueryAnswer {
+  queryId: string;
+  annotatorId: string;
+  classIndex: number;
+  answeredAt: Date;
+}
+
+/*
+ * Order of the queue: the newest open round first (a newer round was chosen with a newer model),
+ * then by rank (1 = the item the strategy wanted most). Claims hand out in the same order.
+ */
+
+function encodeQueueCursor(c: QueuePosition): string {
+  return Buffer.from(`lq:${c.t}:${c.r}:${c.k}`).toString('base64url');
+}
+
+function decodeQueueCursor(cursor: string | null | undefined): QueuePosition | undefined {
+  if (cursor === null || cursor === undefined) return undefined;
+  const parts = Buffer.from(cursor, 'base64url').toString().split(':');
+  const [kind, t, r, k] = parts;
+  if (parts.length !== 4 || kind !== 'lq' || !/^\d+$/.test(t) || !isUuid(r) || !/^\d+$/.test(k)) {
+    throw new BadUserInputError(`after: ${JSON.stringify(cursor)} is not a cursor of this queue.`);
+  }
+  return { t, r, k: Number(k) };
+}
+
+/**
+ * Reading label queues: a dataset's queue page by page, queries by id, and the per-query and
+ * per-dataset batch reads behind the API's DataLoaders. Writes nothing.
+ */
+export class QueueListingService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly datasets: DatasetService,
+  ) {}
+
+  /** A page of the dataset's open queries in queue order. */
+  async queue(
+    key: ApiKey,
+    datasetId: string,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<QueueQuery>> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
+    const limit = pageSize(first);
+    const cursor = decodeQueueCursor(after);
+    const page = queuePage(dataset.id, limit + 1, cursor);
+    const rows: (QueueQuery & { t: string })[] = await this.ds.query(page.text, page.values);
+    const nodes = rows.slice(0, limit);
+    return {
+      nodes,
+      cursors: nodes.map((n) => encodeQueueCursor({ t: n.t, r: n.roundId, k: n.rank })),
+      hasNextPage: rows.length > limit,
+      hasPreviousPage: cursor !== undefined,
+      totalCount: async () => {
+        const count = openQueryCount(dataset.id);
+        const [{ n }] = await this.ds.query(count.text, count.values);
+        return n;
+      },
+    };
+  }
+
+  /** Queries by id, in the order given; ids that match no query are left out. */
+  async queriesByIds(ids: readonly string[], m: EntityManager = this.ds.manager) {
+    const s = queriesByIds(ids);
+    const rows: QueueQuery[] = await m.query(s.text, s.values);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id)!).filter(Boolean);
+  }
+
+  /**
+   * Each dataset's budget use by mechanism (pool round, stream, audit, synthesis): answers
+   * given (spent), live claims (held), and answers still owed to open queries (planned, which
+   * includes held), for DataLoader.
+   */
+  async budgetsByMechanism(datasetIds: readonly string[]): Promise<MechanismBudget[][]> {
+    const s = budgetsByMechanism(datasetIds);
+    const rows: (MechanismBudget & { datasetId: string })[] = await this.ds.query(s.text, s.values);
+    const byDataset = new Map<string, MechanismBudget[]>(datasetIds.map((id) => [id, []]));
+    for (const { datasetId, ...r } of rows) byDataset.get(datasetId)?.push(r);
+    return datasetIds.map((id) => byDataset.get(id)!);
+  }
+
+  /** Each query's answers so far, for DataLoader. */
+  async answersByQueryIds(queryIds: readonly string[]): Promise<QueryAnswer[][]> {
+    const s = answersByQueryIds(queryIds);
+    const rows: QueryAnswer[] = await this.ds.query(s.text, s.values);
+    const byQuery = new Map<string, QueryAnswer[]>(queryIds.map((id) => [id, []]));
+    for (const r of rows) byQuery.get(r.queryId)?.push(r);
+    return queryIds.map((id) => byQuery.get(id)!);
+  }
+
+  /** Live claims and answers of each query, for DataLoader. */
+  async progressByQueryIds(
+    queryIds: readonly string[],
+  ): Promise<{ answered: number; held: number }[]> {
+    const s = progressByQueryIds(queryIds);
+    const rows: { queryId: string; answered: number; held: number }[] = await this.ds.query(
+      s.text,
+      s.values,
+    );
+    const byQuery = new Map(rows.map((r) => [r.queryId, r]));
+    return queryIds.map((id) => byQuery.get(id) ?? { answered: 0, held: 0 });
+  }
+}
