@@ -5,6 +5,7 @@ import { testModel } from '../helpers/models';
 import { CLAIM, SUBMIT, openRound } from '../helpers/queues';
 import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
 import { runOnnx } from '../unit/trainers/helpers';
+import { trainSoftmax } from '../helpers/training';
 import { waitFor } from '../helpers/wait-for';
 
 const RUN_FIELDS = `id status error threshold thresholdSource targetPrecision auditRate seed
@@ -72,29 +73,6 @@ async function settle(t: TestServer, id: string): Promise<any> {
     timeoutMs: 90_000,
     what: `auto-label run ${id} to finish`,
   });
-}
-
-async function trainSoftmax(t: TestServer, d: string): Promise<string> {
-  const { trainModel } = await t.ok(
-    'mutation($i: TrainModelInput!) { trainModel(input: $i) { id } }',
-    { i: { datasetId: d, trainer: 'softmax', options: { seed: 3 } } },
-  );
-  const trainingRun = await waitFor(
-    async () => {
-      const { trainingRun } = await t.ok(
-        'query($id: ID!) { trainingRun(id: $id) { status error modelId } }',
-        { id: trainModel.id },
-      );
-      if (trainingRun.status === 'FAILED') throw new Error(trainingRun.error);
-      return trainingRun;
-    },
-    {
-      until: (run) => run.status === 'SUCCEEDED',
-      timeoutMs: 90_000,
-      what: `training run ${trainModel.id} to succeed`,
-    },
-  );
-  return trainingRun.modelId;
 }
 
 interface Scored {
