@@ -6,7 +6,7 @@
  * queues: the caller hands it features, ground truth and splits as arrays.
  *
  * Synchronous and CPU-bound (seconds to minutes): on the server, run it off the event loop with
- * `runSimulationInWorker` (`worker.ts`).
+ * `runSimulationInWorker` (`src/workers/simulation.worker.ts`).
  */
 import { performance } from 'node:perf_hooks';
 import { BadUserInputError, type InputProblem } from '../errors';

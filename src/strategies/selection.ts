@@ -1,7 +1,7 @@
 /**
  * How a strategy's output becomes a selection: a pointwise strategy's scores cut to the top rows,
  * a batch strategy's picks checked. Pure (no onnxruntime, no server state), so the inference
- * workers and the in-memory simulation (`src/simulation`) select the same way.
+ * workers and the in-memory simulation (`src/ml/simulation-engine.ts`) select the same way.
  */
 import { mulberry32 } from './math';
 import type { BatchStrategy, Pick, PointwiseStrategy, ScoredRows } from './types';

@@ -116,7 +116,7 @@ export interface WorkerSettings {
   maxSessionsPerWorker: number;
 }
 
-/** Sent once to every worker by `InferencePool.destroy`; see `release` in worker.ts. */
+/** Sent once to every worker by `InferencePool.destroy`; see `release` in inference.worker.ts. */
 export interface ReleaseTask {
   /** Int32 counter shared by the release tasks, so that each lands on a different worker. */
   barrier: SharedArrayBuffer;

@@ -1,6 +1,6 @@
 /**
  * The trainer worker: a piscina task module, so training (seconds to minutes of CPU) never runs
- * on the server's event loop. Run it through {@link TrainerPool} (`pool.ts`), or through any
+ * on the server's event loop. Run it through {@link TrainerPool} (trainer.pool.ts), or through any
  * piscina instance:
  *
  * ```ts

@@ -5,6 +5,8 @@ import { testModel } from '../helpers/models';
 import { CLAIM, SUBMIT, openRound } from '../helpers/queues';
 import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
 import { runOnnx } from '../unit/trainers/helpers';
+import { trainSoftmax } from '../helpers/training';
+import { waitFor } from '../helpers/wait-for';
 
 const RUN_FIELDS = `id status error threshold thresholdSource targetPrecision auditRate seed
   validation { total count correct precision coverage lower upper }
@@ -66,31 +68,11 @@ async function digitsDataset(
 }
 
 async function settle(t: TestServer, id: string): Promise<any> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const { autoLabelRun } = await t.ok(RUN, { id });
-    if (!['QUEUED', 'RUNNING'].includes(autoLabelRun.status)) return autoLabelRun;
-    if (Date.now() > deadline) throw new Error(`auto-label run still ${autoLabelRun.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function trainSoftmax(t: TestServer, d: string): Promise<string> {
-  const { trainModel } = await t.ok(
-    'mutation($i: TrainModelInput!) { trainModel(input: $i) { id } }',
-    { i: { datasetId: d, trainer: 'softmax', options: { seed: 3 } } },
-  );
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const { trainingRun } = await t.ok(
-      'query($id: ID!) { trainingRun(id: $id) { status error modelId } }',
-      { id: trainModel.id },
-    );
-    if (trainingRun.status === 'SUCCEEDED') return trainingRun.modelId;
-    if (trainingRun.status === 'FAILED') throw new Error(trainingRun.error);
-    if (Date.now() > deadline) throw new Error('training did not finish');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return waitFor(async () => (await t.ok(RUN, { id })).autoLabelRun, {
+    until: (autoLabelRun) => !['QUEUED', 'RUNNING'].includes(autoLabelRun.status),
+    timeoutMs: 90_000,
+    what: `auto-label run ${id} to finish`,
+  });
 }
 
 interface Scored {

@@ -124,15 +124,12 @@ function expectProgressInOrder(events: any[]): void {
   expect(last.scored).toBe(last.total);
 }
 
-async function waitForOpen(sub: {
-  events: any[];
-  waitFor(n: number, ms?: number): Promise<any[]>;
-}) {
-  const deadline = Date.now() + 60_000;
-  while (!sub.events.some((e) => e.roundProgress.status === 'OPEN')) {
-    if (Date.now() > deadline) throw new Error(`no OPEN event: ${JSON.stringify(sub.events)}`);
-    await sub.waitFor(sub.events.length + 1, 60_000);
-  }
+async function waitForOpen(sub: Awaited<ReturnType<typeof subscribe<any>>>) {
+  await sub.waitUntil(
+    (events) => events.some((e) => e.roundProgress.status === 'OPEN'),
+    'an OPEN round progress event',
+    60_000,
+  );
   return sub.events.map((e) => e.roundProgress);
 }
 

@@ -3,6 +3,7 @@ import { ApiKeyRole } from '../../src/entities';
 import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
 import { CLAIM, SUBMIT, openRound, queueDataset } from '../helpers/queues';
 import { testModel } from '../helpers/models';
+import { waitFor } from '../helpers/wait-for';
 
 const QUEUE = `query($d: ID!, $first: Int, $after: String) {
   labelQueue(datasetId: $d, first: $first, after: $after) {
@@ -603,12 +604,11 @@ describeEachDb('label queues', (t) => {
       );
       await openRound(t(), d, 120, { strategy: 'margin', modelIds: [registerModel.id] });
       // Predictions are stored just after the round opens.
-      const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline) {
-        const [{ n }] = await t().sql('SELECT count(*)::int AS n FROM prediction');
-        if (n >= 150) break;
-        await sleep(100);
-      }
+      await waitFor(async () => (await t().sql('SELECT count(*)::int AS n FROM prediction'))[0].n, {
+        until: (n) => n >= 150,
+        timeoutMs: 30_000,
+        what: '150 stored predictions',
+      });
     });
 
     const PAGE = `query($d: ID!, $first: Int) {

@@ -5,6 +5,7 @@ import { backends, createEmptyPgDatabase } from '../helpers/db';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';
 import { gqlTo, QUARRY, serve, stopProcess, type Served } from '../helpers/process';
+import { waitFor } from '../helpers/wait-for';
 
 const kill = stopProcess;
 const gql = gqlTo;
@@ -106,33 +107,38 @@ for (const backend of backends()) {
             i: { datasetId: d, strategy: 'margin', size: 40, modelIds: [registerModel.id] },
           },
         );
-        for (;;) {
-          const { round } = await gql(server, key, ROUND, { id: startRound.id });
-          if (round.status === 'SCORING' && round.progress.scored > 0) {
-            await kill(server, 'SIGKILL');
-            roundId = startRound.id;
-            break;
-          }
-          if (round.status === 'OPEN') {
-            await gql(server, key, 'mutation($id: ID!) { cancelRound(id: $id) { status } }', {
-              id: startRound.id,
-            });
-            break;
-          }
-          await new Promise((r) => setTimeout(r, 5));
+        const running = server;
+        const round = await waitFor(
+          async () => (await gql(running, key, ROUND, { id: startRound.id })).round,
+          {
+            until: (r) => (r.status === 'SCORING' && r.progress.scored > 0) || r.status === 'OPEN',
+            timeoutMs: 60_000,
+            intervalMs: 5,
+            what: `round ${startRound.id} to be scoring or open`,
+          },
+        );
+        if (round.status === 'OPEN') {
+          await gql(server, key, 'mutation($id: ID!) { cancelRound(id: $id) { status } }', {
+            id: startRound.id,
+          });
+        } else {
+          await kill(server, 'SIGKILL');
+          roundId = startRound.id;
         }
       }
       expect(roundId).toBeDefined();
 
-      server = await serve(env);
-      const deadline = Date.now() + 60_000;
-      let round: any;
-      for (;;) {
-        round = (await gql(server, key, ROUND, { id: roundId })).round;
-        if (!['QUEUED', 'SCORING', 'SELECTING'].includes(round.status) || Date.now() > deadline)
-          break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      const restarted = await serve(env);
+      server = restarted;
+      const round = await waitFor(
+        async () => (await gql(restarted, key, ROUND, { id: roundId })).round,
+        {
+          until: (r) => !['QUEUED', 'SCORING', 'SELECTING'].includes(r.status),
+          timeoutMs: 60_000,
+          intervalMs: 200,
+          what: `round ${roundId} to finish after the restart`,
+        },
+      );
       expect(round.error).toBeNull();
       expect(round.status).toBe('OPEN');
       expect(round.attempts).toBeGreaterThanOrEqual(2);

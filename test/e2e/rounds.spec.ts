@@ -6,6 +6,7 @@ import { ApiKeyRole } from '../../src/entities';
 import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';
+import { waitFor } from '../helpers/wait-for';
 
 const START = `mutation($i: StartRoundInput!) { startRound(input: $i) { id status size strategy params seed } }`;
 const ROUND = `query($id: ID!) { round(id: $id) {
@@ -48,14 +49,11 @@ async function register(t: TestServer, d: string, name: string, onnx: Buffer): P
 
 /** Polls the round until it leaves the running states. */
 async function settle(t: TestServer, id: string, timeoutMs = 60_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { round } = await t.ok(ROUND, { id });
-    if (!RUNNING.includes(round.status)) return round;
-    if (Date.now() > deadline)
-      throw new Error(`round ${id} still ${round.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return waitFor(async () => (await t.ok(ROUND, { id })).round, {
+    until: (round) => !RUNNING.includes(round.status),
+    timeoutMs,
+    what: `round ${id} to leave ${RUNNING.join('/')}`,
+  });
 }
 
 async function countRounds(t: TestServer): Promise<number> {
@@ -217,15 +215,21 @@ describeEachDb(
 
     it("keeps each scored item's prediction as a pre-label", async () => {
       // Predictions are stored in the background and may trail the round's opening briefly.
-      let items: any;
-      for (let tries = 0; tries < 50; tries++) {
-        ({ items } = await t().ok(
-          'query($d: ID!) { items(datasetId: $d, first: 3, filter: { labelled: false }) { edges { node { predictions { modelId value classIndex confidence } } } } }',
-          { d },
-        ));
-        if (items.edges[0].node.predictions.length > 0) break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      const items = await waitFor(
+        async () =>
+          (
+            await t().ok(
+              'query($d: ID!) { items(datasetId: $d, first: 3, filter: { labelled: false }) { edges { node { predictions { modelId value classIndex confidence } } } } }',
+              { d },
+            )
+          ).items,
+        {
+          until: (items) => items.edges[0].node.predictions.length > 0,
+          timeoutMs: 10_000,
+          intervalMs: 200,
+          what: 'the first unlabelled item to have predictions',
+        },
+      );
       const predictions = items.edges[0].node.predictions;
       expect(predictions.length).toBeGreaterThan(0);
       expect(predictions.map((p: { modelId: string }) => p.modelId)).toContain(withEmbedding);

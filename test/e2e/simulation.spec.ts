@@ -1,5 +1,6 @@
 import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
+import { waitFor } from '../helpers/wait-for';
 
 const SIMULATE = `mutation($i: SimulateInput!) { simulate(input: $i) { id status params } }`;
 const SIMULATION = `query($id: ID!) { simulation(id: $id) {
@@ -30,13 +31,12 @@ async function digitsWithTruth(t: TestServer, name: string): Promise<string> {
 }
 
 async function settle(t: TestServer, id: string): Promise<any> {
-  const deadline = Date.now() + 170_000;
-  for (;;) {
-    const { simulation } = await t.ok(SIMULATION, { id });
-    if (!['QUEUED', 'RUNNING'].includes(simulation.status)) return simulation;
-    if (Date.now() > deadline) throw new Error(`simulation still ${simulation.status}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  return waitFor(async () => (await t.ok(SIMULATION, { id })).simulation, {
+    until: (simulation) => !['QUEUED', 'RUNNING'].includes(simulation.status),
+    timeoutMs: 170_000,
+    intervalMs: 250,
+    what: `simulation ${id} to finish`,
+  });
 }
 
 async function realState(t: TestServer, d: string) {

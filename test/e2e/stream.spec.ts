@@ -3,6 +3,7 @@ import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';
 import { CLAIM, SUBMIT } from '../helpers/queues';
+import { trainSoftmax } from '../helpers/training';
 
 const STREAM = `mutation($d: ID!, $m: ID!, $items: [ImportItemInput!]!, $p: StreamPolicyInput!, $s: String) {
   streamItems(datasetId: $d, modelId: $m, items: $items, policy: $p, stream: $s) {
@@ -48,21 +49,7 @@ async function digitsWithModel(
     'mutation($d: ID!, $items: [ImportItemInput!]!) { importItems(datasetId: $d, items: $items) { importedCount } }',
     { d, items },
   );
-  const { trainModel } = await t.ok(
-    'mutation($i: TrainModelInput!) { trainModel(input: $i) { id } }',
-    { i: { datasetId: d, trainer: 'softmax', options: { seed: 3 } } },
-  );
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const { trainingRun } = await t.ok(
-      'query($id: ID!) { trainingRun(id: $id) { status error modelId } }',
-      { id: trainModel.id },
-    );
-    if (trainingRun.status === 'SUCCEEDED') return { d, model: trainingRun.modelId };
-    if (trainingRun.status === 'FAILED') throw new Error(trainingRun.error);
-    if (Date.now() > deadline) throw new Error('training did not finish');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return { d, model: await trainSoftmax(t, d) };
 }
 
 /** The streamed digits `from..to` (rows 0.. of the file), as import items. */

@@ -2,6 +2,7 @@ import { ApiKeyRole } from '../../src/entities';
 import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';
+import { waitFor } from '../helpers/wait-for';
 
 const TRAIN = `mutation($i: TrainModelInput!) { trainModel(input: $i) { id status params } }`;
 const RUN = `query($id: ID!) { trainingRun(id: $id) {
@@ -45,13 +46,11 @@ async function digitsDataset(t: TestServer, name: string, seedLabels: number): P
 }
 
 async function settleRun(t: TestServer, id: string): Promise<any> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const { trainingRun } = await t.ok(RUN, { id });
-    if (!['QUEUED', 'RUNNING'].includes(trainingRun.status)) return trainingRun;
-    if (Date.now() > deadline) throw new Error(`training run still ${trainingRun.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return waitFor(async () => (await t.ok(RUN, { id })).trainingRun, {
+    until: (trainingRun) => !['QUEUED', 'RUNNING'].includes(trainingRun.status),
+    timeoutMs: 90_000,
+    what: `training run ${id} to finish`,
+  });
 }
 
 async function taskCount(t: TestServer): Promise<number> {

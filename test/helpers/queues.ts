@@ -1,6 +1,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { TestServer } from './server';
+import { waitFor } from './wait-for';
 
 export const CLASSES = ['cat', 'dog', 'bird'];
 
@@ -56,18 +57,24 @@ export async function openRound(
       },
     },
   );
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const { round } = await t.ok('query($id: ID!) { round(id: $id) { status error } }', {
-      id: startRound.id,
-    });
-    if (round.status === 'OPEN') return startRound.id;
-    if (!['QUEUED', 'SCORING', 'SELECTING'].includes(round.status)) {
-      throw new Error(`round ended ${round.status}: ${round.error}`);
-    }
-    if (Date.now() > deadline) throw new Error('round did not open');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(
+    async () => {
+      const { round } = await t.ok('query($id: ID!) { round(id: $id) { status error } }', {
+        id: startRound.id,
+      });
+      if (!['QUEUED', 'SCORING', 'SELECTING', 'OPEN'].includes(round.status)) {
+        throw new Error(`round ended ${round.status}: ${round.error}`);
+      }
+      return round;
+    },
+    {
+      until: (round) => round.status === 'OPEN',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+      what: `round ${startRound.id} to open`,
+    },
+  );
+  return startRound.id;
 }
 
 export const CLAIM = `mutation($d: ID!, $n: Int!, $l: Int, $a: String) {
@@ -87,6 +94,8 @@ export interface Subscribed<T> {
   events: T[];
   /** Resolves once `n` events have arrived (or rejects after `timeoutMs`). */
   waitFor(n: number, timeoutMs?: number): Promise<T[]>;
+  /** Resolves once `accept` holds for the events so far (or rejects after `timeoutMs`). */
+  waitUntil(accept: (events: T[]) => boolean, what: string, timeoutMs?: number): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -107,7 +116,6 @@ export async function subscribe<T = any>(
   });
   const events: T[] = [];
   let error: unknown;
-  let wake: () => void = () => undefined;
   // Subscribed once the server acknowledged the connection and started the operation; a
   // round trip of a throwaway query on the same socket makes sure of both.
   const unsubscribe = client.subscribe<T>(
@@ -116,13 +124,11 @@ export async function subscribe<T = any>(
       next: (v) => {
         if (v.errors) error = v.errors;
         else events.push(v.data as T);
-        wake();
       },
       error: (e) => {
         error = e;
-        wake();
       },
-      complete: () => wake(),
+      complete: () => undefined,
     },
   );
   await new Promise<void>((resolve, reject) => {
@@ -132,25 +138,21 @@ export async function subscribe<T = any>(
     );
   });
   if (error) throw new Error(JSON.stringify(error));
+  const waitUntil = (accept: (events: T[]) => boolean, what: string, timeoutMs = 15_000) =>
+    waitFor(
+      () => {
+        if (error) throw new Error(JSON.stringify(error));
+        return events;
+      },
+      { until: accept, timeoutMs, intervalMs: 20, what },
+    );
   return {
     events,
     waitFor: async (n, timeoutMs = 15_000) => {
-      const deadline = Date.now() + timeoutMs;
-      while (events.length < n) {
-        if (error) throw new Error(JSON.stringify(error));
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          throw new Error(
-            `${events.length} of ${n} events after ${timeoutMs} ms: ${JSON.stringify(events)}`,
-          );
-        }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, Math.min(left, 200));
-        });
-      }
+      await waitUntil((seen) => seen.length >= n, `${n} events`, timeoutMs);
       return events.slice(0, n);
     },
+    waitUntil,
     close: async () => {
       unsubscribe();
       await client.dispose();

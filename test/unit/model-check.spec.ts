@@ -9,6 +9,7 @@ import {
   ModelCheckRequest,
 } from '../../src/ml/model-check';
 import { buildFeedForwardOnnx, DenseLayer, FeedForwardSpec } from '../../src/ml/onnx-build';
+import { waitFor } from '../helpers/wait-for';
 
 const MIB = 1024 * 1024;
 const LIMITS: ModelCheckLimits = { timeoutMs: 30_000, maxRssBytes: 1024 * MIB };
@@ -291,11 +292,11 @@ describe('checkModel', () => {
   it('reports a crash, with the signal, when the child dies before replying', async () => {
     const outcome = rejection(checkModel(request(endlessModel(), { featureDim: 10 }), LIMITS));
 
-    let pids: number[] = [];
-    while (pids.length === 0) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      pids = liveCheckChildren();
-    }
+    const pids = await waitFor(liveCheckChildren, {
+      until: (live) => live.length > 0,
+      intervalMs: 10,
+      what: 'a model-check child process',
+    });
     // What the kernel's OOM killer or a segfault looks like from outside.
     process.kill(pids[0], 'SIGSEGV');
 

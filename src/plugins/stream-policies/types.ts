@@ -6,7 +6,7 @@
  * module exports `policies: StreamPolicy[]` (see `registry.ts`).
  *
  * Policies are pure: everything a policy remembers between items lives in its state, a plain
- * JSON value that the server persists between calls (see `session.ts`).
+ * JSON value that the server persists between calls (see `src/services/stream-session.ts`).
  */
 import type { Plugin } from '../registry';
 import type { Random } from '../../strategies/math';

@@ -183,7 +183,7 @@ export class TrainerRegistry {
 
   /**
    * Validates the options and the data, then trains. Synchronous and CPU-bound: on the server,
-   * run it in a worker (`worker.ts`, `TrainerPool`).
+   * run it in a worker (`src/workers/trainer.worker.ts`, `TrainerPool`).
    *
    * @throws BadUserInputError for an unknown trainer, bad options or unusable data (see
    *   `checkTrainInput`)

@@ -7,7 +7,7 @@
  * Conventions every trainer follows:
  * - Training is deterministic: the same data, options and `seed` give the same weights, bit for
  *   bit, on the same platform. Randomness comes from a seeded generator, never `Math.random`.
- * - Trainers run inside worker threads (`worker.ts`): self-contained (no server state, no I/O).
+ * - Trainers run in `trainer.worker.ts` threads: self-contained (no server state, no I/O).
  * - The exported ONNX graph and `predict` compute the same function (to float32 rounding).
  */
 import type { DenseLayer } from '../../ml/onnx-build';
@@ -101,7 +101,7 @@ export interface Trainer<O = Record<string, unknown>> {
    */
   readonly optionsSchema: Record<string, unknown>;
   /**
-   * Fits a model. Synchronous and CPU-bound: call it from a worker thread (`worker.ts`), not
+   * Fits a model. Synchronous and CPU-bound: call it from a thread of `trainer.worker.ts`, not
    * from the server's event loop. The input has been checked (`checkTrainInput`).
    */
   train(input: TrainInput<O>): TrainedModel;

@@ -1,109 +1,15 @@
 import fs from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
 import { parse } from 'csv-parse/sync';
-import type { QuarryClient } from './client';
-import { mulberry32, seedFrom } from '../strategies/math';
-import { renderLearningCurvesSvg, formatSimulationTable } from '../ml/simulation-chart';
-import type { SimulationResult } from '../ml/simulation-chart';
-import { runSimulationInWorker } from '../workers/simulation.worker';
-import { loadConfig } from '../config';
+import type { QuarryClient } from '../client';
+import { mulberry32, seedFrom } from '../../strategies/math';
+import { renderLearningCurvesSvg, formatSimulationTable } from '../../ml/simulation-chart';
+import type { SimulationResult } from '../../ml/simulation-chart';
+import { runSimulationInWorker } from '../../workers/simulation.worker';
+import { loadConfig } from '../../config';
+import { err, out } from '../output';
 
-const err = (line: string) => process.stderr.write(line + '\n');
-const out = (line: string) => process.stdout.write(line + '\n');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const RUN = `query($id: ID!) { trainingRun(id: $id) {
-  status error model { id name version humanLabels metrics { accuracy macroF1 logLoss expectedCalibrationError rows } }
-} }`;
-
-/** `quarry model train`: starts a training run and, unless --no-wait, waits for its model. */
-export async function trainCommand(
-  client: QuarryClient,
-  datasetId: string,
-  opts: {
-    trainer: string;
-    options?: string;
-    includeModelLabels?: boolean;
-    name?: string;
-    wait: boolean;
-  },
-): Promise<void> {
-  let options: unknown;
-  if (opts.options) {
-    try {
-      options = JSON.parse(opts.options);
-    } catch {
-      throw new Error(`--options must be JSON, e.g. '{"epochs": 50}'; got ${opts.options}`);
-    }
-  }
-  const { trainModel } = await client.request(
-    'mutation($i: TrainModelInput!) { trainModel(input: $i) { id status } }',
-    {
-      i: {
-        datasetId,
-        trainer: opts.trainer,
-        options,
-        includeModelLabels: opts.includeModelLabels ?? false,
-        name: opts.name,
-      },
-    },
-  );
-  if (!opts.wait) {
-    out(trainModel.id);
-    return;
-  }
-  err(`Training ${opts.trainer} (run ${trainModel.id})…`);
-  for (;;) {
-    const { trainingRun: run } = await client.request(RUN, { id: trainModel.id });
-    if (run.status === 'FAILED') throw new Error(`Training failed: ${run.error}`);
-    if (run.status === 'SUCCEEDED') {
-      const m = run.model;
-      const metrics = m.metrics
-        ? `validation accuracy ${m.metrics.accuracy.toFixed(3)}, macro-F1 ${m.metrics.macroF1.toFixed(3)} on ${m.metrics.rows} items`
-        : 'no labelled VALIDATION items to measure it on';
-      err(
-        `Registered ${m.name} as version ${m.version}, trained on ${m.humanLabels} labels: ${metrics}.`,
-      );
-      out(m.id);
-      return;
-    }
-    await sleep(250);
-  }
-}
-
-/** `quarry learning-curve`: the model versions with their label counts and metrics. */
-export async function learningCurveCommand(client: QuarryClient, datasetId: string) {
-  const { learningCurve } = await client.request(
-    `query($d: ID!) { learningCurve(datasetId: $d) {
-      humanLabels model { version name createdAt } metrics { accuracy macroF1 logLoss expectedCalibrationError }
-    } }`,
-    { d: datasetId },
-  );
-  const rows: string[][] = [
-    ['version', 'name', 'labels', 'accuracy', 'macro-F1', 'log-loss', 'ECE'],
-    ...learningCurve.map((p: any) => [
-      String(p.model.version),
-      p.model.name,
-      String(p.humanLabels),
-      ...(p.metrics
-        ? [
-            p.metrics.accuracy,
-            p.metrics.macroF1,
-            p.metrics.logLoss,
-            p.metrics.expectedCalibrationError,
-          ].map((x: number) => x.toFixed(3))
-        : ['-', '-', '-', '-']),
-    ]),
-  ];
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const r of rows)
-    out(
-      r
-        .map((cell, c) => cell.padEnd(widths[c]))
-        .join('  ')
-        .trimEnd(),
-    );
-}
 
 export interface SimulateOptions {
   strategies: string[];

@@ -1,0 +1,36 @@
+import type { QuarryClient } from '../client';
+import { out } from '../output';
+
+/** `quarry learning-curve`: the model versions with their label counts and metrics. */
+export async function learningCurveCommand(client: QuarryClient, datasetId: string) {
+  const { learningCurve } = await client.request(
+    `query($d: ID!) { learningCurve(datasetId: $d) {
+      humanLabels model { version name createdAt } metrics { accuracy macroF1 logLoss expectedCalibrationError }
+    } }`,
+    { d: datasetId },
+  );
+  const rows: string[][] = [
+    ['version', 'name', 'labels', 'accuracy', 'macro-F1', 'log-loss', 'ECE'],
+    ...learningCurve.map((p: any) => [
+      String(p.model.version),
+      p.model.name,
+      String(p.humanLabels),
+      ...(p.metrics
+        ? [
+            p.metrics.accuracy,
+            p.metrics.macroF1,
+            p.metrics.logLoss,
+            p.metrics.expectedCalibrationError,
+          ].map((x: number) => x.toFixed(3))
+        : ['-', '-', '-', '-']),
+    ]),
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const r of rows)
+    out(
+      r
+        .map((cell, c) => cell.padEnd(widths[c]))
+        .join('  ')
+        .trimEnd(),
+    );
+}
