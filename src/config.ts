@@ -36,6 +36,13 @@ export interface QuarryConfig {
   inferenceThreads: number;
   /** Inference tasks that may wait for a worker before new work is refused (SERVICE_OVERLOADED). */
   inferenceMaxQueue: number;
+  /**
+   * Training worker threads, each training one job at a time on one core. Default 1: training
+   * shares the machine with the inference workers, which already have a thread per core.
+   */
+  trainerThreads: number;
+  /** Training jobs that may wait for a trainer thread before new ones are refused (SERVICE_OVERLOADED). */
+  trainerMaxQueue: number;
   /** Pool rows read from the database and scored per chunk. */
   roundChunkRows: number;
   /** A round job not finished this long after it started is taken to have died and is retried. */
@@ -66,6 +73,8 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   streamPolicyModules: [],
   inferenceThreads: os.availableParallelism(),
   inferenceMaxQueue: 64,
+  trainerThreads: 1,
+  trainerMaxQueue: 8,
   roundChunkRows: 50_000,
   roundJobExpireSeconds: 15 * 60,
   jobPollingSeconds: 2,
@@ -135,6 +144,8 @@ export function loadConfig(
       : undefined,
     inferenceThreads: intFromEnv(env, 'QUARRY_INFERENCE_THREADS', 1, 256),
     inferenceMaxQueue: intFromEnv(env, 'QUARRY_INFERENCE_MAX_QUEUE', 1),
+    trainerThreads: intFromEnv(env, 'QUARRY_TRAINER_THREADS', 1, 256),
+    trainerMaxQueue: intFromEnv(env, 'QUARRY_TRAINER_MAX_QUEUE', 0),
     roundChunkRows: intFromEnv(env, 'QUARRY_ROUND_CHUNK_ROWS', 1),
     roundJobExpireSeconds: intFromEnv(env, 'QUARRY_ROUND_JOB_EXPIRE_SECONDS', 1),
     jobPollingSeconds: intFromEnv(env, 'QUARRY_JOB_POLLING_SECONDS', 1),

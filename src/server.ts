@@ -132,7 +132,10 @@ export async function startServer(
     events,
   );
   // Training runs in a worker thread of its own, never on the event loop.
-  const trainerPool = new TrainerPool(trainers, { threads: 1 });
+  const trainerPool = new TrainerPool(trainers, {
+    threads: config.trainerThreads,
+    maxQueue: config.trainerMaxQueue,
+  });
   const tasks = new TaskRunner(db, config, trainerPool, services.models, { inference, events });
 
   const app = express();

@@ -8,16 +8,16 @@
  * process.
  */
 import type { TopLevelSpec } from 'vega-lite' with { 'resolution-mode': 'import' };
+import type { SimulationPoint as EnginePoint } from './simulation.types';
 
-/** One evaluation point of one strategy, aggregated over the simulation's repeats. */
-export interface SimulationPoint {
-  /** Labelled items the model was trained on. */
-  labels: number;
-  meanAccuracy: number;
-  stdAccuracy: number;
-  minAccuracy: number;
-  maxAccuracy: number;
-}
+/**
+ * One evaluation point of one strategy, aggregated over the simulation's repeats: the part of
+ * the engine's point the chart draws.
+ */
+export type SimulationPoint = Pick<
+  EnginePoint,
+  'labels' | 'meanAccuracy' | 'stdAccuracy' | 'minAccuracy' | 'maxAccuracy'
+>;
 
 /** The learning curve of one query strategy. */
 export interface SimulationStrategyResult {

@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { types } from 'node:util';
-import { Piscina } from 'piscina';
-import { ErrorCode, QuarryError } from '../errors';
+import { requireInteger, requireString, withDefaults, WorkerPool } from './worker-pool';
 import type {
   ModelRef,
   Pick,
@@ -32,7 +31,7 @@ export interface InferencePoolOptions {
   threads?: number;
   /**
    * Tasks that may wait for a busy pool; one more is refused with
-   * {@link InferenceOverloadedError}. `0`: none wait. Default: 4 per thread.
+   * `ServiceOverloadedError` (`SERVICE_OVERLOADED`). `0`: none wait. Default: 4 per thread.
    */
   maxQueue?: number;
   /** Most rows one `session.run` gets (each run costs about 30 µs on top of the work). Default 1024. */
@@ -46,30 +45,14 @@ const MAX_QUEUE_PER_THREAD = 4;
 const WORKER_FILE = path.join(__dirname, 'inference.worker.js');
 /** How long destroy() lets one worker's release task wait for the others'. */
 const RELEASE_WAIT_MS = 2000;
-/** piscina's messages (errors.ts) when its queue is full, or when there is none and no free worker. */
-const PISCINA_OVERLOAD_MESSAGES = new Set([
-  'Task queue is at limit',
-  'No task queue available and all Workers are busy',
-]);
 const OUTPUT_KINDS = new Set(['PROBABILITIES', 'LOGITS']);
 
-/** The inference pool's queue is full: the client should retry later. */
-export class InferenceOverloadedError extends QuarryError {
-  override name = 'InferenceOverloadedError';
-  constructor(queued: number) {
-    super(
-      ErrorCode.SERVICE_OVERLOADED,
-      `The inference workers are busy (${queued} tasks waiting); try again in a moment.`,
-    );
-  }
-}
-
 /**
- * ONNX inference and strategy selection in a pool of worker threads (piscina), so no model ever
- * runs on the server's event loop. Each worker loads a model once and keeps the session, keyed by
- * the model's SHA-256. Typed arrays travel in both directions as transferred buffers: after
- * `score(task)` the caller's `task.features` is detached (unless the call was refused with
- * {@link InferenceOverloadedError}, in which case nothing was sent).
+ * ONNX inference and strategy selection in a pool of worker threads (a {@link WorkerPool}), so no
+ * model ever runs on the server's event loop. Each worker loads a model once and keeps the
+ * session, keyed by the model's SHA-256. Typed arrays travel in both directions as transferred
+ * buffers: after `score(task)` the caller's `task.features` is detached (unless the call was
+ * refused with `ServiceOverloadedError` (`SERVICE_OVERLOADED`), in which case nothing was sent).
  *
  * @example
  * ```ts
@@ -81,56 +64,58 @@ export class InferenceOverloadedError extends QuarryError {
 export class InferencePool {
   readonly threads: number;
   readonly maxQueue: number;
-  readonly #piscina: Piscina;
-  readonly #inFlight = new Set<Promise<unknown>>();
-  #destroying: Promise<void> | undefined;
+  readonly #pool: WorkerPool;
 
   /** @throws RangeError naming the offending option */
   constructor(options: InferencePoolOptions = {}) {
     const threads = options.threads ?? availableParallelism();
-    const resolved = {
-      ...DEFAULTS,
-      threads,
-      maxQueue: threads * MAX_QUEUE_PER_THREAD,
-      ...withoutUndefined(options),
-    };
-    requireInteger('options.threads', resolved.threads, 1);
-    requireInteger('options.maxQueue', resolved.maxQueue, 0);
+    const resolved = withDefaults(
+      { ...DEFAULTS, threads, maxQueue: threads * MAX_QUEUE_PER_THREAD },
+      options,
+    );
     requireInteger('options.batchRows', resolved.batchRows, 1);
     requireInteger('options.maxSessionsPerWorker', resolved.maxSessionsPerWorker, 1);
-    this.threads = resolved.threads;
-    this.maxQueue = resolved.maxQueue;
     const workerData: WorkerSettings = {
       batchRows: resolved.batchRows,
       maxSessionsPerWorker: resolved.maxSessionsPerWorker,
     };
-    this.#piscina = new Piscina({
+    this.#pool = new WorkerPool({
       filename: WORKER_FILE,
+      threads: resolved.threads,
+      maxQueue: resolved.maxQueue,
       // A fixed set of threads: a worker that went idle and exited would lose its sessions.
-      minThreads: this.threads,
-      maxThreads: this.threads,
-      maxQueue: this.maxQueue,
-      concurrentTasksPerWorker: 1,
+      keepThreads: true,
       workerData,
+      names: { pool: 'inference pool', workers: 'inference workers', tasks: 'tasks' },
+      farewell: {
+        name: 'release',
+        task: (): ReleaseTask => ({
+          barrier: new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT),
+          workers: resolved.threads,
+          waitMs: RELEASE_WAIT_MS,
+        }),
+      },
     });
+    this.threads = this.#pool.threads;
+    this.maxQueue = this.#pool.maxQueue;
   }
 
   /** Tasks waiting for a free worker. */
   get queueSize(): number {
-    return this.#piscina.queueSize;
+    return this.#pool.queueSize;
   }
 
   /**
    * Runs the task's model(s) over its rows; see {@link ScoreTask} and {@link ScoreResult}.
    *
-   * @throws InferenceOverloadedError when the queue is full (nothing was sent; retry later)
+   * @throws ServiceOverloadedError when the queue is full (nothing was sent; retry later)
    * @throws RangeError when the task is malformed (a caller bug)
    * @throws Error with a readable message when a model cannot be loaded or fails to run, or the
    *   pointwise strategy fails; the pool stays usable
    */
   async score(task: ScoreTask): Promise<ScoreResult> {
     validateScoreTask(task);
-    return this.#run<ScoreResult>('score', task, [task.features]);
+    return this.#pool.run<ScoreResult>('score', task, [task.features]);
   }
 
   /**
@@ -138,13 +123,13 @@ export class InferencePool {
    * `task.seed`; returns `min(size, pool.rows)` distinct picks in rank order. Works for strategies
    * that need no model too (`pool.probabilities` empty).
    *
-   * @throws InferenceOverloadedError when the queue is full
+   * @throws ServiceOverloadedError when the queue is full
    * @throws Error when the strategy fails or returns malformed picks
    */
   async select(task: SelectTask): Promise<Pick[]> {
     validateSelectTask(task);
     const arrays = [...task.pool.probabilities, task.pool.embeddings, task.labelled?.embeddings];
-    return this.#run<Pick[]>('select', task, arrays);
+    return this.#pool.run<Pick[]>('select', task, arrays);
   }
 
   /**
@@ -152,42 +137,7 @@ export class InferencePool {
    * threads. Idempotent; tasks submitted afterwards are refused.
    */
   destroy(): Promise<void> {
-    this.#destroying ??= this.#shutdown();
-    return this.#destroying;
-  }
-
-  async #run<R>(name: string, task: unknown, arrays: (ArrayBufferView | undefined)[]): Promise<R> {
-    if (this.#destroying) throw new Error('The inference pool has been destroyed.');
-    const transferList = [
-      ...new Set(
-        arrays.flatMap((a) => (a && !types.isSharedArrayBuffer(a.buffer) ? [a.buffer] : [])),
-      ),
-    ];
-    const running = this.#piscina.run(task, { name, transferList });
-    this.#inFlight.add(running);
-    try {
-      return (await running) as R;
-    } catch (error) {
-      if (error instanceof Error && PISCINA_OVERLOAD_MESSAGES.has(error.message)) {
-        throw new InferenceOverloadedError(this.#piscina.queueSize);
-      }
-      throw error;
-    } finally {
-      this.#inFlight.delete(running);
-    }
-  }
-
-  async #shutdown(): Promise<void> {
-    await Promise.allSettled([...this.#inFlight]);
-    const release: ReleaseTask = {
-      barrier: new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT),
-      workers: this.threads,
-      waitMs: RELEASE_WAIT_MS,
-    };
-    await Promise.allSettled(
-      Array.from({ length: this.threads }, () => this.#piscina.run(release, { name: 'release' })),
-    );
-    await this.#piscina.destroy();
+    return this.#pool.destroy();
   }
 }
 
@@ -235,20 +185,4 @@ function validateSelectTask(task: SelectTask): void {
   requireInteger('task.size', task.size, 0);
   if (!Number.isInteger(task.seed)) throw new RangeError('task.seed must be an integer');
   requireInteger('task.pool.rows', task.pool?.rows, 0);
-}
-
-function requireInteger(field: string, value: unknown, min: number): void {
-  if (!Number.isSafeInteger(value) || (value as number) < min) {
-    throw new RangeError(`${field} must be an integer of ${min} or more, got ${String(value)}`);
-  }
-}
-
-function requireString(field: string, value: unknown): void {
-  if (typeof value !== 'string' || value === '') {
-    throw new RangeError(`${field} must be a non-empty string`);
-  }
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }

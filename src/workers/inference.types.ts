@@ -2,6 +2,7 @@
  * What travels between the server and the inference workers. Plain data only: every field is
  * structured-cloneable, and the typed arrays' buffers are transferred, not copied.
  */
+import type { TopRows } from '../strategies/selection';
 import type { Pick, ScoredRows } from '../strategies/types';
 
 /** A registered model, as a worker needs it. */
@@ -69,20 +70,10 @@ export interface ScoreResult {
   /** The first model's probability of `predictedClass`, for every row. */
   confidence: Float32Array;
   /**
-   * With `pointwise`: the local top rows by score, highest first (ties: the lower row first),
-   * at most `keep` of them.
+   * With `pointwise`: the local top rows by score (row indices into the task's block), highest
+   * first (ties: the lower row first), at most `keep` of them.
    */
-  top?: {
-    /** Row indices into the task's block. */
-    rows: Int32Array;
-    scores: Float64Array;
-    reasons: Record<string, number>[];
-    /** With `returnOutputs`: one row-major `top x classCount` array per model. */
-    probabilities?: Float32Array[];
-    /** With `returnOutputs` and `embeddings`: row-major `top x embeddingDim`. */
-    embeddings?: Float32Array;
-    embeddingDim?: number;
-  };
+  top?: TopRows;
   /** Without `pointwise`: every row's outputs. */
   all?: {
     /** One row-major `rows x classCount` array per model. */

@@ -7,10 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { types } from 'node:util';
 import { workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { Piscina } from 'piscina';
 import type { BatchStrategy, PointwiseStrategy, Strategy } from '../strategies/types';
 import { argmaxRows, firstNonFinite, softmaxRows } from '../strategies/rows';
 import { firstLine, scoreTop, selectBatch } from '../strategies/selection';
@@ -25,6 +23,7 @@ import type {
   StrategyRef,
   WorkerSettings,
 } from './inference.types';
+import { movable, taskHandler } from './worker-pool';
 
 const settings = workerData as WorkerSettings;
 
@@ -41,19 +40,19 @@ const sessions = new Map<string, Promise<ort.InferenceSession>>();
 const strategyModules = new Map<string, Map<string, Strategy>>();
 
 /** Scores a block of rows with one model or a committee; see `ScoreTask`. */
-export async function score(task: ScoreTask): Promise<ScoreResult> {
+export const score = taskHandler(async (task: ScoreTask): Promise<ScoreResult> => {
   try {
     return transferable(await runScore(task));
   } finally {
     await evictSessions();
   }
-}
+});
 
 /** Runs a batch strategy's `select` with a seeded generator; see `SelectTask`. */
-export function select(task: SelectTask): Pick[] {
+export const select = taskHandler((task: SelectTask): Pick[] => {
   const strategy = findStrategy(task.strategy, 'batch') as BatchStrategy;
   return selectBatch(strategy, task.strategy, task);
-}
+});
 
 /**
  * Releases every session of this worker. `InferencePool.destroy` sends one per thread; each
@@ -286,27 +285,17 @@ function findStrategy(ref: StrategyRef, kind: Strategy['kind']): Strategy {
 
 /** Marks the result's typed arrays for transfer back to the caller's thread. */
 function transferable(result: ScoreResult): ScoreResult {
-  const buffers = new Set<ArrayBuffer>();
-  const add = (array: ArrayBufferView | undefined): void => {
-    if (array && !types.isSharedArrayBuffer(array.buffer)) buffers.add(array.buffer as ArrayBuffer);
-  };
-  add(result.predictedClass);
-  add(result.confidence);
-  result.all?.probabilities.forEach(add);
-  add(result.all?.embeddings);
-  add(result.top?.rows);
-  add(result.top?.scores);
-  result.top?.probabilities?.forEach(add);
-  add(result.top?.embeddings);
-  const moved = {
-    get [Piscina.transferableSymbol]() {
-      return [...buffers];
-    },
-    get [Piscina.valueSymbol]() {
-      return result;
-    },
-  };
-  return Piscina.move(moved as never) as unknown as ScoreResult;
+  const { all, top } = result;
+  return movable(result, [
+    result.predictedClass,
+    result.confidence,
+    ...(all?.probabilities ?? []),
+    all?.embeddings,
+    top?.rows,
+    top?.scores,
+    ...(top?.probabilities ?? []),
+    top?.embeddings,
+  ]);
 }
 
 function describe(model: ModelRef): string {

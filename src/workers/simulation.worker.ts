@@ -1,15 +1,21 @@
 /**
  * Runs a simulation in a worker thread of its own, so its minutes of CPU never block the event
- * loop, with progress messages back to the caller. A plain `worker_threads` Worker rather than
- * piscina: a task streams progress as it goes, and cancelling terminates the thread.
+ * loop, with progress messages back to the caller.
+ *
+ * A plain `worker_threads` Worker rather than a `WorkerPool`: a simulation streams progress on
+ * the same port as its result (so every step is reported before the result arrives), loads the
+ * plugin modules of its own call, and cancelling terminates its thread, so a pooled thread would
+ * never be reused after a cancel; a run takes minutes, so starting a thread costs nothing worth
+ * pooling, and simulations are already one at a time per process (the task queue's batch size).
+ * It shares the kit's transfer list and its errors across threads (`worker-pool.ts`): a
+ * `QuarryError` thrown in the simulation arrives with its code and extensions intact.
  *
  * This module is both sides: imported, it gives {@link runSimulationInWorker}; started as a
  * worker by it (recognised by its `workerData`), it runs the simulation and posts
  * {@link SimulationWorkerMessage}s.
  */
-import { types } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { BadUserInputError, ErrorCode, type InputProblem } from '../errors';
+import { QuarryError } from '../errors';
 import { StrategyRegistry } from '../strategies/registry';
 import { TrainerRegistry } from '../plugins/trainers/registry';
 import {
@@ -18,6 +24,7 @@ import {
   type SimulationProgress,
   type SimulationResult,
 } from '../ml/simulation-engine';
+import { errorForThread, errorFromThread, transferListOf } from './worker-pool';
 
 /** The compiled worker module. */
 const SIMULATION_WORKER_FILE = __filename;
@@ -54,11 +61,8 @@ export type SimulationWorkerMessage =
   | { type: 'result'; result: SimulationResult }
   | {
       type: 'error';
-      /** Set when the error was a client-visible `QuarryError`. */
-      code?: string;
-      message: string;
-      problems?: InputProblem[];
-      stack?: string;
+      /** What `errorForThread` made of the error: a coded error as data, anything else as it is. */
+      error: unknown;
     };
 
 /**
@@ -68,7 +72,7 @@ export type SimulationWorkerMessage =
  * worker.
  *
  * @throws BadUserInputError (rebuilt from the worker's message, code and problems intact) for
- *   input `runSimulation` refuses
+ *   input `runSimulation` refuses; any other `QuarryError` likewise with its code
  * @throws the signal's reason when `signal` aborts (the worker is terminated at once)
  * @throws Error with the worker's message for anything else (a plugin that throws, a crash)
  *
@@ -93,13 +97,7 @@ export function runSimulationInWorker(
     strategyModules: [...(options.strategyModules ?? [])],
     trainerModules: [...(options.trainerModules ?? [])],
   };
-  const transferList = [
-    ...new Set(
-      [input.features, input.groundTruth, input.split]
-        .filter((a) => ArrayBuffer.isView(a) && !types.isSharedArrayBuffer(a.buffer))
-        .map((a) => a.buffer as ArrayBuffer),
-    ),
-  ];
+  const transferList = transferListOf([input.features, input.groundTruth, input.split]);
   return new Promise<SimulationResult>((resolve, reject) => {
     let settled = false;
     const worker = new Worker(SIMULATION_WORKER_FILE, { workerData: data, transferList });
@@ -154,13 +152,14 @@ export function runSimulationInWorker(
 }
 
 function rebuildError(message: Extract<SimulationWorkerMessage, { type: 'error' }>): Error {
-  if (message.code === ErrorCode.BAD_USER_INPUT) {
-    return new BadUserInputError(message.message, message.problems);
+  const error = errorFromThread(message.error);
+  if (error instanceof QuarryError) return error;
+  const cause = error as { message?: unknown; stack?: unknown } | null;
+  const rebuilt = new Error(`simulation failed: ${String(cause?.message ?? error)}`);
+  if (typeof cause?.stack === 'string') {
+    rebuilt.stack = `${rebuilt.message}\n--- in the simulation worker ---\n${cause.stack}`;
   }
-  const error = new Error(`simulation failed: ${message.message}`);
-  if (message.stack)
-    error.stack = `${error.message}\n--- in the simulation worker ---\n${message.stack}`;
-  return error;
+  return rebuilt;
 }
 
 /** The worker side: run once, post progress, the result or the error, and end. */
@@ -177,14 +176,7 @@ function serve(data: SimulationWorkerData): void {
     );
     post({ type: 'result', result });
   } catch (error) {
-    const e = error as Error & { extensions?: { code?: unknown; problems?: InputProblem[] } };
-    post({
-      type: 'error',
-      code: typeof e?.extensions?.code === 'string' ? e.extensions.code : undefined,
-      message: e instanceof Error ? e.message : String(error),
-      problems: e?.extensions?.problems,
-      stack: e instanceof Error ? e.stack : undefined,
-    });
+    post({ type: 'error', error: errorForThread(error) });
   }
 }
 

@@ -1,10 +1,9 @@
 import * as path from 'node:path';
-import { Piscina } from 'piscina';
-import { ErrorCode, QuarryError } from '../errors';
 import { checkTrainInput } from '../plugins/trainers/data';
 import { BUILTIN_TRAINERS_MODULE, type TrainerRegistry } from '../plugins/trainers/registry';
+import { withDefaults, WorkerPool } from './worker-pool';
 import {
-  trainTransferList,
+  trainArrays,
   type TrainerWorkerSettings,
   type TrainRequest,
   type TrainResult,
@@ -22,32 +21,19 @@ export interface TrainerPoolOptions {
    * machine with the inference pool, which already has a thread per core.
    */
   threads?: number;
-  /** Jobs that may wait for a busy pool; one more is refused with {@link TrainerOverloadedError}. Default 8. */
+  /**
+   * Jobs that may wait for a busy pool; one more is refused with `ServiceOverloadedError`
+   * (`SERVICE_OVERLOADED`). Default 8.
+   */
   maxQueue?: number;
 }
 
 const DEFAULTS = { threads: 1, maxQueue: 8 };
-/** piscina's messages (errors.ts) when its queue is full, or when there is none and no free worker. */
-const PISCINA_OVERLOAD_MESSAGES = new Set([
-  'Task queue is at limit',
-  'No task queue available and all Workers are busy',
-]);
-
-/** The trainer pool's queue is full: the client should retry later. */
-export class TrainerOverloadedError extends QuarryError {
-  override name = 'TrainerOverloadedError';
-  constructor(queued: number) {
-    super(
-      ErrorCode.SERVICE_OVERLOADED,
-      `The trainers are busy (${queued} jobs waiting); try again in a moment.`,
-    );
-  }
-}
 
 /**
- * Training in worker threads (piscina). Requests are validated in the calling thread first, so
- * bad options and unusable data surface as `BadUserInputError` with its code intact; the buffers
- * of a request that passes are transferred (`features`, an `Int32Array` of labels and
+ * Training in worker threads (a {@link WorkerPool}). Requests are validated in the calling thread
+ * first, so bad options and unusable data are refused before anything is sent; the buffers of a
+ * request that passes are transferred (`features`, an `Int32Array` of labels and
  * `predict.features` are detached afterwards).
  *
  * @example
@@ -60,17 +46,14 @@ export class TrainerOverloadedError extends QuarryError {
 export class TrainerPool {
   readonly threads: number;
   readonly #registry: TrainerRegistry;
-  readonly #piscina: Piscina;
+  readonly #pool: WorkerPool;
 
   /**
    * @param registry the server's trainers; its plugin modules are loaded in the workers too
    * @throws RangeError naming the offending option
    */
   constructor(registry: TrainerRegistry, options: TrainerPoolOptions = {}) {
-    const resolved = { ...DEFAULTS, ...withoutUndefined(options) };
-    requireInteger('options.threads', resolved.threads, 1);
-    requireInteger('options.maxQueue', resolved.maxQueue, 0);
-    this.threads = resolved.threads;
+    const resolved = withDefaults(DEFAULTS, options);
     this.#registry = registry;
     const workerData: TrainerWorkerSettings = {
       pluginModules: [
@@ -82,19 +65,19 @@ export class TrainerPool {
         ),
       ],
     };
-    this.#piscina = new Piscina({
+    this.#pool = new WorkerPool({
       filename: TRAINER_WORKER_FILE,
-      minThreads: 0,
-      maxThreads: resolved.threads,
+      threads: resolved.threads,
       maxQueue: resolved.maxQueue,
-      concurrentTasksPerWorker: 1,
       workerData,
+      names: { pool: 'trainer pool', workers: 'trainers', tasks: 'jobs' },
     });
+    this.threads = this.#pool.threads;
   }
 
   /** Jobs waiting for a free worker. */
   get queueSize(): number {
-    return this.#piscina.queueSize;
+    return this.#pool.queueSize;
   }
 
   /**
@@ -102,7 +85,7 @@ export class TrainerPool {
    *
    * @throws BadUserInputError for an unknown trainer, bad options or unusable data (nothing
    *   was sent)
-   * @throws TrainerOverloadedError when the queue is full (nothing was sent)
+   * @throws ServiceOverloadedError when the queue is full (nothing was sent)
    */
   async train(request: TrainRequest): Promise<TrainResult> {
     this.#registry.options(request.trainer, request.options);
@@ -112,31 +95,11 @@ export class TrainerPool {
         `predict.features has ${request.predict.features.length} values, expected predict.rows x dim = ${request.predict.rows * request.dim}`,
       );
     }
-    try {
-      return (await this.#piscina.run(request, {
-        name: 'trainInWorker',
-        transferList: trainTransferList(request),
-      })) as TrainResult;
-    } catch (error) {
-      if (error instanceof Error && PISCINA_OVERLOAD_MESSAGES.has(error.message)) {
-        throw new TrainerOverloadedError(this.#piscina.queueSize);
-      }
-      throw error;
-    }
+    return this.#pool.run<TrainResult>('trainInWorker', request, trainArrays(request));
   }
 
-  /** Waits for running jobs, then stops the threads. */
-  async destroy(): Promise<void> {
-    await this.#piscina.close();
+  /** Waits for the jobs already accepted, then stops the threads. Idempotent. */
+  destroy(): Promise<void> {
+    return this.#pool.destroy();
   }
-}
-
-function requireInteger(field: string, value: unknown, min: number): void {
-  if (!Number.isSafeInteger(value) || (value as number) < min) {
-    throw new RangeError(`${field} must be an integer of ${min} or more, got ${String(value)}`);
-  }
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }

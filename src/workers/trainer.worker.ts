@@ -14,11 +14,10 @@
  * `workerData` may carry {@link TrainerWorkerSettings} (the plugin modules to load besides the
  * built-ins). Typed arrays travel both ways as transferred buffers.
  */
-import { types } from 'node:util';
 import { workerData } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import { TrainerRegistry } from '../plugins/trainers/registry';
 import type { Prediction } from '../plugins/trainers/types';
+import { movable, taskHandler, transferListOf } from './worker-pool';
 
 /** One training job for a worker. */
 export interface TrainRequest {
@@ -85,10 +84,10 @@ let registry: TrainerRegistry | undefined;
 /**
  * Trains, exports ONNX and (if asked) predicts, in the calling worker thread.
  *
- * @throws BadUserInputError (its message survives the thread boundary, its class does not:
- *   validate in the calling thread first, as `TrainerPool` does, to keep the code)
+ * @throws BadUserInputError for bad options or data; through a {@link WorkerPool} it arrives with
+ *   its code (through a bare piscina, as data: see `errorFromThread`)
  */
-export function trainInWorker(request: TrainRequest): TrainResult {
+export const trainInWorker = taskHandler((request: TrainRequest): TrainResult => {
   registry ??= TrainerRegistry.load((workerData as TrainerWorkerSettings | null)?.pluginModules);
   const { trainer, options, features, labels, rows, dim, classCount, predict } = request;
   const outcome = registry.train(trainer, { features, labels, rows, dim, classCount }, options);
@@ -112,23 +111,21 @@ export function trainInWorker(request: TrainRequest): TrainResult {
       embeddings: predict.embeddings ?? false,
     });
   }
-  return transferable(result);
+  return movable(result, [
+    result.onnx,
+    result.predictions?.probabilities,
+    result.predictions?.embeddings,
+  ]);
+});
+
+/** The typed arrays of a request whose buffers are transferred to the worker. */
+export function trainArrays(request: TrainRequest): (ArrayBufferView | number[] | undefined)[] {
+  return [request.features, request.labels, request.predict?.features];
 }
 
 /** The buffers of a request to transfer to the worker (each once; shared memory is not moved). */
 export function trainTransferList(request: TrainRequest): ArrayBuffer[] {
-  const arrays: (ArrayBufferView | number[] | undefined)[] = [
-    request.features,
-    request.labels,
-    request.predict?.features,
-  ];
-  const buffers = new Set<ArrayBuffer>();
-  for (const a of arrays) {
-    if (a && ArrayBuffer.isView(a) && !types.isSharedArrayBuffer(a.buffer)) {
-      buffers.add(a.buffer as ArrayBuffer);
-    }
-  }
-  return [...buffers];
+  return transferListOf(trainArrays(request));
 }
 
 /**
@@ -140,23 +137,4 @@ function ownedBytes(bytes: Uint8Array): Uint8Array {
     return new Uint8Array(bytes.buffer as ArrayBuffer);
   }
   return new Uint8Array(bytes);
-}
-
-function transferable(result: TrainResult): TrainResult {
-  const buffers = [result.onnx.buffer as ArrayBuffer];
-  if (result.predictions) {
-    buffers.push(result.predictions.probabilities.buffer as ArrayBuffer);
-    if (result.predictions.embeddings) {
-      buffers.push(result.predictions.embeddings.buffer as ArrayBuffer);
-    }
-  }
-  const moved = {
-    get [Piscina.transferableSymbol]() {
-      return buffers;
-    },
-    get [Piscina.valueSymbol]() {
-      return result;
-    },
-  };
-  return Piscina.move(moved as never) as unknown as TrainResult;
 }

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_CONFIG, loadConfig } from '../../src/config';
 
@@ -52,6 +53,53 @@ describe('loadConfig', () => {
     expect(
       loadConfig({ QUARRY_STREAM_POLICY_MODULES: 'a/one.js, /abs/two.js' }).streamPolicyModules,
     ).toEqual([path.resolve('a/one.js'), '/abs/two.js']);
+  });
+
+  it('gives the worker pools their threads and queues from the environment, defaulting as before', () => {
+    expect(loadConfig({})).toMatchObject({
+      inferenceThreads: os.availableParallelism(),
+      inferenceMaxQueue: 64,
+      trainerThreads: 1,
+      trainerMaxQueue: 8,
+    });
+    expect(
+      loadConfig({
+        QUARRY_INFERENCE_THREADS: '3',
+        QUARRY_INFERENCE_MAX_QUEUE: '12',
+        QUARRY_TRAINER_THREADS: '2',
+        QUARRY_TRAINER_MAX_QUEUE: '0',
+      }),
+    ).toMatchObject({
+      inferenceThreads: 3,
+      inferenceMaxQueue: 12,
+      trainerThreads: 2,
+      trainerMaxQueue: 0,
+    });
+  });
+
+  it.each([
+    [
+      'QUARRY_INFERENCE_THREADS',
+      '0',
+      'QUARRY_INFERENCE_THREADS must be an integer from 1 to 256, got "0"',
+    ],
+    [
+      'QUARRY_TRAINER_THREADS',
+      '0',
+      'QUARRY_TRAINER_THREADS must be an integer from 1 to 256, got "0"',
+    ],
+    [
+      'QUARRY_TRAINER_THREADS',
+      'two',
+      'QUARRY_TRAINER_THREADS must be an integer from 1 to 256, got "two"',
+    ],
+    [
+      'QUARRY_TRAINER_MAX_QUEUE',
+      '-1',
+      'QUARRY_TRAINER_MAX_QUEUE must be an integer of 0 or more, got "-1"',
+    ],
+  ])('refuses worker option %s=%j, naming the variable', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
   });
 
   it('keeps QUARRY_DATA_DIR=memory:// as the in-memory database', () => {

@@ -1,19 +1,24 @@
 /**
  * Training of small feed-forward classifiers (softmax regression, one-hidden-layer MLPs) with
- * mini-batch Adam, and the trained model that predicts in memory and exports ONNX. Pure
- * computation over typed arrays; the built-in trainers are thin wrappers around
- * {@link trainNetwork}.
+ * mini-batch Adam: initialisation, the epoch loop and the optimiser. The forward and backward
+ * passes are in `network-kernel.ts`; the trained model, which predicts in memory and exports
+ * ONNX, is {@link FeedForwardModel} (`feed-forward-model.ts`). Pure computation over typed
+ * arrays; the built-in trainers are thin wrappers around {@link trainNetwork}.
  */
-import { buildFeedForwardOnnx, type DenseLayer } from '../../ml/onnx-build';
 import { mulberry32, seedFrom, type Random } from '../../strategies/math';
 import { fitStandardizer, standardizeRows } from './data';
+import { FeedForwardModel } from './feed-forward-model';
 import {
-  ONNX_NAMES,
-  type Prediction,
-  type Standardizer,
-  type TrainedModel,
-  type TrainInput,
-} from './types';
+  backward,
+  crossEntropyDelta,
+  forward,
+  GROUP,
+  toDenseLayer,
+  type Layer,
+} from './network-kernel';
+import type { TrainInput } from './types';
+
+export { FeedForwardModel, type FeedForwardModelParts } from './feed-forward-model';
 
 /** Options every gradient-descent trainer shares (the built-ins' schemas document them). */
 export interface DescentOptions {
@@ -49,39 +54,6 @@ export interface NetworkSpec {
 }
 
 const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
-
-/**
- * Rows pushed through the network together. Four rows share each weight's load in the forward
- * pass and each gradient's load and store in the backward pass: measured 1.6x faster than one
- * row at a time for softmax regression over 128 features and 10 classes in V8 (Node 20). The code is unrolled for 4.
- */
-const GROUP = 4;
-
-/**
- * A layer as the forward pass sees it. Weights are row-major `[outDim, inDim]` (ONNX's transpose)
- * so that every inner loop runs over contiguous memory.
- */
-interface ForwardLayer {
-  inDim: number;
-  outDim: number;
-  activation: 'relu' | 'tanh' | 'none';
-  w: Float64Array;
-  b: Float64Array;
-  /** This layer's outputs for the current group of rows, row-major `[GROUP, outDim]`. */
-  out: Float64Array;
-}
-
-/** A layer while training: its parameters, gradients, Adam moments and per-group buffers. */
-interface Layer extends ForwardLayer {
-  gw: Float64Array;
-  gb: Float64Array;
-  mw: Float64Array;
-  vw: Float64Array;
-  mb: Float64Array;
-  vb: Float64Array;
-  /** d loss / d (pre-activation output) for the current group, `[GROUP, outDim]`. */
-  delta: Float64Array;
-}
 
 /**
  * Fits the network to the rows with mini-batch Adam on the mean cross-entropy plus
@@ -225,115 +197,6 @@ function initLayers(dim: number, classCount: number, spec: NetworkSpec, random: 
   return layers;
 }
 
-/**
- * Fills each layer's `out` for the group of rows in `input` (`[GROUP, inDim]`); the last
- * layer's `out` holds the softmax probabilities.
- */
-function forward(layers: readonly ForwardLayer[], input: Float64Array): void {
-  let a = input;
-  for (const layer of layers) {
-    const { inDim, outDim, w, b, out, activation } = layer;
-    const a1 = inDim;
-    const a2 = 2 * inDim;
-    const a3 = 3 * inDim;
-    for (let j = 0; j < outDim; j++) {
-      const o = j * inDim;
-      let s0 = b[j];
-      let s1 = s0;
-      let s2 = s0;
-      let s3 = s0;
-      for (let i = 0; i < inDim; i++) {
-        const wi = w[o + i];
-        s0 += wi * a[i];
-        s1 += wi * a[a1 + i];
-        s2 += wi * a[a2 + i];
-        s3 += wi * a[a3 + i];
-      }
-      out[j] = s0;
-      out[outDim + j] = s1;
-      out[2 * outDim + j] = s2;
-      out[3 * outDim + j] = s3;
-    }
-    const n = GROUP * outDim;
-    if (activation === 'relu') {
-      for (let k = 0; k < n; k++) if (out[k] < 0) out[k] = 0;
-    } else if (activation === 'tanh') {
-      for (let k = 0; k < n; k++) out[k] = Math.tanh(out[k]);
-    }
-    a = out;
-  }
-  const { out, outDim } = layers[layers.length - 1];
-  for (let g = 0; g < GROUP; g++) softmaxInPlace(out, g * outDim, outDim);
-}
-
-/**
- * For the first `n` rows of the group, sets `delta` to the gradient of the row's cross-entropy
- * with respect to the logits (`p - onehot(label)`), and returns the rows' summed loss,
- * `-ln p[label]` (floored so that a saturated wrong answer gives a large finite loss). The
- * padding rows get a zero delta, so they add nothing to the gradients.
- */
-function crossEntropyDelta(last: Layer, labels: Int32Array, n: number): number {
-  const { out: p, delta, outDim } = last;
-  delta.fill(0);
-  let loss = 0;
-  for (let g = 0; g < n; g++) {
-    const o = g * outDim;
-    for (let c = 0; c < outDim; c++) delta[o + c] = p[o + c];
-    delta[o + labels[g]] -= 1;
-    loss -= Math.log(Math.max(p[o + labels[g]], 1e-300));
-  }
-  return loss;
-}
-
-/** Adds the group's gradients to each layer's `gw`/`gb`, from the last layer's `delta`. */
-function backward(layers: Layer[], input: Float64Array): void {
-  for (let l = layers.length - 1; l >= 0; l--) {
-    const { inDim, outDim, w, gw, gb, delta } = layers[l];
-    const a = l === 0 ? input : layers[l - 1].out;
-    const a1 = inDim;
-    const a2 = 2 * inDim;
-    const a3 = 3 * inDim;
-    for (let j = 0; j < outDim; j++) {
-      const d0 = delta[j];
-      const d1 = delta[outDim + j];
-      const d2 = delta[2 * outDim + j];
-      const d3 = delta[3 * outDim + j];
-      // ReLU zeroes many hidden units' deltas: skipping them saves much of the first layer's work.
-      if (d0 === 0 && d1 === 0 && d2 === 0 && d3 === 0) continue;
-      gb[j] += d0 + d1 + d2 + d3;
-      const o = j * inDim;
-      for (let i = 0; i < inDim; i++) {
-        gw[o + i] += d0 * a[i] + d1 * a[a1 + i] + d2 * a[a2 + i] + d3 * a[a3 + i];
-      }
-    }
-    if (l === 0) break;
-    const below = layers[l - 1];
-    const prev = below.delta;
-    prev.fill(0);
-    for (let j = 0; j < outDim; j++) {
-      const d0 = delta[j];
-      const d1 = delta[outDim + j];
-      const d2 = delta[2 * outDim + j];
-      const d3 = delta[3 * outDim + j];
-      const o = j * inDim;
-      for (let i = 0; i < inDim; i++) {
-        const wi = w[o + i];
-        prev[i] += d0 * wi;
-        prev[a1 + i] += d1 * wi;
-        prev[a2 + i] += d2 * wi;
-        prev[a3 + i] += d3 * wi;
-      }
-    }
-    const h = below.out;
-    const n = GROUP * inDim;
-    if (below.activation === 'relu') {
-      for (let k = 0; k < n; k++) if (h[k] <= 0) prev[k] = 0;
-    } else if (below.activation === 'tanh') {
-      for (let k = 0; k < n; k++) prev[k] *= 1 - h[k] * h[k];
-    }
-  }
-}
-
 function adamStep(
   layers: Layer[],
   batchRows: number,
@@ -364,19 +227,6 @@ function adamStep(
   }
 }
 
-/** Softmax of `z[offset .. offset + n)`, in place. */
-function softmaxInPlace(z: Float64Array, offset: number, n: number): void {
-  const end = offset + n;
-  let max = -Infinity;
-  for (let c = offset; c < end; c++) if (z[c] > max) max = z[c];
-  let sum = 0;
-  for (let c = offset; c < end; c++) {
-    z[c] = Math.exp(z[c] - max);
-    sum += z[c];
-  }
-  for (let c = offset; c < end; c++) z[c] /= sum;
-}
-
 function shuffle(order: Int32Array, random: Random): void {
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.min(i, Math.floor(random() * (i + 1)));
@@ -401,125 +251,4 @@ function gaussian(random: Random): () => number {
     spare = radius * Math.sin(2 * Math.PI * v);
     return radius * Math.cos(2 * Math.PI * v);
   };
-}
-
-/** The training layout `[outDim, inDim]` in float64 to ONNX's `[inDim, outDim]` in float32. */
-function toDenseLayer(layer: Layer): DenseLayer {
-  const { inDim, outDim, w, b, activation } = layer;
-  const weights = new Float32Array(inDim * outDim);
-  for (let j = 0; j < outDim; j++) {
-    for (let i = 0; i < inDim; i++) weights[i * outDim + j] = w[j * inDim + i];
-  }
-  return { inDim, outDim, activation, weights, bias: Float32Array.from(b) };
-}
-
-/** What {@link FeedForwardModel} is made of. */
-export interface FeedForwardModelParts {
-  trainer: string;
-  standardize: Standardizer;
-  /** At least one; the last gives the logits (its activation must be `none`). */
-  layers: DenseLayer[];
-  epochs: number;
-  finalLoss: number;
-  lossHistory: Float64Array;
-}
-
-/**
- * A trained feed-forward classifier: standardisation, dense layers, softmax. Plugin trainers
- * may build one from their own parameters to get `predict` and `export` for free.
- */
-export class FeedForwardModel implements TrainedModel {
-  readonly trainer: string;
-  readonly inputDim: number;
-  readonly classCount: number;
-  readonly embeddingDim: number;
-  readonly standardize: Standardizer;
-  readonly layers: readonly DenseLayer[];
-  readonly epochs: number;
-  readonly finalLoss: number;
-  readonly lossHistory: Float64Array;
-
-  constructor(parts: FeedForwardModelParts) {
-    const { layers } = parts;
-    if (layers.length === 0) throw new RangeError('a model needs at least one layer');
-    const logits = layers[layers.length - 1];
-    if ((logits.activation ?? 'none') !== 'none') {
-      throw new RangeError('the last layer gives the logits: its activation must be none');
-    }
-    this.trainer = parts.trainer;
-    this.inputDim = layers[0].inDim;
-    this.classCount = logits.outDim;
-    this.embeddingDim = logits.inDim;
-    this.standardize = parts.standardize;
-    this.layers = layers;
-    this.epochs = parts.epochs;
-    this.finalLoss = parts.finalLoss;
-    this.lossHistory = parts.lossHistory;
-  }
-
-  predict(
-    features: Float32Array,
-    rows: number,
-    options: { embeddings?: boolean } = {},
-  ): Prediction {
-    const { inputDim: dim, classCount, embeddingDim, layers } = this;
-    if (!Number.isSafeInteger(rows) || rows < 0) {
-      throw new RangeError(`rows must be a non-negative integer, got ${String(rows)}`);
-    }
-    if (features.length !== rows * dim) {
-      throw new RangeError(
-        `features has ${features.length} values, expected rows x inputDim = ${rows * dim}`,
-      );
-    }
-    const probabilities = new Float32Array(rows * classCount);
-    const embeddings = options.embeddings ? new Float32Array(rows * embeddingDim) : undefined;
-    const { mean, scale } = this.standardize;
-    // The training kernel over float64 copies of the float32 parameters, four rows at a time.
-    const forwardLayers = layers.map(
-      ({ inDim, outDim, weights, bias, activation }): ForwardLayer => {
-        const w = new Float64Array(inDim * outDim);
-        for (let i = 0; i < inDim; i++) {
-          for (let j = 0; j < outDim; j++) w[j * inDim + i] = weights[i * outDim + j];
-        }
-        const out = new Float64Array(GROUP * outDim);
-        return {
-          inDim,
-          outDim,
-          activation: activation ?? 'none',
-          w,
-          b: Float64Array.from(bias),
-          out,
-        };
-      },
-    );
-    const probs = forwardLayers[forwardLayers.length - 1].out;
-    const hidden =
-      forwardLayers.length > 1 ? forwardLayers[forwardLayers.length - 2].out : undefined;
-    const group = new Float64Array(GROUP * dim);
-    for (let start = 0; start < rows; start += GROUP) {
-      const n = Math.min(GROUP, rows - start);
-      for (let k = 0; k < n * dim; k++) {
-        const i = k % dim;
-        group[k] = Math.fround(Math.fround(features[start * dim + k] - mean[i]) / scale[i]);
-      }
-      if (n < GROUP) group.fill(0, n * dim);
-      forward(forwardLayers, group);
-      probabilities.set(probs.subarray(0, n * classCount), start * classCount);
-      if (embeddings) {
-        const source = hidden ?? group;
-        embeddings.set(source.subarray(0, n * embeddingDim), start * embeddingDim);
-      }
-    }
-    return { rows, classCount, probabilities, embeddings, embeddingDim };
-  }
-
-  export(): Uint8Array {
-    return buildFeedForwardOnnx({
-      inputName: ONNX_NAMES.input,
-      inputDim: this.inputDim,
-      standardize: this.standardize,
-      layers: [...this.layers],
-      outputs: { probabilities: ONNX_NAMES.probabilities, embedding: ONNX_NAMES.embedding },
-    });
-  }
 }

@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
+// The pool's overload error is the server-wide one (code SERVICE_OVERLOADED).
+import { ServiceOverloadedError as InferenceOverloadedError } from '../../../src/errors';
 import {
-  InferenceOverloadedError,
   InferencePool,
   ModelRef,
   ScoreTask,

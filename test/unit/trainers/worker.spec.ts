@@ -15,6 +15,7 @@ import {
 import { argmaxRows, maxAbsDifference, runOnnx, separable } from './helpers';
 
 const plugin = path.resolve(__dirname, '../../fixtures/trainers/nearest-centroid.js');
+const refusing = path.resolve(__dirname, '../../fixtures/workers/refusing-trainer.js');
 
 function request(overrides: Partial<TrainRequest> = {}): TrainRequest {
   const train = separable(60, 11);
@@ -96,7 +97,7 @@ describe('trainInWorker', () => {
 describe('TrainerPool', () => {
   let pool: TrainerPool;
   beforeAll(() => {
-    pool = new TrainerPool(TrainerRegistry.load([plugin]));
+    pool = new TrainerPool(TrainerRegistry.load([plugin, refusing]));
   });
   afterAll(async () => {
     await pool.destroy();
@@ -122,6 +123,40 @@ describe('TrainerPool', () => {
     const task = request({ labels: new Int32Array(60) });
     await expect(pool.train(task)).rejects.toThrow(
       'All 60 labelled rows are of class 0; training a classifier needs labels of at least two distinct classes.',
+    );
+  });
+
+  it('gives a coded error thrown by a trainer in the worker to the caller with its code', async () => {
+    const task = request({ trainer: 'refusing', options: undefined });
+    const error = await pool.train(task).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BadUserInputError);
+    expect(error).toMatchObject({
+      message: 'refusing will not train on 60 rows',
+      extensions: {
+        code: 'BAD_USER_INPUT',
+        problems: [{ field: 'labels', message: 'refused by the plugin' }],
+      },
+    });
+  });
+
+  it('refuses a job beyond the queue with SERVICE_OVERLOADED', async () => {
+    const small = new TrainerPool(TrainerRegistry.load(), { threads: 1, maxQueue: 0 });
+    try {
+      const busy = small.train(request());
+      const refused = request();
+      await expect(small.train(refused)).rejects.toMatchObject({
+        extensions: { code: 'SERVICE_OVERLOADED' },
+      });
+      expect(refused.features.byteLength).toBe(60 * 5 * 4);
+      await expect(busy).resolves.toMatchObject({ facts: { trainer: 'mlp' } });
+    } finally {
+      await small.destroy();
+    }
+  });
+
+  it('refuses malformed options, naming them', () => {
+    expect(() => new TrainerPool(TrainerRegistry.load(), { threads: 0 })).toThrow(
+      'options.threads must be an integer of 1 or more, got 0',
     );
   });
 });
