@@ -1,5 +1,5 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { CreateDatasetInput, DatasetNode, UpdateDatasetInput } from '../schema/types';
+import { CreateDatasetInput, DatasetNode, UpdateDatasetInput } from '../schema/dataset.types';
 import { Permission } from '../services/permissions';
 import type { GraphQLContext } from './context';
 

@@ -16,9 +16,9 @@ import {
   ItemConnection,
   ItemFilter,
   ItemNode,
-  LabelNode,
-  PredictionNode,
-} from '../schema/types';
+} from '../schema/item.types';
+import { LabelNode } from '../schema/label.types';
+import { PredictionNode } from '../schema/model.types';
 import { toConnection } from '../schema/connection';
 import { NotFoundError } from '../errors';
 import { authorize, Permission } from '../services/permissions';

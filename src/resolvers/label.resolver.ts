@@ -7,7 +7,7 @@ import {
   LabelItemInput,
   LabelItemsResult,
   LabelNode,
-} from '../schema/types';
+} from '../schema/label.types';
 import { toConnection } from '../schema/connection';
 import type { GraphQLContext } from './context';
 

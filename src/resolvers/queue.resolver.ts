@@ -13,18 +13,17 @@ import {
 import {
   AnnotatorAgreementNode,
   BudgetNode,
-  DatasetNode,
   LabelQueryConnection,
   MechanismBudgetNode,
   LabelQueryNode,
-  PredictionNode,
   QueryAnswerNode,
   QueryClaimNode,
   QueueEventNode,
-  RoundNode,
-  RoundProgressEventNode,
   SubmitLabelResult,
-} from '../schema/types';
+} from '../schema/queue.types';
+import { DatasetNode } from '../schema/dataset.types';
+import { PredictionNode } from '../schema/model.types';
+import { RoundNode, RoundProgressEventNode } from '../schema/round.types';
 import { toConnection } from '../schema/connection';
 import { authorize, Permission } from '../services/permissions';
 import type { QueueEvent, RoundEvent } from '../services/event-bus';

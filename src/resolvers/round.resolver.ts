@@ -1,11 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import {
-  ItemNode,
-  LabelQueryNode,
-  RoundNode,
-  RoundProgress,
-  StartRoundInput,
-} from '../schema/types';
+import { ItemNode } from '../schema/item.types';
+import { LabelQueryNode } from '../schema/queue.types';
+import { RoundNode, RoundProgress, StartRoundInput } from '../schema/round.types';
 import type { LabelQuery, Round } from '../entities';
 import type { GraphQLContext } from './context';
 

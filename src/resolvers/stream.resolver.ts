@@ -2,7 +2,8 @@ import DataLoader from 'dataloader';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { StreamDecisionKind } from '../entities';
 import { authorize, Permission } from '../services/permissions';
-import { ImportItemInput, ItemNode, LabelQueryNode } from '../schema/types';
+import { ImportItemInput, ItemNode } from '../schema/item.types';
+import { LabelQueryNode } from '../schema/queue.types';
 import {
   StreamDecisionConnection,
   StreamDecisionNode,

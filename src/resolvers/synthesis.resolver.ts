@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
-import { ItemNode } from '../schema/types';
+import { ItemNode } from '../schema/item.types';
 import { SynthesisMethodNode, SynthesizeItemsResult } from '../schema/synthesis.types';
 import { authorize, Permission } from '../services/permissions';
 import type { GraphQLContext } from './context';

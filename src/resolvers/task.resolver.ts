@@ -1,15 +1,13 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { LearningCurvePointNode, ModelMetricsNode, ModelNode } from '../schema/model.types';
 import {
-  LearningCurvePointNode,
-  ModelMetricsNode,
-  ModelNode,
   SimulateInput,
   SimulationCurveNode,
   SimulationNode,
   TrainerNode,
   TrainingRunNode,
   TrainModelInput,
-} from '../schema/types';
+} from '../schema/task.types';
 import { Task, TaskKind } from '../entities';
 import type { ClassificationMetrics } from '../ml/classification-metrics';
 import type { GraphQLContext } from './context';
