@@ -10,6 +10,7 @@ import {
   Resolver,
   Root,
 } from 'type-graphql';
+import { GraphQLJSON } from 'graphql-scalars';
 import {
   ImportItemInput,
   ImportItemsResult,
@@ -108,5 +109,25 @@ export class ItemResolver {
     authorize(ctx.key, Permission.READ_LABELS);
     const labels = await ctx.loaders.itemLabels.load(item.id);
     return Promise.all(labels.map((l) => toLabelNode(l, ctx)));
+  }
+
+  @FieldResolver(() => [ID], {
+    nullable: true,
+    description:
+      'For SYNTHETIC items: the labelled items it was made from (base item first); null otherwise.',
+  })
+  parents(@Root() item: ItemNode & { parents?: (string | number)[] | null }): string[] | null {
+    return item.parents ? item.parents.map(String) : null;
+  }
+
+  @FieldResolver(() => GraphQLJSON, {
+    nullable: true,
+    description:
+      'For SYNTHETIC items: how it was made — `method`, `params` (defaults applied), `seed`, the `record` of what the method drew (e.g. mixup `lambda`, smote `gap`) and the `intendedClass` it was meant to have; null otherwise.',
+  })
+  synthesis(
+    @Root() item: ItemNode & { synthesis?: Record<string, unknown> | null },
+  ): Record<string, unknown> | null {
+    return item.synthesis ?? null;
   }
 }

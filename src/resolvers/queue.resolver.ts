@@ -21,9 +21,10 @@ import {
   QueueEventNode,
   SubmitLabelResult,
 } from '../schema/queue.types';
-import { DatasetNode } from '../schema/dataset.types';
 import { PredictionNode } from '../schema/model.types';
+import { ItemNode } from '../schema/item.types';
 import { RoundNode, RoundProgressEventNode } from '../schema/round.types';
+import type { LabelQuery } from '../entities';
 import { toConnection } from '../schema/connection';
 import { authorize, Permission } from '../services/permissions';
 import type { QueueEvent, RoundEvent } from '../services/event-bus';
@@ -174,6 +175,13 @@ export class QueueResolver {
     return ctx.services.queues.agreement(ctx.key, datasetId);
   }
 
+  @FieldResolver(() => ItemNode, { description: 'The item to label.' })
+  async item(@Root() query: LabelQuery, @Ctx() ctx: GraphQLContext): Promise<ItemNode> {
+    const item = await ctx.loaders.item.load(query.itemId);
+    if (!item) throw new Error(`item ${query.itemId} of query ${query.id} is missing`);
+    return item;
+  }
+
   @FieldResolver(() => RoundNode, { description: 'The round that asked.' })
   async round(@Root() query: LabelQueryNode, @Ctx() ctx: GraphQLContext): Promise<RoundNode> {
     const round = await ctx.loaders.round.load(query.roundId);
@@ -269,23 +277,6 @@ export class QueueResolver {
     @Arg('roundId', () => ID) _roundId: string,
   ): RoundProgressEventNode {
     return { ...event, status: event.status as RoundNode['status'], at: new Date(event.at) };
-  }
-}
-
-@Resolver(() => DatasetNode)
-export class DatasetBudgetResolver {
-  @FieldResolver(() => BudgetNode, { description: "The dataset's label budget and its use." })
-  async budget(@Root() dataset: DatasetNode, @Ctx() ctx: GraphQLContext): Promise<BudgetNode> {
-    const b = await ctx.loaders.budget.load(dataset.id);
-    return (
-      b ?? {
-        datasetId: dataset.id,
-        total: dataset.labelBudget,
-        spent: 0,
-        held: 0,
-        remaining: dataset.labelBudget,
-      }
-    );
   }
 }
 

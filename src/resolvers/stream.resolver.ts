@@ -1,4 +1,3 @@
-import DataLoader from 'dataloader';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { StreamDecisionKind } from '../entities';
 import { authorize, Permission } from '../services/permissions';
@@ -14,24 +13,7 @@ import {
 } from '../schema/stream.types';
 import { toConnection } from '../schema/connection';
 import { DEFAULT_STREAM_NAME } from '../services/stream.service';
-import type { QueueQuery } from '../services/queue.service';
 import type { GraphQLContext } from './context';
-
-/** Per-request batching of decisions' queries (one loader per request's loaders object). */
-const queryLoaders = new WeakMap<object, DataLoader<string, QueueQuery | null>>();
-
-function queryLoader(ctx: GraphQLContext): DataLoader<string, QueueQuery | null> {
-  let loader = queryLoaders.get(ctx.loaders);
-  if (!loader) {
-    loader = new DataLoader(async (ids: readonly string[]) => {
-      const rows = await ctx.services.queues.queriesByIds(ids);
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => byId.get(id) ?? null);
-    });
-    queryLoaders.set(ctx.loaders, loader);
-  }
-  return loader;
-}
 
 @Resolver(() => StreamDecisionNode)
 export class StreamResolver {
@@ -139,6 +121,6 @@ export class StreamResolver {
     @Root() d: StreamDecisionNode,
     @Ctx() ctx: GraphQLContext,
   ): Promise<LabelQueryNode | null> {
-    return d.queryId ? queryLoader(ctx).load(d.queryId) : null;
+    return d.queryId ? ctx.loaders.query.load(d.queryId) : null;
   }
 }
