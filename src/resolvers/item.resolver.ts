@@ -25,7 +25,7 @@ import { NotFoundError } from '../errors';
 import { authorize, Permission } from '../services/permissions';
 import { bytesToFloats } from '../services/features';
 import type { GraphQLContext } from './context';
-import { toLabelNode } from './label.resolver';
+import { toLabelNode, toPredictionNode } from './shapes';
 
 @Resolver(() => ItemNode)
 export class ItemResolver {
@@ -95,13 +95,7 @@ export class ItemResolver {
   async predictions(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<PredictionNode[]> {
     const rows = await ctx.loaders.itemPredictions.load(item.id);
     const dataset = rows.length ? await ctx.loaders.dataset.load(rows[0].datasetId) : null;
-    return rows.map((r) => ({
-      modelId: r.modelId,
-      classIndex: r.predictedClass,
-      value: dataset?.classes[r.predictedClass] ?? String(r.predictedClass),
-      confidence: r.confidence,
-      createdAt: r.createdAt,
-    }));
+    return rows.map((r) => toPredictionNode(r, dataset?.classes));
   }
 
   @FieldResolver(() => [LabelNode], { description: 'Every label the item ever had, newest first.' })

@@ -35,6 +35,7 @@ import {
   type QueueQuery,
 } from '../services/queue.service';
 import type { GraphQLContext } from './context';
+import { className, toPredictionNode } from './shapes';
 
 /** What subscription resolvers get: the event bus on top of the usual context. */
 export interface SubscriptionContext extends GraphQLContext {
@@ -203,13 +204,7 @@ export class QueueResolver {
     const p = await ctx.loaders.prediction.load(`${modelId}:${query.itemId}`);
     if (!p) return null;
     const dataset = await ctx.loaders.dataset.load(query.datasetId);
-    return {
-      modelId: p.modelId,
-      classIndex: p.predictedClass,
-      value: dataset?.classes[p.predictedClass] ?? String(p.predictedClass),
-      confidence: p.confidence,
-      createdAt: p.createdAt,
-    };
+    return toPredictionNode(p, dataset?.classes);
   }
 
   @FieldResolver(() => Int, { description: 'Answers given so far.' })
@@ -237,7 +232,7 @@ export class QueueResolver {
     ]);
     return answers.map((a) => ({
       annotatorId: a.annotatorId,
-      value: dataset?.classes[a.classIndex] ?? String(a.classIndex),
+      value: className(dataset?.classes, a.classIndex),
       answeredAt: a.answeredAt,
     }));
   }

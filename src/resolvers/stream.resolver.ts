@@ -14,6 +14,7 @@ import {
 import { toConnection } from '../schema/connection';
 import { DEFAULT_STREAM_NAME } from '../services/stream.service';
 import type { GraphQLContext } from './context';
+import { className } from './shapes';
 
 @Resolver(() => StreamDecisionNode)
 export class StreamResolver {
@@ -110,7 +111,7 @@ export class StreamResolver {
   @FieldResolver(() => String, { description: 'The class the model predicted, by name.' })
   async value(@Root() d: StreamDecisionNode, @Ctx() ctx: GraphQLContext): Promise<string> {
     const dataset = await ctx.loaders.dataset.load(d.datasetId);
-    return dataset?.classes[d.predictedClass] ?? String(d.predictedClass);
+    return className(dataset?.classes, d.predictedClass);
   }
 
   @FieldResolver(() => LabelQueryNode, {
