@@ -1,5 +1,5 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { ApiKeyNode, CreateApiKeyInput, CreatedApiKey } from '../schema/types';
+import { ApiKeyNode, CreateApiKeyInput, CreatedApiKey } from '../schema/api-key.types';
 import { authorize, Permission } from '../services/permissions';
 import type { GraphQLContext } from './context';
 

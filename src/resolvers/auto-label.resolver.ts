@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { AutoLabelInput, AutoLabelRunNode } from '../schema/auto-label.types';
-import { RoundNode } from '../schema/types';
+import { RoundNode } from '../schema/round.types';
 import type { AutoLabelRunView } from '../services/auto-label.service';
 import type { GraphQLContext } from './context';
 

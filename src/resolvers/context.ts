@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { ApiKey, Dataset, Label } from '../entities';
 import type { Services } from '../services';
 import type { LabelQuery, Round } from '../entities';
-import type { MechanismBudget, QueryAnswer } from '../services/queue-listing.service';
+import type { MechanismBudget, QueryAnswer, QueueQuery } from '../services/queue-listing.service';
 import type { Budget } from '../services/queue-claim.service';
 import type { ItemRow, PredictionRow } from '../services/item.service';
 import type { StrategyRegistry } from '../strategies/registry';
@@ -15,6 +15,8 @@ export interface Loaders {
   itemLabel: DataLoader<string, Label | null>;
   itemLabels: DataLoader<string, Label[]>;
   roundQueries: DataLoader<string, LabelQuery[]>;
+  /** Label queries by id, as the queue shows them. */
+  query: DataLoader<string, QueueQuery | null>;
   item: DataLoader<string, ItemRow | null>;
   itemPredictions: DataLoader<string, PredictionRow[]>;
   /** Keyed `<modelId>:<itemId>`. */
@@ -45,6 +47,11 @@ export function createLoaders(
     itemLabel: new DataLoader((ids) => services.labels.resolvedByItemIds(ids)),
     itemLabels: new DataLoader((ids) => services.labels.historyByItemIds(ids)),
     roundQueries: new DataLoader((ids) => services.rounds.queriesByRoundIds(ids)),
+    query: new DataLoader(async (ids: readonly string[]) => {
+      const rows = await services.queues.queriesByIds(ids);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
     item: new DataLoader((ids) => services.items.byIds(ids)),
     itemPredictions: new DataLoader((ids) => services.items.predictionsByIds(ids)),
     prediction: new DataLoader((keys) => services.items.predictionsByModelItem(keys)),

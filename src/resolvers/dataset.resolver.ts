@@ -1,5 +1,6 @@
-import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { CreateDatasetInput, DatasetNode, UpdateDatasetInput } from '../schema/types';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { CreateDatasetInput, DatasetNode, UpdateDatasetInput } from '../schema/dataset.types';
+import { BudgetNode } from '../schema/queue.types';
 import { Permission } from '../services/permissions';
 import type { GraphQLContext } from './context';
 
@@ -35,5 +36,19 @@ export class DatasetResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<DatasetNode> {
     return ctx.services.datasets.update(ctx.key, id, input);
+  }
+
+  @FieldResolver(() => BudgetNode, { description: "The dataset's label budget and its use." })
+  async budget(@Root() dataset: DatasetNode, @Ctx() ctx: GraphQLContext): Promise<BudgetNode> {
+    const b = await ctx.loaders.budget.load(dataset.id);
+    return (
+      b ?? {
+        datasetId: dataset.id,
+        total: dataset.labelBudget,
+        spent: 0,
+        held: 0,
+        remaining: dataset.labelBudget,
+      }
+    );
   }
 }

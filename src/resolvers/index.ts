@@ -4,11 +4,11 @@ import { DatasetResolver } from './dataset.resolver';
 import { ItemResolver } from './item.resolver';
 import { LabelResolver } from './label.resolver';
 import { ModelResolver } from './model.resolver';
-import { LabelQueryResolver, RoundResolver } from './round.resolver';
+import { RoundResolver } from './round.resolver';
 import { StrategyResolver } from './strategy.resolver';
-import { BudgetMechanismResolver, DatasetBudgetResolver, QueueResolver } from './queue.resolver';
+import { BudgetMechanismResolver, QueueResolver } from './queue.resolver';
 import { SimulationResolver, TrainingResolver } from './task.resolver';
-import { ItemSynthesisResolver, SynthesisResolver } from './synthesis.resolver';
+import { SynthesisResolver } from './synthesis.resolver';
 import { StreamResolver } from './stream.resolver';
 
 export const RESOLVERS = [
@@ -18,15 +18,12 @@ export const RESOLVERS = [
   LabelResolver,
   ModelResolver,
   RoundResolver,
-  LabelQueryResolver,
   StrategyResolver,
   QueueResolver,
-  DatasetBudgetResolver,
   BudgetMechanismResolver,
   TrainingResolver,
   SimulationResolver,
   SynthesisResolver,
-  ItemSynthesisResolver,
   AutoLabelResolver,
   StreamResolver,
 ] as const;

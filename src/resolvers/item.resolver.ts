@@ -10,21 +10,22 @@ import {
   Resolver,
   Root,
 } from 'type-graphql';
+import { GraphQLJSON } from 'graphql-scalars';
 import {
   ImportItemInput,
   ImportItemsResult,
   ItemConnection,
   ItemFilter,
   ItemNode,
-  LabelNode,
-  PredictionNode,
-} from '../schema/types';
+} from '../schema/item.types';
+import { LabelNode } from '../schema/label.types';
+import { PredictionNode } from '../schema/model.types';
 import { toConnection } from '../schema/connection';
 import { NotFoundError } from '../errors';
 import { authorize, Permission } from '../services/permissions';
 import { bytesToFloats } from '../services/features';
 import type { GraphQLContext } from './context';
-import { toLabelNode } from './label.resolver';
+import { toLabelNode, toPredictionNode } from './shapes';
 
 @Resolver(() => ItemNode)
 export class ItemResolver {
@@ -94,13 +95,7 @@ export class ItemResolver {
   async predictions(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<PredictionNode[]> {
     const rows = await ctx.loaders.itemPredictions.load(item.id);
     const dataset = rows.length ? await ctx.loaders.dataset.load(rows[0].datasetId) : null;
-    return rows.map((r) => ({
-      modelId: r.modelId,
-      classIndex: r.predictedClass,
-      value: dataset?.classes[r.predictedClass] ?? String(r.predictedClass),
-      confidence: r.confidence,
-      createdAt: r.createdAt,
-    }));
+    return rows.map((r) => toPredictionNode(r, dataset?.classes));
   }
 
   @FieldResolver(() => [LabelNode], { description: 'Every label the item ever had, newest first.' })
@@ -108,5 +103,25 @@ export class ItemResolver {
     authorize(ctx.key, Permission.READ_LABELS);
     const labels = await ctx.loaders.itemLabels.load(item.id);
     return Promise.all(labels.map((l) => toLabelNode(l, ctx)));
+  }
+
+  @FieldResolver(() => [ID], {
+    nullable: true,
+    description:
+      'For SYNTHETIC items: the labelled items it was made from (base item first); null otherwise.',
+  })
+  parents(@Root() item: ItemNode & { parents?: (string | number)[] | null }): string[] | null {
+    return item.parents ? item.parents.map(String) : null;
+  }
+
+  @FieldResolver(() => GraphQLJSON, {
+    nullable: true,
+    description:
+      'For SYNTHETIC items: how it was made — `method`, `params` (defaults applied), `seed`, the `record` of what the method drew (e.g. mixup `lambda`, smote `gap`) and the `intendedClass` it was meant to have; null otherwise.',
+  })
+  synthesis(
+    @Root() item: ItemNode & { synthesis?: Record<string, unknown> | null },
+  ): Record<string, unknown> | null {
+    return item.synthesis ?? null;
   }
 }

@@ -1,5 +1,4 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import type { Label } from '../entities';
 import { LabelSource } from '../entities';
 import {
   LabelConnection,
@@ -7,20 +6,10 @@ import {
   LabelItemInput,
   LabelItemsResult,
   LabelNode,
-} from '../schema/types';
+} from '../schema/label.types';
 import { toConnection } from '../schema/connection';
 import type { GraphQLContext } from './context';
-
-/** Shapes a stored label for GraphQL: the class name comes from its dataset. */
-export async function toLabelNode(label: Label, ctx: GraphQLContext): Promise<LabelNode> {
-  const dataset = await ctx.loaders.dataset.load(label.datasetId);
-  return {
-    ...label,
-    source: label.source as LabelSource,
-    value: dataset?.classes[label.classIndex] ?? String(label.classIndex),
-    current: label.supersededAt === null,
-  };
-}
+import { toLabelNode } from './shapes';
 
 @Resolver(() => LabelNode)
 export class LabelResolver {

@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GraphQLUpload, type FileUpload } from 'graphql-upload-minimal';
-import { ModelMetricsNode, ModelNode } from '../schema/types';
-import { toMetricsNode } from './task.resolver';
+import { ModelMetricsNode, ModelNode } from '../schema/model.types';
+import { toMetricsNode } from './shapes';
 import type { ModelInfo } from '../services/model.service';
 import { ModelOutputKind } from '../schema/enums';
 

@@ -13,18 +13,18 @@ import {
 import {
   AnnotatorAgreementNode,
   BudgetNode,
-  DatasetNode,
   LabelQueryConnection,
   MechanismBudgetNode,
   LabelQueryNode,
-  PredictionNode,
   QueryAnswerNode,
   QueryClaimNode,
   QueueEventNode,
-  RoundNode,
-  RoundProgressEventNode,
   SubmitLabelResult,
-} from '../schema/types';
+} from '../schema/queue.types';
+import { PredictionNode } from '../schema/model.types';
+import { ItemNode } from '../schema/item.types';
+import { RoundNode, RoundProgressEventNode } from '../schema/round.types';
+import type { LabelQuery } from '../entities';
 import { toConnection } from '../schema/connection';
 import { authorize, Permission } from '../services/permissions';
 import type { QueueEvent, RoundEvent } from '../services/event-bus';
@@ -35,6 +35,7 @@ import {
 } from '../services/queue-claim.service';
 import type { QueueQuery } from '../services/queue-listing.service';
 import type { GraphQLContext } from './context';
+import { className, toPredictionNode } from './shapes';
 
 /** What subscription resolvers get: the event bus on top of the usual context. */
 export interface SubscriptionContext extends GraphQLContext {
@@ -175,6 +176,13 @@ export class QueueResolver {
     return ctx.services.agreements.byAnnotator(ctx.key, datasetId);
   }
 
+  @FieldResolver(() => ItemNode, { description: 'The item to label.' })
+  async item(@Root() query: LabelQuery, @Ctx() ctx: GraphQLContext): Promise<ItemNode> {
+    const item = await ctx.loaders.item.load(query.itemId);
+    if (!item) throw new Error(`item ${query.itemId} of query ${query.id} is missing`);
+    return item;
+  }
+
   @FieldResolver(() => RoundNode, { description: 'The round that asked.' })
   async round(@Root() query: LabelQueryNode, @Ctx() ctx: GraphQLContext): Promise<RoundNode> {
     const round = await ctx.loaders.round.load(query.roundId);
@@ -196,13 +204,7 @@ export class QueueResolver {
     const p = await ctx.loaders.prediction.load(`${modelId}:${query.itemId}`);
     if (!p) return null;
     const dataset = await ctx.loaders.dataset.load(query.datasetId);
-    return {
-      modelId: p.modelId,
-      classIndex: p.predictedClass,
-      value: dataset?.classes[p.predictedClass] ?? String(p.predictedClass),
-      confidence: p.confidence,
-      createdAt: p.createdAt,
-    };
+    return toPredictionNode(p, dataset?.classes);
   }
 
   @FieldResolver(() => Int, { description: 'Answers given so far.' })
@@ -230,7 +232,7 @@ export class QueueResolver {
     ]);
     return answers.map((a) => ({
       annotatorId: a.annotatorId,
-      value: dataset?.classes[a.classIndex] ?? String(a.classIndex),
+      value: className(dataset?.classes, a.classIndex),
       answeredAt: a.answeredAt,
     }));
   }
@@ -270,23 +272,6 @@ export class QueueResolver {
     @Arg('roundId', () => ID) _roundId: string,
   ): RoundProgressEventNode {
     return { ...event, status: event.status as RoundNode['status'], at: new Date(event.at) };
-  }
-}
-
-@Resolver(() => DatasetNode)
-export class DatasetBudgetResolver {
-  @FieldResolver(() => BudgetNode, { description: "The dataset's label budget and its use." })
-  async budget(@Root() dataset: DatasetNode, @Ctx() ctx: GraphQLContext): Promise<BudgetNode> {
-    const b = await ctx.loaders.budget.load(dataset.id);
-    return (
-      b ?? {
-        datasetId: dataset.id,
-        total: dataset.labelBudget,
-        spent: 0,
-        held: 0,
-        remaining: dataset.labelBudget,
-      }
-    );
   }
 }
 

@@ -1,12 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import {
-  ItemNode,
-  LabelQueryNode,
-  RoundNode,
-  RoundProgress,
-  StartRoundInput,
-} from '../schema/types';
-import type { LabelQuery, Round } from '../entities';
+import { LabelQueryNode } from '../schema/queue.types';
+import { RoundNode, RoundProgress, StartRoundInput } from '../schema/round.types';
+import type { Round } from '../entities';
 import type { GraphQLContext } from './context';
 
 @Resolver(() => RoundNode)
@@ -48,15 +43,5 @@ export class RoundResolver {
   @FieldResolver(() => [LabelQueryNode], { description: "The round's queries by rank." })
   queries(@Root() round: Round, @Ctx() ctx: GraphQLContext): Promise<LabelQueryNode[]> {
     return ctx.loaders.roundQueries.load(round.id);
-  }
-}
-
-@Resolver(() => LabelQueryNode)
-export class LabelQueryResolver {
-  @FieldResolver(() => ItemNode, { description: 'The item to label.' })
-  async item(@Root() query: LabelQuery, @Ctx() ctx: GraphQLContext): Promise<ItemNode> {
-    const item = await ctx.loaders.item.load(query.itemId);
-    if (!item) throw new Error(`item ${query.itemId} of query ${query.id} is missing`);
-    return item;
   }
 }

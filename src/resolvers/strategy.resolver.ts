@@ -1,5 +1,5 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
-import { StrategyNode } from '../schema/types';
+import { StrategyNode } from '../schema/strategy.types';
 import { StrategyKind, StrategyNeed } from '../schema/enums';
 import { authorize, Permission } from '../services/permissions';
 import type { GraphQLContext } from './context';

@@ -1,8 +1,8 @@
-import DataLoader from 'dataloader';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { StreamDecisionKind } from '../entities';
 import { authorize, Permission } from '../services/permissions';
-import { ImportItemInput, ItemNode, LabelQueryNode } from '../schema/types';
+import { ImportItemInput, ItemNode } from '../schema/item.types';
+import { LabelQueryNode } from '../schema/queue.types';
 import {
   StreamDecisionConnection,
   StreamDecisionNode,
@@ -13,24 +13,8 @@ import {
 } from '../schema/stream.types';
 import { toConnection } from '../schema/connection';
 import { DEFAULT_STREAM_NAME } from '../services/stream.service';
-import type { QueueQuery } from '../services/queue-listing.service';
 import type { GraphQLContext } from './context';
-
-/** Per-request batching of decisions' queries (one loader per request's loaders object). */
-const queryLoaders = new WeakMap<object, DataLoader<string, QueueQuery | null>>();
-
-function queryLoader(ctx: GraphQLContext): DataLoader<string, QueueQuery | null> {
-  let loader = queryLoaders.get(ctx.loaders);
-  if (!loader) {
-    loader = new DataLoader(async (ids: readonly string[]) => {
-      const rows = await ctx.services.queues.queriesByIds(ids);
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => byId.get(id) ?? null);
-    });
-    queryLoaders.set(ctx.loaders, loader);
-  }
-  return loader;
-}
+import { className } from './shapes';
 
 @Resolver(() => StreamDecisionNode)
 export class StreamResolver {
@@ -127,7 +111,7 @@ export class StreamResolver {
   @FieldResolver(() => String, { description: 'The class the model predicted, by name.' })
   async value(@Root() d: StreamDecisionNode, @Ctx() ctx: GraphQLContext): Promise<string> {
     const dataset = await ctx.loaders.dataset.load(d.datasetId);
-    return dataset?.classes[d.predictedClass] ?? String(d.predictedClass);
+    return className(dataset?.classes, d.predictedClass);
   }
 
   @FieldResolver(() => LabelQueryNode, {
@@ -138,6 +122,6 @@ export class StreamResolver {
     @Root() d: StreamDecisionNode,
     @Ctx() ctx: GraphQLContext,
   ): Promise<LabelQueryNode | null> {
-    return d.queryId ? queryLoader(ctx).load(d.queryId) : null;
+    return d.queryId ? ctx.loaders.query.load(d.queryId) : null;
   }
 }

@@ -1,6 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
-import { ItemNode } from '../schema/types';
 import { SynthesisMethodNode, SynthesizeItemsResult } from '../schema/synthesis.types';
 import { authorize, Permission } from '../services/permissions';
 import type { GraphQLContext } from './context';
@@ -61,28 +60,5 @@ export class SynthesisResolver {
       }),
       round,
     };
-  }
-}
-
-@Resolver(() => ItemNode)
-export class ItemSynthesisResolver {
-  @FieldResolver(() => [ID], {
-    nullable: true,
-    description:
-      'For SYNTHETIC items: the labelled items it was made from (base item first); null otherwise.',
-  })
-  parents(@Root() item: ItemNode & { parents?: (string | number)[] | null }): string[] | null {
-    return item.parents ? item.parents.map(String) : null;
-  }
-
-  @FieldResolver(() => GraphQLJSON, {
-    nullable: true,
-    description:
-      'For SYNTHETIC items: how it was made — `method`, `params` (defaults applied), `seed`, the `record` of what the method drew (e.g. mixup `lambda`, smote `gap`) and the `intendedClass` it was meant to have; null otherwise.',
-  })
-  synthesis(
-    @Root() item: ItemNode & { synthesis?: Record<string, unknown> | null },
-  ): Record<string, unknown> | null {
-    return item.synthesis ?? null;
   }
 }

@@ -1,36 +1,16 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { LearningCurvePointNode, ModelNode } from '../schema/model.types';
 import {
-  LearningCurvePointNode,
-  ModelMetricsNode,
-  ModelNode,
   SimulateInput,
   SimulationCurveNode,
   SimulationNode,
   TrainerNode,
   TrainingRunNode,
   TrainModelInput,
-} from '../schema/types';
+} from '../schema/task.types';
 import { Task, TaskKind } from '../entities';
-import type { ClassificationMetrics } from '../ml/classification-metrics';
 import type { GraphQLContext } from './context';
-
-/** The stored metrics as the schema shows them (class names, not indexes). */
-export function toMetricsNode(
-  metrics: Record<string, unknown> | null,
-  classes: string[],
-): ModelMetricsNode | null {
-  if (!metrics) return null;
-  const m = metrics as unknown as ClassificationMetrics;
-  return {
-    rows: m.rows,
-    accuracy: m.accuracy,
-    macroF1: m.macroF1,
-    logLoss: m.logLoss,
-    expectedCalibrationError: m.expectedCalibrationError,
-    perClass: m.perClass.map((c, i) => ({ value: classes[i] ?? String(i), ...c })),
-    confusion: m.confusion,
-  };
-}
+import { toMetricsNode } from './shapes';
 
 @Resolver(() => TrainingRunNode)
 export class TrainingResolver {

@@ -1,6 +1,7 @@
 import { GraphQLJSON } from 'graphql-scalars';
 import { Field, ObjectType } from 'type-graphql';
-import { ItemNode, RoundNode } from './types';
+import { ItemNode } from './item.types';
+import { RoundNode } from './round.types';
 
 @ObjectType('SynthesisMethod', {
   description: 'A membership-query synthesis method: how synthesizeItems makes new items.',

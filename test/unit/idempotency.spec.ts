@@ -1,4 +1,4 @@
-import { LabelItemInput } from '../../src/schema/types';
+import { LabelItemInput } from '../../src/schema/label.types';
 import { requestHash } from '../../src/services/idempotency';
 
 const request = {

@@ -1,0 +1,58 @@
+import type { Label } from '../entities';
+import { LabelSource } from '../entities';
+import type { ClassificationMetrics } from '../ml/classification-metrics';
+import type { LabelNode } from '../schema/label.types';
+import type { ModelMetricsNode, PredictionNode } from '../schema/model.types';
+import type { PredictionRow } from '../services/item.service';
+import type { GraphQLContext } from './context';
+
+/**
+ * A class index as the API shows it: the dataset's class name, or the index itself when the
+ * dataset (or the class) is missing.
+ */
+export function className(classes: readonly string[] | undefined, index: number): string {
+  return classes?.[index] ?? String(index);
+}
+
+/** Shapes a stored label for GraphQL: the class name comes from its dataset. */
+export async function toLabelNode(label: Label, ctx: GraphQLContext): Promise<LabelNode> {
+  const dataset = await ctx.loaders.dataset.load(label.datasetId);
+  return {
+    ...label,
+    source: label.source as LabelSource,
+    value: className(dataset?.classes, label.classIndex),
+    current: label.supersededAt === null,
+  };
+}
+
+/** Shapes a stored prediction for GraphQL, given its dataset's classes. */
+export function toPredictionNode(
+  p: PredictionRow,
+  classes: readonly string[] | undefined,
+): PredictionNode {
+  return {
+    modelId: p.modelId,
+    classIndex: p.predictedClass,
+    value: className(classes, p.predictedClass),
+    confidence: p.confidence,
+    createdAt: p.createdAt,
+  };
+}
+
+/** The stored metrics as the schema shows them (class names, not indexes). */
+export function toMetricsNode(
+  metrics: Record<string, unknown> | null,
+  classes: string[],
+): ModelMetricsNode | null {
+  if (!metrics) return null;
+  const m = metrics as unknown as ClassificationMetrics;
+  return {
+    rows: m.rows,
+    accuracy: m.accuracy,
+    macroF1: m.macroF1,
+    logLoss: m.logLoss,
+    expectedCalibrationError: m.expectedCalibrationError,
+    perClass: m.perClass.map((c, i) => ({ value: className(classes, i), ...c })),
+    confusion: m.confusion,
+  };
+}

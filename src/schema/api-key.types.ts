@@ -1,0 +1,55 @@
+import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { ApiKeyRole } from './enums';
+
+@ObjectType('ApiKey', {
+  description: 'An API key (its secret is shown only once, when it is created).',
+})
+export class ApiKeyNode {
+  @Field(() => ID)
+  id: string;
+
+  @Field()
+  name: string;
+
+  @Field(() => ApiKeyRole)
+  role: ApiKeyRole;
+
+  @Field(() => [ID], {
+    nullable: true,
+    description: 'Datasets the key is limited to; null for all.',
+  })
+  datasetIds: string[] | null;
+
+  @Field({ description: "The key's first characters, to tell keys apart." })
+  prefix: string;
+
+  @Field()
+  createdAt: Date;
+
+  @Field(() => Date, { nullable: true })
+  revokedAt: Date | null;
+}
+
+@ObjectType()
+export class CreatedApiKey {
+  @Field(() => ApiKeyNode)
+  apiKey: ApiKeyNode;
+
+  @Field({ description: 'The key itself. Shown this once: store it now.' })
+  secret: string;
+}
+
+@InputType()
+export class CreateApiKeyInput {
+  @Field()
+  name: string;
+
+  @Field(() => ApiKeyRole)
+  role: ApiKeyRole;
+
+  @Field(() => [ID], {
+    nullable: true,
+    description: 'Limit the key to these datasets; omit for all.',
+  })
+  datasetIds?: string[] | null;
+}

@@ -1,0 +1,84 @@
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+
+@ObjectType('Dataset', {
+  description: 'A collection of items to label, with its classes and feature length.',
+})
+export class DatasetNode {
+  @Field(() => ID)
+  id: string;
+
+  @Field()
+  name: string;
+
+  @Field()
+  description: string;
+
+  @Field(() => [String], { description: 'Class names in their fixed order.' })
+  classes: string[];
+
+  @Field(() => Int, { description: "Length of every item's feature vector." })
+  featureDim: number;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Human answers the dataset may spend; null for no limit.',
+  })
+  labelBudget: number | null;
+
+  @Field(() => Int, { description: 'Distinct annotators who must answer each query (default 1).' })
+  annotationsPerItem: number;
+
+  @Field()
+  createdAt: Date;
+
+  @Field()
+  updatedAt: Date;
+}
+
+@InputType()
+export class CreateDatasetInput {
+  @Field()
+  name: string;
+
+  @Field(() => String, { nullable: true })
+  description?: string | null;
+
+  @Field(() => [String], { description: 'At least two class names, in a fixed order.' })
+  classes: string[];
+
+  @Field(() => Int)
+  featureDim: number;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Human answers the dataset may spend; omit for no limit.',
+  })
+  labelBudget?: number | null;
+
+  @Field(() => Int, { nullable: true, defaultValue: 1 })
+  annotationsPerItem?: number | null;
+}
+
+@InputType()
+export class UpdateDatasetInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  description?: string | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Classes to append; existing classes keep their order.',
+  })
+  addClasses?: string[] | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'A new budget; null removes the limit; omit to keep it.',
+  })
+  labelBudget?: number | null;
+
+  @Field(() => Int, { nullable: true })
+  annotationsPerItem?: number | null;
+}
