@@ -22,7 +22,7 @@ import {
 } from '../strategies/math';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { PointwiseStrategy, ScoredRows, Strategy } from '../strategies/types';
-import type { TrainerRegistry } from '../plugins/trainers/registry';
+import { trainWith, type TrainerRegistry } from '../plugins/trainers/registry';
 import type { Prediction, TrainedModel } from '../plugins/trainers/types';
 
 /** Values of {@link SimulationInput.split}, as the dataset's item splits. */
@@ -229,7 +229,7 @@ interface Plan {
  * const result = runSimulation(
  *   { features, rows, dim, classCount, groundTruth, split, strategies: [{ code: 'margin' }, { code: 'random' }],
  *     seedSize: 20, batchSize: 20, budget: 200, repeats: 5, trainer: { code: 'softmax' }, seed: 1 },
- *   { strategies: StrategyRegistry.load(), trainers: TrainerRegistry.load() },
+ *   { strategies: loadStrategies(), trainers: loadTrainers() },
  * );
  * result.strategies[0].auc.mean;
  * ```
@@ -353,7 +353,8 @@ function runLoop(
         memberSeedShift > 0 && typeof plan.trainerOptions.seed === 'number'
           ? { ...plan.trainerOptions, seed: (plan.trainerOptions.seed + memberSeedShift) % 2 ** 32 }
           : plan.trainerOptions;
-      return registries.trainers.train(
+      return trainWith(
+        registries.trainers,
         input.trainer.code,
         {
           features: gatherRows(features, dim, Int32Array.from(rows)),
@@ -593,7 +594,7 @@ function prepare(input: SimulationInput, registries: SimulationRegistries): Plan
     );
   }
 
-  const trainerOptions = registries.trainers.options(input.trainer?.code, input.trainer?.options);
+  const trainerOptions = registries.trainers.params(input.trainer?.code, input.trainer?.options);
   const strategies = input.strategies.map((s, i) => planStrategy(s, i, registries.strategies));
 
   const testRows = Int32Array.from(testList);
@@ -612,7 +613,7 @@ function planStrategy(
   index: number,
   registry: StrategyRegistry,
 ): PlannedStrategy {
-  const { strategy } = registry.get(given?.code);
+  const { plugin: strategy } = registry.get(given?.code);
   const params = registry.params(strategy.code, given.params);
   const field = `strategies[${index}]`;
   const committee = strategy.needs.includes('COMMITTEE');
@@ -647,7 +648,7 @@ function planStrategy(
   if (strategy.kind === 'batch') {
     const by = strategy.candidatePool(params);
     if (by) {
-      const found = registry.get(by.strategy).strategy;
+      const found = registry.get(by.strategy).plugin;
       if (found.kind !== 'pointwise' || found.needs.includes('COMMITTEE')) {
         throw new BadUserInputError(
           `${field}: "${strategy.code}" narrows its candidates with "${by.strategy}", which is not a single-model pointwise strategy; choose one such as margin.`,

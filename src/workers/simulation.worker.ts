@@ -10,8 +10,8 @@
 import { types } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { BadUserInputError, ErrorCode, type InputProblem } from '../errors';
-import { StrategyRegistry } from '../strategies/registry';
-import { TrainerRegistry } from '../plugins/trainers/registry';
+import { loadStrategies } from '../strategies/registry';
+import { loadTrainers } from '../plugins/trainers/registry';
 import {
   runSimulation,
   type SimulationInput,
@@ -27,9 +27,9 @@ const WORKER_KIND = 'quarry-simulation';
 
 /** Options of {@link runSimulationInWorker}. */
 export interface SimulationWorkerOptions {
-  /** Strategy plugin modules besides the built-ins, as given to `StrategyRegistry.load`. */
+  /** Strategy plugin modules besides the built-ins, as given to `loadStrategies`. */
   strategyModules?: readonly string[];
-  /** Trainer plugin modules besides the built-ins, as given to `TrainerRegistry.load`. */
+  /** Trainer plugin modules besides the built-ins, as given to `loadTrainers`. */
   trainerModules?: readonly string[];
   /**
    * Called after each step (see `runSimulation`), on the caller's thread. If it throws, the
@@ -169,8 +169,8 @@ function serve(data: SimulationWorkerData): void {
   const post = (message: SimulationWorkerMessage): void => port.postMessage(message);
   try {
     const registries = {
-      strategies: StrategyRegistry.load(data.strategyModules),
-      trainers: TrainerRegistry.load(data.trainerModules),
+      strategies: loadStrategies(data.strategyModules),
+      trainers: loadTrainers(data.trainerModules),
     };
     const result = runSimulation(data.input, registries, (progress) =>
       post({ type: 'progress', progress }),

@@ -52,7 +52,7 @@ export class TrainerOverloadedError extends QuarryError {
  *
  * @example
  * ```ts
- * const pool = new TrainerPool(TrainerRegistry.load());
+ * const pool = new TrainerPool(loadTrainers());
  * const { onnx, facts } = await pool.train({ trainer: 'softmax', features, labels, rows, dim, classCount });
  * await pool.destroy();
  * ```
@@ -105,7 +105,7 @@ export class TrainerPool {
    * @throws TrainerOverloadedError when the queue is full (nothing was sent)
    */
   async train(request: TrainRequest): Promise<TrainResult> {
-    this.#registry.options(request.trainer, request.options);
+    this.#registry.params(request.trainer, request.options);
     checkTrainInput(request);
     if (request.predict && request.predict.features.length !== request.predict.rows * request.dim) {
       throw new RangeError(

@@ -17,7 +17,7 @@
 import { types } from 'node:util';
 import { workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { TrainerRegistry } from '../plugins/trainers/registry';
+import { loadTrainers, trainWith, type TrainerRegistry } from '../plugins/trainers/registry';
 import type { Prediction } from '../plugins/trainers/types';
 
 /** One training job for a worker. */
@@ -76,7 +76,7 @@ export interface TrainResult {
 
 /** `workerData` of a trainer worker. */
 export interface TrainerWorkerSettings {
-  /** Plugin modules besides the built-ins, as given to `TrainerRegistry.load`. */
+  /** Plugin modules besides the built-ins, as given to `loadTrainers`. */
   pluginModules?: string[];
 }
 
@@ -89,9 +89,14 @@ let registry: TrainerRegistry | undefined;
  *   validate in the calling thread first, as `TrainerPool` does, to keep the code)
  */
 export function trainInWorker(request: TrainRequest): TrainResult {
-  registry ??= TrainerRegistry.load((workerData as TrainerWorkerSettings | null)?.pluginModules);
+  registry ??= loadTrainers((workerData as TrainerWorkerSettings | null)?.pluginModules);
   const { trainer, options, features, labels, rows, dim, classCount, predict } = request;
-  const outcome = registry.train(trainer, { features, labels, rows, dim, classCount }, options);
+  const outcome = trainWith(
+    registry,
+    trainer,
+    { features, labels, rows, dim, classCount },
+    options,
+  );
   const { model } = outcome;
   const result: TrainResult = {
     onnx: ownedBytes(model.export()),

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Piscina } from 'piscina';
 import { BadUserInputError } from '../../../src/errors';
 import { TRAINER_WORKER_FILE, TrainerPool } from '../../../src/workers/trainer.pool';
-import { TrainerRegistry } from '../../../src/plugins/trainers/registry';
+import { loadTrainers, trainWith } from '../../../src/plugins/trainers/registry';
 import {
   trainTransferList,
   type TrainRequest,
@@ -82,7 +82,7 @@ describe('trainInWorker', () => {
       options: { epochs: 20, seed: 3 },
       predict: undefined,
     });
-    const here = TrainerRegistry.load().train('softmax', task, task.options).model.export();
+    const here = trainWith(loadTrainers(), 'softmax', task, task.options).model.export();
     const result = (await piscina.run(
       { ...task, features: task.features.slice() },
       {
@@ -96,7 +96,7 @@ describe('trainInWorker', () => {
 describe('TrainerPool', () => {
   let pool: TrainerPool;
   beforeAll(() => {
-    pool = new TrainerPool(TrainerRegistry.load([plugin]));
+    pool = new TrainerPool(loadTrainers([plugin]));
   });
   afterAll(async () => {
     await pool.destroy();
