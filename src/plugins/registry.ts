@@ -58,7 +58,7 @@ export class PluginRegistrationError extends Error {
  * The definition of one kind of plugin: everything a {@link PluginRegistry} needs to know about
  * it. One constant per kind (`STRATEGY_KIND`, `TRAINER_KIND`, ...).
  */
-export interface PluginKind<T extends PluginLifecycle> {
+export interface PluginKind {
   /** How messages name one plugin, e.g. `stream policy`. */
   noun: string;
   /**
@@ -78,8 +78,6 @@ export interface PluginKind<T extends PluginLifecycle> {
   optionsName: 'params' | 'options';
   /** Checks beyond the common fields; returns why the plugin is invalid, or nothing. */
   check?(plugin: Record<string, unknown>): string | undefined;
-  /** Only for the type: the plugin type this kind holds. */
-  readonly _plugin?: T;
 }
 
 /** A plugin as registered: the plugin, where it came from, and its compiled options schema. */
@@ -111,7 +109,7 @@ type OptionsChecker = (options: Record<string, unknown>) => InputProblem[];
  *
  * @example
  * ```ts
- * const policies = PluginRegistry.load(STREAM_POLICY_KIND, config.streamPolicyModules);
+ * const policies = PluginRegistry.load<StreamPolicy>(STREAM_POLICY_KIND, config.streamPolicyModules);
  * const params = policies.params('variable-threshold', { budgetShare: 0.2 }); // defaults filled in
  * ```
  */
@@ -122,11 +120,11 @@ export class PluginRegistry<T extends PluginLifecycle> {
   /** The plugins whose `init` ran, in that order: `destroy` undoes them in reverse. */
   private readonly initialised: Registered<T>[] = [];
 
-  private constructor(readonly kind: PluginKind<T>) {}
+  private constructor(readonly kind: PluginKind) {}
 
   /** Registers the built-ins, then each plugin module in order (paths resolved from the cwd). */
   static load<T extends PluginLifecycle>(
-    kind: PluginKind<T>,
+    kind: PluginKind,
     pluginModules: readonly string[] = [],
   ): PluginRegistry<T> {
     const registry = new PluginRegistry<T>(kind);

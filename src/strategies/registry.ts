@@ -29,7 +29,7 @@ function checkStrategy(s: Record<string, unknown>): string | undefined {
 }
 
 /** Selection strategies: modules export `strategies: Strategy[]` (QUARRY_STRATEGY_MODULES). */
-export const STRATEGY_KIND: PluginKind<Strategy> = {
+export const STRATEGY_KIND: PluginKind = {
   noun: 'strategy',
   plural: 'strategies',
   exportName: 'strategies',
@@ -47,5 +47,5 @@ export const STRATEGY_KIND: PluginKind<Strategy> = {
  * const params = strategies.params('margin', {});
  */
 export function loadStrategies(pluginModules: readonly string[] = []): StrategyRegistry {
-  return PluginRegistry.load(STRATEGY_KIND, pluginModules);
+  return PluginRegistry.load<Strategy>(STRATEGY_KIND, pluginModules);
 }

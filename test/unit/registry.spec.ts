@@ -200,6 +200,12 @@ describe.each(KINDS)('the registry of $name', (k) => {
     expect(e.message).toContain(k.failingCheck.says);
   });
 
+  it('stops start-up on a lifecycle hook that is not a function', () => {
+    const e = startupError(() => k.load([shared('bad-lifecycle')]));
+    expect(e.message).toContain(shared('bad-lifecycle'));
+    expect(e.message).toContain('destroy, when given, must be a function');
+  });
+
   it('takes no more plugins once loaded', () => {
     const registry = k.load();
     const register = (

@@ -40,7 +40,7 @@ function checkPolicy(p: Record<string, unknown>): string | undefined {
 }
 
 /** Stream policies: modules export `policies: StreamPolicy[]` (QUARRY_STREAM_POLICY_MODULES). */
-export const STREAM_POLICY_KIND: PluginKind<StreamPolicy<any, any>> = {
+export const STREAM_POLICY_KIND: PluginKind = {
   noun: 'stream policy',
   exportName: 'policies',
   builtinModule: BUILTIN_POLICIES_MODULE,
@@ -56,5 +56,5 @@ export const STREAM_POLICY_KIND: PluginKind<StreamPolicy<any, any>> = {
  * const params = policies.params('variable-threshold', { budgetUnits: 500, expectedLength: 10000 });
  */
 export function loadStreamPolicies(pluginModules: readonly string[] = []): StreamPolicyRegistry {
-  return PluginRegistry.load(STREAM_POLICY_KIND, pluginModules);
+  return PluginRegistry.load<StreamPolicy<any, any>>(STREAM_POLICY_KIND, pluginModules);
 }

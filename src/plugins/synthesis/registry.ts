@@ -16,7 +16,7 @@ function checkMethod(m: Record<string, unknown>): string | undefined {
 }
 
 /** Synthesis methods: modules export `methods: SynthesisMethod[]` (QUARRY_SYNTHESIS_MODULES). */
-export const SYNTHESIS_METHOD_KIND: PluginKind<SynthesisMethod<any>> = {
+export const SYNTHESIS_METHOD_KIND: PluginKind = {
   noun: 'synthesis method',
   exportName: 'methods',
   builtinModule: BUILTIN_METHODS_MODULE,
@@ -28,5 +28,5 @@ export const SYNTHESIS_METHOD_KIND: PluginKind<SynthesisMethod<any>> = {
 export function loadSynthesisMethods(
   pluginModules: readonly string[] = [],
 ): SynthesisMethodRegistry {
-  return PluginRegistry.load(SYNTHESIS_METHOD_KIND, pluginModules);
+  return PluginRegistry.load<SynthesisMethod<any>>(SYNTHESIS_METHOD_KIND, pluginModules);
 }

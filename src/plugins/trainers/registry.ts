@@ -22,7 +22,7 @@ export interface TrainOutcome {
 export const BUILTIN_TRAINERS_MODULE = path.join(__dirname, 'builtin', 'index.js');
 
 /** Trainers: modules export `trainers: Trainer[]` (QUARRY_TRAINER_MODULES). */
-export const TRAINER_KIND: PluginKind<Trainer<any>> = {
+export const TRAINER_KIND: PluginKind = {
   noun: 'trainer',
   plural: 'trainers',
   exportName: 'trainers',
@@ -42,7 +42,7 @@ export const TRAINER_KIND: PluginKind<Trainer<any>> = {
  * ```
  */
 export function loadTrainers(pluginModules: readonly string[] = []): TrainerRegistry {
-  return PluginRegistry.load(TRAINER_KIND, pluginModules);
+  return PluginRegistry.load<Trainer<any>>(TRAINER_KIND, pluginModules);
 }
 
 /**
