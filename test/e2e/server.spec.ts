@@ -167,6 +167,17 @@ describe('server start-up and shutdown', () => {
     const eventsStopped = jest.spyOn(EventBus.prototype, 'stop');
     const inferenceDestroyed = jest.spyOn(InferencePool.prototype, 'destroy');
     const trainersDestroyed = jest.spyOn(TrainerPool.prototype, 'destroy');
+    let closed = 0;
+    const realOpen = database.openDatabase;
+    jest.spyOn(database, 'openDatabase').mockImplementation(async (opts) => {
+      const db = await realOpen(opts);
+      const close = db.close.bind(db);
+      db.close = async () => {
+        closed += 1;
+        await close();
+      };
+      return db;
+    });
     try {
       await expect(
         startServer(configWith({ port, ...everyKind(fixture('lifecycle')) }), {
@@ -180,6 +191,7 @@ describe('server start-up and shutdown', () => {
     expect(eventsStopped).toHaveBeenCalledTimes(1);
     expect(inferenceDestroyed).toHaveBeenCalledTimes(1);
     expect(trainersDestroyed).toHaveBeenCalledTimes(1);
+    expect(closed).toBe(1);
     expect(lifecycleLog).toEqual([...inits, ...destroys]);
   });
 });
