@@ -15,8 +15,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runSimulation, SPLIT, type SimulationInput } from '../src/ml/simulation-engine';
-import { StrategyRegistry } from '../src/strategies/registry';
-import { TrainerRegistry } from '../src/plugins/trainers/registry';
+import { loadStrategies } from '../src/strategies/registry';
+import { loadTrainers } from '../src/plugins/trainers/registry';
 
 const DIGITS_CSV = path.resolve(__dirname, '../../examples/data/digits.csv');
 const STRATEGIES = ['random', 'least-confidence', 'margin', 'entropy', 'k-center', 'badge'];
@@ -50,7 +50,7 @@ function digits(): Pick<
 
 function main(): void {
   const data = digits();
-  const registries = { strategies: StrategyRegistry.load(), trainers: TrainerRegistry.load() };
+  const registries = { strategies: loadStrategies(), trainers: loadTrainers() };
   const started = performance.now();
   const table: string[][] = [
     ['strategy', ...SHOWN_LABELS.map((n) => `${n} labels`), 'AUC', 'seconds'],

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { classificationMetrics } from '../src/ml/classification-metrics';
 import { mulberry32 } from '../src/strategies/math';
-import { TrainerRegistry } from '../src/plugins/trainers/registry';
+import { loadTrainers, trainWith } from '../src/plugins/trainers/registry';
 
 const ROWS = Number(process.argv[2] ?? 100_000);
 const ONLY = process.argv.slice(3);
@@ -37,15 +37,16 @@ function blobs(rows: number, seed: number): { features: Float32Array; labels: In
 }
 
 function main(): void {
-  const registry = TrainerRegistry.load();
+  const registry = loadTrainers();
   const { features, labels } = blobs(ROWS, 42);
   console.log(
     `${ROWS} rows x ${DIM} features, ${CLASSES} classes (Gaussian blobs), Node ${process.version}, one thread`,
   );
-  for (const { trainer } of registry.list()) {
+  for (const { plugin: trainer } of registry.list()) {
     if (ONLY.length > 0 && !ONLY.includes(trainer.code)) continue;
-    const options = registry.options(trainer.code, {});
-    const outcome = registry.train(
+    const options = registry.params(trainer.code, {});
+    const outcome = trainWith(
+      registry,
       trainer.code,
       { features, labels, rows: ROWS, dim: DIM, classCount: CLASSES },
       options,

@@ -24,7 +24,7 @@ export interface QuarryConfig {
   modelCheckMaxRssBytes: number;
   /** Size of the PostgreSQL connection pool (PGlite is always one connection). */
   poolSize: number;
-  /** Extra strategy plugin modules (paths), registered after the built-ins. */
+  /** Strategy plugin modules (QUARRY_STRATEGY_MODULES, comma-separated paths). */
   strategyModules: string[];
   /** Trainer plugin modules (QUARRY_TRAINER_MODULES, comma-separated paths). */
   trainerModules: string[];
@@ -115,6 +115,12 @@ function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/** Plugin module paths from a comma-separated variable, made absolute; unset or blank: none. */
+function modulesFromEnv(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
+  const value = env[name]?.trim();
+  return value ? value.split(',').map((m) => path.resolve(m.trim())) : undefined;
+}
+
 /** Builds the configuration from environment variables over {@link DEFAULT_CONFIG}. */
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
@@ -130,18 +136,10 @@ export function loadConfig(
     modelCheckTimeoutMs: intFromEnv(env, 'QUARRY_MODEL_CHECK_TIMEOUT_MS', 1),
     modelCheckMaxRssBytes: intFromEnv(env, 'QUARRY_MODEL_CHECK_MAX_RSS_BYTES', 1),
     poolSize: intFromEnv(env, 'QUARRY_DB_POOL_SIZE', 1),
-    strategyModules: env.QUARRY_STRATEGY_MODULES?.trim()
-      ? env.QUARRY_STRATEGY_MODULES.split(',').map((m) => path.resolve(m.trim()))
-      : undefined,
-    trainerModules: env.QUARRY_TRAINER_MODULES?.trim()
-      ? env.QUARRY_TRAINER_MODULES.split(',').map((m) => path.resolve(m.trim()))
-      : undefined,
-    synthesisModules: env.QUARRY_SYNTHESIS_MODULES?.trim()
-      ? env.QUARRY_SYNTHESIS_MODULES.split(',').map((m) => path.resolve(m.trim()))
-      : undefined,
-    streamPolicyModules: env.QUARRY_STREAM_POLICY_MODULES?.trim()
-      ? env.QUARRY_STREAM_POLICY_MODULES.split(',').map((m) => path.resolve(m.trim()))
-      : undefined,
+    strategyModules: modulesFromEnv(env, 'QUARRY_STRATEGY_MODULES'),
+    trainerModules: modulesFromEnv(env, 'QUARRY_TRAINER_MODULES'),
+    synthesisModules: modulesFromEnv(env, 'QUARRY_SYNTHESIS_MODULES'),
+    streamPolicyModules: modulesFromEnv(env, 'QUARRY_STREAM_POLICY_MODULES'),
     inferenceThreads: intFromEnv(env, 'QUARRY_INFERENCE_THREADS', 1, 256),
     inferenceMaxQueue: intFromEnv(env, 'QUARRY_INFERENCE_MAX_QUEUE', 1),
     trainerThreads: intFromEnv(env, 'QUARRY_TRAINER_THREADS', 1, 256),

@@ -1,3 +1,4 @@
+import type { ErrorRequestHandler, NextFunction, Request, Response } from 'express';
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { APOLLO_REQUEST_CODES, ErrorCode, QuarryError } from '../errors';
@@ -38,5 +39,52 @@ export function formatError(
       'Internal server error. It has been logged; retry later or report it with the time of the request.',
     path: formatted.path,
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  };
+}
+
+/**
+ * HTTP status of a Quarry error on the plain HTTP routes (the label export): the codes a client
+ * acts on get their own status, every other client error is a 400.
+ */
+const HTTP_STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  [ErrorCode.UNAUTHENTICATED]: 401,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.NOT_FOUND]: 404,
+};
+
+/** The HTTP status a plain HTTP route answers a {@link QuarryError} with (400 by default). */
+export function httpStatusOf(error: QuarryError): number {
+  return HTTP_STATUS_BY_CODE[String(error.extensions.code)] ?? 400;
+}
+
+/** Answers with a GraphQL-shaped error body: `{ errors: [{ message, extensions: { code } }] }`. */
+export function sendError(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+}
+
+/**
+ * Express's last error handler: a body over `maxRequestBytes` is PAYLOAD_TOO_LARGE (413), other
+ * client errors of the body parsers keep their status (code BAD_REQUEST), anything else is
+ * logged and masked as INTERNAL_SERVER_ERROR.
+ */
+export function httpErrorHandler(maxRequestBytes: number): ErrorRequestHandler {
+  return (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const e = err as { type?: string; status?: number; message?: string };
+    if (res.headersSent) return next(err);
+    if (e.type === 'entity.too.large' || e.status === 413) {
+      sendError(
+        res,
+        413,
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `The request is larger than ${maxRequestBytes} bytes (QUARRY_MAX_REQUEST_BYTES).`,
+      );
+      return;
+    }
+    if (e.status && e.status >= 400 && e.status < 500) {
+      sendError(res, e.status, 'BAD_REQUEST', e.message ?? 'Bad request');
+      return;
+    }
+    logger.error({ err }, 'unhandled HTTP error');
+    sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
   };
 }

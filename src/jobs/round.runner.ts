@@ -199,7 +199,7 @@ export class RoundRunner {
     const ds = this.db.ds;
     const dataset = await ds.getRepository(Dataset).findOneByOrFail({ id: round.datasetId });
     const registered = this.registry.get(round.strategy);
-    const strategy = registered.strategy;
+    const strategy = registered.plugin;
     const params = this.registry.params(round.strategy, round.params);
     const models = await modelRefs(ds, round.modelIds, this.config.modelCacheDir);
     const poolWhere = `i.dataset_id = ${q(dataset.id)} AND i.split = 'POOL'
@@ -247,8 +247,8 @@ export class RoundRunner {
           embeddings: needsEmbeddings,
           pointwise: {
             modulePath: by.modulePath,
-            code: by.strategy.code,
-            params: this.registry.params(by.strategy.code, {}),
+            code: by.plugin.code,
+            params: this.registry.params(by.plugin.code, {}),
             keep,
             returnOutputs: true,
           },

@@ -22,6 +22,7 @@ import {
 } from '../strategies/math';
 import type { ScoredRows } from '../strategies/types';
 import type { Prediction, TrainedModel } from '../plugins/trainers/types';
+import { trainWith } from '../plugins/trainers/registry';
 import { planSimulation, type Plan, type PlannedStrategy } from './simulation-plan';
 import type {
   SimulationInput,
@@ -74,7 +75,7 @@ export { labelCountsOf } from './simulation-plan';
  * const result = runSimulation(
  *   { features, rows, dim, classCount, groundTruth, split, strategies: [{ code: 'margin' }, { code: 'random' }],
  *     seedSize: 20, batchSize: 20, budget: 200, repeats: 5, trainer: { code: 'softmax' }, seed: 1 },
- *   { strategies: StrategyRegistry.load(), trainers: TrainerRegistry.load() },
+ *   { strategies: loadStrategies(), trainers: loadTrainers() },
  * );
  * result.strategies[0].auc.mean;
  * ```
@@ -181,7 +182,8 @@ function runLoop(
         memberSeedShift > 0 && typeof plan.trainerOptions.seed === 'number'
           ? { ...plan.trainerOptions, seed: (plan.trainerOptions.seed + memberSeedShift) % 2 ** 32 }
           : plan.trainerOptions;
-      return registries.trainers.train(
+      return trainWith(
+        registries.trainers,
         input.trainer.code,
         {
           features: gatherRows(features, dim, Int32Array.from(rows)),

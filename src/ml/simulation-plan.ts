@@ -146,7 +146,7 @@ export function planSimulation(input: SimulationInput, registries: SimulationReg
     );
   }
 
-  const trainerOptions = registries.trainers.options(input.trainer?.code, input.trainer?.options);
+  const trainerOptions = registries.trainers.params(input.trainer?.code, input.trainer?.options);
   const strategies = input.strategies.map((s, i) => planStrategy(s, i, registries.strategies));
 
   const testRows = Int32Array.from(testList);
@@ -165,7 +165,7 @@ function planStrategy(
   index: number,
   registry: StrategyRegistry,
 ): PlannedStrategy {
-  const { strategy } = registry.get(given?.code);
+  const { plugin: strategy } = registry.get(given?.code);
   const params = registry.params(strategy.code, given.params);
   const field = `strategies[${index}]`;
   const committee = strategy.needs.includes('COMMITTEE');
@@ -200,7 +200,7 @@ function planStrategy(
   if (strategy.kind === 'batch') {
     const by = strategy.candidatePool(params);
     if (by) {
-      const found = registry.get(by.strategy).strategy;
+      const found = registry.get(by.strategy).plugin;
       if (found.kind !== 'pointwise' || found.needs.includes('COMMITTEE')) {
         throw new BadUserInputError(
           `${field}: "${strategy.code}" narrows its candidates with "${by.strategy}", which is not a single-model pointwise strategy; choose one such as margin.`,

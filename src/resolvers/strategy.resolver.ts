@@ -9,7 +9,7 @@ export class StrategyResolver {
   @Query(() => [StrategyNode], { description: 'Every registered strategy, by code.' })
   strategies(@Ctx() ctx: GraphQLContext): StrategyNode[] {
     authorize(ctx.key, Permission.READ_DATASET);
-    return ctx.registry.list().map(({ strategy }) => ({
+    return ctx.registry.list().map(({ plugin: strategy }) => ({
       code: strategy.code,
       description: strategy.description,
       kind: strategy.kind === 'pointwise' ? StrategyKind.POINTWISE : StrategyKind.BATCH,

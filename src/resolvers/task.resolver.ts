@@ -16,10 +16,10 @@ import { toMetricsNode } from './shapes';
 export class TrainingResolver {
   @Query(() => [TrainerNode], { description: 'The registered trainers.' })
   trainers(@Ctx() ctx: GraphQLContext): TrainerNode[] {
-    return ctx.trainers.list().map((t) => ({
-      code: t.trainer.code,
-      description: t.trainer.description,
-      optionsSchema: t.trainer.optionsSchema,
+    return ctx.trainers.list().map(({ plugin: trainer }) => ({
+      code: trainer.code,
+      description: trainer.description,
+      optionsSchema: trainer.optionsSchema,
     }));
   }
 

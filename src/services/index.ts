@@ -14,9 +14,9 @@ import { AnswerService } from './queue-answer.service';
 import { AgreementService } from './queue-agreement.service';
 import { TaskService } from './task.service';
 import { SynthesisService } from './synthesis.service';
-import { loadSynthesisMethods } from '../plugins/synthesis/registry';
+import type { SynthesisMethodRegistry } from '../plugins/synthesis/registry';
 import { StreamService } from './stream.service';
-import { loadStreamPolicies } from '../plugins/stream-policies/registry';
+import type { StreamPolicyRegistry } from '../plugins/stream-policies/registry';
 import type { TrainerRegistry } from '../plugins/trainers/registry';
 import type { EventBus } from './event-bus';
 import type { StrategyRegistry } from '../strategies/registry';
@@ -49,6 +49,8 @@ export interface ServiceDeps {
   jobs: JobQueue;
   events: EventBus;
   trainers: TrainerRegistry;
+  streamPolicies: StreamPolicyRegistry;
+  synthesisMethods: SynthesisMethodRegistry;
   /** ONNX inference in worker threads (auto-labelling, stream sampling). */
   inference: InferencePool;
 }
@@ -77,18 +79,14 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
     synthesis: new SynthesisService(
       ds,
       datasets,
-      loadSynthesisMethods(config.synthesisModules),
+      deps.synthesisMethods,
       deps.events,
       config.maxImportItems,
     ),
     autoLabels: new AutoLabelService(db, config, datasets, deps.jobs, deps.events, deps.inference),
-    streams: new StreamService(
-      ds,
-      datasets,
-      deps.events,
-      deps.inference,
-      loadStreamPolicies(config.streamPolicyModules),
-      { maxItems: config.maxImportItems, modelCacheDir: config.modelCacheDir },
-    ),
+    streams: new StreamService(ds, datasets, deps.events, deps.inference, deps.streamPolicies, {
+      maxItems: config.maxImportItems,
+      modelCacheDir: config.modelCacheDir,
+    }),
   };
 }

@@ -71,12 +71,12 @@ export class RoundService {
     );
     const registered = this.registry.get(input.strategy);
     const params = this.registry.params(input.strategy, input.params);
-    const strategy = registered.strategy;
+    const strategy = registered.plugin;
     const needs = new Set<StrategyNeed>(strategy.needs);
     if (strategy.kind === 'batch') {
       const pool = strategy.candidatePool(params);
       if (pool) {
-        const candidate = this.registry.get(pool.strategy).strategy;
+        const candidate = this.registry.get(pool.strategy).plugin;
         if (candidate.kind !== 'pointwise') {
           throw new BadUserInputError(
             `Strategy "${strategy.code}" narrows its candidates with "${pool.strategy}", which is not a pointwise strategy.`,

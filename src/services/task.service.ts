@@ -86,7 +86,7 @@ export class TaskService {
       Permission.MANAGE_MODELS,
     );
     this.trainers.get(input.trainer);
-    const options = this.trainers.options(input.trainer, input.options ?? {});
+    const options = this.trainers.params(input.trainer, input.options ?? {});
     const name = (input.name ?? input.trainer).trim();
     if (!name || name.length > 200)
       throw new BadUserInputError('name must be 1 to 200 characters.');
@@ -154,7 +154,7 @@ export class TaskService {
       };
     });
     this.trainers.get(input.trainer);
-    const trainerOptions = this.trainers.options(input.trainer, input.trainerOptions ?? {});
+    const trainerOptions = this.trainers.params(input.trainer, input.trainerOptions ?? {});
     const [truth] = await this.ds.query(
       `SELECT count(*) FILTER (WHERE split = 'POOL')::int AS pool,
               count(*) FILTER (WHERE split = 'TEST')::int AS test

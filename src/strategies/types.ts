@@ -10,6 +10,8 @@
  *   state, no I/O), and everything it returns must be structured-cloneable.
  */
 
+import type { Plugin } from '../plugins/registry';
+
 /** What a strategy needs from inference. */
 export type StrategyNeed =
   /** class probabilities of one model (logits are turned into probabilities first) */
@@ -60,17 +62,12 @@ export interface SelectionContext<P> {
   random: () => number;
 }
 
-interface StrategyBase {
-  /** Stable kebab-case identifier, e.g. `margin`. */
-  readonly code: string;
-  /** One or two sentences for people choosing a strategy (and the paper, if it has one). */
-  readonly description: string;
+/**
+ * What every strategy has: the common plugin contract (`code`, `description`, `paramsSchema`,
+ * optional `checkParams`, `init`/`destroy`; see `Plugin`) and what it needs from inference.
+ */
+interface StrategyBase extends Plugin {
   readonly needs: readonly StrategyNeed[];
-  /**
-   * JSON Schema (draft 2020-12 subset understood by ajv) of the parameters, an object schema
-   * whose properties carry `default`s. Validated before any work starts.
-   */
-  readonly paramsSchema: Record<string, unknown>;
 }
 
 /**

@@ -16,8 +16,8 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { QuarryError } from '../errors';
-import { StrategyRegistry } from '../strategies/registry';
-import { TrainerRegistry } from '../plugins/trainers/registry';
+import { loadStrategies } from '../strategies/registry';
+import { loadTrainers } from '../plugins/trainers/registry';
 import {
   runSimulation,
   type SimulationInput,
@@ -34,9 +34,9 @@ const WORKER_KIND = 'quarry-simulation';
 
 /** Options of {@link runSimulationInWorker}. */
 export interface SimulationWorkerOptions {
-  /** Strategy plugin modules besides the built-ins, as given to `StrategyRegistry.load`. */
+  /** Strategy plugin modules besides the built-ins, as given to `loadStrategies`. */
   strategyModules?: readonly string[];
-  /** Trainer plugin modules besides the built-ins, as given to `TrainerRegistry.load`. */
+  /** Trainer plugin modules besides the built-ins, as given to `loadTrainers`. */
   trainerModules?: readonly string[];
   /**
    * Called after each step (see `runSimulation`), on the caller's thread. If it throws, the
@@ -168,8 +168,8 @@ function serve(data: SimulationWorkerData): void {
   const post = (message: SimulationWorkerMessage): void => port.postMessage(message);
   try {
     const registries = {
-      strategies: StrategyRegistry.load(data.strategyModules),
-      trainers: TrainerRegistry.load(data.trainerModules),
+      strategies: loadStrategies(data.strategyModules),
+      trainers: loadTrainers(data.trainerModules),
     };
     const result = runSimulation(data.input, registries, (progress) =>
       post({ type: 'progress', progress }),

@@ -38,7 +38,7 @@ const DEFAULTS = { threads: 1, maxQueue: 8 };
  *
  * @example
  * ```ts
- * const pool = new TrainerPool(TrainerRegistry.load());
+ * const pool = new TrainerPool(loadTrainers());
  * const { onnx, facts } = await pool.train({ trainer: 'softmax', features, labels, rows, dim, classCount });
  * await pool.destroy();
  * ```
@@ -88,7 +88,7 @@ export class TrainerPool {
    * @throws ServiceOverloadedError when the queue is full (nothing was sent)
    */
   async train(request: TrainRequest): Promise<TrainResult> {
-    this.#registry.options(request.trainer, request.options);
+    this.#registry.params(request.trainer, request.options);
     checkTrainInput(request);
     if (request.predict && request.predict.features.length !== request.predict.rows * request.dim) {
       throw new RangeError(

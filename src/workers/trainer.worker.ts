@@ -15,7 +15,7 @@
  * built-ins). Typed arrays travel both ways as transferred buffers.
  */
 import { workerData } from 'node:worker_threads';
-import { TrainerRegistry } from '../plugins/trainers/registry';
+import { loadTrainers, trainWith, type TrainerRegistry } from '../plugins/trainers/registry';
 import type { Prediction } from '../plugins/trainers/types';
 import { movable, taskHandler, transferListOf } from './worker-pool';
 
@@ -75,7 +75,7 @@ export interface TrainResult {
 
 /** `workerData` of a trainer worker. */
 export interface TrainerWorkerSettings {
-  /** Plugin modules besides the built-ins, as given to `TrainerRegistry.load`. */
+  /** Plugin modules besides the built-ins, as given to `loadTrainers`. */
   pluginModules?: string[];
 }
 
@@ -88,9 +88,14 @@ let registry: TrainerRegistry | undefined;
  *   its code (through a bare piscina, as data: see `errorFromThread`)
  */
 export const trainInWorker = taskHandler((request: TrainRequest): TrainResult => {
-  registry ??= TrainerRegistry.load((workerData as TrainerWorkerSettings | null)?.pluginModules);
+  registry ??= loadTrainers((workerData as TrainerWorkerSettings | null)?.pluginModules);
   const { trainer, options, features, labels, rows, dim, classCount, predict } = request;
-  const outcome = registry.train(trainer, { features, labels, rows, dim, classCount }, options);
+  const outcome = trainWith(
+    registry,
+    trainer,
+    { features, labels, rows, dim, classCount },
+    options,
+  );
   const { model } = outcome;
   const result: TrainResult = {
     onnx: ownedBytes(model.export()),

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../src/config';
 import type { InferencePool } from '../../src/workers/inference.pool';
 import { RoundRunner } from '../../src/jobs/round.runner';
-import { StrategyRegistry } from '../../src/strategies/registry';
+import { loadStrategies } from '../../src/strategies/registry';
 import { backends, freshDatabase } from '../helpers/db';
 
 for (const backend of backends()) {
@@ -18,7 +18,7 @@ for (const backend of backends()) {
       runner = new RoundRunner(
         fresh.db,
         config,
-        StrategyRegistry.load(),
+        loadStrategies(),
         {} as InferencePool,
         async (id, after) => {
           rechecks.push([id, after]);

@@ -61,34 +61,11 @@ describe('the stream policy registry', () => {
     expect(outcomes(session.decideBatch([0.99, 0.99], 1).steps)).toEqual(['QUERIED', 'DEFERRED']);
   });
 
-  it('stops start-up on a duplicate code, naming both modules', () => {
-    const e = startupError([plugin('duplicate-fixed')]);
-    expect(e.message).toContain('"fixed-threshold" is registered twice');
-    expect(e.message).toContain(plugin('duplicate-fixed'));
-    expect(e.message).toContain(path.join('stream-policies', 'builtin', 'index.js'));
-  });
-
-  it('stops start-up on a module without a policies export or with a bad state schema', () => {
-    expect(startupError([plugin('no-export')]).message).toMatch(/must export `policies`/);
+  // Duplicate codes, missing exports, bad defaults and sealing: see registry.spec.ts.
+  it('stops start-up on a policy with a bad state schema', () => {
     const e = startupError([plugin('bad-state-schema')]);
     expect(e.message).toContain(plugin('bad-state-schema'));
     expect(e.message).toContain('stateSchema must be a JSON Schema of type "object"');
-  });
-
-  it('stops start-up on a policy whose defaults fail its own parameter check', () => {
-    const e = startupError([plugin('bad-defaults')]);
-    expect(e.message).toContain(plugin('bad-defaults'));
-    expect(e.message).toContain(
-      'its default params fail its checkParams: params.threshold is never good enough',
-    );
-  });
-
-  it('takes no more policies once loaded', () => {
-    const register = (
-      registry as unknown as { registerModule(p: string): void }
-    ).registerModule.bind(registry);
-    expect(() => register(plugin('always-query'))).toThrow(/sealed/);
-    expect(() => registry.get('always-query')).toThrow(/Unknown stream policy/);
   });
 
   it('applies defaults and names each bad parameter', () => {

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { BadUserInputError } from '../../src/errors';
-import { PluginRegistrationError } from '../../src/plugins/registry';
 import { betaVariate, gammaVariate, standardNormal } from '../../src/ml/distributions';
 import { mulberry32, seedFrom } from '../../src/strategies/math';
 import { featureStdDevs } from '../../src/plugins/synthesis/builtin/index';
@@ -76,18 +75,7 @@ describe('the synthesis method registry', () => {
     expect(Array.from(vectors[1].features)).toEqual([2, 4]);
   });
 
-  it('stops start-up on a duplicate code, naming both modules', () => {
-    let error: unknown;
-    try {
-      loadSynthesisMethods([plugin('duplicate-smote')]);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(PluginRegistrationError);
-    expect((error as Error).message).toContain('"smote" is registered twice');
-    expect((error as Error).message).toContain(plugin('duplicate-smote'));
-  });
-
+  // Duplicate codes and the other start-up checks: see registry.spec.ts.
   it('reports a method that returns too few vectors as an internal error', () => {
     const withPlugin = loadSynthesisMethods([plugin('midpoint')]);
     expect(() =>

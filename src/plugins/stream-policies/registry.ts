@@ -1,6 +1,6 @@
 import path from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
-import { PluginRegistry } from '../registry';
+import { PluginRegistry, type PluginKind } from '../registry';
 import type { StreamPolicy } from './types';
 
 /** The built-in policies' module (compiled), registered first. */
@@ -39,19 +39,22 @@ function checkPolicy(p: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/** Stream policies: modules export `policies: StreamPolicy[]` (QUARRY_STREAM_POLICY_MODULES). */
+export const STREAM_POLICY_KIND: PluginKind = {
+  noun: 'stream policy',
+  exportName: 'policies',
+  builtinModule: BUILTIN_POLICIES_MODULE,
+  optionsName: 'params',
+  check: checkPolicy,
+};
+
 /**
- * Loads the built-in stream policies and the given plugin modules (each exporting
- * `policies: StreamPolicy[]`), then seals the registry. A duplicate code or an invalid policy
- * stops start-up with a `PluginRegistrationError` naming the module.
+ * Loads the built-in stream policies and the given plugin modules, then seals the registry.
  *
  * @example
  * const policies = loadStreamPolicies(config.streamPolicyModules);
  * const params = policies.params('variable-threshold', { budgetUnits: 500, expectedLength: 10000 });
  */
 export function loadStreamPolicies(pluginModules: readonly string[] = []): StreamPolicyRegistry {
-  return PluginRegistry.load<StreamPolicy<any, any>>(
-    { noun: 'stream policy', exportName: 'policies', check: checkPolicy },
-    BUILTIN_POLICIES_MODULE,
-    pluginModules,
-  );
+  return PluginRegistry.load<StreamPolicy<any, any>>(STREAM_POLICY_KIND, pluginModules);
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { PluginRegistry } from '../registry';
+import { PluginRegistry, type PluginKind } from '../registry';
 import type { SynthesisMethod } from './types';
 
 /** The built-in methods' module (compiled), registered first. */
@@ -15,17 +15,18 @@ function checkMethod(m: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-/**
- * Loads the built-in synthesis methods and the given plugin modules (each exporting
- * `methods: SynthesisMethod[]`), then seals the registry. A duplicate code or an invalid method
- * stops start-up with a `PluginRegistrationError` naming the module.
- */
+/** Synthesis methods: modules export `methods: SynthesisMethod[]` (QUARRY_SYNTHESIS_MODULES). */
+export const SYNTHESIS_METHOD_KIND: PluginKind = {
+  noun: 'synthesis method',
+  exportName: 'methods',
+  builtinModule: BUILTIN_METHODS_MODULE,
+  optionsName: 'params',
+  check: checkMethod,
+};
+
+/** Loads the built-in synthesis methods and the given plugin modules, then seals the registry. */
 export function loadSynthesisMethods(
   pluginModules: readonly string[] = [],
 ): SynthesisMethodRegistry {
-  return PluginRegistry.load<SynthesisMethod<any>>(
-    { noun: 'synthesis method', exportName: 'methods', check: checkMethod },
-    BUILTIN_METHODS_MODULE,
-    pluginModules,
-  );
+  return PluginRegistry.load<SynthesisMethod<any>>(SYNTHESIS_METHOD_KIND, pluginModules);
 }

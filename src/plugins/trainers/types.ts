@@ -10,7 +10,9 @@
  * - Trainers run in `trainer.worker.ts` threads: self-contained (no server state, no I/O).
  * - The exported ONNX graph and `predict` compute the same function (to float32 rounding).
  */
+import type { InputProblem } from '../../errors';
 import type { DenseLayer } from '../../ml/onnx-build';
+import type { PluginLifecycle } from '../registry';
 
 /** Labelled rows to train on, with options already validated and completed with defaults. */
 export interface TrainInput<O = Record<string, unknown>> {
@@ -89,17 +91,21 @@ export interface TrainedModel {
   export(): Uint8Array;
 }
 
-/** A training algorithm, registered under a stable code. */
-export interface Trainer<O = Record<string, unknown>> {
-  /** Stable kebab-case identifier, e.g. `softmax`. */
-  readonly code: string;
-  /** One or two sentences for people choosing a trainer. */
-  readonly description: string;
+/**
+ * A training algorithm, registered under a stable code (`code`, `description`, `init`/`destroy`:
+ * see `PluginLifecycle`).
+ */
+export interface Trainer<O = Record<string, unknown>> extends PluginLifecycle {
   /**
    * JSON Schema (draft 2020-12 subset understood by ajv) of the options, an object schema whose
    * properties carry `default`s. Validated, and defaults applied, before `train` is called.
    */
   readonly optionsSchema: Record<string, unknown>;
+  /**
+   * Checks across options that a schema cannot say clearly, given the options with their
+   * defaults applied; returns the problems, each naming its option (`options.a`).
+   */
+  checkOptions?(options: any): InputProblem[];
   /**
    * Fits a model. Synchronous and CPU-bound: call it from a thread of `trainer.worker.ts`, not
    * from the server's event loop. The input has been checked (`checkTrainInput`).

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { SimulationInput } from '../../../src/ml/simulation-engine';
 import { mulberry32 } from '../../../src/strategies/math';
-import { StrategyRegistry } from '../../../src/strategies/registry';
-import { TrainerRegistry } from '../../../src/plugins/trainers/registry';
+import { loadStrategies, type StrategyRegistry } from '../../../src/strategies/registry';
+import { loadTrainers, type TrainerRegistry } from '../../../src/plugins/trainers/registry';
 
 /** The compiled trainer plugin that refuses marked rows (see the fixture). */
 export const GUARDED_TRAINER_MODULE = path.resolve(
@@ -16,8 +16,8 @@ export function registries(): {
   trainers: TrainerRegistry;
 } {
   return {
-    strategies: StrategyRegistry.load(),
-    trainers: TrainerRegistry.load([GUARDED_TRAINER_MODULE]),
+    strategies: loadStrategies(),
+    trainers: loadTrainers([GUARDED_TRAINER_MODULE]),
   };
 }
 

@@ -1,12 +1,12 @@
 import { BadUserInputError, ErrorCode } from '../../../src/errors';
-import { TrainerRegistry } from '../../../src/plugins/trainers/registry';
+import { loadTrainers, trainWith } from '../../../src/plugins/trainers/registry';
 import type { TrainedModel } from '../../../src/plugins/trainers/types';
 import { argmaxRows, maxAbsDifference, runOnnx, separable, Toy, xor } from './helpers';
 
-const registry = TrainerRegistry.load();
+const registry = loadTrainers();
 
 function train(code: string, data: Toy, options: Record<string, unknown> = {}): TrainedModel {
-  return registry.train(code, data, options).model;
+  return trainWith(registry, code, data, options).model;
 }
 
 /** The error `fn` throws, checked to be BAD_USER_INPUT. */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Piscina } from 'piscina';
 import { BadUserInputError } from '../../../src/errors';
 import { TRAINER_WORKER_FILE, TrainerPool } from '../../../src/workers/trainer.pool';
-import { TrainerRegistry } from '../../../src/plugins/trainers/registry';
+import { loadTrainers, trainWith } from '../../../src/plugins/trainers/registry';
 import {
   trainTransferList,
   type TrainRequest,
@@ -83,7 +83,7 @@ describe('trainInWorker', () => {
       options: { epochs: 20, seed: 3 },
       predict: undefined,
     });
-    const here = TrainerRegistry.load().train('softmax', task, task.options).model.export();
+    const here = trainWith(loadTrainers(), 'softmax', task, task.options).model.export();
     const result = (await piscina.run(
       { ...task, features: task.features.slice() },
       {
@@ -97,7 +97,7 @@ describe('trainInWorker', () => {
 describe('TrainerPool', () => {
   let pool: TrainerPool;
   beforeAll(() => {
-    pool = new TrainerPool(TrainerRegistry.load([plugin, refusing]));
+    pool = new TrainerPool(loadTrainers([plugin, refusing]));
   });
   afterAll(async () => {
     await pool.destroy();
@@ -140,7 +140,7 @@ describe('TrainerPool', () => {
   });
 
   it('refuses a job beyond the queue with SERVICE_OVERLOADED', async () => {
-    const small = new TrainerPool(TrainerRegistry.load(), { threads: 1, maxQueue: 0 });
+    const small = new TrainerPool(loadTrainers(), { threads: 1, maxQueue: 0 });
     try {
       const busy = small.train(request());
       const refused = request();
@@ -155,7 +155,7 @@ describe('TrainerPool', () => {
   });
 
   it('refuses malformed options, naming them', () => {
-    expect(() => new TrainerPool(TrainerRegistry.load(), { threads: 0 })).toThrow(
+    expect(() => new TrainerPool(loadTrainers(), { threads: 0 })).toThrow(
       'options.threads must be an integer of 1 or more, got 0',
     );
   });

@@ -1,0 +1,184 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import cors from 'cors';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import { graphqlUploadExpress } from 'graphql-upload-minimal';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { QuarryConfig } from '../config';
+import type { Database } from '../db/database';
+import { Dataset, type ApiKey } from '../entities';
+import { ErrorCode, QuarryError } from '../errors';
+import type { Plugins } from '../plugins/load-plugins';
+import { createLoaders, type GraphQLContext } from '../resolvers/context';
+import type { SubscriptionContext } from '../resolvers/queue.resolver';
+import { buildQuarrySchema } from '../schema/build';
+import type { Services } from '../services';
+import type { EventBus } from '../services/event-bus';
+import { formatError, httpErrorHandler } from './errors';
+import { exportLabelsRoute } from './export.route';
+import { healthRoutes } from './health.route';
+import { keyFromHeaders } from './keys';
+
+/** What the HTTP layer serves from. */
+export interface HttpDeps {
+  config: QuarryConfig;
+  db: Database;
+  services: Services;
+  plugins: Plugins;
+  events: EventBus;
+}
+
+/** A listening HTTP server. */
+export interface HttpServer {
+  port: number;
+  /** Stops taking requests and finishes those under way (and the subscriptions). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves GraphQL (HTTP and graphql-ws subscriptions) at /graphql, /healthz, /readyz and the label
+ * export, and listens on `config.host:config.port`. A failure to listen stops what it started.
+ */
+export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
+  const { config, db, services, events } = deps;
+  const { strategies: registry, trainers } = deps.plugins;
+  const schema = await buildQuarrySchema();
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+  // Idle keep-alive connections are closed by the client first (undici: 4 s, browsers: longer)
+  // rather than by us: a server closing a socket just as a client reuses it resets that
+  // request (ECONNRESET). 65 s, as behind common load balancers; headers must come sooner.
+  httpServer.keepAliveTimeout = 65_000;
+  httpServer.headersTimeout = 66_000;
+
+  const datasetsById = async (ids: readonly string[]) => {
+    const rows = await db.ds
+      .getRepository(Dataset)
+      .createQueryBuilder('d')
+      .where('d.id = ANY(:ids)', { ids })
+      .getMany();
+    const byId = new Map(rows.map((d) => [d.id, d]));
+    return ids.map((id) => byId.get(id) ?? null);
+  };
+  const authenticate = async (req: express.Request): Promise<ApiKey> => {
+    try {
+      return await services.apiKeys.authenticate(keyFromHeaders(req.headers));
+    } catch (e) {
+      if (e instanceof QuarryError) e.extensions.http = { status: 401 };
+      throw e;
+    }
+  };
+
+  // Subscriptions: the GraphQL over WebSocket protocol (graphql-ws) on the same path. The key
+  // comes in the connection_init payload ({ authorization: "Bearer qk_…" }) or the upgrade
+  // request's Authorization header.
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const wsCleanup = useServer<Record<string, unknown> | undefined, { key?: ApiKey }>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const header =
+          (params.authorization as string | undefined) ??
+          (params.Authorization as string | undefined) ??
+          ctx.extra.request.headers.authorization;
+        try {
+          ctx.extra.key = await services.apiKeys.authenticate(
+            keyFromHeaders({ authorization: header }),
+          );
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      context: (ctx): SubscriptionContext => ({
+        key: ctx.extra.key!,
+        services,
+        registry,
+        trainers,
+        loaders: createLoaders(services, datasetsById),
+        subscribe: {
+          queue: (datasetId) => events.queueEvents(datasetId),
+          round: (roundId) => events.roundEvents(roundId),
+        },
+      }),
+      // Validation errors of a subscribe message: graphql-js's own, passed on as they are.
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.map((e) => ({ ...e.toJSON(), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })),
+      // Results go through the same error masking as HTTP: Quarry's errors pass, the rest is
+      // logged and masked. Errors without a cause are graphql-js's (e.g. bad variables).
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!result.errors) return result;
+        return {
+          ...result,
+          errors: result.errors.map((e) =>
+            e.originalError
+              ? formatError(e.toJSON(), e)
+              : { ...e.toJSON(), extensions: { code: ErrorCode.BAD_USER_INPUT } },
+          ),
+        };
+      },
+    },
+    wsServer,
+  );
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsCleanup.dispose();
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  app.use(healthRoutes(db));
+  app.get('/export/labels', exportLabelsRoute(services, authenticate));
+  app.use(
+    '/graphql',
+    cors(),
+    // +1: the multipart parser flags a file of exactly maxFileSize as truncated; the resolver
+    // itself refuses anything over maxModelBytes.
+    graphqlUploadExpress({ maxFileSize: config.maxModelBytes + 1, maxFiles: 1 }),
+    express.json({ limit: config.maxRequestBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => ({
+        key: await authenticate(req),
+        services,
+        registry,
+        trainers,
+        loaders: createLoaders(services, datasetsById),
+      }),
+    }),
+  );
+  app.use(httpErrorHandler(config.maxRequestBytes));
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, () => resolve());
+    });
+  } catch (e) {
+    httpServer.close();
+    await apollo.stop().catch(() => undefined);
+    throw e;
+  }
+  return {
+    port: (httpServer.address() as AddressInfo).port,
+    stop: () => apollo.stop(),
+  };
+}
