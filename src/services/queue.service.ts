@@ -1,19 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import {
-  ApiKey,
-  ApiKeyRole,
-  Dataset,
-  LabelQuery,
-  LabelQueryStatus,
-  LabelSource,
-} from '../entities';
-import {
-  BadUserInputError,
-  BudgetExhaustedError,
-  ConflictError,
-  ForbiddenError,
-  NotFoundError,
-} from '../errors';
+import { ApiKey, ApiKeyRole, LabelQuery, LabelQueryStatus, LabelSource } from '../entities';
+import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import { authorize, inScope, Permission } from './permissions';
 import type { EventBus } from './event-bus';
 import { QueueEventKind } from './event-bus';
@@ -22,6 +9,7 @@ import { isBigintId, isUuid, returnedRows } from '../db/db-errors';
 import { withIdempotency } from './idempotency';
 import { writeCurrentLabels } from './label.service';
 import { pageSize, type Page } from './pagination';
+import * as budget from './budget';
 
 /** Most queries one claim hands out. */
 export const MAX_CLAIM_COUNT = 100;
@@ -30,9 +18,8 @@ export const MIN_LEASE_SECONDS = 1;
 export const MAX_LEASE_SECONDS = 3600;
 const MAX_SKIP_REASON = 1000;
 
-/** Lock classes of `pg_advisory_xact_lock(class, key)`: per-annotator claims, per-dataset budget. */
+/** Lock class of `pg_advisory_xact_lock(class, key)`: per-annotator claims. */
 const ANNOTATOR_LOCK = 7301;
-const BUDGET_LOCK = 7302;
 
 /** A query row as the queue lists it, with the model whose prediction is its pre-label. */
 export interface QueueQuery extends LabelQuery {
@@ -64,23 +51,12 @@ export interface SubmitResult {
   query?: QueueQuery;
 }
 
-export interface Budget {
-  datasetId: string;
-  total: number | null;
-  /** Human answers given to queries. */
-  spent: number;
-  /** Claims whose lease has not expired. */
-  held: number;
-  remaining: number | null;
-}
-
-export interface MechanismBudget {
-  mechanism: string;
-  spent: number;
-  held: number;
-  /** Answers still owed to open queries (free or held). */
-  owed: number;
-}
+/** What `dataset.budget` shows of a dataset's budget (see `./budget`, the one definition). */
+export type Budget = Pick<
+  budget.DatasetBudget,
+  'datasetId' | 'total' | 'spent' | 'held' | 'remaining'
+>;
+export type { MechanismBudget } from './budget';
 
 export interface QueryAnswer {
   queryId: string;
@@ -225,9 +201,9 @@ export class QueueService {
       }
       let wanted = count;
       if (dataset.labelBudget !== null) {
-        const budget = await this.lockBudget(m, dataset);
-        if (budget.remaining! <= 0) throw budgetExhausted(budget);
-        wanted = Math.min(count, budget.remaining!);
+        const b = await budget.lockBudget(m, dataset.id);
+        budget.requireRemaining(b, 1, { what: 'A claim', instead: 'answer or release claims' });
+        wanted = Math.min(count, b.remaining ?? count);
       }
       // Slots are locked, not queries: whether a slot is free is in its own row, so a claimer
       // that meets a slot another just took re-reads it (PostgreSQL's recheck of locked rows)
@@ -301,7 +277,7 @@ export class QueueService {
     checkLease(leaseSeconds);
     return this.ds.transaction(async (m) => {
       const slot = await this.heldSlot(m, key, token);
-      if (slot.expired) await this.requireBudget(m, slot.datasetId, 'renew this claim');
+      if (slot.expired) await lapsedClaimBudget(m, slot.datasetId, 'Renewing a lapsed claim');
       const [row] = returnedRows<{ expiresAt: Date }>(
         await m.query(
           `UPDATE query_slot SET lease_expires_at = now() + make_interval(secs => $2)
@@ -396,7 +372,7 @@ export class QueueService {
           );
         }
         // The held unit becomes a spent one; a lapsed lease held nothing, so it needs a unit.
-        if (slot.expired) await this.requireBudget(m, dataset.id, 'record this answer');
+        if (slot.expired) await lapsedClaimBudget(m, dataset.id, 'Answering on a lapsed claim');
         await m.query(
           'UPDATE query_slot SET class_index = $2, answered_at = now(), lease_expires_at = NULL WHERE id = $1',
           [slot.id, classIndex],
@@ -502,57 +478,14 @@ export class QueueService {
     });
   }
 
-  /** A dataset's budget: total, spent (answers), held (live claims), remaining. */
+  /** Datasets' budgets (see `./budget`), for DataLoader. */
   async budgets(datasetIds: readonly string[], m: EntityManager = this.ds.manager) {
-    const rows: {
-      id: string;
-      total: number | null;
-      spent: number;
-      held: number;
-    }[] = await m.query(
-      `SELECT d.id, d.label_budget AS total,
-         (SELECT count(*)::int FROM query_slot s WHERE s.dataset_id = d.id AND s.answered_at IS NOT NULL) AS spent,
-         (SELECT count(*)::int FROM query_slot s JOIN label_query q ON q.id = s.query_id
-           WHERE s.dataset_id = d.id AND s.answered_at IS NULL AND s.lease_expires_at > now()
-             AND q.status = 'OPEN') AS held
-       FROM dataset d WHERE d.id = ANY($1::uuid[])`,
-      [datasetIds],
-    );
-    const byId = new Map(
-      rows.map((r): [string, Budget] => [
-        r.id,
-        {
-          datasetId: r.id,
-          total: r.total,
-          spent: r.spent,
-          held: r.held,
-          remaining: r.total === null ? null : Math.max(0, r.total - r.spent - r.held),
-        },
-      ]),
-    );
-    return datasetIds.map((id) => byId.get(id) ?? null);
+    return budget.readBudgets(m, datasetIds);
   }
 
-  /**
-   * Each dataset's budget use by mechanism (pool round, stream, audit, synthesis): answers
-   * given (spent), live claims (held), and answers still owed to open queries (planned, which
-   * includes held), for DataLoader.
-   */
-  async budgetsByMechanism(datasetIds: readonly string[]): Promise<MechanismBudget[][]> {
-    const rows: (MechanismBudget & { datasetId: string })[] = await this.ds.query(
-      `SELECT s.dataset_id AS "datasetId", r.mechanism,
-              count(*) FILTER (WHERE s.answered_at IS NOT NULL)::int AS spent,
-              count(*) FILTER (WHERE s.answered_at IS NULL AND q.status = 'OPEN'
-                                 AND s.lease_expires_at > now())::int AS held,
-              count(*) FILTER (WHERE s.answered_at IS NULL AND q.status = 'OPEN')::int AS owed
-       FROM query_slot s JOIN label_query q ON q.id = s.query_id JOIN round r ON r.id = q.round_id
-       WHERE s.dataset_id = ANY($1::uuid[])
-       GROUP BY s.dataset_id, r.mechanism ORDER BY r.mechanism`,
-      [datasetIds],
-    );
-    const byDataset = new Map<string, MechanismBudget[]>(datasetIds.map((id) => [id, []]));
-    for (const { datasetId, ...r } of rows) byDataset.get(datasetId)?.push(r);
-    return datasetIds.map((id) => byDataset.get(id)!);
+  /** Each dataset's budget use by mechanism (see `./budget`), for DataLoader. */
+  async budgetsByMechanism(datasetIds: readonly string[]) {
+    return budget.budgetsByMechanism(this.ds.manager, datasetIds);
   }
 
   /** Each query's answers so far, for DataLoader. */
@@ -706,30 +639,12 @@ export class QueueService {
       [slotId],
     );
   }
-
-  /** The dataset's budget, read under its budget lock (held until the transaction ends). */
-  private async lockBudget(m: EntityManager, dataset: Dataset): Promise<Budget> {
-    await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [BUDGET_LOCK, dataset.id]);
-    const [budget] = await this.budgets([dataset.id], m);
-    return budget!;
-  }
-
-  private async requireBudget(m: EntityManager, datasetId: string, what: string): Promise<void> {
-    const dataset = await m.getRepository(Dataset).findOneByOrFail({ id: datasetId });
-    if (dataset.labelBudget === null) return;
-    const budget = await this.lockBudget(m, dataset);
-    if (budget.remaining! <= 0) {
-      throw new BudgetExhaustedError(
-        `The claim's lease lapsed and the label budget is used up meanwhile (${budget.spent} spent, ${budget.held} held of ${budget.total}): cannot ${what}.`,
-      );
-    }
-  }
 }
 
-function budgetExhausted(b: Budget): BudgetExhaustedError {
-  return new BudgetExhaustedError(
-    `The dataset's label budget is used up: ${b.spent} answers spent and ${b.held} held by claims, of ${b.total}. Raise labelBudget to go on.`,
-  );
+/** A lapsed lease held no unit: the claim needs one again, under the budget lock. */
+async function lapsedClaimBudget(m: EntityManager, datasetId: string, what: string) {
+  const b = await budget.lockBudget(m, datasetId);
+  budget.requireRemaining(b, 1, { what, instead: 'claim again later' });
 }
 
 function checkLease(leaseSeconds: number): void {

@@ -22,7 +22,8 @@ import { isUuid, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
 import { checkImportItems, MAX_IMPORT_VALUES, type ImportItemInput } from './item.service';
 import { writeCurrentLabels } from './label.service';
 import { Conditions, keysetPage, type Page } from './pagination';
-import { freeBudget, openQueryBatch } from './query-batches';
+import { lockBudget } from './budget';
+import { openQueryBatch } from './round-lifecycle';
 
 /** A stream's policy as a caller names it. */
 export interface StreamPolicyInput {
@@ -161,7 +162,9 @@ export class StreamService {
         stream: existing,
         decisions: [],
         roundId: null,
-        budgetRemaining: await this.ds.transaction((m) => freeBudget(m, dataset)),
+        budgetRemaining: await this.ds.transaction(
+          async (m) => (await lockBudget(m, dataset.id)).free,
+        ),
       };
     }
     const { block, truthIndex, problems } = checkImportItems(dataset, items);
@@ -245,7 +248,8 @@ export class StreamService {
     const session =
       stream.id === newId ? fresh : StreamSession.resume(this.policies, code, params, stream.state);
 
-    const free = await freeBudget(m, dataset);
+    const budget = await lockBudget(m, dataset.id);
+    const free = budget.free;
     const problems: InputProblem[] = [];
     await this.checkExternalIds(m, dataset, items, problems);
     if (problems.length > 0) throw BadUserInputError.forProblems('items', problems);
@@ -267,7 +271,7 @@ export class StreamService {
     const itemIds = inserted.map((r) => r.id);
 
     // Each query needs annotationsPerItem answers, each a unit: the session counts queries.
-    const k = dataset.annotationsPerItem;
+    const k = budget.annotationsPerItem;
     const { steps } = session.decideBatch(
       scores.confidences,
       free === null ? Infinity : Math.floor(free / k),
@@ -305,7 +309,7 @@ export class StreamService {
     const queryIds = new Map<number, string>();
     if (queried.length > 0) {
       const batch = await openQueryBatch(m, this.events, {
-        dataset,
+        budget,
         mechanism: QueryMechanism.STREAM,
         label: `stream:${code}`,
         params: { stream: streamName, policy: params },

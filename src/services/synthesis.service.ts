@@ -10,7 +10,8 @@ import { MAX_SYNTHESIS_COUNT, synthesize } from './synthesize';
 import type { LabelledVectors } from '../plugins/synthesis/types';
 import { DatasetService } from './dataset.service';
 import { SOURCE_RANK_SQL } from './label.service';
-import { openQueryBatch, requireFreeBudget } from './query-batches';
+import { answers, lockBudget, requireFree } from './budget';
+import { openQueryBatch } from './round-lifecycle';
 
 /**
  * Feature values of the labelled set one request loads (128 MiB of float32). A dataset with more
@@ -106,12 +107,12 @@ export class SynthesisService {
 
     const externalIds = new Map(labelled.itemIds.map((id, row) => [id, labelled.externalIds[row]]));
     return this.ds.transaction(async (m) => {
-      await requireFreeBudget(
-        m,
-        dataset,
-        input.count * dataset.annotationsPerItem,
-        `synthesizeItems of ${input.count} item${input.count === 1 ? '' : 's'} (${dataset.annotationsPerItem} answer${dataset.annotationsPerItem === 1 ? '' : 's'} each)`,
-      );
+      const budget = await lockBudget(m, dataset.id);
+      const k = budget.annotationsPerItem;
+      requireFree(budget, input.count * k, {
+        what: `synthesizeItems of ${input.count} item${input.count === 1 ? '' : 's'} (${answers(k)} each)`,
+        instead: 'ask for fewer',
+      });
       const batchId = crypto.randomUUID();
       const rows = result.vectors.map((v, i) => {
         const intendedClass =
@@ -158,7 +159,8 @@ export class SynthesisService {
       const byExternal = new Map(inserted.map((r) => [r.externalId, r]));
       const items = rows.map((r) => byExternal.get(r.externalId)!);
       const { roundId } = await openQueryBatch(m, this.events, {
-        dataset,
+        budget,
+        seed,
         mechanism: QueryMechanism.SYNTHESIS,
         label: `synthesis:${result.method}`,
         params: result.params,
@@ -174,7 +176,6 @@ export class SynthesisService {
         })),
         createdBy: key.id,
       });
-      await m.query('UPDATE round SET seed = $2 WHERE id = $1', [roundId, seed]);
       const round = await m.getRepository(Round).findOneByOrFail({ id: roundId });
       return { items, round };
     });

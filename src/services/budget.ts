@@ -1,0 +1,158 @@
+/**
+ * The label budget, written once: its named quantities, its lock, and its checks. Every mechanism
+ * that spends units (pool rounds, claims and answers, streams, audits, synthesis) and every
+ * reader (`dataset.budget`, `streamItems.budgetRemaining`) goes through this module.
+ *
+ * A dataset's `labelBudget` (total) is split into:
+ * - `spent`: answers given to queries;
+ * - `owed`: answers still owed to open queries (one per unanswered slot), of which `held` are
+ *   under a live claim;
+ * - `reserved`: answers the rounds still running will ask for (size × annotationsPerItem; their
+ *   queries are not written yet).
+ *
+ * Two numbers are derived, for two different questions (the API and its tests have always
+ * shown both; they agree whenever no query is open and no round runs):
+ * - `remaining` = total − spent − held: what claims may still take. `dataset.budget.remaining`.
+ *   Open queries nobody holds do not lower it: claiming them is what spends.
+ * - `free` = total − spent − owed − reserved: what new queries (a round, a stream batch, audits,
+ *   synthetic items) may still promise. `streamItems.budgetRemaining` and every refusal of a
+ *   new batch ("only N of T remain") show it.
+ *
+ * One lock: the dataset row, `FOR NO KEY UPDATE` (see {@link lockBudget} and
+ * `src/db/sql/budget.sql.ts` for why this strength), taken by every check inside the caller's
+ * transaction, and held until it ends, so that two spenders of one dataset never both see the
+ * same units free.
+ */
+import type { EntityManager } from 'typeorm';
+import { BudgetExhaustedError } from '../errors';
+import * as budgetSql from '../db/sql/budget.sql';
+
+type Queryable = Pick<EntityManager, 'query'>;
+
+/** A dataset's budget and its use, in answer units; `remaining` and `free` null without a budget. */
+export interface DatasetBudget {
+  datasetId: string;
+  total: number | null;
+  /** Answers given. */
+  spent: number;
+  /** Unanswered slots of open queries under a live claim (part of `owed`). */
+  held: number;
+  /** Answers still owed to open queries, held or not. */
+  owed: number;
+  /** Answers the rounds still running will ask for. */
+  reserved: number;
+  /** What claims may still take: total − spent − held, at least 0. */
+  remaining: number | null;
+  /** What new queries may still promise: total − spent − owed − reserved, at least 0. */
+  free: number | null;
+}
+
+/** A budget read under its lock, with what a check needs of the dataset as it is now. */
+export interface LockedBudget extends DatasetBudget {
+  annotationsPerItem: number;
+}
+
+/** Budget use of one mechanism (pool round, stream, audit, synthesis) of a dataset. */
+export interface MechanismBudget {
+  mechanism: string;
+  spent: number;
+  held: number;
+  /** Answers still owed to open queries (free or held). */
+  owed: number;
+}
+
+/** What a request asks of the budget, for its refusal: see {@link BudgetExhaustedError}. */
+export interface BudgetAsk {
+  /** The request, as the subject of a sentence: `A round of 20 queries (1 answer each)`. */
+  what: string;
+  /** What to do short of raising the budget: `start a smaller round`. */
+  instead: string;
+}
+
+type Ledger = Omit<DatasetBudget, 'remaining' | 'free'>;
+
+function withDerived(l: Ledger): DatasetBudget {
+  const left = (used: number) => (l.total === null ? null : Math.max(0, l.total - used));
+  return {
+    ...l,
+    remaining: left(l.spent + l.held),
+    free: left(l.spent + l.owed + l.reserved),
+  };
+}
+
+/** The budgets of datasets by id (null for an unknown id), without locking; for DataLoader. */
+export async function readBudgets(
+  m: Queryable,
+  datasetIds: readonly string[],
+): Promise<(DatasetBudget | null)[]> {
+  const st = budgetSql.budgetLedgers(datasetIds);
+  const rows: Ledger[] = await m.query(st.text, st.values);
+  const byId = new Map(rows.map((r) => [r.datasetId, withDerived(r)]));
+  return datasetIds.map((id) => byId.get(id) ?? null);
+}
+
+/**
+ * Locks the dataset's budget until the caller's transaction ends and reads it. Every budget
+ * check of every mechanism starts here; take it before locking items (the order answers use).
+ */
+export async function lockBudget(m: Queryable, datasetId: string): Promise<LockedBudget> {
+  const lock = budgetSql.lockBudget(datasetId);
+  const [row]: { annotationsPerItem: number }[] = await m.query(lock.text, lock.values);
+  if (!row) throw new Error(`dataset ${datasetId} does not exist`);
+  const [budget] = await readBudgets(m, [datasetId]);
+  return { ...budget!, annotationsPerItem: row.annotationsPerItem };
+}
+
+/** BUDGET_EXHAUSTED unless `units` are {@link DatasetBudget.free} for new queries. */
+export function requireFree(budget: DatasetBudget, units: number, ask: BudgetAsk): void {
+  if (budget.free !== null && units > budget.free) throw shortfall(budget, units, budget.free, ask);
+}
+
+/** BUDGET_EXHAUSTED unless `units` {@link DatasetBudget.remaining} may be claimed. */
+export function requireRemaining(budget: DatasetBudget, units: number, ask: BudgetAsk): void {
+  if (budget.remaining !== null && units > budget.remaining) {
+    throw shortfall(budget, units, budget.remaining, ask);
+  }
+}
+
+/** Takes the budget lock and requires `units` free for new queries; returns the budget read. */
+export async function reserveForQueries(
+  m: Queryable,
+  datasetId: string,
+  units: number,
+  ask: BudgetAsk,
+): Promise<LockedBudget> {
+  const budget = await lockBudget(m, datasetId);
+  requireFree(budget, units, ask);
+  return budget;
+}
+
+function shortfall(b: DatasetBudget, needed: number, left: number, ask: BudgetAsk) {
+  return new BudgetExhaustedError({
+    ...ask,
+    needed,
+    left,
+    total: b.total!,
+    spent: b.spent,
+    held: b.held,
+    owed: b.owed,
+    reserved: b.reserved,
+  });
+}
+
+/** Each dataset's budget use by mechanism, for DataLoader. */
+export async function budgetsByMechanism(
+  m: Queryable,
+  datasetIds: readonly string[],
+): Promise<MechanismBudget[][]> {
+  const st = budgetSql.budgetsByMechanism(datasetIds);
+  const rows: (MechanismBudget & { datasetId: string })[] = await m.query(st.text, st.values);
+  const byDataset = new Map<string, MechanismBudget[]>(datasetIds.map((id) => [id, []]));
+  for (const { datasetId, ...r } of rows) byDataset.get(datasetId)?.push(r);
+  return datasetIds.map((id) => byDataset.get(id)!);
+}
+
+/** `n answer(s)`, for the requests' descriptions. */
+export function answers(n: number): string {
+  return `${n} answer${n === 1 ? '' : 's'}`;
+}
