@@ -1,0 +1,109 @@
+import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
+import { testModel } from '../helpers/models';
+import { CLAIM, CLASSES, openRound, queueDataset, SUBMIT } from '../helpers/queues';
+
+const BUDGET = `query($d: ID!) { dataset(id: $d) { budget { total spent held remaining
+  byMechanism { mechanism spent held owed } } } }`;
+const STREAM = `mutation($d: ID!, $m: ID!, $items: [ImportItemInput!]!, $p: StreamPolicyInput!) {
+  streamItems(datasetId: $d, modelId: $m, items: $items, policy: $p) { budgetRemaining }
+}`;
+const START = 'mutation($i: StartRoundInput!) { startRound(input: $i) { id } }';
+const CANCEL = 'mutation($id: ID!) { cancelRound(id: $id) { status } }';
+
+/**
+ * The three places the API shows what is left of a budget, read at one moment: the dataset's
+ * `budget` (with what open queries are owed, by mechanism), a stream's `budgetRemaining` (an
+ * empty call decides nothing and spends nothing) and the number a refused round names.
+ */
+async function readings(t: TestServer, d: string, m: string) {
+  const { budget } = (await t.ok(BUDGET, { d })).dataset;
+  const { streamItems } = await t.ok(STREAM, {
+    d,
+    m,
+    items: [],
+    p: { code: 'fixed-threshold', params: { threshold: 0.9 } },
+  });
+  // More than any budget here: always refused, naming what is left.
+  const refused = await t.gql(START, { i: { datasetId: d, strategy: 'random', size: 1000 } });
+  expect(codeOf(refused)).toBe('BUDGET_EXHAUSTED');
+  const named = /but only (\d+) of (\d+) remain/.exec(refused.errors![0].message);
+  expect(named).not.toBeNull();
+  const sum = (f: 'spent' | 'owed') =>
+    budget.byMechanism.reduce((s: number, r: any) => s + r[f], 0);
+  return {
+    remaining: budget.remaining as number,
+    spent: budget.spent as number,
+    held: budget.held as number,
+    owed: sum('owed'),
+    streamRemaining: streamItems.budgetRemaining as number,
+    refusedRemaining: Number(named![1]),
+    refusedTotal: Number(named![2]),
+  };
+}
+
+describeEachDb('one label budget, shown alike everywhere', (t) => {
+  let d: string;
+  let m: string;
+
+  beforeAll(async () => {
+    d = await queueDataset(t(), 'one-budget', { items: 30, labelBudget: 10 });
+    const { registerModel } = await t().ok(
+      'mutation($d: ID!, $b: String!) { registerModel(datasetId: $d, name: "m", onnxBase64: $b) { id } }',
+      { d, b: testModel({ featureDim: 4, classes: CLASSES.length }).toString('base64') },
+    );
+    m = registerModel.id;
+  });
+
+  it('shows one number left in dataset.budget, streamItems and startRound while no query is open', async () => {
+    const r = await readings(t(), d, m);
+    expect(r).toMatchObject({ remaining: 10, streamRemaining: 10, refusedRemaining: 10 });
+    expect(r.refusedTotal).toBe(10);
+  });
+
+  it('counts open queries against new queries alike in streamItems and startRound, and claims against dataset.budget', async () => {
+    const round = await openRound(t(), d, 4);
+    let r = await readings(t(), d, m);
+    // Open, unclaimed queries hold nothing yet, but new queries may not promise their units.
+    expect(r).toMatchObject({ remaining: 10, owed: 4, streamRemaining: 6, refusedRemaining: 6 });
+
+    const { claimQueries } = await t().ok(CLAIM, { d, n: 2 });
+    await t().ok(SUBMIT, {
+      q: claimQueries[0].query.id,
+      v: CLASSES[0],
+      t: claimQueries[0].token,
+    });
+    r = await readings(t(), d, m);
+    expect(r).toMatchObject({ spent: 1, held: 1, owed: 3, remaining: 8 });
+    expect(r.streamRemaining).toBe(10 - r.spent - r.owed);
+    expect(r.refusedRemaining).toBe(r.streamRemaining);
+
+    // Closing the round frees what its open queries were owed: the numbers meet again.
+    await t().ok(CANCEL, { id: round });
+    r = await readings(t(), d, m);
+    expect(r).toMatchObject({
+      spent: 1,
+      held: 0,
+      owed: 0,
+      remaining: 9,
+      streamRemaining: 9,
+      refusedRemaining: 9,
+    });
+  });
+
+  it('refuses claims and rounds with BUDGET_EXHAUSTED in one wording once nothing is left', async () => {
+    await openRound(t(), d, 9);
+    const { claimQueries } = await t().ok(CLAIM, { d, n: 9 });
+    expect(claimQueries).toHaveLength(9);
+    const r = await readings(t(), d, m);
+    expect(r).toMatchObject({ remaining: 0, streamRemaining: 0, refusedRemaining: 0 });
+
+    const claim = await t().gql(CLAIM, { d, n: 1 });
+    expect(codeOf(claim)).toBe('BUDGET_EXHAUSTED');
+    const round = await t().gql(START, { i: { datasetId: d, strategy: 'random', size: 1 } });
+    expect(codeOf(round)).toBe('BUDGET_EXHAUSTED');
+    const wording =
+      /^.+ needs 1 budget unit, but only 0 of 10 remain \(1 spent, 9 owed to open queries of which 9 held by claims, 0 reserved by running rounds\)\. Nothing was done: .+, or raise the dataset's labelBudget\.$/;
+    expect(claim.errors![0].message).toMatch(wording);
+    expect(round.errors![0].message).toMatch(wording);
+  });
+});
