@@ -11,6 +11,8 @@ import { writeCurrentLabels } from '../services/label.service';
 import { lockBudget, requireFree } from '../services/budget';
 import { openQueryBatch } from '../services/round-lifecycle';
 import { countPool, poolFeaturesCopy, stillEligible, type PoolScope } from '../db/sql/pool.sql';
+import * as runSql from '../db/sql/auto-label.sql';
+import { runStatement as run } from '../db/sql/run-statement';
 import { mulberry32, samplePermutation } from '../strategies/math';
 import type { AutoLabelParams, AutoLabelResult } from '../services/auto-label.types';
 
@@ -47,12 +49,8 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
   const dataset = await ds.getRepository(Dataset).findOneByOrFail({ id: task.datasetId });
   const [model] = await modelRefs(ds, [params.modelId], deps.config.modelCacheDir);
   const pool = autoLabelPool(dataset.id);
-  const count = countPool(pool);
-  const [{ n: poolSize }] = await ds.query(count.text, count.values);
-  await ds.query('UPDATE task SET progress_done = 0, progress_total = $2 WHERE id = $1', [
-    task.id,
-    poolSize,
-  ]);
+  const [{ n: poolSize }] = await run(ds, countPool(pool));
+  await run(ds, runSql.runProgress(task.id, 0, poolSize));
   const ids: string[] = [];
   const classes: number[] = [];
   const confidences: number[] = [];
@@ -77,9 +75,9 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
       lastWrite = now;
       const at = done;
       writing = writing.then(() =>
-        ds
-          .query('UPDATE task SET progress_done = $2 WHERE id = $1', [task.id, at])
-          .catch((err) => logger.warn({ err }, 'auto-label progress not written')),
+        run(ds, runSql.runProgress(task.id, at, null)).catch((err) =>
+          logger.warn({ err }, 'auto-label progress not written'),
+        ),
       );
     },
   });
@@ -87,16 +85,13 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
   // Chunks finish out of order; labels and the audit draw go in item-id order (reproducible).
   const order = ids.map((_, k) => k).sort((a, b) => (BigInt(ids[a]) < BigInt(ids[b]) ? -1 : 1));
   await ds.transaction(async (m) => {
-    const [locked] = await m.query('SELECT status FROM task WHERE id = $1 FOR UPDATE', [task.id]);
+    const [locked] = await run(m, runSql.lockRun(task.id));
     if (locked?.status !== TaskStatus.RUNNING) return;
     // The budget lock before the item locks: the order answers (submitLabel) take them in.
     const budget = await lockBudget(m, dataset.id);
     const candidates = order.map((k) => ids[k]);
-    await m.query('SELECT 1 FROM item WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE', [
-      candidates,
-    ]);
-    const recheck = stillEligible(candidates, pool);
-    const still: { id: string }[] = await m.query(recheck.text, recheck.values);
+    await run(m, runSql.lockItems(candidates));
+    const still: { id: string }[] = await run(m, stillEligible(candidates, pool));
     const available = new Set(still.map((r) => r.id));
     const kept = order.filter((k) => available.has(ids[k]));
     const auditCount = Math.round(params.auditRate * kept.length);
@@ -159,10 +154,6 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
       auditRoundId,
       seed: params.seed,
     };
-    await m.query(
-      `UPDATE task SET status = 'SUCCEEDED', result = $2, progress_done = $3, progress_total = $3,
-           finished_at = now() WHERE id = $1`,
-      [task.id, result, scored],
-    );
+    await run(m, runSql.succeedRun(task.id, result, scored));
   });
 }

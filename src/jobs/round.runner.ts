@@ -17,7 +17,8 @@ import {
   stillEligible,
   type PoolScope,
 } from '../db/sql/pool.sql';
-import { lockRoundStatus, markRoundOpen } from '../db/sql/rounds.sql';
+import * as roundsSql from '../db/sql/rounds.sql';
+import { runStatement as run } from '../db/sql/run-statement';
 import { scoreItems } from './pool-scorer';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { Pick, ScoredRows } from '../strategies/types';
@@ -122,12 +123,7 @@ export class RoundRunner {
 
   /** Ends a round whose job failed too often (its processes kept dying or stopping). */
   async giveUp(roundId: string): Promise<void> {
-    await this.db.ds.query(
-      `UPDATE round SET status = 'FAILED', finished_at = now(),
-         error = 'The round was started ' || attempts || ' times and never finished (its process stopped or died each time); start it again.'
-       WHERE id = $1 AND status IN ('QUEUED', 'SCORING', 'SELECTING')`,
-      [roundId],
-    );
+    await run(this.db.ds, roundsSql.giveUpRound(roundId));
     await this.notify(roundId);
   }
 
@@ -135,17 +131,9 @@ export class RoundRunner {
     if (this.interrupted) throw new RoundInterrupted('this process is stopping');
     const ds = this.db.ds;
     // Take the round if it waits, or if the process that ran it stopped beating (it died).
-    const claimed: unknown[] = await ds.query(
-      `UPDATE round SET status = 'SCORING', attempts = attempts + 1, items_scored = 0,
-              started_at = coalesce(started_at, now()), heartbeat_at = now()
-       WHERE id = $1 AND (status = 'QUEUED' OR (status IN ('SCORING', 'SELECTING')
-         AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $2))))
-       RETURNING id`,
-      [roundId, this.staleSeconds],
-    );
-    const rows = returnedRows(claimed);
+    const rows = returnedRows(await run(ds, roundsSql.takeRound(roundId, this.staleSeconds)));
     if (rows.length === 0) {
-      const [row] = await ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
+      const [row] = await run(ds, roundsSql.roundStatus(roundId));
       // Still running elsewhere: look again once its heartbeat could have gone stale.
       if (row && [RoundStatus.SCORING, RoundStatus.SELECTING].includes(row.status)) {
         await this.recheckLater(roundId, this.staleSeconds + 1);
@@ -155,7 +143,7 @@ export class RoundRunner {
     await this.notify(roundId);
     const beat = setInterval(
       () => {
-        ds.query('UPDATE round SET heartbeat_at = now() WHERE id = $1', [roundId]).catch((err) =>
+        run(ds, roundsSql.beatRound(roundId)).catch((err) =>
           logger.warn({ roundId, err }, 'round heartbeat failed'),
         );
       },
@@ -183,18 +171,14 @@ export class RoundRunner {
         logger.info({ roundId }, 'round cancelled while running');
         return;
       }
-      const [now] = await ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
+      const [now] = await run(ds, roundsSql.roundStatus(roundId));
       const phase = now?.status === RoundStatus.SELECTING ? 'selecting' : 'scoring';
       const message =
         e instanceof RoundError
           ? e.message
           : `The round failed while ${phase}: ${(e as Error).message ?? String(e)}`;
       logger.warn({ roundId, err: e }, 'round failed');
-      await ds.query(
-        `UPDATE round SET status = 'FAILED', error = $2, finished_at = now()
-         WHERE id = $1 AND status IN ('SCORING', 'SELECTING')`,
-        [roundId, message.slice(0, 2000)],
-      );
+      await run(ds, roundsSql.failRound(roundId, message.slice(0, 2000)));
       await this.notify(roundId);
     } finally {
       clearInterval(beat);
@@ -214,8 +198,8 @@ export class RoundRunner {
     const count = countPool(eligible);
     // Counted while the pool scores (the count costs about a third of reading the pool on
     // PostgreSQL): progress shows the total as soon as it is known.
-    const counting = ds.query(count.text, count.values).then(async ([{ n }]: { n: number }[]) => {
-      await ds.query('UPDATE round SET items_total = $2 WHERE id = $1', [round.id, n]);
+    const counting = run(ds, count).then(async ([{ n }]: { n: number }[]) => {
+      await run(ds, roundsSql.setItemsTotal(round.id, n));
       await this.notify(round.id);
       return n;
     });
@@ -343,10 +327,7 @@ export class RoundRunner {
           if (models.length > 0) opts.predictions?.add(ids, res.predictedClass, res.confidence);
         },
         afterChunk: async (rows) => {
-          await this.db.ds.query(
-            'UPDATE round SET items_scored = items_scored + $2 WHERE id = $1',
-            [round.id, rows],
-          );
+          await run(this.db.ds, roundsSql.addItemsScored(round.id, rows));
           await this.notify(round.id);
         },
       },
@@ -401,16 +382,12 @@ export class RoundRunner {
 
   private async assertRunning(roundId: string): Promise<void> {
     if (this.interrupted) throw new RoundInterrupted('this process is stopping');
-    const [row] = await this.db.ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
+    const [row] = await run(this.db.ds, roundsSql.roundStatus(roundId));
     if (!row || row.status === RoundStatus.CANCELLED) throw new RoundCancelled();
   }
 
   private async selecting(roundId: string): Promise<void> {
-    const res = await this.db.ds.query(
-      `UPDATE round SET status = 'SELECTING' WHERE id = $1 AND status = 'SCORING' RETURNING id`,
-      [roundId],
-    );
-    const rows = returnedRows(res);
+    const rows = returnedRows(await run(this.db.ds, roundsSql.markSelecting(roundId)));
     if (rows.length === 0) throw new RoundCancelled();
     await this.notify(roundId);
   }
@@ -418,22 +395,22 @@ export class RoundRunner {
   /** Writes the queries and opens the round, in one transaction; a second runner finds it done. */
   private async open(round: Round, candidates: Chosen[]): Promise<void> {
     await this.db.ds.transaction(async (m) => {
-      const lock = lockRoundStatus(round.id);
-      const [row] = await m.query(lock.text, lock.values);
+      const [row] = await run(m, roundsSql.lockRoundStatus(round.id));
       if (row?.status !== RoundStatus.SELECTING) throw new RoundCancelled();
       // Opens of one dataset's rounds take turns (the budget lock; the round's units were
       // reserved when it started), and each checks the pool again: an item labelled, or queued
       // by another round, while this one scored is passed over.
       const budget = await lockBudget(m, round.datasetId);
-      const recheck = stillEligible(
-        candidates.map((c) => String(c.itemId)),
-        roundPool(round),
+      const still: { id: string }[] = await run(
+        m,
+        stillEligible(
+          candidates.map((c) => String(c.itemId)),
+          roundPool(round),
+        ),
       );
-      const still: { id: string }[] = await m.query(recheck.text, recheck.values);
       const available = new Set(still.map((r) => r.id));
       const chosen = candidates.filter((c) => available.has(String(c.itemId))).slice(0, round.size);
-      const open = markRoundOpen(round.id);
-      await m.query(open.text, open.values);
+      await run(m, roundsSql.markRoundOpen(round.id));
       await this.notify(round.id, m);
       await writeQueries(m, this.events, {
         datasetId: round.datasetId,

@@ -21,6 +21,8 @@ import { SOURCE_RANK_SQL } from './label.service';
 import { answers, lockBudget, requireFree } from './budget';
 import { closeRound } from './round-lifecycle';
 import { labelledFeaturesCopy } from '../db/sql/pool.sql';
+import * as runSql from '../db/sql/auto-label.sql';
+import { runStatement as run } from '../db/sql/run-statement';
 import { RoundStatus } from '../entities';
 import {
   MIN_VALIDATION_LABELS,
@@ -246,15 +248,7 @@ export class AutoLabelService {
       task.datasetId,
     ]);
     const rows: { c: number; audited: number; agreed: number }[] = result.auditRoundId
-      ? await this.ds.query(
-          `SELECT l.class_index AS c, count(*)::int AS audited,
-                  count(*) FILTER (WHERE q.resolved_class = l.class_index)::int AS agreed
-           FROM label_query q
-           JOIN label l ON l.item_id = q.item_id AND l.run_id = $2 AND l.source = 'MODEL'
-           WHERE q.round_id = $1 AND q.status = 'ANSWERED'
-           GROUP BY l.class_index`,
-          [result.auditRoundId, task.id],
-        )
+      ? await run(this.ds, runSql.auditByClass(result.auditRoundId, task.id))
       : [];
     const byClass = new Map(rows.map((r) => [r.c, r]));
     const audited = rows.reduce((a, r) => a + r.audited, 0);
@@ -280,9 +274,7 @@ export class AutoLabelService {
   async revoke(key: ApiKey, runId: string): Promise<AutoLabelRunView> {
     const task = await this.load(key, runId, Permission.MANAGE_ROUNDS);
     const updated = await this.ds.transaction(async (m) => {
-      const [locked] = await m.query('SELECT status, result FROM task WHERE id = $1 FOR UPDATE', [
-        task.id,
-      ]);
+      const [locked] = await run(m, runSql.lockRun(task.id));
       const result = locked.result as AutoLabelResult | null;
       if (locked.status !== TaskStatus.SUCCEEDED || !result) {
         throw new ConflictError(
@@ -295,30 +287,13 @@ export class AutoLabelService {
         );
       }
       // The same item locks, in the same order, as every label writer (writeCurrentLabels).
-      await m.query(
-        `SELECT 1 FROM item WHERE id IN (SELECT item_id FROM label WHERE run_id = $1 AND superseded_at IS NULL)
-         ORDER BY id FOR NO KEY UPDATE`,
-        [task.id],
+      await run(m, runSql.lockRunItems(task.id));
+      const revokedIds = returnedRows<{ id: string }>(
+        await run(m, runSql.supersedeRunLabels(task.id)),
       );
-      const revoked: { id: string }[] = await m.query(
-        `UPDATE label SET superseded_at = now()
-         WHERE run_id = $1 AND source = 'MODEL' AND superseded_at IS NULL RETURNING id`,
-        [task.id],
+      const restoredRows = returnedRows(
+        await run(m, runSql.restoreReplacedLabels(revokedIds.map((r) => r.id))),
       );
-      const revokedIds = returnedRows<{ id: string }>(revoked);
-      // The run superseded an item's older MODEL label in the transaction that wrote its own, so
-      // that label's superseded_at is exactly the run label's created_at (now() of that
-      // transaction). Only labels of runs not revoked themselves come back.
-      const restored = await m.query(
-        `UPDATE label p SET superseded_at = NULL
-         FROM label r
-         WHERE r.id = ANY($1::bigint[]) AND p.item_id = r.item_id AND p.source = 'MODEL'
-           AND p.id < r.id AND p.superseded_at = r.created_at
-           AND NOT EXISTS (SELECT 1 FROM task t WHERE t.id = p.run_id AND t.result->>'revokedAt' IS NOT NULL)
-         RETURNING p.id`,
-        [revokedIds.map((r) => r.id)],
-      );
-      const restoredRows = returnedRows(restored);
       const cancelled = result.auditRoundId
         ? await closeRound(m, this.events, { id: result.auditRoundId, datasetId: task.datasetId }, [
             RoundStatus.OPEN,
@@ -332,7 +307,7 @@ export class AutoLabelService {
         restoredCount: restoredRows.length,
         cancelledAudits: cancelled,
       };
-      await m.query('UPDATE task SET result = $2 WHERE id = $1', [task.id, next]);
+      await run(m, runSql.setRunResult(task.id, next));
       return m.getRepository(Task).findOneByOrFail({ id: task.id });
     });
     return this.view(updated);

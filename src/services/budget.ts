@@ -23,11 +23,9 @@
  * transaction, and held until it ends, so that two spenders of one dataset never both see the
  * same units free.
  */
-import type { EntityManager } from 'typeorm';
 import { BudgetExhaustedError } from '../errors';
 import * as budgetSql from '../db/sql/budget.sql';
-
-type Queryable = Pick<EntityManager, 'query'>;
+import { runStatement as run, type Queryable } from '../db/sql/run-statement';
 
 /** A dataset's budget and its use, in answer units; `remaining` and `free` null without a budget. */
 export interface DatasetBudget {
@@ -85,8 +83,7 @@ export async function readBudgets(
   m: Queryable,
   datasetIds: readonly string[],
 ): Promise<(DatasetBudget | null)[]> {
-  const st = budgetSql.budgetLedgers(datasetIds);
-  const rows: Ledger[] = await m.query(st.text, st.values);
+  const rows: Ledger[] = await run(m, budgetSql.budgetLedgers(datasetIds));
   const byId = new Map(rows.map((r) => [r.datasetId, withDerived(r)]));
   return datasetIds.map((id) => byId.get(id) ?? null);
 }
@@ -96,8 +93,7 @@ export async function readBudgets(
  * check of every mechanism starts here; take it before locking items (the order answers use).
  */
 export async function lockBudget(m: Queryable, datasetId: string): Promise<LockedBudget> {
-  const lock = budgetSql.lockBudget(datasetId);
-  const [row]: { annotationsPerItem: number }[] = await m.query(lock.text, lock.values);
+  const [row]: { annotationsPerItem: number }[] = await run(m, budgetSql.lockBudget(datasetId));
   if (!row) throw new Error(`dataset ${datasetId} does not exist`);
   const [budget] = await readBudgets(m, [datasetId]);
   return { ...budget!, annotationsPerItem: row.annotationsPerItem };
@@ -145,8 +141,10 @@ export async function budgetsByMechanism(
   m: Queryable,
   datasetIds: readonly string[],
 ): Promise<MechanismBudget[][]> {
-  const st = budgetSql.budgetsByMechanism(datasetIds);
-  const rows: (MechanismBudget & { datasetId: string })[] = await m.query(st.text, st.values);
+  const rows: (MechanismBudget & { datasetId: string })[] = await run(
+    m,
+    budgetSql.budgetsByMechanism(datasetIds),
+  );
   const byDataset = new Map<string, MechanismBudget[]>(datasetIds.map((id) => [id, []]));
   for (const { datasetId, ...r } of rows) byDataset.get(datasetId)?.push(r);
   return datasetIds.map((id) => byDataset.get(id)!);

@@ -10,8 +10,7 @@ import { QueueEventKind } from './event-bus';
 import type { LockedBudget } from './budget';
 import * as roundsSql from '../db/sql/rounds.sql';
 import { returnedRows } from '../db/db-errors';
-
-type Queryable = Pick<EntityManager, 'query'>;
+import { runStatement as run, type Queryable } from '../db/sql/run-statement';
 
 /** One query of a batch: the item, and the score and reason a person labelling it sees. */
 export interface BatchQuery {
@@ -43,11 +42,8 @@ export async function writeQueries(
     },
     opts.answersNeeded,
   );
-  const rows = returnedRows<{ id: string; itemId: string }>(
-    await m.query(insert.text, insert.values),
-  );
-  const slots = roundsSql.insertSlots(opts.roundId);
-  await m.query(slots.text, slots.values);
+  const rows = returnedRows<{ id: string; itemId: string }>(await run(m, insert));
+  await run(m, roundsSql.insertSlots(opts.roundId));
   await events?.publish(m, {
     type: 'queue',
     kind: QueueEventKind.ROUND_OPENED,
@@ -106,7 +102,8 @@ export async function openQueryBatch(
 }
 
 /**
- * Closes a round that is in one of `from` (its row locked by the caller): its open queries are
+ * Closes a round that is in one of `from` (the caller holds the lock that makes it the only
+ * closer: the round's row for a cancel, the run's task row for a revoke): its open queries are
  * cancelled (their unanswered slots stop being owed, so their units are free again; answers
  * given stay), the round ends CANCELLED, and the queue's ROUND_CLOSED and the round's new state
  * are published. Returns how many queries were cancelled.
@@ -117,10 +114,8 @@ export async function closeRound(
   round: { id: string; datasetId: string },
   from: readonly RoundStatus[],
 ): Promise<number> {
-  const cancel = roundsSql.cancelOpenQueries(round.id);
-  const cancelled = returnedRows(await m.query(cancel.text, cancel.values)).length;
-  const end = roundsSql.cancelRound(round.id, from);
-  await m.query(end.text, end.values);
+  const cancelled = returnedRows(await run(m, roundsSql.cancelOpenQueries(round.id))).length;
+  await run(m, roundsSql.cancelRound(round.id, from));
   if (from.includes(RoundStatus.OPEN)) {
     await events.publish(m, {
       type: 'queue',

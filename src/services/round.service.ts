@@ -12,6 +12,7 @@ import type { EventBus } from './event-bus';
 import { answers, lockBudget, requireFree } from './budget';
 import { closeRound } from './round-lifecycle';
 import { lockRoundStatus } from '../db/sql/rounds.sql';
+import { runStatement as run } from '../db/sql/run-statement';
 
 export interface StartRoundInput {
   datasetId: string;
@@ -176,8 +177,7 @@ export class RoundService {
   async cancel(key: ApiKey, id: string): Promise<Round> {
     const round = await this.get(key, id, Permission.MANAGE_ROUNDS);
     return this.ds.transaction(async (m) => {
-      const lock = lockRoundStatus(round.id);
-      const [locked] = await m.query(lock.text, lock.values);
+      const [locked] = await run(m, lockRoundStatus(round.id));
       const status = locked.status as RoundStatus;
       if (!RUNNING_STATUSES.includes(status) && status !== RoundStatus.OPEN) {
         throw new ConflictError(

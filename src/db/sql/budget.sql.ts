@@ -3,9 +3,7 @@
  * Read by `src/services/budget.ts`, the only caller.
  */
 import { sql, type SqlStatement } from './statement';
-
-/** Round states whose queries are not written yet but will be: their units are reserved. */
-const RUNNING_ROUND = `('QUEUED', 'SCORING', 'SELECTING')`;
+import { RUNNING_ROUND } from './rounds.sql';
 
 /**
  * Locks the dataset's budget until the transaction ends and reads what the check needs.

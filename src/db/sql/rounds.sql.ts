@@ -64,3 +64,68 @@ export function markRoundOpen(roundId: string): SqlStatement {
     [roundId],
   );
 }
+
+/** Round states in which the round's job still has work to do, as a SQL list. */
+export const RUNNING_ROUND = `('QUEUED', 'SCORING', 'SELECTING')`;
+
+/** A round's status, unlocked (the runner's checks between chunks). */
+export function roundStatus(roundId: string): SqlStatement {
+  return sql('SELECT status FROM round WHERE id = $1', [roundId]);
+}
+
+/**
+ * Takes a round for this process: one that waits, or one whose runner stopped beating for
+ * `staleSeconds` (its process died). Only one runner gets the row back.
+ */
+export function takeRound(roundId: string, staleSeconds: number): SqlStatement {
+  return sql(
+    `UPDATE round SET status = 'SCORING', attempts = attempts + 1, items_scored = 0,
+            started_at = coalesce(started_at, now()), heartbeat_at = now()
+     WHERE id = $1 AND (status = 'QUEUED' OR (status IN ('SCORING', 'SELECTING')
+       AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $2))))
+     RETURNING id`,
+    [roundId, staleSeconds],
+  );
+}
+
+/** The runner is alive. */
+export function beatRound(roundId: string): SqlStatement {
+  return sql('UPDATE round SET heartbeat_at = now() WHERE id = $1', [roundId]);
+}
+
+/** Ends a running round FAILED with a message for people (a cancelled one stays cancelled). */
+export function failRound(roundId: string, message: string): SqlStatement {
+  return sql(
+    `UPDATE round SET status = 'FAILED', error = $2, finished_at = now()
+     WHERE id = $1 AND status IN ('SCORING', 'SELECTING')`,
+    [roundId, message],
+  );
+}
+
+/** Ends a round whose job was retried too often; the message counts its attempts. */
+export function giveUpRound(roundId: string): SqlStatement {
+  return sql(
+    `UPDATE round SET status = 'FAILED', finished_at = now(),
+       error = 'The round was started ' || attempts || ' times and never finished (its process stopped or died each time); start it again.'
+     WHERE id = $1 AND status IN ${RUNNING_ROUND}`,
+    [roundId],
+  );
+}
+
+/** How many items the round's pool holds (progress shows it). */
+export function setItemsTotal(roundId: string, total: number): SqlStatement {
+  return sql('UPDATE round SET items_total = $2 WHERE id = $1', [roundId, total]);
+}
+
+/** Progress: `rows` more items scored. */
+export function addItemsScored(roundId: string, rows: number): SqlStatement {
+  return sql('UPDATE round SET items_scored = items_scored + $2 WHERE id = $1', [roundId, rows]);
+}
+
+/** A scored round starts selecting; no row back when it was cancelled meanwhile. */
+export function markSelecting(roundId: string): SqlStatement {
+  return sql(
+    `UPDATE round SET status = 'SELECTING' WHERE id = $1 AND status = 'SCORING' RETURNING id`,
+    [roundId],
+  );
+}
