@@ -133,7 +133,7 @@ export interface BudgetShortfall {
  *
  * @example "A round of 20 queries (1 answer each) needs 20 budget units, but only 10 of 30
  * remain (0 spent, 20 owed to open queries of which 0 held by claims, 0 reserved by running
- * rounds). * Nothing was done: start a smaller round, or raise the dataset's labelBudget."
+ * rounds). Nothing was done: start a smaller round, or raise the dataset's labelBudget."
  */
 export class BudgetExhaustedError extends QuarryError {
   constructor(s: BudgetShortfall) {

@@ -1,3 +1,5 @@
+import { Client } from 'pg';
+import { lockBudget } from '../../src/db/sql/budget.sql';
 import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
 import { testModel } from '../helpers/models';
 import { CLAIM, CLASSES, openRound, queueDataset, SUBMIT } from '../helpers/queues';
@@ -105,5 +107,34 @@ describeEachDb('one label budget, shown alike everywhere', (t) => {
       /^.+ needs 1 budget unit, but only 0 of 10 remain \(1 spent, 9 owed to open queries of which 9 held by claims, 0 reserved by running rounds\)\. Nothing was done: .+, or raise the dataset's labelBudget\.$/;
     expect(claim.errors![0].message).toMatch(wording);
     expect(round.errors![0].message).toMatch(wording);
+  });
+
+  it('lets items of a dataset be written while its budget is locked, and budget checks take turns (PostgreSQL)', async () => {
+    const url = t().databaseUrl;
+    if (!url) return; // PGlite runs one connection at a time: nothing waits for anything.
+    const holder = new Client({ connectionString: url });
+    const writer = new Client({ connectionString: url });
+    await holder.connect();
+    await writer.connect();
+    try {
+      await holder.query('BEGIN');
+      const lock = lockBudget(d);
+      await holder.query(lock.text, lock.values);
+      // The item's foreign key to the dataset takes KEY SHARE on the dataset row: FOR UPDATE
+      // would make it wait until the budget check ends; the budget lock does not.
+      await writer.query("SET statement_timeout = '3s'");
+      await writer.query(
+        `INSERT INTO item (dataset_id, external_id, payload, features, split, origin)
+         VALUES ($1, 'written-while-locked', '{}', $2, 'POOL', 'IMPORTED')`,
+        [d, Buffer.alloc(16)],
+      );
+      // Two budget checks of one dataset still take turns.
+      await writer.query("SET lock_timeout = '200ms'");
+      await expect(writer.query(lock.text, lock.values)).rejects.toThrow(/lock timeout/);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await writer.end();
+    }
   });
 });
