@@ -110,9 +110,38 @@ export class PayloadTooLargeError extends QuarryError {
   }
 }
 
+/** What a refused budget request asked for, and the dataset's units when it was refused. */
+export interface BudgetShortfall {
+  /** The request, as the subject of a sentence: `A round of 20 queries (1 answer each)`. */
+  what: string;
+  /** Units the request needs. */
+  needed: number;
+  /** Units that were left for it. */
+  left: number;
+  total: number;
+  spent: number;
+  held: number;
+  owed: number;
+  reserved: number;
+  /** What the caller may do short of raising the budget: `start a smaller round`. */
+  instead: string;
+}
+
+/**
+ * BUDGET_EXHAUSTED, in the one wording every budget check uses: what was asked, what it needs,
+ * what is left of the total and where the rest went, and what to do.
+ *
+ * @example "A round of 20 queries (1 answer each) needs 20 budget units, but only 10 of 30
+ * remain (0 spent, 20 owed to open queries of which 0 held by claims, 0 reserved by running
+ * rounds). Nothing was done: start a smaller round, or raise the dataset's labelBudget."
+ */
 export class BudgetExhaustedError extends QuarryError {
-  constructor(message: string) {
-    super(ErrorCode.BUDGET_EXHAUSTED, message);
+  constructor(s: BudgetShortfall) {
+    const units = (n: number) => `${n} budget unit${n === 1 ? '' : 's'}`;
+    super(
+      ErrorCode.BUDGET_EXHAUSTED,
+      `${s.what} needs ${units(s.needed)}, but only ${s.left} of ${s.total} remain (${s.spent} spent, ${s.owed} owed to open queries of which ${s.held} held by claims, ${s.reserved} reserved by running rounds). Nothing was done: ${s.instead}, or raise the dataset's labelBudget.`,
+    );
   }
 }
 

@@ -1,18 +1,20 @@
 import type { QuarryConfig } from '../config';
 import type { Database } from '../db/database';
 import { Dataset, LabelSource, QueryMechanism, Task, TaskStatus } from '../entities';
-import { BudgetExhaustedError } from '../errors';
+import { BudgetExhaustedError, ErrorCode, QuarryError } from '../errors';
 import type { EventBus } from '../services/event-bus';
 import type { InferencePool } from '../workers/inference.pool';
-import { streamFeatures } from '../db/pool-reader';
-import type { ModelRef } from '../workers/inference.types';
 import { logger } from '../logger';
 import { modelRefs } from './model-files';
-import { readAhead } from './read-ahead';
+import { scoreItems } from './pool-scorer';
 import { writeCurrentLabels } from '../services/label.service';
-import { freeBudget, openQueryBatch } from '../services/query-batches';
+import { lockBudget, requireRemaining } from '../services/budget';
+import { openQueryBatch } from '../services/round-lifecycle';
+import { countPool, poolFeaturesCopy, stillEligible, type PoolScope } from '../db/sql/pool.sql';
+import * as runSql from '../db/sql/auto-label.sql';
+import { runStatement as run } from '../db/sql/run-statement';
 import { mulberry32, samplePermutation } from '../strategies/math';
-import type { AutoLabelParams, AutoLabelResult } from '../services/auto-label.service';
+import type { AutoLabelParams, AutoLabelResult } from '../services/auto-label.types';
 
 /** What an auto-label run needs beyond its task. */
 export interface AutoLabelDeps {
@@ -25,70 +27,12 @@ export interface AutoLabelDeps {
 /** Progress is written at most this often. */
 const PROGRESS_INTERVAL_MS = 500;
 
-const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
-
 /**
- * SQL condition (on `item i`) for the items a run may label: the dataset's POOL items without a
- * current HUMAN or IMPORT label and not waiting in an open or tied query. An item carrying only
- * an older MODEL label is included: the new run's label supersedes it, and revoking the run
- * brings it back.
+ * The items a run may label: the pool eligibility of rounds, except that a current MODEL label
+ * does not take an item out (the new run's label supersedes it; revoking the run brings it back).
  */
-export function autoLabelPoolWhere(datasetId: string): string {
-  return `i.dataset_id = ${q(datasetId)} AND i.split = 'POOL'
-    AND NOT EXISTS (SELECT 1 FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL AND l.source IN ('HUMAN', 'IMPORT'))
-    AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = i.id AND lq.status IN ('OPEN', 'NEEDS_REVIEW'))`;
-}
-
-/**
- * Streams the items matching `where` (trusted SQL on `item i`) through the inference workers with
- * one model, a few chunks in flight, and hands each chunk's top class and its probability to
- * `onChunk`. Returns the rows scored.
- */
-export async function scoreItems(
-  deps: Pick<AutoLabelDeps, 'db' | 'config' | 'inference'>,
-  model: ModelRef,
-  featureDim: number,
-  where: string,
-  onChunk: (ids: BigInt64Array, predicted: Int16Array, confidence: Float32Array) => void,
-): Promise<number> {
-  const maxInFlight = Math.max(1, deps.config.inferenceThreads) + 1;
-  const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
-  let scored = 0;
-  const chunks = readAhead(
-    streamFeatures(deps.db, {
-      selectSql: (afterId, limit) =>
-        `SELECT i.id, i.features FROM item i WHERE ${where} AND i.id > ${afterId} ORDER BY i.id LIMIT ${limit}`,
-      featureDim,
-      chunkRows: deps.config.roundChunkRows,
-    }),
-  );
-  try {
-    for await (const chunk of chunks) {
-      if (failure) break;
-      scored += chunk.rows;
-      const ids = chunk.ids;
-      const work = (async () => {
-        const res = await deps.inference.score({
-          models: [model],
-          features: chunk.features,
-          rows: chunk.rows,
-          dim: chunk.dim,
-          embeddings: false,
-        });
-        onChunk(ids, res.predictedClass, res.confidence);
-      })().catch((e) => {
-        failure ??= e;
-      });
-      inFlight.add(work);
-      void work.finally(() => inFlight.delete(work));
-      if (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-    }
-  } finally {
-    await Promise.allSettled(inFlight);
-  }
-  if (failure) throw failure;
-  return scored;
+function autoLabelPool(datasetId: string): PoolScope {
+  return { datasetId, labels: 'human-or-import' };
 }
 
 /**
@@ -104,64 +48,66 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
   const params = task.params as unknown as AutoLabelParams;
   const dataset = await ds.getRepository(Dataset).findOneByOrFail({ id: task.datasetId });
   const [model] = await modelRefs(ds, [params.modelId], deps.config.modelCacheDir);
-  const where = autoLabelPoolWhere(dataset.id);
-  const [{ n: poolSize }] = await ds.query(`SELECT count(*)::int AS n FROM item i WHERE ${where}`);
-  await ds.query('UPDATE task SET progress_done = 0, progress_total = $2 WHERE id = $1', [
-    task.id,
-    poolSize,
-  ]);
+  const pool = autoLabelPool(dataset.id);
+  const [{ n: poolSize }] = await run(ds, countPool(pool));
+  await run(ds, runSql.runProgress(task.id, 0, poolSize));
   const ids: string[] = [];
   const classes: number[] = [];
   const confidences: number[] = [];
   let done = 0;
   let lastWrite = 0;
   let writing: Promise<unknown> = Promise.resolve();
-  const scored = await scoreItems(deps, model, dataset.featureDim, where, (chunkIds, c, conf) => {
-    for (let r = 0; r < chunkIds.length; r++) {
-      if (conf[r] >= params.threshold) {
-        ids.push(String(chunkIds[r]));
-        classes.push(c[r]);
-        confidences.push(conf[r]);
+  const scored = await scoreItems(deps, {
+    selectSql: poolFeaturesCopy(pool),
+    featureDim: dataset.featureDim,
+    models: [model],
+    onResult: (chunkIds, { predictedClass: c, confidence: conf }) => {
+      for (let r = 0; r < chunkIds.length; r++) {
+        if (conf[r] >= params.threshold) {
+          ids.push(String(chunkIds[r]));
+          classes.push(c[r]);
+          confidences.push(conf[r]);
+        }
       }
-    }
-    done += chunkIds.length;
-    const now = Date.now();
-    if (now - lastWrite < PROGRESS_INTERVAL_MS) return;
-    lastWrite = now;
-    const at = done;
-    writing = writing.then(() =>
-      ds
-        .query('UPDATE task SET progress_done = $2 WHERE id = $1', [task.id, at])
-        .catch((err) => logger.warn({ err }, 'auto-label progress not written')),
-    );
+      done += chunkIds.length;
+      const now = Date.now();
+      if (now - lastWrite < PROGRESS_INTERVAL_MS) return;
+      lastWrite = now;
+      const at = done;
+      writing = writing.then(() =>
+        run(ds, runSql.runProgress(task.id, at, null)).catch((err) =>
+          logger.warn({ err }, 'auto-label progress not written'),
+        ),
+      );
+    },
   });
   await writing;
   // Chunks finish out of order; labels and the audit draw go in item-id order (reproducible).
   const order = ids.map((_, k) => k).sort((a, b) => (BigInt(ids[a]) < BigInt(ids[b]) ? -1 : 1));
   await ds.transaction(async (m) => {
-    const [locked] = await m.query('SELECT status FROM task WHERE id = $1 FOR UPDATE', [task.id]);
+    const [locked] = await run(m, runSql.lockRun(task.id));
     if (locked?.status !== TaskStatus.RUNNING) return;
     // The budget lock before the item locks: the order answers (submitLabel) take them in.
-    const free = await freeBudget(m, dataset);
+    const budget = await lockBudget(m, dataset.id);
     const candidates = order.map((k) => ids[k]);
-    await m.query('SELECT 1 FROM item WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE', [
-      candidates,
-    ]);
-    const still: { id: string }[] = await m.query(
-      `SELECT t.i::text AS id FROM unnest($1::bigint[]) AS t(i)
-         WHERE NOT EXISTS (SELECT 1 FROM label l WHERE l.item_id = t.i AND l.superseded_at IS NULL AND l.source IN ('HUMAN', 'IMPORT'))
-           AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = t.i AND lq.status IN ('OPEN', 'NEEDS_REVIEW'))`,
-      [candidates],
-    );
+    await run(m, runSql.lockItems(candidates));
+    const still: { id: string }[] = await run(m, stillEligible(candidates, pool));
     const available = new Set(still.map((r) => r.id));
     const kept = order.filter((k) => available.has(ids[k]));
     const auditCount = Math.round(params.auditRate * kept.length);
     const drawn = samplePermutation(kept.length, auditCount, mulberry32(params.seed));
     const audited = Array.from(drawn.subarray(0, auditCount), (j) => kept[j]);
-    const units = auditCount * dataset.annotationsPerItem;
-    if (free !== null && units > free) {
-      throw new BudgetExhaustedError(
-        `BUDGET_EXHAUSTED: auditing ${auditCount} of the run's ${kept.length} auto-labels (auditRate ${params.auditRate}) needs ${units} budget units, but only ${free} of ${dataset.labelBudget} remain. No label was written: lower auditRate or raise the dataset's labelBudget, and run again.`,
+    try {
+      requireRemaining(budget, auditCount * budget.annotationsPerItem, {
+        what: `auditing ${auditCount} of the run's ${kept.length} auto-labels (auditRate ${params.auditRate})`,
+        instead: 'lower auditRate and run again',
+      });
+    } catch (e) {
+      // A run's error is stored as text, with no extensions: the code leads it.
+      if (!(e instanceof BudgetExhaustedError)) throw e;
+      throw new QuarryError(
+        ErrorCode.BUDGET_EXHAUSTED,
+        `${ErrorCode.BUDGET_EXHAUSTED}: ${e.message}`,
       );
     }
     await writeCurrentLabels(m, {
@@ -178,7 +124,7 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
     let auditRoundId: string | null = null;
     if (auditCount > 0) {
       const batch = await openQueryBatch(m, deps.events, {
-        dataset,
+        budget,
         mechanism: QueryMechanism.AUDIT,
         label: 'audit',
         params: { runId: task.id, modelId: params.modelId, threshold: params.threshold },
@@ -208,10 +154,6 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
       auditRoundId,
       seed: params.seed,
     };
-    await m.query(
-      `UPDATE task SET status = 'SUCCEEDED', result = $2, progress_done = $3, progress_total = $3,
-           finished_at = now() WHERE id = $1`,
-      [task.id, result, scored],
-    );
+    await run(m, runSql.succeedRun(task.id, result, scored));
   });
 }

@@ -7,12 +7,23 @@ import { streamFeatures } from '../db/pool-reader';
 import type { ModelRef, ScoreResult, ScoreTask, StrategyRef } from '../workers/inference.types';
 import { logger } from '../logger';
 import { returnedRows } from '../db/db-errors';
-import { QueueEventKind, type EventBus } from '../services/event-bus';
+import type { EventBus } from '../services/event-bus';
+import { lockBudget } from '../services/budget';
+import { writeQueries } from '../services/round-lifecycle';
+import {
+  countPool,
+  labelledFeaturesCopy,
+  poolFeaturesCopy,
+  stillEligible,
+  type PoolScope,
+} from '../db/sql/pool.sql';
+import * as roundsSql from '../db/sql/rounds.sql';
+import { runStatement as run } from '../db/sql/run-statement';
+import { scoreItems } from './pool-scorer';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { Pick, ScoredRows } from '../strategies/types';
 import { modelRefs } from './model-files';
 import { PredictionSink } from './prediction-writer';
-import { readAhead } from './read-ahead';
 
 /** A problem that ends a round FAILED with this message for people. */
 export class RoundError extends Error {}
@@ -58,8 +69,6 @@ class TopKeeper<T extends Chosen> {
     return this.entries;
   }
 }
-
-const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /**
  * Runs a round: streams its pool out of the database in chunks, scores them with the round's
@@ -114,12 +123,7 @@ export class RoundRunner {
 
   /** Ends a round whose job failed too often (its processes kept dying or stopping). */
   async giveUp(roundId: string): Promise<void> {
-    await this.db.ds.query(
-      `UPDATE round SET status = 'FAILED', finished_at = now(),
-         error = 'The round was started ' || attempts || ' times and never finished (its process stopped or died each time); start it again.'
-       WHERE id = $1 AND status IN ('QUEUED', 'SCORING', 'SELECTING')`,
-      [roundId],
-    );
+    await run(this.db.ds, roundsSql.giveUpRound(roundId));
     await this.notify(roundId);
   }
 
@@ -127,17 +131,9 @@ export class RoundRunner {
     if (this.interrupted) throw new RoundInterrupted('this process is stopping');
     const ds = this.db.ds;
     // Take the round if it waits, or if the process that ran it stopped beating (it died).
-    const claimed: unknown[] = await ds.query(
-      `UPDATE round SET status = 'SCORING', attempts = attempts + 1, items_scored = 0,
-              started_at = coalesce(started_at, now()), heartbeat_at = now()
-       WHERE id = $1 AND (status = 'QUEUED' OR (status IN ('SCORING', 'SELECTING')
-         AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $2))))
-       RETURNING id`,
-      [roundId, this.staleSeconds],
-    );
-    const rows = returnedRows(claimed);
+    const rows = returnedRows(await run(ds, roundsSql.takeRound(roundId, this.staleSeconds)));
     if (rows.length === 0) {
-      const [row] = await ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
+      const [row] = await run(ds, roundsSql.roundStatus(roundId));
       // Still running elsewhere: look again once its heartbeat could have gone stale.
       if (row && [RoundStatus.SCORING, RoundStatus.SELECTING].includes(row.status)) {
         await this.recheckLater(roundId, this.staleSeconds + 1);
@@ -147,7 +143,7 @@ export class RoundRunner {
     await this.notify(roundId);
     const beat = setInterval(
       () => {
-        ds.query('UPDATE round SET heartbeat_at = now() WHERE id = $1', [roundId]).catch((err) =>
+        run(ds, roundsSql.beatRound(roundId)).catch((err) =>
           logger.warn({ roundId, err }, 'round heartbeat failed'),
         );
       },
@@ -175,18 +171,14 @@ export class RoundRunner {
         logger.info({ roundId }, 'round cancelled while running');
         return;
       }
-      const [now] = await ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
+      const [now] = await run(ds, roundsSql.roundStatus(roundId));
       const phase = now?.status === RoundStatus.SELECTING ? 'selecting' : 'scoring';
       const message =
         e instanceof RoundError
           ? e.message
           : `The round failed while ${phase}: ${(e as Error).message ?? String(e)}`;
       logger.warn({ roundId, err: e }, 'round failed');
-      await ds.query(
-        `UPDATE round SET status = 'FAILED', error = $2, finished_at = now()
-         WHERE id = $1 AND status IN ('SCORING', 'SELECTING')`,
-        [roundId, message.slice(0, 2000)],
-      );
+      await run(ds, roundsSql.failRound(roundId, message.slice(0, 2000)));
       await this.notify(roundId);
     } finally {
       clearInterval(beat);
@@ -202,18 +194,15 @@ export class RoundRunner {
     const strategy = registered.plugin;
     const params = this.registry.params(round.strategy, round.params);
     const models = await modelRefs(ds, round.modelIds, this.config.modelCacheDir);
-    const poolWhere = `i.dataset_id = ${q(dataset.id)} AND i.split = 'POOL'
-      AND NOT EXISTS (SELECT 1 FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL)
-      AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = i.id AND lq.status IN ('OPEN', 'NEEDS_REVIEW') AND lq.round_id <> ${q(round.id)})`;
+    const eligible = roundPool(round);
+    const count = countPool(eligible);
     // Counted while the pool scores (the count costs about a third of reading the pool on
     // PostgreSQL): progress shows the total as soon as it is known.
-    const counting = ds
-      .query(`SELECT count(*)::int AS n FROM item i WHERE ${poolWhere}`)
-      .then(async ([{ n }]: { n: number }[]) => {
-        await ds.query('UPDATE round SET items_total = $2 WHERE id = $1', [round.id, n]);
-        await this.notify(round.id);
-        return n;
-      });
+    const counting = run(ds, count).then(async ([{ n }]: { n: number }[]) => {
+      await run(ds, roundsSql.setItemsTotal(round.id, n));
+      await this.notify(round.id);
+      return n;
+    });
     counting.catch(() => undefined); // awaited after scoring; never left unhandled
     const size = round.size;
     let chosen: Chosen[];
@@ -222,7 +211,7 @@ export class RoundRunner {
       // this round scored (see open()).
       const keep = size + Math.min(size, 1000);
       const keeper = new TopKeeper<Chosen>(keep);
-      const scored1 = await this.scorePool(round, dataset, poolWhere, models, {
+      const scored1 = await this.scorePool(round, dataset, eligible, models, {
         predictions,
         embeddings: false,
         pointwise: { modulePath: registered.modulePath, code: strategy.code, params, keep },
@@ -242,7 +231,7 @@ export class RoundRunner {
         // Never fewer candidates than the round asks for, whatever candidatePool says.
         const keep = Math.max(narrowing.size, size);
         const keeper = new TopKeeper<Candidate>(keep);
-        const scored2 = await this.scorePool(round, dataset, poolWhere, models, {
+        const scored2 = await this.scorePool(round, dataset, eligible, models, {
           predictions,
           embeddings: needsEmbeddings,
           pointwise: {
@@ -261,7 +250,7 @@ export class RoundRunner {
         // A candidate costs its outputs plus about 200 bytes of object and array headers.
         const bytesPerRow = (res: ScoreResult) =>
           200 + 4 * (res.classCount * models.length + (res.all?.embeddingDim ?? 0));
-        const scored3 = await this.scorePool(round, dataset, poolWhere, models, {
+        const scored3 = await this.scorePool(round, dataset, eligible, models, {
           predictions,
           embeddings: needsEmbeddings,
           onResult: (ids, res) => {
@@ -310,11 +299,11 @@ export class RoundRunner {
     this.mark('opened');
   }
 
-  /** Streams the pool through the inference workers, a few chunks in flight at once. */
+  /** Streams the pool through the inference workers (see {@link scoreItems}), with progress. */
   private async scorePool(
     round: Round,
     dataset: Dataset,
-    where: string,
+    pool: PoolScope,
     models: ModelRef[],
     opts: {
       embeddings: boolean;
@@ -324,64 +313,25 @@ export class RoundRunner {
       predictions?: PredictionSink;
     },
   ): Promise<number> {
-    // One chunk more than workers, so a worker never waits while the next chunk is read.
-    const maxInFlight = Math.max(1, this.config.inferenceThreads) + 1;
-    const inFlight = new Set<Promise<void>>();
-    let failure: unknown;
-    let scored = 0;
-    const chunks = readAhead(
-      streamFeatures(this.db, {
-        selectSql: (afterId, limit) =>
-          `SELECT i.id, i.features FROM item i WHERE ${where} AND i.id > ${afterId} ORDER BY i.id LIMIT ${limit}`,
+    return scoreItems(
+      { db: this.db, config: this.config, inference: this.inference },
+      {
+        selectSql: poolFeaturesCopy(pool),
         featureDim: dataset.featureDim,
-        chunkRows: this.config.roundChunkRows,
-      }),
-    );
-    try {
-      for await (const chunk of chunks) {
-        if (failure) break;
-        await this.assertRunning(round.id);
-        scored += chunk.rows;
-        const ids = chunk.ids;
-        const rows = chunk.rows;
-        const work = (async () => {
-          if (models.length === 0) {
-            opts.onResult(ids, {
-              rows,
-              classCount: 0,
-              predictedClass: new Int16Array(0),
-              confidence: new Float32Array(0),
-            });
-          } else {
-            const res = await this.inference.score({
-              models,
-              features: chunk.features,
-              rows,
-              dim: chunk.dim,
-              embeddings: opts.embeddings,
-              pointwise: opts.pointwise,
-            });
-            opts.onResult(ids, res);
-            opts.predictions?.add(ids, res.predictedClass, res.confidence);
-          }
-          await this.db.ds.query(
-            'UPDATE round SET items_scored = items_scored + $2 WHERE id = $1',
-            [round.id, rows],
-          );
+        models,
+        embeddings: opts.embeddings,
+        pointwise: opts.pointwise,
+        beforeChunk: () => this.assertRunning(round.id),
+        onResult: (ids, res) => {
+          opts.onResult(ids, res);
+          if (models.length > 0) opts.predictions?.add(ids, res.predictedClass, res.confidence);
+        },
+        afterChunk: async (rows) => {
+          await run(this.db.ds, roundsSql.addItemsScored(round.id, rows));
           await this.notify(round.id);
-        })().catch((e) => {
-          failure ??= e;
-        });
-        inFlight.add(work);
-        void work.finally(() => inFlight.delete(work));
-        if (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-      }
-    } finally {
-      // Never leave work running behind a round that stops (failure, cancel, shutdown).
-      await Promise.allSettled(inFlight);
-    }
-    if (failure) throw failure;
-    return scored;
+        },
+      },
+    );
   }
 
   /** Waits for the pool's count and refuses an empty pool. */
@@ -403,11 +353,9 @@ export class RoundRunner {
     if (!model) return undefined;
     const parts: Float32Array[] = [];
     let rows = 0;
-    const where = `i.dataset_id = ${q(dataset.id)} AND i.split = 'POOL'
-      AND EXISTS (SELECT 1 FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL)`;
+    // In item order, one chunk at a time: the strategy's seeds depend on the centres' order.
     for await (const chunk of streamFeatures(this.db, {
-      selectSql: (afterId, limit) =>
-        `SELECT i.id, i.features FROM item i WHERE ${where} AND i.id > ${afterId} ORDER BY i.id LIMIT ${limit}`,
+      selectSql: labelledFeaturesCopy(dataset.id, 'POOL', 'any'),
       featureDim: dataset.featureDim,
       chunkRows: this.config.roundChunkRows,
     })) {
@@ -434,16 +382,12 @@ export class RoundRunner {
 
   private async assertRunning(roundId: string): Promise<void> {
     if (this.interrupted) throw new RoundInterrupted('this process is stopping');
-    const [row] = await this.db.ds.query('SELECT status FROM round WHERE id = $1', [roundId]);
+    const [row] = await run(this.db.ds, roundsSql.roundStatus(roundId));
     if (!row || row.status === RoundStatus.CANCELLED) throw new RoundCancelled();
   }
 
   private async selecting(roundId: string): Promise<void> {
-    const res = await this.db.ds.query(
-      `UPDATE round SET status = 'SELECTING' WHERE id = $1 AND status = 'SCORING' RETURNING id`,
-      [roundId],
-    );
-    const rows = returnedRows(res);
+    const rows = returnedRows(await run(this.db.ds, roundsSql.markSelecting(roundId)));
     if (rows.length === 0) throw new RoundCancelled();
     await this.notify(roundId);
   }
@@ -451,56 +395,40 @@ export class RoundRunner {
   /** Writes the queries and opens the round, in one transaction; a second runner finds it done. */
   private async open(round: Round, candidates: Chosen[]): Promise<void> {
     await this.db.ds.transaction(async (m) => {
-      const [row] = await m.query('SELECT status FROM round WHERE id = $1 FOR UPDATE', [round.id]);
+      const [row] = await run(m, roundsSql.lockRoundStatus(round.id));
       if (row?.status !== RoundStatus.SELECTING) throw new RoundCancelled();
-      // Opens of one dataset's rounds take turns, and each checks the pool again: an item
-      // labelled, or queued by another round, while this one scored is passed over.
-      await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [round.datasetId]);
-      const still: { id: string }[] = await m.query(
-        `SELECT t.i::text AS id FROM unnest($1::bigint[]) AS t(i)
-         WHERE NOT EXISTS (SELECT 1 FROM label l WHERE l.item_id = t.i AND l.superseded_at IS NULL)
-           AND NOT EXISTS (SELECT 1 FROM label_query lq WHERE lq.item_id = t.i AND lq.status IN ('OPEN', 'NEEDS_REVIEW') AND lq.round_id <> $2)`,
-        [candidates.map((c) => String(c.itemId)), round.id],
+      // Opens of one dataset's rounds take turns (the budget lock; the round's units were
+      // reserved when it started), and each checks the pool again: an item labelled, or queued
+      // by another round, while this one scored is passed over.
+      const budget = await lockBudget(m, round.datasetId);
+      const still: { id: string }[] = await run(
+        m,
+        stillEligible(
+          candidates.map((c) => String(c.itemId)),
+          roundPool(round),
+        ),
       );
       const available = new Set(still.map((r) => r.id));
       const chosen = candidates.filter((c) => available.has(String(c.itemId))).slice(0, round.size);
-      await m.query(
-        `INSERT INTO label_query (dataset_id, round_id, item_id, rank, score, reason, answers_needed)
-         SELECT $1, $2, t.i, t.r, t.s, t.j, (SELECT annotations_per_item FROM dataset WHERE id = $1)
-         FROM unnest($3::bigint[], $4::int[], $5::float8[], $6::jsonb[]) AS t(i, r, s, j)
-         ON CONFLICT (round_id, item_id) DO NOTHING`,
-        [
-          round.datasetId,
-          round.id,
-          chosen.map((c) => String(c.itemId)),
-          chosen.map((_, i) => i + 1),
-          chosen.map((c) =>
-            Number.isFinite(c.score) ? c.score : c.score > 0 ? 'Infinity' : '-Infinity',
-          ),
-          chosen.map((c) => JSON.stringify(c.reason ?? {})),
-        ],
-      );
-      await m.query(
-        `UPDATE round SET status = 'OPEN', finished_at = now(), items_scored = items_total WHERE id = $1`,
-        [round.id],
-      );
-      // One slot per answer each query needs: claims take slots.
-      await m.query(
-        `INSERT INTO query_slot (query_id, dataset_id, slot)
-         SELECT q.id, q.dataset_id, g FROM label_query q, generate_series(1, q.answers_needed) AS g
-         WHERE q.round_id = $1`,
-        [round.id],
-      );
+      await run(m, roundsSql.markRoundOpen(round.id));
       await this.notify(round.id, m);
-      await this.events?.publish(m, {
-        type: 'queue',
-        kind: QueueEventKind.ROUND_OPENED,
+      await writeQueries(m, this.events, {
         datasetId: round.datasetId,
         roundId: round.id,
-        queryIds: [],
+        answersNeeded: budget.annotationsPerItem,
+        queries: chosen.map((c) => ({
+          itemId: String(c.itemId),
+          score: c.score,
+          reason: c.reason ?? {},
+        })),
       });
     });
   }
+}
+
+/** The items a pool round may pick (its own queries, from a retried open, do not count). */
+function roundPool(round: Round): PoolScope {
+  return { datasetId: round.datasetId, labels: 'any', roundId: round.id };
 }
 
 function topOf(ids: BigInt64Array, res: ScoreResult): Chosen[] {

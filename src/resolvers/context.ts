@@ -2,8 +2,8 @@ import DataLoader from 'dataloader';
 import type { ApiKey, Dataset, Label } from '../entities';
 import type { Services } from '../services';
 import type { LabelQuery, Round } from '../entities';
-import type { MechanismBudget, QueryAnswer, QueueQuery } from '../services/queue-listing.service';
-import type { Budget } from '../services/queue-claim.service';
+import type { QueryAnswer, QueueQuery } from '../services/queue-listing.service';
+import type { DatasetBudget, MechanismBudget } from '../services/budget';
 import type { ItemRow, PredictionRow } from '../services/item.service';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { TrainerRegistry } from '../plugins/trainers/registry';
@@ -22,7 +22,7 @@ export interface Loaders {
   /** Keyed `<modelId>:<itemId>`. */
   prediction: DataLoader<string, PredictionRow | null>;
   round: DataLoader<string, Round | null>;
-  budget: DataLoader<string, Budget | null>;
+  budget: DataLoader<string, DatasetBudget | null>;
   budgetByMechanism: DataLoader<string, MechanismBudget[]>;
   queryAnswers: DataLoader<string, QueryAnswer[]>;
   queryProgress: DataLoader<string, { answered: number; held: number }>;
@@ -56,7 +56,7 @@ export function createLoaders(
     itemPredictions: new DataLoader((ids) => services.items.predictionsByIds(ids)),
     prediction: new DataLoader((keys) => services.items.predictionsByModelItem(keys)),
     round: new DataLoader((ids) => services.rounds.byIds(ids)),
-    budget: new DataLoader((ids) => services.claims.budgets(ids)),
+    budget: new DataLoader((ids) => services.queues.budgets(ids)),
     budgetByMechanism: new DataLoader((ids) => services.queues.budgetsByMechanism(ids)),
     queryAnswers: new DataLoader((ids) => services.queues.answersByQueryIds(ids)),
     queryProgress: new DataLoader((ids) => services.queues.progressByQueryIds(ids)),

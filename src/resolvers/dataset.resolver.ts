@@ -43,10 +43,11 @@ export class DatasetResolver {
     const b = await ctx.loaders.budget.load(dataset.id);
     return (
       b ?? {
-        datasetId: dataset.id,
         total: dataset.labelBudget,
         spent: 0,
         held: 0,
+        owed: 0,
+        reserved: 0,
         remaining: dataset.labelBudget,
       }
     );

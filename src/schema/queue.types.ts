@@ -136,7 +136,22 @@ export class BudgetNode {
   @Field(() => Int, { description: 'Units held by claims whose lease has not expired.' })
   held: number;
 
-  @Field(() => Int, { nullable: true, description: 'total − spent − held; null for no limit.' })
+  @Field(() => Int, {
+    description:
+      'Answers still owed to open queries, held by a claim or not: units already promised, spent as they are answered.',
+  })
+  owed: number;
+
+  @Field(() => Int, {
+    description: 'Units the rounds still being scored will ask for once they open.',
+  })
+  reserved: number;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'total − spent − owed − reserved: what new queries (a round, a stream batch, audits, synthetic items) may still use; the same number as streamItems.budgetRemaining and the one a BUDGET_EXHAUSTED refusal names. null for no limit.',
+  })
   remaining: number | null;
 }
 

@@ -3,129 +3,39 @@ import type { EntityManager } from 'typeorm';
 import type { QuarryConfig } from '../config';
 import type { Database } from '../db/database';
 import { ApiKey, Dataset, Model, Task, TaskKind, TaskStatus } from '../entities';
-import {
-  BadUserInputError,
-  BudgetExhaustedError,
-  ConflictError,
-  InputProblem,
-  NotFoundError,
-} from '../errors';
+import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '../errors';
 import { authorizeRow, Permission } from './permissions';
 import {
   precisionAtThreshold,
   thresholdForPrecision,
   wilsonInterval,
 } from '../ml/auto-label-stats';
-import { QueueEventKind, type EventBus } from './event-bus';
+import type { EventBus } from './event-bus';
 import type { InferencePool } from '../workers/inference.pool';
 import type { JobQueue } from '../jobs/job-queue';
 import { modelRefs } from '../jobs/model-files';
-import { scoreItems } from '../jobs/auto-label.task';
+import { scoreItems } from '../jobs/pool-scorer';
 import { DatasetService } from './dataset.service';
 import { isUuid, returnedRows } from '../db/db-errors';
 import { SOURCE_RANK_SQL } from './label.service';
-import { freeBudget } from './query-batches';
+import { answers, lockBudget, requireRemaining } from './budget';
+import { closeRound } from './round-lifecycle';
+import { labelledFeaturesCopy } from '../db/sql/pool.sql';
+import * as runSql from '../db/sql/auto-label.sql';
+import { runStatement as run } from '../db/sql/run-statement';
+import { RoundStatus } from '../entities';
+import {
+  MIN_VALIDATION_LABELS,
+  ThresholdSource,
+  type AgreementStats,
+  type AutoLabelInput,
+  type AutoLabelParams,
+  type AutoLabelResult,
+  type AutoLabelRunView,
+  type ValidationFacts,
+} from './auto-label.types';
 
-/** How an auto-label run's threshold was set. */
-export enum ThresholdSource {
-  /** Given by the caller. */
-  FIXED = 'FIXED',
-  /** The lowest one reaching the caller's target precision on the human-labelled validation items. */
-  TARGET_PRECISION = 'TARGET_PRECISION',
-}
-
-/**
- * The fewest human-labelled VALIDATION items a target precision is judged on (and the fewest
- * items at or above the chosen threshold): fewer make a precision of 1 too easy to see by chance.
- */
-export const MIN_VALIDATION_LABELS = 30;
-
-export interface AutoLabelInput {
-  datasetId: string;
-  modelId: string;
-  /** Label items whose top-class probability is at least this; exclusive with targetPrecision. */
-  threshold?: number | null;
-  /** Choose the threshold from the validation items; exclusive with threshold. */
-  targetPrecision?: number | null;
-  /** Share of the new labels queued for human audit, 0 to 1. */
-  auditRate: number;
-  /** Seeds the audit draw; random when not given. */
-  seed?: number | null;
-}
-
-/** The model's labels on the human-labelled validation items at the run's threshold. */
-export interface ValidationFacts {
-  /** Validation items with a HUMAN or IMPORT label. */
-  total: number;
-  /** Of those, the ones at or above the threshold. */
-  count: number;
-  correct: number;
-  precision: number | null;
-  coverage: number;
-  lower: number;
-  upper: number;
-}
-
-/** What an auto-label task stores as its params. */
-export interface AutoLabelParams {
-  modelId: string;
-  threshold: number;
-  thresholdSource: ThresholdSource;
-  targetPrecision: number | null;
-  auditRate: number;
-  seed: number;
-  /** Null when the dataset has no human-labelled validation items. */
-  validation: ValidationFacts | null;
-}
-
-/** What an auto-label task stores as its result. */
-export interface AutoLabelResult {
-  /** POOL items scored (unlabelled and not queued when the run started). */
-  scored: number;
-  /** Of those, the ones at or above the threshold. */
-  aboveThreshold: number;
-  labelledCount: number;
-  /** Above the threshold, but labelled by a person or queued while the run scored. */
-  skipped: number;
-  /** Labels written per class index. */
-  labelledByClass: number[];
-  auditCount: number;
-  auditRoundId: string | null;
-  seed: number;
-  revokedAt?: string;
-  revokedBy?: string;
-  /** The run's labels that were current when it was revoked (superseded then). */
-  revokedCount?: number;
-  /** Older MODEL labels the run had replaced, current again. */
-  restoredCount?: number;
-  /** Open audit queries cancelled by the revocation. */
-  cancelledAudits?: number;
-}
-
-/** An agreement rate with its 95% Wilson interval. */
-export interface AgreementStats {
-  audited: number;
-  agreed: number;
-  rate: number | null;
-  lower: number;
-  upper: number;
-}
-
-export interface ClassAgreementStats extends AgreementStats {
-  value: string;
-  classIndex: number;
-  /** The run's labels of this class. */
-  labelled: number;
-}
-
-/** An auto-label run as the API shows it. */
-export interface AutoLabelRunView {
-  task: Task;
-  params: AutoLabelParams;
-  result: AutoLabelResult | null;
-  audit: AgreementStats | null;
-  auditByClass: ClassAgreementStats[];
-}
+export * from './auto-label.types';
 
 /** Most seeds a caller may give. */
 const MAX_SEED = 2 ** 31 - 1;
@@ -238,12 +148,12 @@ export class AutoLabelService {
       // How many labels the run writes is known only once the pool is scored; the run checks the
       // budget again then. Here only a run that could not open a single audit is refused.
       if (input.auditRate > 0) {
-        const free = await freeBudget(m, dataset);
-        if (free !== null && free < dataset.annotationsPerItem) {
-          throw new BudgetExhaustedError(
-            `Auditing auto-labels spends budget, and only ${free} of ${dataset.labelBudget} units remain (one audit needs ${dataset.annotationsPerItem}). Nothing was created; use auditRate 0 or raise the dataset's labelBudget.`,
-          );
-        }
+        const budget = await lockBudget(m, dataset.id);
+        const k = budget.annotationsPerItem;
+        requireRemaining(budget, k, {
+          what: `An auto-label run with audits (one audit takes ${answers(k)})`,
+          instead: 'use auditRate 0',
+        });
       }
       const task = await m.getRepository(Task).save({
         datasetId: dataset.id,
@@ -283,21 +193,21 @@ export class AutoLabelService {
     const [model] = await modelRefs(this.ds, [modelId], this.config.modelCacheDir);
     const confidences: number[] = [];
     const correct: boolean[] = [];
-    const where = `i.dataset_id = '${dataset.id}' AND i.split = 'VALIDATION'
-      AND EXISTS (SELECT 1 FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL AND l.source IN ('HUMAN', 'IMPORT'))`;
     await scoreItems(
       { db: this.db, config: this.config, inference: this.inference },
-      model,
-      dataset.featureDim,
-      where,
-      (ids, predicted, confidence) => {
-        ids.forEach((id, r) => {
-          const c = truth.get(String(id));
-          // Labelled after the label query above: not judged.
-          if (c === undefined) return;
-          confidences.push(confidence[r]);
-          correct.push(predicted[r] === c);
-        });
+      {
+        selectSql: labelledFeaturesCopy(dataset.id, 'VALIDATION', 'human-or-import'),
+        featureDim: dataset.featureDim,
+        models: [model],
+        onResult: (ids, res) => {
+          ids.forEach((id, r) => {
+            const c = truth.get(String(id));
+            // Labelled after the label query above: not judged.
+            if (c === undefined) return;
+            confidences.push(res.confidence[r]);
+            correct.push(res.predictedClass[r] === c);
+          });
+        },
       },
     );
     return { confidences, correct };
@@ -338,15 +248,7 @@ export class AutoLabelService {
       task.datasetId,
     ]);
     const rows: { c: number; audited: number; agreed: number }[] = result.auditRoundId
-      ? await this.ds.query(
-          `SELECT l.class_index AS c, count(*)::int AS audited,
-                  count(*) FILTER (WHERE q.resolved_class = l.class_index)::int AS agreed
-           FROM label_query q
-           JOIN label l ON l.item_id = q.item_id AND l.run_id = $2 AND l.source = 'MODEL'
-           WHERE q.round_id = $1 AND q.status = 'ANSWERED'
-           GROUP BY l.class_index`,
-          [result.auditRoundId, task.id],
-        )
+      ? await run(this.ds, runSql.auditByClass(result.auditRoundId, task.id))
       : [];
     const byClass = new Map(rows.map((r) => [r.c, r]));
     const audited = rows.reduce((a, r) => a + r.audited, 0);
@@ -372,9 +274,7 @@ export class AutoLabelService {
   async revoke(key: ApiKey, runId: string): Promise<AutoLabelRunView> {
     const task = await this.load(key, runId, Permission.MANAGE_ROUNDS);
     const updated = await this.ds.transaction(async (m) => {
-      const [locked] = await m.query('SELECT status, result FROM task WHERE id = $1 FOR UPDATE', [
-        task.id,
-      ]);
+      const [locked] = await run(m, runSql.lockRun(task.id));
       const result = locked.result as AutoLabelResult | null;
       if (locked.status !== TaskStatus.SUCCEEDED || !result) {
         throw new ConflictError(
@@ -387,50 +287,18 @@ export class AutoLabelService {
         );
       }
       // The same item locks, in the same order, as every label writer (writeCurrentLabels).
-      await m.query(
-        `SELECT 1 FROM item WHERE id IN (SELECT item_id FROM label WHERE run_id = $1 AND superseded_at IS NULL)
-         ORDER BY id FOR NO KEY UPDATE`,
-        [task.id],
+      await run(m, runSql.lockRunItems(task.id));
+      const revokedIds = returnedRows<{ id: string }>(
+        await run(m, runSql.supersedeRunLabels(task.id)),
       );
-      const revoked: { id: string }[] = await m.query(
-        `UPDATE label SET superseded_at = now()
-         WHERE run_id = $1 AND source = 'MODEL' AND superseded_at IS NULL RETURNING id`,
-        [task.id],
+      const restoredRows = returnedRows(
+        await run(m, runSql.restoreReplacedLabels(revokedIds.map((r) => r.id))),
       );
-      const revokedIds = returnedRows<{ id: string }>(revoked);
-      // The run superseded an item's older MODEL label in the transaction that wrote its own, so
-      // that label's superseded_at is exactly the run label's created_at (now() of that
-      // transaction). Only labels of runs not revoked themselves come back.
-      const restored = await m.query(
-        `UPDATE label p SET superseded_at = NULL
-         FROM label r
-         WHERE r.id = ANY($1::bigint[]) AND p.item_id = r.item_id AND p.source = 'MODEL'
-           AND p.id < r.id AND p.superseded_at = r.created_at
-           AND NOT EXISTS (SELECT 1 FROM task t WHERE t.id = p.run_id AND t.result->>'revokedAt' IS NOT NULL)
-         RETURNING p.id`,
-        [revokedIds.map((r) => r.id)],
-      );
-      const restoredRows = returnedRows(restored);
-      let cancelled = 0;
-      if (result.auditRoundId) {
-        const res = await m.query(
-          `UPDATE label_query SET status = 'CANCELLED' WHERE round_id = $1 AND status = 'OPEN' RETURNING id`,
-          [result.auditRoundId],
-        );
-        cancelled = returnedRows(res).length;
-        await m.query(
-          `UPDATE round SET status = 'CANCELLED', finished_at = now() WHERE id = $1 AND status = 'OPEN'`,
-          [result.auditRoundId],
-        );
-        await this.events.publish(m, {
-          type: 'queue',
-          kind: QueueEventKind.ROUND_CLOSED,
-          datasetId: task.datasetId,
-          roundId: result.auditRoundId,
-          queryIds: [],
-        });
-        await this.events.publishRound(m, result.auditRoundId);
-      }
+      const cancelled = result.auditRoundId
+        ? await closeRound(m, this.events, { id: result.auditRoundId, datasetId: task.datasetId }, [
+            RoundStatus.OPEN,
+          ])
+        : 0;
       const next: AutoLabelResult = {
         ...result,
         revokedAt: new Date().toISOString(),
@@ -439,7 +307,7 @@ export class AutoLabelService {
         restoredCount: restoredRows.length,
         cancelledAudits: cancelled,
       };
-      await m.query('UPDATE task SET result = $2 WHERE id = $1', [task.id, next]);
+      await run(m, runSql.setRunResult(task.id, next));
       return m.getRepository(Task).findOneByOrFail({ id: task.id });
     });
     return this.view(updated);

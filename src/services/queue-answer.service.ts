@@ -78,7 +78,8 @@ export class AnswerService {
           );
         }
         // The held unit becomes a spent one; a lapsed lease held nothing, so it needs a unit.
-        if (slot.expired) await this.claims.requireBudget(m, dataset.id, 'record this answer');
+        if (slot.expired)
+          await this.claims.requireLapsedClaimBudget(m, dataset.id, 'Answering on a lapsed claim');
         const record = recordAnswer(slot.id, classIndex);
         await m.query(record.text, record.values);
         // With one answer needed, this is it; with k, the others are read.

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { ApiKey, ApiKeyRole, Dataset, LabelQueryStatus } from '../entities';
-import { BadUserInputError, BudgetExhaustedError, ConflictError, ForbiddenError } from '../errors';
+import { BadUserInputError, ConflictError, ForbiddenError } from '../errors';
+import * as budget from './budget';
 import { authorize, Permission } from './permissions';
 import type { EventBus } from './event-bus';
 import { QueueEventKind } from './event-bus';
@@ -42,19 +43,6 @@ export interface HeldSlot {
   /** With `lockQuery`: the query's state, its row locked too. */
   query?: { status: LabelQueryStatus; answersNeeded: number; itemId: string };
 }
-
-export interface Budget {
-  datasetId: string;
-  total: number | null;
-  /** Human answers given to queries. */
-  spent: number;
-  /** Claims whose lease has not expired. */
-  held: number;
-  remaining: number | null;
-}
-
-/** Lock class of `pg_advisory_xact_lock(class, key)` for the per-dataset budget. */
-const BUDGET_LOCK = 7302;
 
 /**
  * Claims of label queries: handing queries out with leases (k annotators per query, each at most
@@ -137,7 +125,8 @@ export class ClaimService {
     checkLease(leaseSeconds);
     return this.ds.transaction(async (m) => {
       const slot = await this.heldSlot(m, key, token);
-      if (slot.expired) await this.requireBudget(m, slot.datasetId, 'renew this claim');
+      if (slot.expired)
+        await this.requireLapsedClaimBudget(m, slot.datasetId, 'Renewing a lapsed claim');
       const renew = renewLease(slot.id, leaseSeconds);
       const [row] = returnedRows<{ expiresAt: Date }>(await m.query(renew.text, renew.values));
       const [query] = await this.queues.queriesByIds([slot.queryId], m);
@@ -236,88 +225,30 @@ export class ClaimService {
     return query;
   }
 
-  /*
-   * The label budget, as claims use it: an advisory lock per dataset and total - spent - held.
-   * Moved here unchanged from the former queue.service.ts; the shared budget module replaces this
-   * block (budgets, budgetedClaimCount, lockBudget, requireBudget, budgetExhausted) at the merge.
-   */
-
-  /** A dataset's budget: total, spent (answers), held (live claims), remaining. */
-  async budgets(datasetIds: readonly string[], m: EntityManager = this.ds.manager) {
-    const rows: {
-      id: string;
-      total: number | null;
-      spent: number;
-      held: number;
-    }[] = await m.query(
-      `SELECT d.id, d.label_budget AS total,
-         (SELECT count(*)::int FROM query_slot s WHERE s.dataset_id = d.id AND s.answered_at IS NOT NULL) AS spent,
-         (SELECT count(*)::int FROM query_slot s JOIN label_query q ON q.id = s.query_id
-           WHERE s.dataset_id = d.id AND s.answered_at IS NULL AND s.lease_expires_at > now()
-             AND q.status = 'OPEN') AS held
-       FROM dataset d WHERE d.id = ANY($1::uuid[])`,
-      [datasetIds],
-    );
-    const byId = new Map(
-      rows.map((r): [string, Budget] => [
-        r.id,
-        {
-          datasetId: r.id,
-          total: r.total,
-          spent: r.spent,
-          held: r.held,
-          remaining: r.total === null ? null : Math.max(0, r.total - r.spent - r.held),
-        },
-      ]),
-    );
-    return datasetIds.map((id) => byId.get(id) ?? null);
-  }
-
   /**
    * How many of `count` queries a claim may take: all without a budget, else at most what
-   * remains (BUDGET_EXHAUSTED when nothing does), the budget locked until the transaction ends.
+   * claims may still take (BUDGET_EXHAUSTED when nothing), the budget locked until the
+   * transaction ends.
    */
   private async budgetedClaimCount(
     m: EntityManager,
     dataset: Dataset,
     count: number,
   ): Promise<number> {
-    let wanted = count;
-    if (dataset.labelBudget !== null) {
-      const budget = await this.lockBudget(m, dataset);
-      if (budget.remaining! <= 0) throw budgetExhausted(budget);
-      wanted = Math.min(count, budget.remaining!);
-    }
-    return wanted;
-  }
-
-  /** The dataset's budget, read under its budget lock (held until the transaction ends). */
-  private async lockBudget(m: EntityManager, dataset: Dataset): Promise<Budget> {
-    await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [BUDGET_LOCK, dataset.id]);
-    const [budget] = await this.budgets([dataset.id], m);
-    return budget!;
+    if (dataset.labelBudget === null) return count;
+    const b = await budget.lockBudget(m, dataset.id);
+    budget.requireClaimable(b, 1, { what: 'A claim', instead: 'answer or release claims' });
+    return Math.min(count, b.claimable ?? count);
   }
 
   /**
-   * BUDGET_EXHAUSTED unless a unit remains, for a claim whose lease lapsed (it held no unit)
-   * before it is renewed or answered; `what` names that action in the message.
+   * BUDGET_EXHAUSTED unless a unit may still be claimed, for a claim whose lease lapsed (it held
+   * no unit) before it is renewed or answered; `what` names that action in the message.
    */
-  async requireBudget(m: EntityManager, datasetId: string, what: string): Promise<void> {
-    const dataset = await m.getRepository(Dataset).findOneByOrFail({ id: datasetId });
-    if (dataset.labelBudget === null) return;
-    const budget = await this.lockBudget(m, dataset);
-    if (budget.remaining! <= 0) {
-      throw new BudgetExhaustedError(
-        `The claim's lease lapsed and the label budget is used up meanwhile (${budget.spent} spent, ${budget.held} held of ${budget.total}): cannot ${what}.`,
-      );
-    }
+  async requireLapsedClaimBudget(m: EntityManager, datasetId: string, what: string): Promise<void> {
+    const b = await budget.lockBudget(m, datasetId);
+    budget.requireClaimable(b, 1, { what, instead: 'claim again later' });
   }
-}
-
-function budgetExhausted(b: Budget): BudgetExhaustedError {
-  return new BudgetExhaustedError(
-    `The dataset's label budget is used up: ${b.spent} answers spent and ${b.held} held by claims, of ${b.total}. Raise labelBudget to go on.`,
-  );
 }
 
 function checkLease(leaseSeconds: number): void {

@@ -6,20 +6,13 @@ import { DatasetService } from './dataset.service';
 import { isUuid } from '../db/db-errors';
 import { pageSize, type Page } from './pagination';
 import { openQueryCount, queriesByIds, queuePage, type QueuePosition } from '../db/sql/queries.sql';
-import { answersByQueryIds, budgetsByMechanism, progressByQueryIds } from '../db/sql/slots.sql';
+import { answersByQueryIds, progressByQueryIds } from '../db/sql/slots.sql';
+import * as budget from './budget';
 
 /** A query row as the queue lists it, with the model whose prediction is its pre-label. */
 export interface QueueQuery extends LabelQuery {
   /** The round's first model: its prediction of the item is the query's pre-label. */
   preLabelModelId: string | null;
-}
-
-export interface MechanismBudget {
-  mechanism: string;
-  spent: number;
-  held: number;
-  /** Answers still owed to open queries (free or held). */
-  owed: number;
 }
 
 export interface QueryAnswer {
@@ -92,17 +85,14 @@ export class QueueListingService {
     return ids.map((id) => byId.get(id)!).filter(Boolean);
   }
 
-  /**
-   * Each dataset's budget use by mechanism (pool round, stream, audit, synthesis): answers
-   * given (spent), live claims (held), and answers still owed to open queries (planned, which
-   * includes held), for DataLoader.
-   */
-  async budgetsByMechanism(datasetIds: readonly string[]): Promise<MechanismBudget[][]> {
-    const s = budgetsByMechanism(datasetIds);
-    const rows: (MechanismBudget & { datasetId: string })[] = await this.ds.query(s.text, s.values);
-    const byDataset = new Map<string, MechanismBudget[]>(datasetIds.map((id) => [id, []]));
-    for (const { datasetId, ...r } of rows) byDataset.get(datasetId)?.push(r);
-    return datasetIds.map((id) => byDataset.get(id)!);
+  /** Datasets' budgets (see `./budget`, the one definition), for DataLoader. */
+  async budgets(datasetIds: readonly string[]): Promise<(budget.DatasetBudget | null)[]> {
+    return budget.readBudgets(this.ds.manager, datasetIds);
+  }
+
+  /** Each dataset's budget use by mechanism (see `./budget`), for DataLoader. */
+  async budgetsByMechanism(datasetIds: readonly string[]): Promise<budget.MechanismBudget[][]> {
+    return budget.budgetsByMechanism(this.ds.manager, datasetIds);
   }
 
   /** Each query's answers so far, for DataLoader. */

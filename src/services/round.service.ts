@@ -1,20 +1,18 @@
 import crypto from 'node:crypto';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { ApiKey, LabelQuery, Model, Round, RoundStatus } from '../entities';
-import {
-  BadUserInputError,
-  BudgetExhaustedError,
-  ConflictError,
-  InputProblem,
-  NotFoundError,
-} from '../errors';
+import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '../errors';
 import { authorize, authorizeRow, Permission } from './permissions';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { StrategyNeed } from '../strategies/types';
 import type { JobQueue } from '../jobs/job-queue';
 import { DatasetService } from './dataset.service';
 import { isUuid } from '../db/db-errors';
-import { QueueEventKind, type EventBus } from './event-bus';
+import type { EventBus } from './event-bus';
+import { answers, lockBudget, requireRemaining } from './budget';
+import { closeRound } from './round-lifecycle';
+import { lockRoundStatus } from '../db/sql/rounds.sql';
+import { runStatement as run } from '../db/sql/run-statement';
 
 export interface StartRoundInput {
   datasetId: string;
@@ -30,23 +28,6 @@ export const MAX_ROUND_SIZE = 100_000;
 
 /** Round states in which the round's job still has work to do. */
 export const RUNNING_STATUSES = [RoundStatus.QUEUED, RoundStatus.SCORING, RoundStatus.SELECTING];
-
-/**
- * Budget units spent or promised: answers given, answers still owed to open queries (one per
- * free or held slot), and the answers rounds still selecting will ask for (size × the dataset's
- * annotations per item: their queries are not written yet, but will be).
- */
-export async function budgetInUse(m: EntityManager, datasetId: string): Promise<number> {
-  const [{ n }] = await m.query(
-    `SELECT (SELECT count(*) FROM query_slot WHERE dataset_id = $1 AND answered_at IS NOT NULL)
-          + (SELECT count(*) FROM query_slot s JOIN label_query q ON q.id = s.query_id
-              WHERE s.dataset_id = $1 AND s.answered_at IS NULL AND q.status = 'OPEN')
-          + (SELECT coalesce(sum(size), 0) FROM round WHERE dataset_id = $1 AND status IN ('QUEUED', 'SCORING', 'SELECTING'))
-            * (SELECT annotations_per_item FROM dataset WHERE id = $1) AS n`,
-    [datasetId],
-  );
-  return Number(n);
-}
 
 /** Rounds: starting (validated up front, then run as a job), cancelling, reading. */
 export class RoundService {
@@ -97,19 +78,12 @@ export class RoundService {
     }
     const jobs = this.jobs;
     const round = await this.ds.transaction(async (m) => {
-      // One budget check at a time per dataset.
-      await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [dataset.id]);
-      if (dataset.labelBudget !== null) {
-        const inUse = await budgetInUse(m, dataset.id);
-        const remaining = Math.max(0, dataset.labelBudget - inUse);
-        const k = dataset.annotationsPerItem;
-        const needed = input.size * k;
-        if (needed > remaining) {
-          throw new BudgetExhaustedError(
-            `A round of ${input.size} queries needs ${needed} budget units (${k} answer${k === 1 ? '' : 's'} each), but only ${remaining} of ${dataset.labelBudget} remain (${inUse} spent or owed to open queries). Start a smaller round or raise the dataset's labelBudget.`,
-          );
-        }
-      }
+      const budget = await lockBudget(m, dataset.id);
+      const k = budget.annotationsPerItem;
+      requireRemaining(budget, input.size * k, {
+        what: `A round of ${input.size} queries (${answers(k)} each)`,
+        instead: 'start a smaller round',
+      });
       const round = await m.getRepository(Round).save({
         datasetId: dataset.id,
         strategy: strategy.code,
@@ -203,32 +177,14 @@ export class RoundService {
   async cancel(key: ApiKey, id: string): Promise<Round> {
     const round = await this.get(key, id, Permission.MANAGE_ROUNDS);
     return this.ds.transaction(async (m) => {
-      const [locked] = await m.query('SELECT status FROM round WHERE id = $1 FOR UPDATE', [
-        round.id,
-      ]);
+      const [locked] = await run(m, lockRoundStatus(round.id));
       const status = locked.status as RoundStatus;
       if (!RUNNING_STATUSES.includes(status) && status !== RoundStatus.OPEN) {
         throw new ConflictError(
           `Round ${round.id} is ${status}; only a queued, running or open round can be cancelled.`,
         );
       }
-      if (status === RoundStatus.OPEN) {
-        await m.query(
-          `UPDATE label_query SET status = 'CANCELLED' WHERE round_id = $1 AND status = 'OPEN'`,
-          [round.id],
-        );
-        await this.events.publish(m, {
-          type: 'queue',
-          kind: QueueEventKind.ROUND_CLOSED,
-          datasetId: round.datasetId,
-          roundId: round.id,
-          queryIds: [],
-        });
-      }
-      await m.query(`UPDATE round SET status = 'CANCELLED', finished_at = now() WHERE id = $1`, [
-        round.id,
-      ]);
-      await this.events.publishRound(m, round.id);
+      await closeRound(m, this.events, round, [status]);
       return m.getRepository(Round).findOneByOrFail({ id: round.id });
     });
   }

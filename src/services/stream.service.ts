@@ -22,7 +22,10 @@ import { isUuid, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
 import { checkImportItems, MAX_IMPORT_VALUES, type ImportItemInput } from './item.service';
 import { writeCurrentLabels } from './label.service';
 import { Conditions, keysetPage, type Page } from './pagination';
-import { freeBudget, openQueryBatch } from './query-batches';
+import { lockBudget } from './budget';
+import { openQueryBatch } from './round-lifecycle';
+import * as streamsSql from '../db/sql/streams.sql';
+import { runStatement as run } from '../db/sql/run-statement';
 
 /** A stream's policy as a caller names it. */
 export interface StreamPolicyInput {
@@ -78,13 +81,6 @@ export interface StreamDecisionFilter {
   stream?: string | null;
   decision?: StreamDecisionKind | null;
 }
-
-const DECISION_COLUMNS = `id, dataset_id AS "datasetId", stream_id AS "streamId", item_id AS "itemId",
-  model_id AS "modelId", decision, score, threshold, predicted_class AS "predictedClass",
-  query_id AS "queryId", label_id AS "labelId", created_at AS "createdAt"`;
-
-const STREAM_COLUMNS = `id, dataset_id AS "datasetId", name, policy, params, state, round_id AS "roundId",
-  created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 const OUTCOME_KIND: Record<StreamOutcome, StreamDecisionKind> = {
   QUERIED: StreamDecisionKind.QUERIED,
@@ -161,7 +157,9 @@ export class StreamService {
         stream: existing,
         decisions: [],
         roundId: null,
-        budgetRemaining: await this.ds.transaction((m) => freeBudget(m, dataset)),
+        budgetRemaining: await this.ds.transaction(
+          async (m) => (await lockBudget(m, dataset.id)).remaining,
+        ),
       };
     }
     const { block, truthIndex, problems } = checkImportItems(dataset, items);
@@ -235,39 +233,41 @@ export class StreamService {
     // use (a racing first call finds the other's row), then locked for the whole call.
     const newId = crypto.randomUUID();
     const fresh = StreamSession.start(this.policies, code, params, newId);
-    await m.query(
-      `INSERT INTO stream (id, dataset_id, name, policy, params, state) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (dataset_id, name) DO NOTHING`,
-      [newId, dataset.id, streamName, code, JSON.stringify(params), JSON.stringify(fresh.state)],
+    await run(
+      m,
+      streamsSql.insertStream({
+        id: newId,
+        datasetId: dataset.id,
+        name: streamName,
+        policy: code,
+        params: JSON.stringify(params),
+        state: JSON.stringify(fresh.state),
+      }),
     );
     const stream = (await this.findStream(m, dataset.id, streamName, true))!;
     this.checkSamePolicy(stream, code, params);
     const session =
       stream.id === newId ? fresh : StreamSession.resume(this.policies, code, params, stream.state);
 
-    const free = await freeBudget(m, dataset);
+    const budget = await lockBudget(m, dataset.id);
+    const free = budget.remaining;
     const problems: InputProblem[] = [];
     await this.checkExternalIds(m, dataset, items, problems);
     if (problems.length > 0) throw BadUserInputError.forProblems('items', problems);
 
-    const inserted: { id: string }[] = await m.query(
-      `INSERT INTO item (dataset_id, external_id, payload, features, split, origin, ground_truth)
-       SELECT $1, t.e, t.p, t.f, 'POOL', 'IMPORTED', t.g
-       FROM unnest($2::text[], $3::jsonb[], $4::bytea[], $5::smallint[]) WITH ORDINALITY AS t(e, p, f, g, n)
-       ORDER BY t.n
-       RETURNING id`,
-      [
-        dataset.id,
-        items.map((i) => i.externalId),
-        items.map((i) => JSON.stringify(i.payload ?? {})),
-        items.map((_, i) => scores.rowBytes(i)),
-        scores.truthIndex,
-      ],
+    const inserted: { id: string }[] = await run(
+      m,
+      streamsSql.insertStreamedItems(dataset.id, {
+        externalIds: items.map((i) => i.externalId),
+        payloads: items.map((i) => JSON.stringify(i.payload ?? {})),
+        features: items.map((_, i) => scores.rowBytes(i)),
+        truth: scores.truthIndex,
+      }),
     );
     const itemIds = inserted.map((r) => r.id);
 
     // Each query needs annotationsPerItem answers, each a unit: the session counts queries.
-    const k = dataset.annotationsPerItem;
+    const k = budget.annotationsPerItem;
     const { steps } = session.decideBatch(
       scores.confidences,
       free === null ? Infinity : Math.floor(free / k),
@@ -278,11 +278,14 @@ export class StreamService {
     const accepted = at(StreamDecisionKind.AUTO_LABELED);
 
     // Stored for every item, so that a query's pre-label (the batch model's prediction) shows.
-    await m.query(
-      `INSERT INTO prediction (item_id, model_id, predicted_class, confidence)
-       SELECT t.i, $1, t.c, t.p FROM unnest($2::bigint[], $3::smallint[], $4::real[]) AS t(i, c, p)
-       ON CONFLICT (item_id, model_id) DO NOTHING`,
-      [modelId, itemIds, Array.from(scores.predictedClass), Array.from(scores.confidences)],
+    await run(
+      m,
+      streamsSql.insertPredictions(
+        modelId,
+        itemIds,
+        Array.from(scores.predictedClass),
+        Array.from(scores.confidences),
+      ),
     );
 
     const labelIds = new Map<number, string>();
@@ -305,7 +308,7 @@ export class StreamService {
     const queryIds = new Map<number, string>();
     if (queried.length > 0) {
       const batch = await openQueryBatch(m, this.events, {
-        dataset,
+        budget,
         mechanism: QueryMechanism.STREAM,
         label: `stream:${code}`,
         params: { stream: streamName, policy: params },
@@ -326,33 +329,21 @@ export class StreamService {
       queried.forEach((i) => queryIds.set(i, batch.queryIdByItem.get(itemIds[i])!));
     }
 
-    const decisions: StreamDecisionRow[] = await m.query(
-      `INSERT INTO stream_decision (dataset_id, stream_id, item_id, model_id, decision, score, threshold,
-         predicted_class, query_id, label_id)
-       SELECT $1, $2, t.i, $3, t.d::stream_decision_kind, t.s, t.th, t.c, t.q, t.l
-       FROM unnest($4::bigint[], $5::text[], $6::real[], $7::real[], $8::smallint[], $9::bigint[], $10::bigint[])
-         WITH ORDINALITY AS t(i, d, s, th, c, q, l, n)
-       ORDER BY t.n
-       RETURNING ${DECISION_COLUMNS}`,
-      [
-        dataset.id,
-        stream.id,
-        modelId,
+    const decisions: StreamDecisionRow[] = await run(
+      m,
+      streamsSql.insertDecisions(dataset.id, stream.id, modelId, {
         itemIds,
         kinds,
-        Array.from(scores.confidences),
-        steps.map((s) => s.threshold),
-        Array.from(scores.predictedClass),
-        itemIds.map((_, i) => queryIds.get(i) ?? null),
-        itemIds.map((_, i) => labelIds.get(i) ?? null),
-      ],
+        scores: Array.from(scores.confidences),
+        thresholds: steps.map((s) => s.threshold),
+        predictedClass: Array.from(scores.predictedClass),
+        queryIds: itemIds.map((_, i) => queryIds.get(i) ?? null),
+        labelIds: itemIds.map((_, i) => labelIds.get(i) ?? null),
+      }),
     );
 
     // (TypeORM answers an UPDATE ... RETURNING with [rows, count] on pg: read it back instead.)
-    await m.query(
-      `UPDATE stream SET state = $2, round_id = coalesce($3, round_id), updated_at = now() WHERE id = $1`,
-      [stream.id, JSON.stringify(session.state), roundId],
-    );
+    await run(m, streamsSql.saveStreamState(stream.id, JSON.stringify(session.state), roundId));
     const saved = await this.findStream(m, dataset.id, streamName);
     return {
       stream: saved,
@@ -392,9 +383,12 @@ export class StreamService {
     items: ImportItemInput[],
     problems: InputProblem[],
   ): Promise<void> {
-    const existing: { external_id: string }[] = await m.query(
-      'SELECT external_id FROM item WHERE dataset_id = $1 AND external_id = ANY($2::text[])',
-      [dataset.id, items.map((i) => i.externalId)],
+    const existing: { external_id: string }[] = await run(
+      m,
+      streamsSql.takenExternalIds(
+        dataset.id,
+        items.map((i) => i.externalId),
+      ),
     );
     const taken = new Set(existing.map((r) => r.external_id));
     items.forEach((item, index) => {
@@ -415,10 +409,7 @@ export class StreamService {
     name: string,
     lock = false,
   ): Promise<StreamRow | null> {
-    const [row] = await m.query(
-      `SELECT ${STREAM_COLUMNS} FROM stream WHERE dataset_id = $1 AND name = $2${lock ? ' FOR UPDATE' : ''}`,
-      [datasetId, name],
-    );
+    const [row] = await run(m, streamsSql.findStream(datasetId, name, lock));
     return row ?? null;
   }
 
@@ -442,7 +433,7 @@ export class StreamService {
     }
     return keysetPage<StreamDecisionRow>(this.ds, {
       table: 'stream_decision',
-      columns: DECISION_COLUMNS,
+      columns: streamsSql.DECISION_COLUMNS,
       kind: 'streamDecision',
       where,
       first,
@@ -453,9 +444,6 @@ export class StreamService {
   /** A dataset's streams, by name. */
   async streams(key: ApiKey, datasetId: string): Promise<StreamRow[]> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
-    return this.ds.query(
-      `SELECT ${STREAM_COLUMNS} FROM stream WHERE dataset_id = $1 ORDER BY name`,
-      [dataset.id],
-    );
+    return run(this.ds, streamsSql.listStreams(dataset.id));
   }
 }

@@ -10,7 +10,10 @@ import { MAX_SYNTHESIS_COUNT, synthesize } from './synthesize';
 import type { LabelledVectors } from '../plugins/synthesis/types';
 import { DatasetService } from './dataset.service';
 import { SOURCE_RANK_SQL } from './label.service';
-import { openQueryBatch, requireFreeBudget } from './query-batches';
+import { answers, lockBudget, requireRemaining } from './budget';
+import { openQueryBatch } from './round-lifecycle';
+import * as synthesisSql from '../db/sql/synthesis.sql';
+import { runStatement as run } from '../db/sql/run-statement';
 
 /**
  * Feature values of the labelled set one request loads (128 MiB of float32). A dataset with more
@@ -106,12 +109,12 @@ export class SynthesisService {
 
     const externalIds = new Map(labelled.itemIds.map((id, row) => [id, labelled.externalIds[row]]));
     return this.ds.transaction(async (m) => {
-      await requireFreeBudget(
-        m,
-        dataset,
-        input.count * dataset.annotationsPerItem,
-        `synthesizeItems of ${input.count} item${input.count === 1 ? '' : 's'} (${dataset.annotationsPerItem} answer${dataset.annotationsPerItem === 1 ? '' : 's'} each)`,
-      );
+      const budget = await lockBudget(m, dataset.id);
+      const k = budget.annotationsPerItem;
+      requireRemaining(budget, input.count * k, {
+        what: `synthesizeItems of ${input.count} item${input.count === 1 ? '' : 's'} (${answers(k)} each)`,
+        instead: 'ask for fewer',
+      });
       const batchId = crypto.randomUUID();
       const rows = result.vectors.map((v, i) => {
         const intendedClass =
@@ -137,28 +140,22 @@ export class SynthesisService {
           },
         };
       });
-      const inserted: SyntheticItemRow[] = await m.query(
-        `INSERT INTO item (dataset_id, external_id, payload, features, split, origin, parents, synthesis)
-         SELECT $1, t.e, t.p, t.f, 'POOL', 'SYNTHETIC', t.a::bigint[], t.s
-         FROM unnest($2::text[], $3::jsonb[], $4::bytea[], $5::text[], $6::jsonb[])
-              WITH ORDINALITY AS t(e, p, f, a, s, n)
-         ORDER BY t.n
-         RETURNING id, dataset_id AS "datasetId", external_id AS "externalId", payload, features,
-                   split, origin, parents, synthesis, created_at AS "createdAt"`,
-        [
-          dataset.id,
-          rows.map((r) => r.externalId),
-          rows.map((r) => JSON.stringify(r.payload)),
-          rows.map((r) => r.features),
-          rows.map((r) => `{${r.parents.join(',')}}`),
-          rows.map((r) => JSON.stringify(r.synthesis)),
-        ],
+      const inserted: SyntheticItemRow[] = await run(
+        m,
+        synthesisSql.insertSyntheticItems(dataset.id, {
+          externalIds: rows.map((r) => r.externalId),
+          payloads: rows.map((r) => JSON.stringify(r.payload)),
+          features: rows.map((r) => r.features),
+          parents: rows.map((r) => `{${r.parents.join(',')}}`),
+          syntheses: rows.map((r) => JSON.stringify(r.synthesis)),
+        }),
       );
       // Matched by external id: nothing promises RETURNING keeps the SELECT's order.
       const byExternal = new Map(inserted.map((r) => [r.externalId, r]));
       const items = rows.map((r) => byExternal.get(r.externalId)!);
       const { roundId } = await openQueryBatch(m, this.events, {
-        dataset,
+        budget,
+        seed,
         mechanism: QueryMechanism.SYNTHESIS,
         label: `synthesis:${result.method}`,
         params: result.params,
@@ -174,7 +171,6 @@ export class SynthesisService {
         })),
         createdBy: key.id,
       });
-      await m.query('UPDATE round SET seed = $2 WHERE id = $1', [roundId, seed]);
       const round = await m.getRepository(Round).findOneByOrFail({ id: roundId });
       return { items, round };
     });
@@ -208,9 +204,9 @@ export class SynthesisService {
     const externalIds: string[] = new Array(chosen.length);
     for (let start = 0; start < chosen.length; start += SOURCE_CHUNK_ROWS) {
       const ids = chosen.slice(start, start + SOURCE_CHUNK_ROWS).map((h) => h.id);
-      const found: { id: string; externalId: string; features: Buffer }[] = await this.ds.query(
-        `SELECT id, external_id AS "externalId", features FROM item WHERE id = ANY($1::bigint[])`,
-        [ids],
+      const found: { id: string; externalId: string; features: Buffer }[] = await run(
+        this.ds,
+        synthesisSql.itemVectors(ids),
       );
       const byId = new Map(found.map((r) => [r.id, r]));
       ids.forEach((id, j) => {

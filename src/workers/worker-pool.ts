@@ -18,7 +18,6 @@ import { types } from 'node:util';
 import { Piscina } from 'piscina';
 import {
   BadUserInputError,
-  BudgetExhaustedError,
   ConflictError,
   ErrorCode,
   ForbiddenError,
@@ -230,7 +229,6 @@ const ERROR_CLASS: Partial<Record<string, new (message: string) => QuarryError>>
   [ErrorCode.FORBIDDEN]: ForbiddenError,
   [ErrorCode.CONFLICT]: ConflictError,
   [ErrorCode.PAYLOAD_TOO_LARGE]: PayloadTooLargeError,
-  [ErrorCode.BUDGET_EXHAUSTED]: BudgetExhaustedError,
   [ErrorCode.SERVICE_OVERLOADED]: ServiceOverloadedError,
 };
 

@@ -13,7 +13,7 @@ const QUEUE = `query($d: ID!, $first: Int, $after: String) {
   }
 }`;
 
-const BUDGET = `query($d: ID!) { dataset(id: $d) { budget { total spent held remaining } } }`;
+const BUDGET = `query($d: ID!) { dataset(id: $d) { budget { total spent held owed remaining } } }`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -483,23 +483,27 @@ describeEachDb('label queues', (t) => {
     });
 
     it('claims hold units, answers spend them, and claims stop with BUDGET_EXHAUSTED', async () => {
+      // The round's four open queries are owed the whole budget: nothing remains for new work.
       expect((await t().ok(BUDGET, { d })).dataset.budget).toEqual({
         total: 4,
         spent: 0,
         held: 0,
-        remaining: 4,
+        owed: 4,
+        remaining: 0,
       });
       const { claimQueries: two } = await t().ok(CLAIM, { d, n: 2 });
       expect((await t().ok(BUDGET, { d })).dataset.budget).toMatchObject({
         spent: 0,
         held: 2,
-        remaining: 2,
+        owed: 4,
+        remaining: 0,
       });
       await t().ok(SUBMIT, { q: two[0].query.id, v: 'cat', t: two[0].token });
       expect((await t().ok(BUDGET, { d })).dataset.budget).toMatchObject({
         spent: 1,
         held: 1,
-        remaining: 2,
+        owed: 3,
+        remaining: 0,
       });
       // Asking for more than remains hands out what remains.
       const { claimQueries: rest } = await t().ok(CLAIM, { d, n: 5, l: 1 });
@@ -511,7 +515,8 @@ describeEachDb('label queues', (t) => {
       expect((await t().ok(BUDGET, { d })).dataset.budget).toMatchObject({
         spent: 1,
         held: 1,
-        remaining: 2,
+        owed: 3,
+        remaining: 0,
       });
       const { claimQueries: again } = await t().ok(CLAIM, { d, n: 1 });
       expect(again).toHaveLength(1);
@@ -520,7 +525,8 @@ describeEachDb('label queues', (t) => {
       expect((await t().ok(BUDGET, { d })).dataset.budget).toMatchObject({
         spent: 3,
         held: 0,
-        remaining: 1,
+        owed: 1,
+        remaining: 0,
       });
     });
 

@@ -480,12 +480,13 @@ describeEachDb(
           POOL_ROUND: { spent: 2, held: 1, owed: 1 },
         });
         const sum = (f: string) => budget.byMechanism.reduce((s: number, r: any) => s + r[f], 0);
-        expect(budget).toMatchObject({ total: 100, spent: 3, held: 2, remaining: 95 });
+        expect(budget).toMatchObject({ total: 100, spent: 3, held: 2, remaining: 93 });
         expect(sum('spent')).toBe(budget.spent);
         expect(sum('held')).toBe(budget.held);
         // What new queries may use: the budget less what is spent and owed.
         const free = budget.total - sum('spent') - sum('owed');
         expect(free).toBe(100 - 3 - 4);
+        expect(budget.remaining).toBe(free);
         const over = await t().gql(SYNTHESIZE, { d, m: 'smote', n: free + 1 });
         expect(codeOf(over)).toBe('BUDGET_EXHAUSTED');
         expect(over.errors![0].message).toMatch(new RegExp(`only ${free} of 100 remain`));

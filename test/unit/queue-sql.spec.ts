@@ -33,7 +33,6 @@ const statements: [string, SqlStatement][] = [
   ['answersOfQuery', slots.answersOfQuery('41')],
   ['answersByQueryIds', slots.answersByQueryIds(['41'])],
   ['progressByQueryIds', slots.progressByQueryIds(['41'])],
-  ['budgetsByMechanism', slots.budgetsByMechanism([DATASET])],
   ['agreementByAnnotator', slots.agreementByAnnotator(DATASET)],
 ];
 

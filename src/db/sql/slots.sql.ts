@@ -183,24 +183,6 @@ export function progressByQueryIds(queryIds: readonly string[]): SqlStatement {
 }
 
 /**
- * Each dataset's answers given (spent), live claims (held) and answers still owed to open queries
- * (owed, which includes held), by the mechanism of the queries' rounds.
- */
-export function budgetsByMechanism(datasetIds: readonly string[]): SqlStatement {
-  return sql(
-    `SELECT s.dataset_id AS "datasetId", r.mechanism,
-            count(*) FILTER (WHERE s.answered_at IS NOT NULL)::int AS spent,
-            count(*) FILTER (WHERE s.answered_at IS NULL AND q.status = 'OPEN'
-                               AND s.lease_expires_at > now())::int AS held,
-            count(*) FILTER (WHERE s.answered_at IS NULL AND q.status = 'OPEN')::int AS owed
-     FROM query_slot s JOIN label_query q ON q.id = s.query_id JOIN round r ON r.id = q.round_id
-     WHERE s.dataset_id = ANY($1::uuid[])
-     GROUP BY s.dataset_id, r.mechanism ORDER BY r.mechanism`,
-    [datasetIds],
-  );
-}
-
-/**
  * Per annotator of a dataset: answers to settled multi-annotator queries, how many equal the
  * resolved class (`agreed`), and how many were to queries that ended tied (`tied`).
  */

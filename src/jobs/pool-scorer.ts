@@ -1,0 +1,89 @@
+import type { QuarryConfig } from '../config';
+import type { Database } from '../db/database';
+import { streamFeatures } from '../db/pool-reader';
+import type { InferencePool } from '../workers/inference.pool';
+import type { ModelRef, ScoreResult, ScoreTask } from '../workers/inference.types';
+import { readAhead } from './read-ahead';
+
+/** What scoring a stream of items needs. */
+export interface ScoringDeps {
+  db: Database;
+  config: Pick<QuarryConfig, 'inferenceThreads' | 'roundChunkRows'>;
+  inference: InferencePool;
+}
+
+/** What to score and where the results go; see {@link scoreItems}. */
+export interface ScoreItemsOptions {
+  /** The chunk select a feature stream wraps in COPY: see `src/db/sql/pool.sql.ts`. */
+  selectSql: (afterId: string, limit: number) => string;
+  featureDim: number;
+  /** The models, in order; none gives every chunk an empty result (a random round). */
+  models: ModelRef[];
+  /** Whether the first model's embeddings come back. Default false. */
+  embeddings?: boolean;
+  /** A pointwise strategy scored in the workers, keeping its best rows per chunk. */
+  pointwise?: ScoreTask['pointwise'];
+  /** Called before each chunk goes to the workers; throwing stops the scoring (a cancel). */
+  beforeChunk?: () => Promise<void>;
+  /** Each chunk's results, as chunks finish (not in item order). */
+  onResult: (ids: BigInt64Array, res: ScoreResult) => void;
+  /** Then, still as part of the chunk's work: progress. */
+  afterChunk?: (rows: number) => Promise<void>;
+}
+
+/**
+ * The scoring loop of rounds and auto-labelling: streams items out of the database in chunks
+ * (the next one read while this one scores) through the inference workers, one chunk more in
+ * flight than there are workers so that none waits. The first failure stops it, after the
+ * chunks in flight settle (no work is left running behind a stopped round). Returns the rows read.
+ */
+export async function scoreItems(deps: ScoringDeps, opts: ScoreItemsOptions): Promise<number> {
+  const maxInFlight = Math.max(1, deps.config.inferenceThreads) + 1;
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  let scored = 0;
+  const chunks = readAhead(
+    streamFeatures(deps.db, {
+      selectSql: opts.selectSql,
+      featureDim: opts.featureDim,
+      chunkRows: deps.config.roundChunkRows,
+    }),
+  );
+  try {
+    for await (const chunk of chunks) {
+      if (failure) break;
+      await opts.beforeChunk?.();
+      scored += chunk.rows;
+      const { ids, rows } = chunk;
+      const work = (async () => {
+        const res: ScoreResult =
+          opts.models.length === 0
+            ? {
+                rows,
+                classCount: 0,
+                predictedClass: new Int16Array(0),
+                confidence: new Float32Array(0),
+              }
+            : await deps.inference.score({
+                models: opts.models,
+                features: chunk.features,
+                rows,
+                dim: chunk.dim,
+                embeddings: opts.embeddings ?? false,
+                pointwise: opts.pointwise,
+              });
+        opts.onResult(ids, res);
+        await opts.afterChunk?.(rows);
+      })().catch((e) => {
+        failure ??= e;
+      });
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work));
+      if (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+    }
+  } finally {
+    await Promise.allSettled(inFlight);
+  }
+  if (failure) throw failure;
+  return scored;
+}

@@ -1,0 +1,107 @@
+/**
+ * The shapes of auto-labelling: its input, what a run stores as params and result, and its view.
+ * Apart from the service so that the run's job (`src/jobs/auto-label.task.ts`) and the service
+ * share them without importing each other.
+ */
+import type { Task } from '../entities';
+
+/** How an auto-label run's threshold was set. */
+export enum ThresholdSource {
+  /** Given by the caller. */
+  FIXED = 'FIXED',
+  /** The lowest one reaching the caller's target precision on the human-labelled validation items. */
+  TARGET_PRECISION = 'TARGET_PRECISION',
+}
+
+/**
+ * The fewest human-labelled VALIDATION items a target precision is judged on (and the fewest
+ * items at or above the chosen threshold): fewer make a precision of 1 too easy to see by chance.
+ */
+export const MIN_VALIDATION_LABELS = 30;
+
+export interface AutoLabelInput {
+  datasetId: string;
+  modelId: string;
+  /** Label items whose top-class probability is at least this; exclusive with targetPrecision. */
+  threshold?: number | null;
+  /** Choose the threshold from the validation items; exclusive with threshold. */
+  targetPrecision?: number | null;
+  /** Share of the new labels queued for human audit, 0 to 1. */
+  auditRate: number;
+  /** Seeds the audit draw; random when not given. */
+  seed?: number | null;
+}
+
+/** The model's labels on the human-labelled validation items at the run's threshold. */
+export interface ValidationFacts {
+  /** Validation items with a HUMAN or IMPORT label. */
+  total: number;
+  /** Of those, the ones at or above the threshold. */
+  count: number;
+  correct: number;
+  precision: number | null;
+  coverage: number;
+  lower: number;
+  upper: number;
+}
+
+/** What an auto-label task stores as its params. */
+export interface AutoLabelParams {
+  modelId: string;
+  threshold: number;
+  thresholdSource: ThresholdSource;
+  targetPrecision: number | null;
+  auditRate: number;
+  seed: number;
+  /** Null when the dataset has no human-labelled validation items. */
+  validation: ValidationFacts | null;
+}
+
+/** What an auto-label task stores as its result. */
+export interface AutoLabelResult {
+  /** POOL items scored (unlabelled and not queued when the run started). */
+  scored: number;
+  /** Of those, the ones at or above the threshold. */
+  aboveThreshold: number;
+  labelledCount: number;
+  /** Above the threshold, but labelled by a person or queued while the run scored. */
+  skipped: number;
+  /** Labels written per class index. */
+  labelledByClass: number[];
+  auditCount: number;
+  auditRoundId: string | null;
+  seed: number;
+  revokedAt?: string;
+  revokedBy?: string;
+  /** The run's labels that were current when it was revoked (superseded then). */
+  revokedCount?: number;
+  /** Older MODEL labels the run had replaced, current again. */
+  restoredCount?: number;
+  /** Open audit queries cancelled by the revocation. */
+  cancelledAudits?: number;
+}
+
+/** An agreement rate with its 95% Wilson interval. */
+export interface AgreementStats {
+  audited: number;
+  agreed: number;
+  rate: number | null;
+  lower: number;
+  upper: number;
+}
+
+export interface ClassAgreementStats extends AgreementStats {
+  value: string;
+  classIndex: number;
+  /** The run's labels of this class. */
+  labelled: number;
+}
+
+/** An auto-label run as the API shows it. */
+export interface AutoLabelRunView {
+  task: Task;
+  params: AutoLabelParams;
+  result: AutoLabelResult | null;
+  audit: AgreementStats | null;
+  auditByClass: ClassAgreementStats[];
+}
