@@ -3,6 +3,7 @@ import { ApiKey, Dataset } from '../entities';
 import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '../errors';
 import { authorize, Permission } from './permissions';
 import { isUuid, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
+import { intProblem } from './validate';
 
 export interface CreateDatasetInput {
   name: string;
@@ -57,9 +58,8 @@ function checkBudget(budget: number | null | undefined, problems: InputProblem[]
 }
 
 function checkAnnotations(k: number | null | undefined, problems: InputProblem[]): void {
-  if (k !== null && k !== undefined && (k < 1 || k > 100)) {
-    problems.push({ field: 'annotationsPerItem', message: `must be between 1 and 100; got ${k}` });
-  }
+  const problem = k === null || k === undefined ? undefined : intProblem(k, { min: 1, max: 100 });
+  if (problem) problems.push({ field: 'annotationsPerItem', message: problem });
 }
 
 function invalid(problems: InputProblem[]): BadUserInputError {
@@ -113,16 +113,8 @@ export class DatasetService {
       });
     }
     checkClasses(input.classes, 'classes', problems);
-    if (
-      !Number.isInteger(input.featureDim) ||
-      input.featureDim < 1 ||
-      input.featureDim > MAX_FEATURE_DIM
-    ) {
-      problems.push({
-        field: 'featureDim',
-        message: `must be between 1 and ${MAX_FEATURE_DIM}; got ${input.featureDim}`,
-      });
-    }
+    const featureDimProblem = intProblem(input.featureDim, { min: 1, max: MAX_FEATURE_DIM });
+    if (featureDimProblem) problems.push({ field: 'featureDim', message: featureDimProblem });
     checkBudget(input.labelBudget, problems);
     checkAnnotations(input.annotationsPerItem, problems);
     if (problems.length > 0) throw invalid(problems);

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { BadUserInputError } from '../errors';
 import { isBigintId } from '../db/db-errors';
+import { isIntIn } from './validate';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
@@ -36,7 +37,7 @@ export function decodeCursor(kind: string, cursor: string | null | undefined): s
 
 export function pageSize(first: number | null | undefined): number {
   const n = first ?? DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(n) || n < 0 || n > MAX_PAGE_SIZE) {
+  if (!isIntIn(n, { min: 0, max: MAX_PAGE_SIZE })) {
     throw new BadUserInputError(`first must be between 0 and ${MAX_PAGE_SIZE}; got ${n}.`);
   }
   return n;

@@ -1,7 +1,7 @@
-import crypto from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { ApiKey, Dataset, Task, TaskKind, TaskStatus } from '../entities';
-import { BadUserInputError, InputProblem, NotFoundError } from '../errors';
+import { BadUserInputError, NotFoundError } from '../errors';
+import { InputChecks } from './validate';
 import { authorizeRow, Permission } from './permissions';
 import type { JobQueue } from '../jobs/job-queue';
 import type { StrategyRegistry } from '../strategies/registry';
@@ -117,34 +117,25 @@ export class TaskService {
       input.datasetId,
       Permission.MANAGE_ROUNDS,
     );
-    const problems: InputProblem[] = [];
-    const int = (field: string, value: number, min: number, max: number) => {
-      if (!Number.isInteger(value) || value < min || value > max) {
-        problems.push({ field, message: `must be an integer from ${min} to ${max}; got ${value}` });
-      }
-    };
+    const checks = new InputChecks();
     if (
       input.strategies.length === 0 ||
       input.strategies.length > SIMULATION_LIMITS.maxStrategies
     ) {
-      problems.push({
-        field: 'strategies',
-        message: `give 1 to ${SIMULATION_LIMITS.maxStrategies} strategies`,
-      });
+      checks.add('strategies', `give 1 to ${SIMULATION_LIMITS.maxStrategies} strategies`);
     }
-    int('seedSize', input.seedSize, 2, 100_000);
-    int('batchSize', input.batchSize, 1, 100_000);
-    int('budget', input.budget, 3, 100_000);
-    int('repeats', input.repeats, SIMULATION_LIMITS.minRepeats, SIMULATION_LIMITS.maxRepeats);
+    checks.int('seedSize', input.seedSize, { min: 2, max: 100_000 });
+    checks.int('batchSize', input.batchSize, { min: 1, max: 100_000 });
+    checks.int('budget', input.budget, { min: 3, max: 100_000 });
+    checks.int('repeats', input.repeats, {
+      min: SIMULATION_LIMITS.minRepeats,
+      max: SIMULATION_LIMITS.maxRepeats,
+    });
     if (input.budget <= input.seedSize) {
-      problems.push({
-        field: 'budget',
-        message: 'must be more than seedSize (it counts the seed)',
-      });
+      checks.add('budget', 'must be more than seedSize (it counts the seed)');
     }
-    const seed = input.seed ?? crypto.randomInt(0, 2 ** 31 - 1);
-    int('seed', seed, 0, 2 ** 31 - 1);
-    if (problems.length > 0) throw BadUserInputError.forProblems('the simulation', problems);
+    const seed = checks.seed('seed', input.seed);
+    checks.throwIfAny('the simulation');
     // Unknown codes and bad params name themselves (BAD_USER_INPUT).
     const strategies = input.strategies.map((s) => {
       this.strategies.get(s.strategy);

@@ -48,7 +48,6 @@ export function copyLiteral(value: string | number): string {
  * does a pg `Client`/`Pool` (whose `query` answers `{ rows }`: use `.query` directly there).
  */
 export interface Queryable {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   query(text: string, values?: any[]): Promise<any>;
 }
 
