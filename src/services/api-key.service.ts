@@ -3,6 +3,8 @@ import { ApiKey, ApiKeyRole, Dataset } from '../entities';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../errors';
 import { generateApiKey, hashApiKey } from '../http/keys';
 import { isUuid } from '../db/db-errors';
+import { countApiKeys, lockApiKeysAgainstInserts } from '../db/sql/api-keys.sql';
+import { run } from '../db/sql/statement';
 
 export interface CreateApiKeyInput {
   name: string;
@@ -111,8 +113,8 @@ export class ApiKeyService {
    */
   async bootstrapAdminKey(): Promise<string | null> {
     return this.ds.transaction(async (m) => {
-      await m.query('LOCK TABLE api_key IN SHARE ROW EXCLUSIVE MODE');
-      const [{ n }] = await m.query('SELECT count(*)::int AS n FROM api_key');
+      await run(m, lockApiKeysAgainstInserts());
+      const [{ n }] = await run<{ n: number }>(m, countApiKeys());
       if (n > 0) return null;
       const { secret, prefix, secretHash } = generateApiKey();
       await m.getRepository(ApiKey).save({

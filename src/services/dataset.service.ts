@@ -4,6 +4,8 @@ import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '.
 import { authorize, Permission } from './permissions';
 import { isUuid, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
 import { intProblem } from './validate';
+import { lockDataset } from '../db/sql/datasets.sql';
+import { run } from '../db/sql/statement';
 
 export interface CreateDatasetInput {
   name: string;
@@ -139,7 +141,7 @@ export class DatasetService {
     return this.ds.transaction(async (m) => {
       authorize(key, Permission.WRITE_DATASET, id);
       // Lock before reading, so two concurrent updates (e.g. addClasses) cannot lose one.
-      if (isUuid(id)) await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [id]);
+      if (isUuid(id)) await run(m, lockDataset(id));
       const dataset = await this.getAuthorized(key, id, Permission.WRITE_DATASET, m);
       const problems: InputProblem[] = [];
       if (input.name !== undefined && input.name !== null)

@@ -8,9 +8,11 @@ import type { StrategyRegistry } from '../strategies/registry';
 import type { TrainerRegistry } from '../plugins/trainers/registry';
 import { DatasetService } from './dataset.service';
 import { isUuid } from '../db/db-errors';
-import { SOURCE_RANK_SQL } from './label.service';
 import type { ModelService } from './model.service';
 import { SIMULATION_LIMITS } from '../ml/simulation-engine';
+import { groundTruthCounts } from '../db/sql/items.sql';
+import { trainingLabelCounts } from '../db/sql/labels.sql';
+import { run } from '../db/sql/statement';
 
 export interface TrainModelInput {
   datasetId: string;
@@ -57,14 +59,6 @@ export function trainingSources(includeModelLabels: boolean): string[] {
   return includeModelLabels ? ['HUMAN', 'IMPORT', 'MODEL'] : ['HUMAN', 'IMPORT'];
 }
 
-/** SQL (with $1 = dataset id, $2 = sources) for each POOL item's resolved training label. */
-export const TRAINING_LABELS_SQL = `
-  FROM item i
-  JOIN LATERAL (SELECT class_index, source FROM label l
-                WHERE l.item_id = i.id AND l.superseded_at IS NULL AND l.source = ANY($2::text[])
-                ORDER BY ${SOURCE_RANK_SQL} DESC, l.id DESC LIMIT 1) l ON true
-  WHERE i.dataset_id = $1 AND i.split = 'POOL'`;
-
 /**
  * Training and simulation tasks: validated up front (nothing is created when anything is wrong),
  * then run as jobs by {@link TaskRunner}.
@@ -90,9 +84,9 @@ export class TaskService {
     const name = (input.name ?? input.trainer).trim();
     if (!name || name.length > 200)
       throw new BadUserInputError('name must be 1 to 200 characters.');
-    const counts: { c: number; n: number }[] = await this.ds.query(
-      `SELECT l.class_index AS c, count(*)::int AS n ${TRAINING_LABELS_SQL} GROUP BY l.class_index`,
-      [dataset.id, trainingSources(input.includeModelLabels)],
+    const counts = await run<{ c: number; n: number }>(
+      this.ds,
+      trainingLabelCounts(dataset.id, trainingSources(input.includeModelLabels)),
     );
     if (counts.length < 2) {
       const total = counts.reduce((a, r) => a + r.n, 0);
@@ -146,11 +140,9 @@ export class TaskService {
     });
     this.trainers.get(input.trainer);
     const trainerOptions = this.trainers.options(input.trainer, input.trainerOptions ?? {});
-    const [truth] = await this.ds.query(
-      `SELECT count(*) FILTER (WHERE split = 'POOL')::int AS pool,
-              count(*) FILTER (WHERE split = 'TEST')::int AS test
-       FROM item WHERE dataset_id = $1 AND ground_truth IS NOT NULL AND origin = 'IMPORTED'`,
-      [dataset.id],
+    const [truth] = await run<{ pool: number; test: number }>(
+      this.ds,
+      groundTruthCounts(dataset.id),
     );
     if (truth.test === 0) {
       throw new BadUserInputError(
