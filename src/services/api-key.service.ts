@@ -5,6 +5,7 @@ import { generateApiKey, hashApiKey } from '../http/keys';
 import { isUuid } from '../db/db-errors';
 import { countApiKeys, lockApiKeysAgainstInserts } from '../db/sql/api-keys.sql';
 import { run } from '../db/sql/statement';
+import { requireLength } from './validate';
 
 export interface CreateApiKeyInput {
   name: string;
@@ -30,10 +31,7 @@ export class ApiKeyService {
 
   /** Creates a key; the returned secret is the only time it is ever shown. */
   async create(input: CreateApiKeyInput): Promise<{ key: ApiKey; secret: string }> {
-    const name = input.name.trim();
-    if (!name || name.length > 200) {
-      throw new BadUserInputError('name must be 1 to 200 characters.');
-    }
+    const name = requireLength(input.name.trim(), 'name');
     if (!Object.values(ApiKeyRole).includes(input.role)) {
       throw new BadUserInputError(
         `role must be one of ${Object.values(ApiKeyRole).join(', ')}; got ${JSON.stringify(input.role)}.`,

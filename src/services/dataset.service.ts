@@ -3,7 +3,7 @@ import { ApiKey, Dataset } from '../entities';
 import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '../errors';
 import { authorize, Permission } from './permissions';
 import { isUuid, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
-import { intProblem } from './validate';
+import { intProblem, lengthProblem } from './validate';
 import { lockDataset } from '../db/sql/datasets.sql';
 import { run } from '../db/sql/statement';
 
@@ -32,16 +32,15 @@ export const MAX_CLASSES = 10_000;
 
 function checkName(name: string, problems: InputProblem[]): string {
   const trimmed = name.trim();
-  if (!trimmed || trimmed.length > 200) {
-    problems.push({ field: 'name', message: 'must be 1 to 200 characters' });
-  }
+  const problem = lengthProblem(trimmed);
+  if (problem) problems.push({ field: 'name', message: problem });
   return trimmed;
 }
 
 function checkClasses(classes: string[], field: string, problems: InputProblem[]): void {
   const seen = new Set<string>();
   classes.forEach((c, index) => {
-    if (!c.trim() || c.length > 200) {
+    if (!c.trim() || lengthProblem(c)) {
       problems.push({ field, index, message: 'a class name must be 1 to 200 characters' });
     } else if (seen.has(c)) {
       problems.push({ field, index, message: `class ${JSON.stringify(c)} is listed twice` });

@@ -16,8 +16,10 @@ import {
   lockItemsForLabels,
   resolvedLabelsByItemIds,
   supersedeCurrentLabels,
+  type NewLabels,
 } from '../db/sql/labels.sql';
 import { run } from '../db/sql/statement';
+import { lengthProblem } from './validate';
 
 export interface LabelItemInput {
   itemId?: string | null;
@@ -45,24 +47,10 @@ export interface LabelItemsResult {
  * services that still build their SQL compile until they move.
  */
 export { SOURCE_RANK_SQL } from '../db/sql/labels.sql';
+export type { NewLabels };
 
 /** The sources a script may write through `labelItems`. */
 const BULK_SOURCES = new Set<string>([LabelSource.HUMAN, LabelSource.IMPORT]);
-
-/** What {@link writeCurrentLabels} writes: one label per item, in the same order. */
-export interface NewLabels {
-  datasetId: string;
-  source: LabelSource;
-  apiKeyId: string | null;
-  itemIds: string[];
-  classIndexes: number[];
-  annotatorIds: (string | null)[];
-  confidences: (number | null)[];
-  /** The model version behind MODEL labels, set on every row written (default null). */
-  modelId?: string | null;
-  /** The auto-label run or stream call that writes them, set on every row (default null). */
-  runId?: string | null;
-}
 
 /**
  * Writes each item's new current label from `source`, superseding the one it had (kept as
@@ -77,10 +65,7 @@ export async function writeCurrentLabels(m: EntityManager, l: NewLabels): Promis
   if (l.itemIds.length === 0) return [];
   await run(m, lockItemsForLabels(l.itemIds));
   await run(m, supersedeCurrentLabels(l.itemIds, l.source));
-  const rows = await run<{ id: string }>(
-    m,
-    insertCurrentLabels({ ...l, modelId: l.modelId ?? null, runId: l.runId ?? null }),
-  );
+  const rows = await run<{ id: string }>(m, insertCurrentLabels(l));
   return rows.map((r) => r.id);
 }
 
@@ -171,12 +156,12 @@ export class LabelService {
           message: `must be between 0 and 1; got ${l.confidence}`,
         });
       }
-      if (
-        l.annotatorId !== undefined &&
-        l.annotatorId !== null &&
-        (l.annotatorId.length < 1 || l.annotatorId.length > 200)
-      ) {
-        problems.push({ index, id, field: 'annotatorId', message: 'must be 1 to 200 characters' });
+      const annotatorProblem =
+        l.annotatorId === undefined || l.annotatorId === null
+          ? undefined
+          : lengthProblem(l.annotatorId);
+      if (annotatorProblem) {
+        problems.push({ index, id, field: 'annotatorId', message: annotatorProblem });
       }
     });
     const ids = labels.map((l) => l.itemId).filter((x): x is string => !!x && isBigintId(x));

@@ -12,6 +12,7 @@ import { sampleFeatures } from '../db/sql/items.sql';
 import { humanPoolLabelCount, validationLabels } from '../db/sql/labels.sql';
 import { nextModelVersion } from '../db/sql/models.sql';
 import { run } from '../db/sql/statement';
+import { requireLength } from './validate';
 
 export interface RegisterModelInput {
   name: string;
@@ -80,9 +81,7 @@ export class ModelService {
     createdBy: string | null,
     training: (Record<string, unknown> & { humanLabels: number }) | null,
   ): Promise<ModelInfo> {
-    const name = input.name.trim();
-    if (!name || name.length > 200)
-      throw new BadUserInputError('name must be 1 to 200 characters.');
+    const name = requireLength(input.name.trim(), 'name');
     if (input.onnx.length === 0) throw new BadUserInputError('The ONNX file is empty.');
     if (input.onnx.length > this.maxBytes) {
       throw new PayloadTooLargeError(

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { ApiKey, Dataset, Task, TaskKind, TaskStatus } from '../entities';
 import { BadUserInputError, NotFoundError } from '../errors';
-import { InputChecks } from './validate';
+import { InputChecks, requireLength } from './validate';
 import { authorizeRow, Permission } from './permissions';
 import type { JobQueue } from '../jobs/job-queue';
 import type { StrategyRegistry } from '../strategies/registry';
@@ -81,9 +81,7 @@ export class TaskService {
     );
     this.trainers.get(input.trainer);
     const options = this.trainers.options(input.trainer, input.options ?? {});
-    const name = (input.name ?? input.trainer).trim();
-    if (!name || name.length > 200)
-      throw new BadUserInputError('name must be 1 to 200 characters.');
+    const name = requireLength((input.name ?? input.trainer).trim(), 'name');
     const counts = await run<{ c: number; n: number }>(
       this.ds,
       trainingLabelCounts(dataset.id, trainingSources(input.includeModelLabels)),

@@ -1,6 +1,7 @@
 /**
  * Range checks of user input, written once. Every check says the same thing the same way:
- * `<name> must be an integer from <min> to <max>; got <value>.`, with the problem also listed under
+ * `<name> must be an integer from <min> to <max>; got <value>.` (`<name> must be 1 to 200
+ * characters.` for a length), with the problem also listed under
  * `extensions.problems` (`{ field, message }`) so a client can point at the field.
  *
  * Two shapes, for the two kinds of input: {@link requireInt} / {@link requireSeed} throw at the
@@ -54,6 +55,31 @@ export function requireInt(value: number, name: string, range: IntRange): number
   const problem = intProblem(value, range);
   if (problem) throw badInt(name, problem);
   return value;
+}
+
+/** Characters a name or an identifier given by a client may have: 1 to 200. */
+export const NAME_LENGTH: IntRange = { min: 1, max: 200 };
+
+/**
+ * What is wrong with the length of `text`, or `undefined` when nothing is.
+ *
+ * @example lengthProblem('', NAME_LENGTH) === 'must be 1 to 200 characters'
+ */
+export function lengthProblem(text: string, range: IntRange = NAME_LENGTH): string | undefined {
+  return text.length >= range.min && text.length <= range.max
+    ? undefined
+    : `must be ${range.min} to ${range.max} characters`;
+}
+
+/**
+ * `text`, when its length is in `range` (default {@link NAME_LENGTH}); otherwise BAD_USER_INPUT
+ * `"<name> must be 1 to 200 characters."`. Trim first where surrounding spaces do not count.
+ */
+export function requireLength(text: string, name: string, range: IntRange = NAME_LENGTH): string {
+  const problem = lengthProblem(text, range);
+  if (problem)
+    throw new BadUserInputError(`${name} ${problem}.`, [{ field: name, message: problem }]);
+  return text;
 }
 
 /** A fresh seed of {@link SEED_RANGE}, for requests that give none. */

@@ -1,24 +1,14 @@
-import { BadUserInputError } from '../../src/errors';
+import { badUserInput as thrown } from '../helpers/errors';
 import {
   InputChecks,
   intProblem,
   isIntIn,
+  lengthProblem,
   MAX_SEED,
   requireInt,
+  requireLength,
   requireSeed,
 } from '../../src/services/validate';
-
-/** The error a call throws, failing the test when it throws none. */
-function thrown(fn: () => unknown): BadUserInputError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BadUserInputError);
-    expect((e as BadUserInputError).extensions.code).toBe('BAD_USER_INPUT');
-    return e as BadUserInputError;
-  }
-  throw new Error('expected an error, got none');
-}
 
 describe('isIntIn', () => {
   it('accepts the integers of the range, both ends included', () => {
@@ -96,5 +86,25 @@ describe('InputChecks', () => {
 describe('intProblem', () => {
   it('is undefined for a good value', () => {
     expect(intProblem(3, { min: 1, max: 3 })).toBeUndefined();
+  });
+});
+
+describe('requireLength', () => {
+  it('returns a text of 1 to 200 characters', () => {
+    expect(requireLength('a', 'name')).toBe('a');
+    expect(requireLength('x'.repeat(200), 'name')).toHaveLength(200);
+  });
+
+  it.each([[''], ['x'.repeat(201)]])('refuses %j with the name in the message', (text) => {
+    const e = thrown(() => requireLength(text, 'idempotencyKey'));
+    expect(e.message).toBe('idempotencyKey must be 1 to 200 characters.');
+    expect(e.extensions.problems).toEqual([
+      { field: 'idempotencyKey', message: 'must be 1 to 200 characters' },
+    ]);
+  });
+
+  it('takes another range', () => {
+    expect(lengthProblem('abcd', { min: 1, max: 3 })).toBe('must be 1 to 3 characters');
+    expect(lengthProblem('abc', { min: 1, max: 3 })).toBeUndefined();
   });
 });

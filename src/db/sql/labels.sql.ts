@@ -6,6 +6,7 @@
  * indexes on `label(item_id) WHERE superseded_at IS NULL` serve every "current" lookup here.
  */
 
+import type { LabelSource } from '../../entities';
 import { Conditions, type Listing } from './pages.sql';
 import { sql, type SqlStatement } from './statement';
 
@@ -48,18 +49,23 @@ export function supersedeCurrentLabels(itemIds: string[], source: string): SqlSt
   );
 }
 
-/** One new label per item, returning their ids in input order. */
-export function insertCurrentLabels(l: {
+/** One new current label per item, in the same order (what `writeCurrentLabels` writes). */
+export interface NewLabels {
   datasetId: string;
-  source: string;
+  source: LabelSource;
   apiKeyId: string | null;
   itemIds: string[];
   classIndexes: number[];
   annotatorIds: (string | null)[];
   confidences: (number | null)[];
-  modelId: string | null;
-  runId: string | null;
-}): SqlStatement {
+  /** The model version behind MODEL labels, set on every row written (default null). */
+  modelId?: string | null;
+  /** The auto-label run or stream call that writes them, set on every row (default null). */
+  runId?: string | null;
+}
+
+/** One new label per item, returning their ids in input order. */
+export function insertCurrentLabels(l: NewLabels): SqlStatement {
   return sql(
     `INSERT INTO label (dataset_id, item_id, class_index, source, api_key_id, annotator_id, confidence, model_id, run_id)
      SELECT $1, t.i, t.c, $2, $3, t.a, t.conf, $8::uuid, $9::uuid
@@ -74,8 +80,8 @@ export function insertCurrentLabels(l: {
       l.classIndexes,
       l.annotatorIds,
       l.confidences,
-      l.modelId,
-      l.runId,
+      l.modelId ?? null,
+      l.runId ?? null,
     ],
   );
 }
