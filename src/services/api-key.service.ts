@@ -1,9 +1,10 @@
 import type { DataSource } from 'typeorm';
-import { ApiKey, ApiKeyRole, Dataset } from '../entities';
+import { ApiKey, ApiKeyRole } from '../entities';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../errors';
 import { generateApiKey, hashApiKey } from '../http/keys';
 import { isUuid } from '../db/db-errors';
 import { countApiKeys, lockApiKeysAgainstInserts } from '../db/sql/api-keys.sql';
+import { existingDatasetIds } from '../db/sql/datasets.sql';
 import { run } from '../db/sql/statement';
 import { requireLength } from './validate';
 
@@ -46,12 +47,10 @@ export class ApiKeyService {
     if (input.datasetIds) {
       datasetIds = [...new Set(input.datasetIds)];
       const bad = datasetIds.filter((id) => !isUuid(id));
-      const found = await this.ds
-        .getRepository(Dataset)
-        .createQueryBuilder('d')
-        .select('d.id')
-        .where('d.id = ANY(:ids)', { ids: datasetIds.filter(isUuid) })
-        .getMany();
+      const found = await run<{ id: string }>(
+        this.ds,
+        existingDatasetIds(datasetIds.filter(isUuid)),
+      );
       const known = new Set(found.map((d) => d.id));
       const missing = [...bad, ...datasetIds.filter((id) => isUuid(id) && !known.has(id))];
       if (missing.length > 0) {

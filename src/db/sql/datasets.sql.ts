@@ -9,3 +9,8 @@ import { sql, type SqlStatement } from './statement';
 export function lockDataset(datasetId: string): SqlStatement {
   return sql('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [datasetId]);
 }
+
+/** Which of `ids` name datasets (`id`). */
+export function existingDatasetIds(ids: string[]): SqlStatement {
+  return sql('SELECT id FROM dataset WHERE id = ANY($1::uuid[])', [ids]);
+}
