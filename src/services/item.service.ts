@@ -17,6 +17,7 @@ import {
 import { insertImportLabels } from '../db/sql/labels.sql';
 import { predictionsByItemIds, predictionsByModelItem } from '../db/sql/models.sql';
 import { run } from '../db/sql/statement';
+import { lengthProblem } from './validate';
 
 export interface ImportItemInput {
   externalId: string;
@@ -55,7 +56,7 @@ export interface PredictionRow {
   createdAt: Date;
 }
 
-const MAX_EXTERNAL_ID_LENGTH = 512;
+const EXTERNAL_ID_LENGTH = { min: 1, max: 512 };
 /** Feature values one import call may carry (128 MiB of float32, decoded before any write). */
 export const MAX_IMPORT_VALUES = 32 * 1024 * 1024;
 
@@ -75,8 +76,10 @@ export function checkImportItems(dataset: Dataset, items: ImportItemInput[]) {
     const id = item.externalId;
     const problem = (field: string, message: string) =>
       problems.push({ index, id, field, message });
-    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_EXTERNAL_ID_LENGTH) {
-      problem('externalId', `must be 1 to ${MAX_EXTERNAL_ID_LENGTH} characters`);
+    // A file import may give a number (or nothing) where a string belongs: it counts as empty.
+    const idProblem = lengthProblem(typeof id === 'string' ? id : '', EXTERNAL_ID_LENGTH);
+    if (idProblem) {
+      problem('externalId', idProblem);
     } else if (firstIndex.has(id)) {
       problem('externalId', `duplicates item #${firstIndex.get(id)} of this call`);
     } else {
