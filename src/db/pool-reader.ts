@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import type { Pool, PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Database } from './database';
+import { copyFeaturesBinary } from './sql/items.sql';
 
 if (os.endianness() !== 'LE') {
   // Features are stored as little-endian float32 and copied into a Float32Array without conversion.
@@ -317,7 +318,7 @@ async function copyOnPostgres(
     signal.throwIfAborted();
   }
   let failure: Error | undefined;
-  const stream: Readable = client.query(copyTo(`COPY (${select}) TO STDOUT WITH (FORMAT binary)`));
+  const stream: Readable = client.query(copyTo(copyFeaturesBinary(select, 'stdout')));
   const abort = (): void => {
     stream.destroy(signal?.reason);
   };
@@ -348,7 +349,7 @@ async function copyOnPglite(
   // every other statement (another request's transaction) from interleaving with the COPY.
   const client = await pool.connect();
   try {
-    const result = await pglite.query(`COPY (${select}) TO '/dev/blob' WITH (FORMAT binary)`);
+    const result = await pglite.query(copyFeaturesBinary(select, 'pglite-blob'));
     if (result.blob === undefined) throw new Error('PGlite gave no data for COPY TO /dev/blob');
     parser.push(new Uint8Array(await result.blob.arrayBuffer()));
   } finally {

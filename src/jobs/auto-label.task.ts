@@ -12,7 +12,7 @@ import { lockBudget, requireRemaining } from '../services/budget';
 import { openQueryBatch } from '../services/round-lifecycle';
 import { countPool, poolFeaturesCopy, stillEligible, type PoolScope } from '../db/sql/pool.sql';
 import * as runSql from '../db/sql/auto-label.sql';
-import { runStatement as run } from '../db/sql/run-statement';
+import { run } from '../db/sql/statement';
 import { mulberry32, samplePermutation } from '../strategies/math';
 import type { AutoLabelParams, AutoLabelResult } from '../services/auto-label.types';
 
@@ -49,7 +49,7 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
   const dataset = await ds.getRepository(Dataset).findOneByOrFail({ id: task.datasetId });
   const [model] = await modelRefs(ds, [params.modelId], deps.config.modelCacheDir);
   const pool = autoLabelPool(dataset.id);
-  const [{ n: poolSize }] = await run(ds, countPool(pool));
+  const [{ n: poolSize }] = await run<{ n: number }>(ds, countPool(pool));
   await run(ds, runSql.runProgress(task.id, 0, poolSize));
   const ids: string[] = [];
   const classes: number[] = [];

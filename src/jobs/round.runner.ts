@@ -18,7 +18,7 @@ import {
   type PoolScope,
 } from '../db/sql/pool.sql';
 import * as roundsSql from '../db/sql/rounds.sql';
-import { runStatement as run } from '../db/sql/run-statement';
+import { run } from '../db/sql/statement';
 import { scoreItems } from './pool-scorer';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { Pick, ScoredRows } from '../strategies/types';
@@ -133,7 +133,7 @@ export class RoundRunner {
     // Take the round if it waits, or if the process that ran it stopped beating (it died).
     const rows = returnedRows(await run(ds, roundsSql.takeRound(roundId, this.staleSeconds)));
     if (rows.length === 0) {
-      const [row] = await run(ds, roundsSql.roundStatus(roundId));
+      const [row] = await run<{ status: RoundStatus }>(ds, roundsSql.roundStatus(roundId));
       // Still running elsewhere: look again once its heartbeat could have gone stale.
       if (row && [RoundStatus.SCORING, RoundStatus.SELECTING].includes(row.status)) {
         await this.recheckLater(roundId, this.staleSeconds + 1);
@@ -198,7 +198,7 @@ export class RoundRunner {
     const count = countPool(eligible);
     // Counted while the pool scores (the count costs about a third of reading the pool on
     // PostgreSQL): progress shows the total as soon as it is known.
-    const counting = run(ds, count).then(async ([{ n }]: { n: number }[]) => {
+    const counting = run<{ n: number }>(ds, count).then(async ([{ n }]) => {
       await run(ds, roundsSql.setItemsTotal(round.id, n));
       await this.notify(round.id);
       return n;

@@ -3,14 +3,8 @@ import type { Database } from '../db/database';
 import { Dataset, Task, TaskKind, TaskStatus } from '../entities';
 import { QuarryError } from '../errors';
 import { logger } from '../logger';
-import { returnedRows } from '../db/db-errors';
 import type { ModelService } from '../services/model.service';
-import {
-  TRAINING_LABELS_SQL,
-  trainingSources,
-  type SimulateParams,
-  type TrainParams,
-} from '../services/task.service';
+import { trainingSources, type SimulateParams, type TrainParams } from '../services/task.service';
 import type { TrainerPool } from '../workers/trainer.pool';
 import { runSimulationInWorker } from '../workers/simulation.worker';
 import { SPLIT } from '../ml/simulation-engine';
@@ -18,6 +12,11 @@ import { packFeatures } from '../services/features';
 import type { EventBus } from '../services/event-bus';
 import type { InferencePool } from '../workers/inference.pool';
 import { runAutoLabel } from './auto-label.task';
+import { simulationItemsPage } from '../db/sql/items.sql';
+import { trainingLabelsPage } from '../db/sql/labels.sql';
+import { modelOfTrainingTask } from '../db/sql/models.sql';
+import { run } from '../db/sql/statement';
+import { claimTask, failTask, finishTask, setTaskProgress } from '../db/sql/tasks.sql';
 
 /** Rows read per statement when loading features for training or simulation. */
 const LOAD_BATCH_ROWS = 20_000;
@@ -47,12 +46,7 @@ export class TaskRunner {
 
   async run(taskId: string): Promise<void> {
     const ds = this.db.ds;
-    const claimed = await ds.query(
-      `UPDATE task SET status = 'RUNNING', attempts = attempts + 1, started_at = coalesce(started_at, now())
-       WHERE id = $1 AND status IN ('QUEUED', 'RUNNING') RETURNING id`,
-      [taskId],
-    );
-    const rows = returnedRows(claimed);
+    const rows = await run(ds, claimTask(taskId));
     if (rows.length === 0) return;
     const task = await ds.getRepository(Task).findOneByOrFail({ id: taskId });
     const started = Date.now();
@@ -80,10 +74,7 @@ export class TaskRunner {
           ? (e as Error).message
           : `The ${TASK_NOUN[task.kind]} failed: ${(e as Error).message ?? String(e)}`;
       logger.warn({ taskId, err: e }, 'task failed');
-      await ds.query(
-        `UPDATE task SET status = 'FAILED', error = $2, finished_at = now() WHERE id = $1`,
-        [taskId, message.slice(0, 2000)],
-      );
+      await run(ds, failTask(taskId, message.slice(0, 2000)));
     }
   }
 
@@ -91,9 +82,9 @@ export class TaskRunner {
     const ds = this.db.ds;
     const params = task.params as unknown as TrainParams;
     // A run that registered its model and then died is done: never a second version.
-    const [registered] = await ds.query(
-      `SELECT id FROM model WHERE dataset_id = $1 AND training->>'taskId' = $2`,
-      [task.datasetId, task.id],
+    const [registered] = await run<{ id: string }>(
+      ds,
+      modelOfTrainingTask(task.datasetId, task.id),
     );
     if (registered) {
       await this.finish(task.id, { modelId: registered.id });
@@ -105,10 +96,9 @@ export class TaskRunner {
     const parts: { features: Buffer; c: number; source: string }[] = [];
     let after = '0';
     for (;;) {
-      const batch: { id: string; features: Buffer; c: number; source: string }[] = await ds.query(
-        `SELECT i.id, i.features, l.class_index AS c, l.source ${TRAINING_LABELS_SQL}
-           AND i.id > $3::bigint ORDER BY i.id LIMIT $4`,
-        [dataset.id, sources, after, LOAD_BATCH_ROWS],
+      const batch = await run<{ id: string; features: Buffer; c: number; source: string }>(
+        ds,
+        trainingLabelsPage(dataset.id, sources, after, LOAD_BATCH_ROWS),
       );
       parts.push(...batch);
       if (batch.length < LOAD_BATCH_ROWS) break;
@@ -150,14 +140,10 @@ export class TaskRunner {
     const loaded: { features: Buffer; g: number | null; split: string }[] = [];
     let after = '0';
     for (;;) {
-      const batch: { id: string; features: Buffer; g: number | null; split: string }[] =
-        await ds.query(
-          `SELECT id, features, ground_truth AS g, split FROM item
-           WHERE dataset_id = $1 AND origin = 'IMPORTED' AND id > $2::bigint
-             AND ground_truth IS NOT NULL AND split IN ('POOL', 'TEST')
-           ORDER BY id LIMIT $3`,
-          [dataset.id, after, LOAD_BATCH_ROWS],
-        );
+      const batch = await run<{ id: string; features: Buffer; g: number | null; split: string }>(
+        ds,
+        simulationItemsPage(dataset.id, after, LOAD_BATCH_ROWS),
+      );
       loaded.push(...batch);
       if (batch.length < LOAD_BATCH_ROWS) break;
       after = batch[batch.length - 1].id;
@@ -189,13 +175,9 @@ export class TaskRunner {
           if (now - lastWrite < PROGRESS_INTERVAL_MS && done < total) return;
           lastWrite = now;
           writing = writing.then(() =>
-            ds
-              .query('UPDATE task SET progress_done = $2, progress_total = $3 WHERE id = $1', [
-                task.id,
-                done,
-                total,
-              ])
-              .catch((err) => logger.warn({ err }, 'simulation progress not written')),
+            run(ds, setTaskProgress(task.id, done, total)).catch((err) =>
+              logger.warn({ err }, 'simulation progress not written'),
+            ),
           );
         },
       },
@@ -208,11 +190,9 @@ export class TaskRunner {
     taskId: string,
     out: { modelId?: string; result?: Record<string, unknown> },
   ): Promise<void> {
-    await this.db.ds.query(
-      `UPDATE task SET status = $2, model_id = coalesce($3, model_id), result = coalesce($4, result),
-         progress_done = coalesce(progress_total, progress_done), finished_at = now()
-       WHERE id = $1`,
-      [taskId, TaskStatus.SUCCEEDED, out.modelId ?? null, out.result ?? null],
+    await run(
+      this.db.ds,
+      finishTask(taskId, TaskStatus.SUCCEEDED, out.modelId ?? null, out.result ?? null),
     );
   }
 }

@@ -1,8 +1,12 @@
 import type { DataSource } from 'typeorm';
-import { ApiKey, ApiKeyRole, Dataset } from '../entities';
+import { ApiKey, ApiKeyRole } from '../entities';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../errors';
 import { generateApiKey, hashApiKey } from '../http/keys';
 import { isUuid } from '../db/db-errors';
+import { countApiKeys, lockApiKeysAgainstInserts } from '../db/sql/api-keys.sql';
+import { existingDatasetIds } from '../db/sql/datasets.sql';
+import { run } from '../db/sql/statement';
+import { requireLength } from './validate';
 
 export interface CreateApiKeyInput {
   name: string;
@@ -28,10 +32,7 @@ export class ApiKeyService {
 
   /** Creates a key; the returned secret is the only time it is ever shown. */
   async create(input: CreateApiKeyInput): Promise<{ key: ApiKey; secret: string }> {
-    const name = input.name.trim();
-    if (!name || name.length > 200) {
-      throw new BadUserInputError('name must be 1 to 200 characters.');
-    }
+    const name = requireLength(input.name.trim(), 'name');
     if (!Object.values(ApiKeyRole).includes(input.role)) {
       throw new BadUserInputError(
         `role must be one of ${Object.values(ApiKeyRole).join(', ')}; got ${JSON.stringify(input.role)}.`,
@@ -46,12 +47,10 @@ export class ApiKeyService {
     if (input.datasetIds) {
       datasetIds = [...new Set(input.datasetIds)];
       const bad = datasetIds.filter((id) => !isUuid(id));
-      const found = await this.ds
-        .getRepository(Dataset)
-        .createQueryBuilder('d')
-        .select('d.id')
-        .where('d.id = ANY(:ids)', { ids: datasetIds.filter(isUuid) })
-        .getMany();
+      const found = await run<{ id: string }>(
+        this.ds,
+        existingDatasetIds(datasetIds.filter(isUuid)),
+      );
       const known = new Set(found.map((d) => d.id));
       const missing = [...bad, ...datasetIds.filter((id) => isUuid(id) && !known.has(id))];
       if (missing.length > 0) {
@@ -111,8 +110,8 @@ export class ApiKeyService {
    */
   async bootstrapAdminKey(): Promise<string | null> {
     return this.ds.transaction(async (m) => {
-      await m.query('LOCK TABLE api_key IN SHARE ROW EXCLUSIVE MODE');
-      const [{ n }] = await m.query('SELECT count(*)::int AS n FROM api_key');
+      await run(m, lockApiKeysAgainstInserts());
+      const [{ n }] = await run<{ n: number }>(m, countApiKeys());
       if (n > 0) return null;
       const { secret, prefix, secretHash } = generateApiKey();
       await m.getRepository(ApiKey).save({

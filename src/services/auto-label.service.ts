@@ -17,12 +17,12 @@ import { modelRefs } from '../jobs/model-files';
 import { scoreItems } from '../jobs/pool-scorer';
 import { DatasetService } from './dataset.service';
 import { isUuid, returnedRows } from '../db/db-errors';
-import { SOURCE_RANK_SQL } from './label.service';
+import { validationTruth } from '../db/sql/labels.sql';
 import { answers, lockBudget, requireRemaining } from './budget';
 import { closeRound } from './round-lifecycle';
 import { labelledFeaturesCopy } from '../db/sql/pool.sql';
 import * as runSql from '../db/sql/auto-label.sql';
-import { runStatement as run } from '../db/sql/run-statement';
+import { run } from '../db/sql/statement';
 import { RoundStatus } from '../entities';
 import {
   MIN_VALIDATION_LABELS,
@@ -180,14 +180,7 @@ export class AutoLabelService {
     dataset: Dataset,
     modelId: string,
   ): Promise<{ confidences: number[]; correct: boolean[] }> {
-    const labels: { id: string; c: number }[] = await this.ds.query(
-      `SELECT DISTINCT ON (l.item_id) l.item_id::text AS id, l.class_index AS c
-       FROM label l JOIN item i ON i.id = l.item_id
-       WHERE l.dataset_id = $1 AND i.split = 'VALIDATION' AND l.superseded_at IS NULL
-         AND l.source IN ('HUMAN', 'IMPORT')
-       ORDER BY l.item_id, ${SOURCE_RANK_SQL} DESC, l.id DESC`,
-      [dataset.id],
-    );
+    const labels = await run<{ id: string; c: number }>(this.ds, validationTruth(dataset.id));
     if (labels.length === 0) return { confidences: [], correct: [] };
     const truth = new Map(labels.map((l) => [l.id, l.c]));
     const [model] = await modelRefs(this.ds, [modelId], this.config.modelCacheDir);

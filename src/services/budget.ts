@@ -25,7 +25,7 @@
  */
 import { BudgetExhaustedError } from '../errors';
 import * as budgetSql from '../db/sql/budget.sql';
-import { runStatement as run, type Queryable } from '../db/sql/run-statement';
+import { run, type Queryable } from '../db/sql/statement';
 
 /** A dataset's budget and its use, in answer units; `remaining` and `claimable` null without one. */
 export interface DatasetBudget {

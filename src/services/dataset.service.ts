@@ -3,6 +3,9 @@ import { ApiKey, Dataset } from '../entities';
 import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '../errors';
 import { authorize, Permission } from './permissions';
 import { isUuid, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
+import { intProblem, lengthProblem } from './validate';
+import { lockDataset } from '../db/sql/datasets.sql';
+import { run } from '../db/sql/statement';
 
 export interface CreateDatasetInput {
   name: string;
@@ -29,16 +32,15 @@ export const MAX_CLASSES = 10_000;
 
 function checkName(name: string, problems: InputProblem[]): string {
   const trimmed = name.trim();
-  if (!trimmed || trimmed.length > 200) {
-    problems.push({ field: 'name', message: 'must be 1 to 200 characters' });
-  }
+  const problem = lengthProblem(trimmed);
+  if (problem) problems.push({ field: 'name', message: problem });
   return trimmed;
 }
 
 function checkClasses(classes: string[], field: string, problems: InputProblem[]): void {
   const seen = new Set<string>();
   classes.forEach((c, index) => {
-    if (!c.trim() || c.length > 200) {
+    if (!c.trim() || lengthProblem(c)) {
       problems.push({ field, index, message: 'a class name must be 1 to 200 characters' });
     } else if (seen.has(c)) {
       problems.push({ field, index, message: `class ${JSON.stringify(c)} is listed twice` });
@@ -57,9 +59,8 @@ function checkBudget(budget: number | null | undefined, problems: InputProblem[]
 }
 
 function checkAnnotations(k: number | null | undefined, problems: InputProblem[]): void {
-  if (k !== null && k !== undefined && (k < 1 || k > 100)) {
-    problems.push({ field: 'annotationsPerItem', message: `must be between 1 and 100; got ${k}` });
-  }
+  const problem = k === null || k === undefined ? undefined : intProblem(k, { min: 1, max: 100 });
+  if (problem) problems.push({ field: 'annotationsPerItem', message: problem });
 }
 
 function invalid(problems: InputProblem[]): BadUserInputError {
@@ -113,16 +114,8 @@ export class DatasetService {
       });
     }
     checkClasses(input.classes, 'classes', problems);
-    if (
-      !Number.isInteger(input.featureDim) ||
-      input.featureDim < 1 ||
-      input.featureDim > MAX_FEATURE_DIM
-    ) {
-      problems.push({
-        field: 'featureDim',
-        message: `must be between 1 and ${MAX_FEATURE_DIM}; got ${input.featureDim}`,
-      });
-    }
+    const featureDimProblem = intProblem(input.featureDim, { min: 1, max: MAX_FEATURE_DIM });
+    if (featureDimProblem) problems.push({ field: 'featureDim', message: featureDimProblem });
     checkBudget(input.labelBudget, problems);
     checkAnnotations(input.annotationsPerItem, problems);
     if (problems.length > 0) throw invalid(problems);
@@ -147,7 +140,7 @@ export class DatasetService {
     return this.ds.transaction(async (m) => {
       authorize(key, Permission.WRITE_DATASET, id);
       // Lock before reading, so two concurrent updates (e.g. addClasses) cannot lose one.
-      if (isUuid(id)) await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [id]);
+      if (isUuid(id)) await run(m, lockDataset(id));
       const dataset = await this.getAuthorized(key, id, Permission.WRITE_DATASET, m);
       const problems: InputProblem[] = [];
       if (input.name !== undefined && input.name !== null)

@@ -1,6 +1,8 @@
 import { EventEmitter, on } from 'node:events';
 import type { Database } from '../db/database';
 import { logger } from '../logger';
+import { notify, notifyRoundState } from '../db/sql/events.sql';
+import { run, type Queryable } from '../db/sql/statement';
 
 /** What changed in a dataset's label queue. */
 export enum QueueEventKind {
@@ -35,11 +37,6 @@ export interface RoundEvent {
 
 export type QuarryEvent = QueueEvent | RoundEvent;
 
-/** Anything that runs SQL: a DataSource, an EntityManager inside a transaction. */
-interface Queryable {
-  query(sql: string, params?: unknown[]): Promise<unknown>;
-}
-
 /**
  * Events travel through the database (NOTIFY), so every Quarry process sharing it sees every
  * change, and a change published inside a transaction is seen only if, and when, it commits:
@@ -63,7 +60,7 @@ export class EventBus {
 
   /** Publishes an event with the caller's transaction (or at once, outside one). */
   async publish(m: Queryable, event: Omit<QueueEvent, 'at'> | Omit<RoundEvent, 'at'>) {
-    await m.query('SELECT pg_notify($1, $2)', this.notification(event));
+    await run(m, notify(...this.notification(event)));
   }
 
   /**
@@ -79,13 +76,7 @@ export class EventBus {
    * turn are reported in turn).
    */
   async publishRound(m: Queryable, roundId: string): Promise<void> {
-    await m.query(
-      `SELECT pg_notify($1, json_build_object('type', 'round', 'roundId', id, 'datasetId', dataset_id,
-         'status', status, 'scored', items_scored, 'total', items_total, 'error', error,
-         'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text)
-       FROM round WHERE id = $2`,
-      [this.channel, roundId],
-    );
+    await run(m, notifyRoundState(this.channel, roundId));
   }
 
   /** Events of one dataset's queue, until the iterator is returned or the bus stops. */

@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { IdempotencyRecord } from '../entities';
-import { BadUserInputError, ConflictError } from '../errors';
+import { ConflictError } from '../errors';
+import { requireLength } from './validate';
 
 /** Stable JSON (object keys sorted) so equal requests hash equally. */
 function canonical(value: unknown): string {
@@ -36,9 +37,7 @@ export async function withIdempotency<R>(
   if (idempotencyKey === null || idempotencyKey === undefined) {
     return { response: await ds.transaction(work), replayed: false };
   }
-  if (idempotencyKey.length < 1 || idempotencyKey.length > 200) {
-    throw new BadUserInputError('idempotencyKey must be 1 to 200 characters.');
-  }
+  requireLength(idempotencyKey, 'idempotencyKey');
   const key = `${scope}:${idempotencyKey}`;
   const hash = requestHash(request);
   const replay = (record: IdempotencyRecord) => {

@@ -5,7 +5,19 @@ import { Permission } from './permissions';
 import { FeatureBlock } from './features';
 import { DatasetService } from './dataset.service';
 import { isBigintId, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
-import { Conditions, keysetPage, type Page } from './pagination';
+import { keysetPage, type Page } from './pagination';
+import {
+  featuresByIds,
+  insertImportedItems,
+  itemById,
+  itemListing,
+  itemsByIds,
+  takenExternalIds,
+} from '../db/sql/items.sql';
+import { insertImportLabels } from '../db/sql/labels.sql';
+import { predictionsByItemIds, predictionsByModelItem } from '../db/sql/models.sql';
+import { run } from '../db/sql/statement';
+import { lengthProblem } from './validate';
 
 export interface ImportItemInput {
   externalId: string;
@@ -33,8 +45,6 @@ export interface ItemFilter {
   origin?: ItemOrigin | null;
 }
 
-/** The columns an item listing returns; features are loaded separately, on request. */
-const ITEM_COLUMNS = `id, dataset_id AS "datasetId", external_id AS "externalId", payload, split, origin, parents, synthesis, created_at AS "createdAt"`;
 export type ItemRow = Omit<Item, 'features' | 'dataset' | 'groundTruth'>;
 
 export interface PredictionRow {
@@ -46,7 +56,7 @@ export interface PredictionRow {
   createdAt: Date;
 }
 
-const MAX_EXTERNAL_ID_LENGTH = 512;
+const EXTERNAL_ID_LENGTH = { min: 1, max: 512 };
 /** Feature values one import call may carry (128 MiB of float32, decoded before any write). */
 export const MAX_IMPORT_VALUES = 32 * 1024 * 1024;
 
@@ -66,8 +76,10 @@ export function checkImportItems(dataset: Dataset, items: ImportItemInput[]) {
     const id = item.externalId;
     const problem = (field: string, message: string) =>
       problems.push({ index, id, field, message });
-    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_EXTERNAL_ID_LENGTH) {
-      problem('externalId', `must be 1 to ${MAX_EXTERNAL_ID_LENGTH} characters`);
+    // A file import may give a number (or nothing) where a string belongs: it counts as empty.
+    const idProblem = lengthProblem(typeof id === 'string' ? id : '', EXTERNAL_ID_LENGTH);
+    if (idProblem) {
+      problem('externalId', idProblem);
     } else if (firstIndex.has(id)) {
       problem('externalId', `duplicates item #${firstIndex.get(id)} of this call`);
     } else {
@@ -139,11 +151,14 @@ export class ItemService {
     }
     const { block, classIndex, truthIndex, problems } = checkImportItems(dataset, items);
     if (problems.length === 0) {
-      const existing = await this.ds.query(
-        'SELECT external_id FROM item WHERE dataset_id = $1 AND external_id = ANY($2::text[])',
-        [dataset.id, items.map((i) => i.externalId)],
+      const existing = await run<{ external_id: string }>(
+        this.ds,
+        takenExternalIds(
+          dataset.id,
+          items.map((i) => i.externalId),
+        ),
       );
-      const taken = new Set<string>(existing.map((r: { external_id: string }) => r.external_id));
+      const taken = new Set(existing.map((r) => r.external_id));
       items.forEach((item, index) => {
         if (taken.has(item.externalId)) {
           problems.push({
@@ -159,34 +174,29 @@ export class ItemService {
 
     try {
       return await this.ds.transaction(async (m) => {
-        const inserted: { id: string; external_id: string }[] = await m.query(
-          `INSERT INTO item (dataset_id, external_id, payload, features, split, origin, ground_truth)
-           SELECT $1, t.e, t.p, t.f, t.s::item_split, 'IMPORTED', t.g
-           FROM unnest($2::text[], $3::jsonb[], $4::bytea[], $5::text[], $6::smallint[]) AS t(e, p, f, s, g)
-           RETURNING id, external_id`,
-          [
-            dataset.id,
-            items.map((i) => i.externalId),
-            items.map((i) => JSON.stringify(i.payload ?? {})),
-            items.map((_, i) => block.rowBytes(i)),
-            items.map((i) => i.split ?? ItemSplit.POOL),
-            truthIndex,
-          ],
+        const inserted = await run<{ id: string; external_id: string }>(
+          m,
+          insertImportedItems(dataset.id, {
+            externalIds: items.map((i) => i.externalId),
+            payloads: items.map((i) => JSON.stringify(i.payload ?? {})),
+            features: items.map((_, i) => block.rowBytes(i)),
+            splits: items.map((i) => i.split ?? ItemSplit.POOL),
+            groundTruths: truthIndex,
+          }),
         );
         const idByExternal = new Map(inserted.map((r) => [r.external_id, r.id]));
         const itemIds = items.map((i) => idByExternal.get(i.externalId)!);
         const labelled = items.map((_, i) => i).filter((i) => classIndex[i] !== undefined);
         if (labelled.length > 0) {
-          await m.query(
-            `INSERT INTO label (dataset_id, item_id, class_index, source, api_key_id)
-             SELECT $1, t.i, t.c, $2, $3 FROM unnest($4::bigint[], $5::smallint[]) AS t(i, c)`,
-            [
+          await run(
+            m,
+            insertImportLabels(
               dataset.id,
               LabelSource.IMPORT,
               key.id,
               labelled.map((i) => itemIds[i]),
               labelled.map((i) => classIndex[i]),
-            ],
+            ),
           );
         }
         return { importedCount: inserted.length, labelledCount: labelled.length, itemIds };
@@ -211,20 +221,9 @@ export class ItemService {
     after?: string | null,
   ): Promise<Page<ItemRow>> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
-    const where = new Conditions().add((p) => `dataset_id = ${p}`, dataset.id);
-    if (filter.split) where.add((p) => `split = ${p}::item_split`, filter.split);
-    if (filter.origin) where.add((p) => `origin = ${p}::item_origin`, filter.origin);
-    if (filter.externalIds) where.add((p) => `external_id = ANY(${p}::text[])`, filter.externalIds);
-    if (filter.labelled !== undefined && filter.labelled !== null) {
-      where.raw(
-        `${filter.labelled ? '' : 'NOT '}EXISTS (SELECT 1 FROM label l WHERE l.item_id = item.id AND l.superseded_at IS NULL)`,
-      );
-    }
     return keysetPage<ItemRow>(this.ds, {
-      table: 'item',
-      columns: ITEM_COLUMNS,
+      ...itemListing(dataset.id, filter),
       kind: 'item',
-      where,
       first,
       after,
     });
@@ -236,7 +235,7 @@ export class ItemService {
    */
   async get(key: ApiKey, id: string): Promise<ItemRow | null> {
     if (!isBigintId(id)) return null;
-    const [row] = await this.ds.query(`SELECT ${ITEM_COLUMNS} FROM item WHERE id = $1`, [id]);
+    const [row] = await run<ItemRow>(this.ds, itemById(id));
     if (!row) return null;
     if (key.datasetIds && !key.datasetIds.includes(row.datasetId)) return null;
     await this.datasets.getAuthorized(key, row.datasetId, Permission.READ_DATASET);
@@ -245,23 +244,14 @@ export class ItemService {
 
   /** Items by id, for DataLoader: rows in the order of `ids`, null where missing. */
   async byIds(ids: readonly string[]): Promise<(ItemRow | null)[]> {
-    const rows: ItemRow[] = await this.ds.query(
-      `SELECT ${ITEM_COLUMNS} FROM item WHERE id = ANY($1::bigint[])`,
-      [ids],
-    );
+    const rows = await run<ItemRow>(this.ds, itemsByIds(ids));
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id) ?? null);
   }
 
   /** Each item's predictions (one per model that scored it), newest model version first. */
   async predictionsByIds(ids: readonly string[]): Promise<PredictionRow[][]> {
-    const rows: PredictionRow[] = await this.ds.query(
-      `SELECT p.item_id AS "itemId", p.model_id AS "modelId", p.predicted_class AS "predictedClass",
-              p.confidence, p.created_at AS "createdAt", m.dataset_id AS "datasetId"
-       FROM prediction p JOIN model m ON m.id = p.model_id
-       WHERE p.item_id = ANY($1::bigint[]) ORDER BY m.version DESC`,
-      [ids],
-    );
+    const rows = await run<PredictionRow>(this.ds, predictionsByItemIds(ids));
     const byItem = new Map<string, PredictionRow[]>(ids.map((id) => [id, []]));
     for (const r of rows) byItem.get(r.itemId)?.push(r);
     return ids.map((id) => byItem.get(id)!);
@@ -270,12 +260,12 @@ export class ItemService {
   /** One model's prediction of each item, keyed `<modelId>:<itemId>`, for DataLoader. */
   async predictionsByModelItem(keys: readonly string[]): Promise<(PredictionRow | null)[]> {
     const pairs = keys.map((k) => k.split(':'));
-    const rows: PredictionRow[] = await this.ds.query(
-      `SELECT p.item_id AS "itemId", p.model_id AS "modelId", p.predicted_class AS "predictedClass",
-              p.confidence, p.created_at AS "createdAt", m.dataset_id AS "datasetId"
-       FROM prediction p JOIN model m ON m.id = p.model_id
-       JOIN unnest($1::uuid[], $2::bigint[]) AS k(m, i) ON p.model_id = k.m AND p.item_id = k.i`,
-      [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+    const rows = await run<PredictionRow>(
+      this.ds,
+      predictionsByModelItem(
+        pairs.map((p) => p[0]),
+        pairs.map((p) => p[1]),
+      ),
     );
     const byKey = new Map(rows.map((r) => [`${r.modelId}:${r.itemId}`, r]));
     return keys.map((k) => byKey.get(k) ?? null);
@@ -283,10 +273,7 @@ export class ItemService {
 
   /** Feature bytes by item id, for DataLoader. */
   async featuresByIds(ids: readonly string[]): Promise<(Buffer | null)[]> {
-    const rows: { id: string; features: Buffer }[] = await this.ds.query(
-      'SELECT id, features FROM item WHERE id = ANY($1::bigint[])',
-      [ids],
-    );
+    const rows = await run<{ id: string; features: Buffer }>(this.ds, featuresByIds(ids));
     const byId = new Map(rows.map((r) => [r.id, r.features]));
     return ids.map((id) => byId.get(id) ?? null);
   }

@@ -5,7 +5,21 @@ import { Permission } from './permissions';
 import { DatasetService } from './dataset.service';
 import { isBigintId } from '../db/db-errors';
 import { withIdempotency } from './idempotency';
-import { Conditions, keysetPage, type Page } from './pagination';
+import { keysetPage, type Page } from './pagination';
+import { itemsByIdOrExternalId } from '../db/sql/items.sql';
+import {
+  currentLabelsPage,
+  insertCurrentLabels,
+  labelHistoryByItemIds,
+  labelListing,
+  labelsByIds,
+  lockItemsForLabels,
+  resolvedLabelsByItemIds,
+  supersedeCurrentLabels,
+  type NewLabels,
+} from '../db/sql/labels.sql';
+import { run } from '../db/sql/statement';
+import { lengthProblem } from './validate';
 
 export interface LabelItemInput {
   itemId?: string | null;
@@ -28,30 +42,10 @@ export interface LabelItemsResult {
   replayed: boolean;
 }
 
-/** SQL rank of a label source: an item's label is its current label of the highest rank. */
-export const SOURCE_RANK_SQL = `CASE source WHEN 'HUMAN' THEN 3 WHEN 'IMPORT' THEN 2 WHEN 'MODEL' THEN 1 ELSE 0 END`;
-
-const LABEL_COLUMNS = `id, dataset_id AS "datasetId", item_id AS "itemId", class_index AS "classIndex", source,
-  api_key_id AS "apiKeyId", annotator_id AS "annotatorId", model_id AS "modelId", confidence,
-  created_at AS "createdAt", superseded_at AS "supersededAt"`;
+export type { NewLabels };
 
 /** The sources a script may write through `labelItems`. */
 const BULK_SOURCES = new Set<string>([LabelSource.HUMAN, LabelSource.IMPORT]);
-
-/** What {@link writeCurrentLabels} writes: one label per item, in the same order. */
-export interface NewLabels {
-  datasetId: string;
-  source: LabelSource;
-  apiKeyId: string | null;
-  itemIds: string[];
-  classIndexes: number[];
-  annotatorIds: (string | null)[];
-  confidences: (number | null)[];
-  /** The model version behind MODEL labels, set on every row written (default null). */
-  modelId?: string | null;
-  /** The auto-label run or stream call that writes them, set on every row (default null). */
-  runId?: string | null;
-}
 
 /**
  * Writes each item's new current label from `source`, superseding the one it had (kept as
@@ -64,32 +58,9 @@ export interface NewLabels {
  */
 export async function writeCurrentLabels(m: EntityManager, l: NewLabels): Promise<string[]> {
   if (l.itemIds.length === 0) return [];
-  await m.query('SELECT 1 FROM item WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE', [
-    l.itemIds,
-  ]);
-  await m.query(
-    `UPDATE label SET superseded_at = now()
-     WHERE item_id = ANY($1::bigint[]) AND source = $2 AND superseded_at IS NULL`,
-    [l.itemIds, l.source],
-  );
-  const rows: { id: string }[] = await m.query(
-    `INSERT INTO label (dataset_id, item_id, class_index, source, api_key_id, annotator_id, confidence, model_id, run_id)
-     SELECT $1, t.i, t.c, $2, $3, t.a, t.conf, $8::uuid, $9::uuid
-     FROM unnest($4::bigint[], $5::smallint[], $6::text[], $7::real[]) WITH ORDINALITY AS t(i, c, a, conf, n)
-     ORDER BY t.n
-     RETURNING id`,
-    [
-      l.datasetId,
-      l.source,
-      l.apiKeyId,
-      l.itemIds,
-      l.classIndexes,
-      l.annotatorIds,
-      l.confidences,
-      l.modelId ?? null,
-      l.runId ?? null,
-    ],
-  );
+  await run(m, lockItemsForLabels(l.itemIds));
+  await run(m, supersedeCurrentLabels(l.itemIds, l.source));
+  const rows = await run<{ id: string }>(m, insertCurrentLabels(l));
   return rows.map((r) => r.id);
 }
 
@@ -180,19 +151,19 @@ export class LabelService {
           message: `must be between 0 and 1; got ${l.confidence}`,
         });
       }
-      if (
-        l.annotatorId !== undefined &&
-        l.annotatorId !== null &&
-        (l.annotatorId.length < 1 || l.annotatorId.length > 200)
-      ) {
-        problems.push({ index, id, field: 'annotatorId', message: 'must be 1 to 200 characters' });
+      const annotatorProblem =
+        l.annotatorId === undefined || l.annotatorId === null
+          ? undefined
+          : lengthProblem(l.annotatorId);
+      if (annotatorProblem) {
+        problems.push({ index, id, field: 'annotatorId', message: annotatorProblem });
       }
     });
     const ids = labels.map((l) => l.itemId).filter((x): x is string => !!x && isBigintId(x));
     const exts = labels.map((l) => l.externalId).filter((x): x is string => !!x);
-    const rows: { id: string; external_id: string }[] = await m.query(
-      `SELECT id, external_id FROM item WHERE dataset_id = $1 AND (id = ANY($2::bigint[]) OR external_id = ANY($3::text[]))`,
-      [dataset.id, ids, exts],
+    const rows = await run<{ id: string; external_id: string }>(
+      m,
+      itemsByIdOrExternalId(dataset.id, ids, exts),
     );
     const byId = new Set(rows.map((r) => r.id));
     const byExt = new Map(rows.map((r) => [r.external_id, r.id]));
@@ -243,51 +214,30 @@ export class LabelService {
     after?: string | null,
   ): Promise<Page<Label>> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_LABELS);
-    const where = new Conditions().add((p) => `dataset_id = ${p}`, dataset.id);
-    if (filter.current ?? true) where.raw('superseded_at IS NULL');
-    if (filter.source) where.add((p) => `source = ${p}`, filter.source);
-    if (filter.itemIds) {
-      where.add((p) => `item_id = ANY(${p}::bigint[])`, filter.itemIds.filter(isBigintId));
-    }
-    return keysetPage<Label>(this.ds, {
-      table: 'label',
-      columns: LABEL_COLUMNS,
-      kind: 'label',
-      where,
-      first,
-      after,
+    const listing = labelListing(dataset.id, {
+      ...filter,
+      itemIds: filter.itemIds?.filter(isBigintId),
     });
+    return keysetPage<Label>(this.ds, { ...listing, kind: 'label', first, after });
   }
 
   /** Each item's label (its current label of the highest-ranked source), for DataLoader. */
   async resolvedByItemIds(itemIds: readonly string[]): Promise<(Label | null)[]> {
-    const rows: Label[] = await this.ds.query(
-      `SELECT DISTINCT ON (item_id) ${LABEL_COLUMNS} FROM label
-       WHERE item_id = ANY($1::bigint[]) AND superseded_at IS NULL
-       ORDER BY item_id, ${SOURCE_RANK_SQL} DESC, id DESC`,
-      [itemIds],
-    );
+    const rows = await run<Label>(this.ds, resolvedLabelsByItemIds(itemIds));
     const byItem = new Map(rows.map((r) => [r.itemId, r]));
     return itemIds.map((id) => byItem.get(id) ?? null);
   }
 
   /** Every label each item ever had, newest first, for DataLoader. */
   async historyByItemIds(itemIds: readonly string[]): Promise<Label[][]> {
-    const rows: Label[] = await this.ds.query(
-      `SELECT ${LABEL_COLUMNS} FROM label WHERE item_id = ANY($1::bigint[]) ORDER BY id DESC`,
-      [itemIds],
-    );
+    const rows = await run<Label>(this.ds, labelHistoryByItemIds(itemIds));
     const byItem = new Map<string, Label[]>(itemIds.map((id) => [id, []]));
     for (const r of rows) byItem.get(r.itemId)?.push(r);
     return itemIds.map((id) => byItem.get(id)!);
   }
 
   async byIds(ids: readonly string[]): Promise<Label[]> {
-    const rows: Label[] = await this.ds.query(
-      `SELECT ${LABEL_COLUMNS} FROM label WHERE id = ANY($1::bigint[]) ORDER BY id`,
-      [ids],
-    );
-    return rows;
+    return run<Label>(this.ds, labelsByIds(ids));
   }
 
   /**
@@ -302,15 +252,9 @@ export class LabelService {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_LABELS);
     let afterItem = '0';
     for (;;) {
-      const rows: ExportRow[] = await this.ds.query(
-        `SELECT DISTINCT ON (l.item_id) l.item_id AS "itemId", i.external_id AS "externalId", i.split,
-                i.origin, l.class_index AS "classIndex", l.source, l.annotator_id AS "annotatorId",
-                l.model_id AS "modelId", l.confidence, l.created_at AS "createdAt"
-         FROM label l JOIN item i ON i.id = l.item_id
-         WHERE l.dataset_id = $1 AND l.superseded_at IS NULL AND l.item_id > $2::bigint
-         ORDER BY l.item_id, ${SOURCE_RANK_SQL.replace('source', 'l.source')} DESC, l.id DESC
-         LIMIT $3`,
-        [dataset.id, afterItem, batchSize],
+      const rows = await run<ExportRow>(
+        this.ds,
+        currentLabelsPage(dataset.id, afterItem, batchSize),
       );
       if (rows.length === 0) return;
       for (const r of rows) r.label = dataset.classes[r.classIndex];

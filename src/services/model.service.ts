@@ -1,13 +1,18 @@
 import crypto from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { ApiKey, Dataset, Model, ModelOutputKind } from '../entities';
-import { SOURCE_RANK_SQL } from './label.service';
 import { packFeatures } from './features';
 import { BadUserInputError, NotFoundError, PayloadTooLargeError } from '../errors';
 import { Permission } from './permissions';
 import { checkModel, ModelCheckError, ModelCheckLimits } from '../ml/model-check';
 import { DatasetService } from './dataset.service';
 import { isUuid } from '../db/db-errors';
+import { lockDataset } from '../db/sql/datasets.sql';
+import { sampleFeatures } from '../db/sql/items.sql';
+import { humanPoolLabelCount, validationLabels } from '../db/sql/labels.sql';
+import { nextModelVersion } from '../db/sql/models.sql';
+import { run } from '../db/sql/statement';
+import { requireLength } from './validate';
 
 export interface RegisterModelInput {
   name: string;
@@ -76,9 +81,7 @@ export class ModelService {
     createdBy: string | null,
     training: (Record<string, unknown> & { humanLabels: number }) | null,
   ): Promise<ModelInfo> {
-    const name = input.name.trim();
-    if (!name || name.length > 200)
-      throw new BadUserInputError('name must be 1 to 200 characters.');
+    const name = requireLength(input.name.trim(), 'name');
     if (input.onnx.length === 0) throw new BadUserInputError('The ONNX file is empty.');
     if (input.onnx.length > this.maxBytes) {
       throw new PayloadTooLargeError(
@@ -113,11 +116,8 @@ export class ModelService {
     const sha256 = crypto.createHash('sha256').update(input.onnx).digest('hex');
     const saved = await this.ds.transaction(async (m) => {
       // Serialise version numbering per dataset.
-      await m.query('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [dataset.id]);
-      const [{ v }] = await m.query(
-        'SELECT coalesce(max(version), 0) + 1 AS v FROM model WHERE dataset_id = $1',
-        [dataset.id],
-      );
+      await run(m, lockDataset(dataset.id));
+      const [{ v }] = await run<{ v: number }>(m, nextModelVersion(dataset.id));
       return m.getRepository(Model).save({
         datasetId: dataset.id,
         name,
@@ -146,14 +146,9 @@ export class ModelService {
   private async validationSet(
     dataset: Dataset,
   ): Promise<{ features: Float32Array; labels: Int32Array } | undefined> {
-    const rows: { features: Buffer; c: number }[] = await this.ds.query(
-      `SELECT i.features, l.class_index AS c FROM item i
-       JOIN LATERAL (SELECT class_index FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL
-                       AND l.source IN ('HUMAN', 'IMPORT')
-                     ORDER BY ${SOURCE_RANK_SQL} DESC, l.id DESC LIMIT 1) l ON true
-       WHERE i.dataset_id = $1 AND i.split = 'VALIDATION' AND i.origin = 'IMPORTED'
-       ORDER BY i.id LIMIT $2`,
-      [dataset.id, MAX_VALIDATION_ROWS],
+    const rows = await run<{ features: Buffer; c: number }>(
+      this.ds,
+      validationLabels(dataset.id, MAX_VALIDATION_ROWS),
     );
     if (rows.length === 0) return undefined;
     const dim = dataset.featureDim;
@@ -162,21 +157,13 @@ export class ModelService {
   }
 
   private async humanLabelCount(datasetId: string): Promise<number> {
-    const [{ n }] = await this.ds.query(
-      `SELECT count(DISTINCT l.item_id)::int AS n FROM label l JOIN item i ON i.id = l.item_id
-       WHERE l.dataset_id = $1 AND l.source IN ('HUMAN', 'IMPORT') AND l.superseded_at IS NULL
-         AND i.split = 'POOL'`,
-      [datasetId],
-    );
+    const [{ n }] = await run<{ n: number }>(this.ds, humanPoolLabelCount(datasetId));
     return n;
   }
 
   /** A few stored vectors of the dataset to test the model on (random ones if it has none). */
   private async sampleFeatures(datasetId: string, dim: number): Promise<Float32Array | undefined> {
-    const rows: { features: Buffer }[] = await this.ds.query(
-      'SELECT features FROM item WHERE dataset_id = $1 ORDER BY id LIMIT 8',
-      [datasetId],
-    );
+    const rows = await run<{ features: Buffer }>(this.ds, sampleFeatures(datasetId));
     if (rows.length === 0) return undefined;
     return packFeatures(rows, dim);
   }

@@ -1,6 +1,12 @@
 import type { DataSource } from 'typeorm';
 import { BadUserInputError } from '../errors';
 import { isBigintId } from '../db/db-errors';
+import { isIntIn } from './validate';
+import { keysetCount, keysetRows, type Listing } from '../db/sql/pages.sql';
+import { run } from '../db/sql/statement';
+
+/** Re-exported for the listings still built in services; new ones are built in `*.sql.ts`. */
+export { Conditions } from '../db/sql/pages.sql';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
@@ -36,60 +42,30 @@ export function decodeCursor(kind: string, cursor: string | null | undefined): s
 
 export function pageSize(first: number | null | undefined): number {
   const n = first ?? DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(n) || n < 0 || n > MAX_PAGE_SIZE) {
+  if (!isIntIn(n, { min: 0, max: MAX_PAGE_SIZE })) {
     throw new BadUserInputError(`first must be between 0 and ${MAX_PAGE_SIZE}; got ${n}.`);
   }
   return n;
 }
 
-/** Builds a WHERE clause and its numbered parameters together. */
-export class Conditions {
-  readonly clauses: string[] = [];
-  readonly params: unknown[] = [];
-
-  /** A condition on one parameter: `sql` gets its placeholder (`$3`). */
-  add(sql: (placeholder: string) => string, value: unknown): this {
-    this.params.push(value);
-    this.clauses.push(sql(`$${this.params.length}`));
-    return this;
-  }
-
-  /** A condition without parameters. */
-  raw(sql: string): this {
-    this.clauses.push(sql);
-    return this;
-  }
-}
-
 /**
  * A page of `table` rows in id order, after the cursor, with a lazily counted total: the one
- * keyset pagination of every connection. `table` and `columns` are trusted SQL.
+ * keyset pagination of every connection. `table` and `columns` are trusted SQL (a `*.sql.ts`
+ * listing).
  */
 export async function keysetPage<T extends { id: string }>(
   ds: DataSource,
-  opts: {
-    table: string;
-    columns: string;
+  opts: Listing & {
     /** Cursor kind, e.g. `item`. */
     kind: string;
-    where: Conditions;
     first?: number | null;
     after?: string | null;
   },
 ): Promise<Page<T>> {
   const limit = pageSize(opts.first);
   const afterId = decodeCursor(opts.kind, opts.after);
-  const countWhere = opts.where.clauses.join(' AND ');
-  const countParams = [...opts.where.params];
-  const where = new Conditions();
-  where.clauses.push(...opts.where.clauses);
-  where.params.push(...opts.where.params);
-  if (afterId) where.add((p) => `id > ${p}::bigint`, afterId);
-  where.params.push(limit + 1);
-  const rows: T[] = await ds.query(
-    `SELECT ${opts.columns} FROM ${opts.table} WHERE ${where.clauses.join(' AND ')} ORDER BY id LIMIT $${where.params.length}`,
-    where.params,
-  );
+  // One more row than the page says whether there is a next page.
+  const rows = await run<T>(ds, keysetRows(opts, afterId, limit + 1));
   const nodes = rows.slice(0, limit);
   return {
     nodes,
@@ -97,10 +73,7 @@ export async function keysetPage<T extends { id: string }>(
     hasNextPage: rows.length > limit,
     hasPreviousPage: afterId !== undefined,
     totalCount: async () => {
-      const [{ n }] = await ds.query(
-        `SELECT count(*)::int AS n FROM ${opts.table} WHERE ${countWhere}`,
-        countParams,
-      );
+      const [{ n }] = await run<{ n: number }>(ds, keysetCount(opts));
       return n;
     },
   };

@@ -3,6 +3,7 @@ import type { ApiKey } from '../entities';
 import { Permission } from './permissions';
 import { DatasetService } from './dataset.service';
 import { agreementByAnnotator } from '../db/sql/slots.sql';
+import { run } from '../db/sql/statement';
 
 export interface AnnotatorAgreement {
   annotatorId: string;
@@ -27,7 +28,7 @@ export class AgreementService {
   async byAnnotator(key: ApiKey, datasetId: string): Promise<AnnotatorAgreement[]> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_LABELS);
     const s = agreementByAnnotator(dataset.id);
-    const rows: Omit<AnnotatorAgreement, 'rate'>[] = await this.ds.query(s.text, s.values);
+    const rows: Omit<AnnotatorAgreement, 'rate'>[] = await run(this.ds, s);
     return rows.map((r) => ({
       ...r,
       rate: r.answers - r.tied > 0 ? r.agreed / (r.answers - r.tied) : null,

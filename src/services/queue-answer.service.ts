@@ -9,6 +9,7 @@ import { isBigintId } from '../db/db-errors';
 import { withIdempotency } from './idempotency';
 import { writeCurrentLabels } from './label.service';
 import { answerQuery, lockQueryStatus, queryWithClasses, settleQuery } from '../db/sql/queries.sql';
+import { run } from '../db/sql/statement';
 import { answersOfQuery, recordAnswer } from '../db/sql/slots.sql';
 import type { QueueListingService, QueueQuery } from './queue-listing.service';
 import type { ClaimService } from './queue-claim.service';
@@ -81,13 +82,13 @@ export class AnswerService {
         if (slot.expired)
           await this.claims.requireLapsedClaimBudget(m, dataset.id, 'Answering on a lapsed claim');
         const record = recordAnswer(slot.id, classIndex);
-        await m.query(record.text, record.values);
+        await run(m, record);
         // With one answer needed, this is it; with k, the others are read.
         const others = answersOfQuery(query.id);
         const answers: { c: number; a: string }[] =
           locked.answersNeeded === 1
             ? [{ c: classIndex, a: slot.annotatorId }]
-            : await m.query(others.text, others.values);
+            : await run(m, others);
         const event = {
           type: 'queue' as const,
           kind: QueueEventKind.ANSWERED,
@@ -121,7 +122,7 @@ export class AnswerService {
             resolvedClass,
             this.events.notification(event),
           );
-          const [done]: { answeredAt: Date }[] = await m.query(settle.text, settle.values);
+          const [done]: { answeredAt: Date }[] = await run(m, settle);
           answeredAt = done.answeredAt;
         } else {
           await this.events.publish(m, event);
@@ -158,7 +159,7 @@ export class AnswerService {
     }
     return this.ds.transaction(async (m) => {
       const lock = lockQueryStatus(query.id);
-      const [locked] = await m.query(lock.text, lock.values);
+      const [locked] = await run(m, lock);
       if (locked.status !== LabelQueryStatus.NEEDS_REVIEW) {
         throw new ConflictError(`Query ${query.id} is ${locked.status}, not NEEDS_REVIEW.`);
       }
@@ -172,7 +173,7 @@ export class AnswerService {
         confidences: [null],
       });
       const answer = answerQuery(query.id, classIndex);
-      await m.query(answer.text, answer.values);
+      await run(m, answer);
       const [q] = await this.queues.queriesByIds([query.id], m);
       return q;
     });
@@ -191,7 +192,7 @@ export class AnswerService {
     const [query]: (QueueQuery & { classes?: string[] })[] = !isBigintId(queryId)
       ? []
       : withClasses
-        ? await this.ds.query(select.text, select.values)
+        ? await run(this.ds, select)
         : await this.queues.queriesByIds([queryId]);
     if (!query) throw new NotFoundError('LabelQuery', queryId);
     // Scope only: callers have checked the role (submit: ANNOTATE; review: WRITE_LABELS).

@@ -7,6 +7,7 @@ import type { EventBus } from './event-bus';
 import { QueueEventKind } from './event-bus';
 import { DatasetService } from './dataset.service';
 import { isUuid, returnedRows } from '../db/db-errors';
+import { run } from '../db/sql/statement';
 import {
   freeSlot,
   freeSlots,
@@ -82,11 +83,11 @@ export class ClaimService {
     const claims = await this.ds.transaction(async (m) => {
       if (k > 1) {
         const lock = lockAnnotatorClaims(dataset.id, annotator);
-        await m.query(lock.text, lock.values);
+        await run(m, lock);
       }
       const wanted = await this.budgetedClaimCount(m, dataset, count);
       const select = freeSlots(dataset.id, annotator, wanted * k);
-      const free: { id: string; queryId: string }[] = await m.query(select.text, select.values);
+      const free: { id: string; queryId: string }[] = await run(m, select);
       const seen = new Set<string>();
       const picked: string[] = [];
       for (const s of free) {
@@ -97,8 +98,10 @@ export class ClaimService {
       }
       if (picked.length === 0) return [];
       const take = takeSlots(picked, key.id, annotator, leaseSeconds);
-      const held: (QueueQuery & { slotId: string; token: string; expiresAt: Date })[] =
-        await m.query(take.text, take.values);
+      const held: (QueueQuery & { slotId: string; token: string; expiresAt: Date })[] = await run(
+        m,
+        take,
+      );
       // In queue order, as they were chosen.
       const position = new Map(picked.map((id, i) => [id, i]));
       held.sort((a, b) => position.get(a.slotId)! - position.get(b.slotId)!);
@@ -128,7 +131,7 @@ export class ClaimService {
       if (slot.expired)
         await this.requireLapsedClaimBudget(m, slot.datasetId, 'Renewing a lapsed claim');
       const renew = renewLease(slot.id, leaseSeconds);
-      const [row] = returnedRows<{ expiresAt: Date }>(await m.query(renew.text, renew.values));
+      const [row] = returnedRows<{ expiresAt: Date }>(await run(m, renew));
       const [query] = await this.queues.queriesByIds([slot.queryId], m);
       return { token, expiresAt: row.expiresAt, annotatorId: slot.annotatorId, query };
     });
@@ -163,7 +166,7 @@ export class ClaimService {
         slot.annotatorId,
         reason ?? null,
       );
-      await m.query(skip.text, skip.values);
+      await run(m, skip);
       return this.giveBack(m, slot, QueueEventKind.SKIPPED);
     });
   }
@@ -183,7 +186,9 @@ export class ClaimService {
     lockQuery = false,
   ): Promise<HeldSlot> {
     const select = lockQuery ? heldSlotWithQuery(token) : heldSlot(token);
-    const [slot] = isUuid(token) ? await m.query(select.text, select.values) : [];
+    const [slot] = isUuid(token)
+      ? await run<HeldSlot & { apiKeyId: string; answeredAt: Date | null }>(m, select)
+      : [];
     if (!slot) {
       throw new ConflictError(
         'This claim is no longer valid: its lease expired and the query was claimed by someone else, or it was released or skipped. Claim again.',
@@ -213,7 +218,7 @@ export class ClaimService {
     kind: QueueEventKind.RELEASED | QueueEventKind.SKIPPED,
   ): Promise<QueueQuery> {
     const free = freeSlot(slot.id);
-    await m.query(free.text, free.values);
+    await run(m, free);
     await this.events.publish(m, {
       type: 'queue',
       kind,

@@ -6,6 +6,7 @@ import { DatasetService } from './dataset.service';
 import { isUuid } from '../db/db-errors';
 import { pageSize, type Page } from './pagination';
 import { openQueryCount, queriesByIds, queuePage, type QueuePosition } from '../db/sql/queries.sql';
+import { run } from '../db/sql/statement';
 import { answersByQueryIds, progressByQueryIds } from '../db/sql/slots.sql';
 import * as budget from './budget';
 
@@ -62,7 +63,7 @@ export class QueueListingService {
     const limit = pageSize(first);
     const cursor = decodeQueueCursor(after);
     const page = queuePage(dataset.id, limit + 1, cursor);
-    const rows: (QueueQuery & { t: string })[] = await this.ds.query(page.text, page.values);
+    const rows: (QueueQuery & { t: string })[] = await run(this.ds, page);
     const nodes = rows.slice(0, limit);
     return {
       nodes,
@@ -71,7 +72,7 @@ export class QueueListingService {
       hasPreviousPage: cursor !== undefined,
       totalCount: async () => {
         const count = openQueryCount(dataset.id);
-        const [{ n }] = await this.ds.query(count.text, count.values);
+        const [{ n }] = await run<{ n: number }>(this.ds, count);
         return n;
       },
     };
@@ -80,7 +81,7 @@ export class QueueListingService {
   /** Queries by id, in the order given; ids that match no query are left out. */
   async queriesByIds(ids: readonly string[], m: EntityManager = this.ds.manager) {
     const s = queriesByIds(ids);
-    const rows: QueueQuery[] = await m.query(s.text, s.values);
+    const rows: QueueQuery[] = await run(m, s);
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id)!).filter(Boolean);
   }
@@ -98,7 +99,7 @@ export class QueueListingService {
   /** Each query's answers so far, for DataLoader. */
   async answersByQueryIds(queryIds: readonly string[]): Promise<QueryAnswer[][]> {
     const s = answersByQueryIds(queryIds);
-    const rows: QueryAnswer[] = await this.ds.query(s.text, s.values);
+    const rows: QueryAnswer[] = await run(this.ds, s);
     const byQuery = new Map<string, QueryAnswer[]>(queryIds.map((id) => [id, []]));
     for (const r of rows) byQuery.get(r.queryId)?.push(r);
     return queryIds.map((id) => byQuery.get(id)!);

@@ -10,7 +10,7 @@ import { QueueEventKind } from './event-bus';
 import type { LockedBudget } from './budget';
 import * as roundsSql from '../db/sql/rounds.sql';
 import { returnedRows } from '../db/db-errors';
-import { runStatement as run, type Queryable } from '../db/sql/run-statement';
+import { run, type Queryable } from '../db/sql/statement';
 
 /** One query of a batch: the item, and the score and reason a person labelling it sees. */
 export interface BatchQuery {

@@ -12,7 +12,7 @@ import type { EventBus } from './event-bus';
 import { answers, lockBudget, requireRemaining } from './budget';
 import { closeRound } from './round-lifecycle';
 import { lockRoundStatus } from '../db/sql/rounds.sql';
-import { runStatement as run } from '../db/sql/run-statement';
+import { run } from '../db/sql/statement';
 
 export interface StartRoundInput {
   datasetId: string;

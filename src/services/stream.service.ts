@@ -25,7 +25,7 @@ import { Conditions, keysetPage, type Page } from './pagination';
 import { lockBudget } from './budget';
 import { openQueryBatch } from './round-lifecycle';
 import * as streamsSql from '../db/sql/streams.sql';
-import { runStatement as run } from '../db/sql/run-statement';
+import { run } from '../db/sql/statement';
 
 /** A stream's policy as a caller names it. */
 export interface StreamPolicyInput {
@@ -409,7 +409,7 @@ export class StreamService {
     name: string,
     lock = false,
   ): Promise<StreamRow | null> {
-    const [row] = await run(m, streamsSql.findStream(datasetId, name, lock));
+    const [row] = await run<StreamRow>(m, streamsSql.findStream(datasetId, name, lock));
     return row ?? null;
   }
 

@@ -9,11 +9,11 @@ import type { SynthesisMethodRegistry } from '../plugins/synthesis/registry';
 import { MAX_SYNTHESIS_COUNT, synthesize } from './synthesize';
 import type { LabelledVectors } from '../plugins/synthesis/types';
 import { DatasetService } from './dataset.service';
-import { SOURCE_RANK_SQL } from './label.service';
+import { personLabelledPool } from '../db/sql/labels.sql';
 import { answers, lockBudget, requireRemaining } from './budget';
 import { openQueryBatch } from './round-lifecycle';
 import * as synthesisSql from '../db/sql/synthesis.sql';
-import { runStatement as run } from '../db/sql/run-statement';
+import { run } from '../db/sql/statement';
 
 /**
  * Feature values of the labelled set one request loads (128 MiB of float32). A dataset with more
@@ -184,14 +184,9 @@ export class SynthesisService {
     dataset: Dataset,
     seed: number,
   ): Promise<LabelledVectors & { externalIds: string[] }> {
-    const heads: { id: string; c: number }[] = await this.ds.query(
-      `SELECT i.id, l.class_index AS c FROM item i
-       JOIN LATERAL (SELECT class_index FROM label l WHERE l.item_id = i.id AND l.superseded_at IS NULL
-                       AND l.source IN ('HUMAN', 'IMPORT')
-                     ORDER BY ${SOURCE_RANK_SQL} DESC, l.id DESC LIMIT 1) l ON true
-       WHERE i.dataset_id = $1 AND i.split = 'POOL' AND i.origin = $2
-       ORDER BY i.id`,
-      [dataset.id, ItemOrigin.IMPORTED],
+    const heads = await run<{ id: string; c: number }>(
+      this.ds,
+      personLabelledPool(dataset.id, ItemOrigin.IMPORTED),
     );
     const dim = dataset.featureDim;
     const cap = Math.max(1, Math.floor(MAX_SYNTHESIS_SOURCE_VALUES / dim));

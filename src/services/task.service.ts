@@ -1,16 +1,18 @@
-import crypto from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { ApiKey, Dataset, Task, TaskKind, TaskStatus } from '../entities';
-import { BadUserInputError, InputProblem, NotFoundError } from '../errors';
+import { BadUserInputError, NotFoundError } from '../errors';
+import { InputChecks, requireLength } from './validate';
 import { authorizeRow, Permission } from './permissions';
 import type { JobQueue } from '../jobs/job-queue';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { TrainerRegistry } from '../plugins/trainers/registry';
 import { DatasetService } from './dataset.service';
 import { isUuid } from '../db/db-errors';
-import { SOURCE_RANK_SQL } from './label.service';
 import type { ModelService } from './model.service';
 import { SIMULATION_LIMITS } from '../ml/simulation-engine';
+import { groundTruthCounts } from '../db/sql/items.sql';
+import { trainingLabelCounts } from '../db/sql/labels.sql';
+import { run } from '../db/sql/statement';
 
 export interface TrainModelInput {
   datasetId: string;
@@ -57,14 +59,6 @@ export function trainingSources(includeModelLabels: boolean): string[] {
   return includeModelLabels ? ['HUMAN', 'IMPORT', 'MODEL'] : ['HUMAN', 'IMPORT'];
 }
 
-/** SQL (with $1 = dataset id, $2 = sources) for each POOL item's resolved training label. */
-export const TRAINING_LABELS_SQL = `
-  FROM item i
-  JOIN LATERAL (SELECT class_index, source FROM label l
-                WHERE l.item_id = i.id AND l.superseded_at IS NULL AND l.source = ANY($2::text[])
-                ORDER BY ${SOURCE_RANK_SQL} DESC, l.id DESC LIMIT 1) l ON true
-  WHERE i.dataset_id = $1 AND i.split = 'POOL'`;
-
 /**
  * Training and simulation tasks: validated up front (nothing is created when anything is wrong),
  * then run as jobs by {@link TaskRunner}.
@@ -87,12 +81,10 @@ export class TaskService {
     );
     this.trainers.get(input.trainer);
     const options = this.trainers.params(input.trainer, input.options ?? {});
-    const name = (input.name ?? input.trainer).trim();
-    if (!name || name.length > 200)
-      throw new BadUserInputError('name must be 1 to 200 characters.');
-    const counts: { c: number; n: number }[] = await this.ds.query(
-      `SELECT l.class_index AS c, count(*)::int AS n ${TRAINING_LABELS_SQL} GROUP BY l.class_index`,
-      [dataset.id, trainingSources(input.includeModelLabels)],
+    const name = requireLength((input.name ?? input.trainer).trim(), 'name');
+    const counts = await run<{ c: number; n: number }>(
+      this.ds,
+      trainingLabelCounts(dataset.id, trainingSources(input.includeModelLabels)),
     );
     if (counts.length < 2) {
       const total = counts.reduce((a, r) => a + r.n, 0);
@@ -117,34 +109,25 @@ export class TaskService {
       input.datasetId,
       Permission.MANAGE_ROUNDS,
     );
-    const problems: InputProblem[] = [];
-    const int = (field: string, value: number, min: number, max: number) => {
-      if (!Number.isInteger(value) || value < min || value > max) {
-        problems.push({ field, message: `must be an integer from ${min} to ${max}; got ${value}` });
-      }
-    };
+    const checks = new InputChecks();
     if (
       input.strategies.length === 0 ||
       input.strategies.length > SIMULATION_LIMITS.maxStrategies
     ) {
-      problems.push({
-        field: 'strategies',
-        message: `give 1 to ${SIMULATION_LIMITS.maxStrategies} strategies`,
-      });
+      checks.add('strategies', `give 1 to ${SIMULATION_LIMITS.maxStrategies} strategies`);
     }
-    int('seedSize', input.seedSize, 2, 100_000);
-    int('batchSize', input.batchSize, 1, 100_000);
-    int('budget', input.budget, 3, 100_000);
-    int('repeats', input.repeats, SIMULATION_LIMITS.minRepeats, SIMULATION_LIMITS.maxRepeats);
+    checks.int('seedSize', input.seedSize, { min: 2, max: 100_000 });
+    checks.int('batchSize', input.batchSize, { min: 1, max: 100_000 });
+    checks.int('budget', input.budget, { min: 3, max: 100_000 });
+    checks.int('repeats', input.repeats, {
+      min: SIMULATION_LIMITS.minRepeats,
+      max: SIMULATION_LIMITS.maxRepeats,
+    });
     if (input.budget <= input.seedSize) {
-      problems.push({
-        field: 'budget',
-        message: 'must be more than seedSize (it counts the seed)',
-      });
+      checks.add('budget', 'must be more than seedSize (it counts the seed)');
     }
-    const seed = input.seed ?? crypto.randomInt(0, 2 ** 31 - 1);
-    int('seed', seed, 0, 2 ** 31 - 1);
-    if (problems.length > 0) throw BadUserInputError.forProblems('the simulation', problems);
+    const seed = checks.seed('seed', input.seed);
+    checks.throwIfAny('the simulation');
     // Unknown codes and bad params name themselves (BAD_USER_INPUT).
     const strategies = input.strategies.map((s) => {
       this.strategies.get(s.strategy);
@@ -155,11 +138,9 @@ export class TaskService {
     });
     this.trainers.get(input.trainer);
     const trainerOptions = this.trainers.params(input.trainer, input.trainerOptions ?? {});
-    const [truth] = await this.ds.query(
-      `SELECT count(*) FILTER (WHERE split = 'POOL')::int AS pool,
-              count(*) FILTER (WHERE split = 'TEST')::int AS test
-       FROM item WHERE dataset_id = $1 AND ground_truth IS NOT NULL AND origin = 'IMPORTED'`,
-      [dataset.id],
+    const [truth] = await run<{ pool: number; test: number }>(
+      this.ds,
+      groundTruthCounts(dataset.id),
     );
     if (truth.test === 0) {
       throw new BadUserInputError(

@@ -143,6 +143,18 @@ describeEachDb('authentication and permissions', (t) => {
       });
     });
 
+    it('refuses a key scoped to datasets that do not exist, naming them', async () => {
+      const datasetId = await createDataset(t(), fresh('known-scope'));
+      const missing = '00000000-0000-4000-8000-000000000000';
+      const res = await t().gql(CREATE_KEY, {
+        input: { name: 'ghost scope', role: 'SERVICE', datasetIds: [datasetId, missing, 'nope'] },
+      });
+      expect(codeOf(res)).toBe('BAD_USER_INPUT');
+      expect(res.errors?.[0].message).toBe(
+        `datasetIds names datasets that do not exist: nope, ${missing}.`,
+      );
+    });
+
     it('never shows a secret or its hash again, and stores only the hash', async () => {
       const { createApiKey } = await t().ok(CREATE_KEY, {
         input: { name: 'listed', role: 'SERVICE' },

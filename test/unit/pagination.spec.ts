@@ -1,4 +1,4 @@
-import { BadUserInputError } from '../../src/errors';
+import { badUserInput as thrown } from '../helpers/errors';
 import {
   decodeCursor,
   DEFAULT_PAGE_SIZE,
@@ -6,18 +6,6 @@ import {
   MAX_PAGE_SIZE,
   pageSize,
 } from '../../src/services/pagination';
-
-/** The error a call throws, failing the test when it throws none. */
-function thrown(fn: () => unknown): BadUserInputError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BadUserInputError);
-    expect((e as BadUserInputError).extensions.code).toBe('BAD_USER_INPUT');
-    return e as BadUserInputError;
-  }
-  throw new Error('expected an error, got none');
-}
 
 describe('cursors', () => {
   it.each(['1', '42', '1797', '9223372036854775807'])(

@@ -1,4 +1,4 @@
-import { copyLiteral, sql } from '../../src/db/sql/statement';
+import { copyLiteral, run, sql } from '../../src/db/sql/statement';
 import { hasCurrentLabel } from '../../src/db/sql/conditions';
 
 describe('copyLiteral', () => {
@@ -54,5 +54,28 @@ describe('hasCurrentLabel', () => {
 
   it('refuses anything but a column reference', () => {
     expect(() => hasCurrentLabel('i.id) OR (1=1')).toThrow(TypeError);
+  });
+});
+
+describe('run', () => {
+  it('passes text and values to the driver and returns the rows', async () => {
+    const calls: unknown[][] = [];
+    const db = {
+      query: async (text: string, values?: unknown[]) => {
+        calls.push([text, values]);
+        return [{ id: '1' }];
+      },
+    };
+    await expect(run(db, sql('SELECT id FROM item WHERE id = $1', ['1']))).resolves.toEqual([
+      { id: '1' },
+    ]);
+    expect(calls).toEqual([['SELECT id FROM item WHERE id = $1', ['1']]]);
+  });
+
+  it('returns the rows of an UPDATE … RETURNING, which TypeORM answers with [rows, count]', async () => {
+    const db = { query: async () => [[{ id: '7' }], 1] };
+    await expect(run(db, sql('UPDATE item SET split = split RETURNING id'))).resolves.toEqual([
+      { id: '7' },
+    ]);
   });
 });

@@ -6,6 +6,8 @@
  * `values` to the driver; no service builds SQL of its own or exports a fragment.
  */
 
+import { returnedRows } from '../db-errors';
+
 /** A parameterised statement: `text` with `$1..$n` placeholders, and their values. */
 export interface SqlStatement {
   text: string;
@@ -39,4 +41,26 @@ export function copyLiteral(value: string | number): string {
   throw new TypeError(
     `copyLiteral: ${JSON.stringify(value.slice(0, 40))} is neither a uuid nor a bigint id; only those may be inlined into SQL`,
   );
+}
+
+/**
+ * What can run a statement: TypeORM's `DataSource`, `EntityManager` and `QueryRunner` all fit, as
+ * does a pg `Client`/`Pool` (whose `query` answers `{ rows }`: use `.query` directly there).
+ */
+export interface Queryable {
+  query(text: string, values?: any[]): Promise<any>;
+}
+
+/**
+ * Runs `statement` through TypeORM and returns its rows, typed `T`. UPDATE/DELETE … RETURNING
+ * answer `[rows, affectedCount]` through TypeORM, SELECT and INSERT the rows alone: both come
+ * back as the rows (see `returnedRows`).
+ *
+ * @example const [row] = await run<{ id: string }>(manager, items.byExternalIds(datasetId, ids));
+ */
+export async function run<T = Record<string, unknown>>(
+  db: Queryable,
+  statement: SqlStatement,
+): Promise<T[]> {
+  return returnedRows<T>(await db.query(statement.text, statement.values));
 }

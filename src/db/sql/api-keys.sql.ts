@@ -1,0 +1,17 @@
+/** API keys. */
+
+import { sql, type SqlStatement } from './statement';
+
+/**
+ * Locks the api_key table against inserts (SHARE ROW EXCLUSIVE conflicts with itself and with
+ * the ROW EXCLUSIVE lock of an INSERT), so that two processes starting on an empty database
+ * cannot both create the initial admin key. Reads go on.
+ */
+export function lockApiKeysAgainstInserts(): SqlStatement {
+  return sql('LOCK TABLE api_key IN SHARE ROW EXCLUSIVE MODE');
+}
+
+/** How many API keys exist, revoked ones included (`n`). */
+export function countApiKeys(): SqlStatement {
+  return sql('SELECT count(*)::int AS n FROM api_key');
+}

@@ -1,0 +1,16 @@
+/** Datasets. */
+
+import { sql, type SqlStatement } from './statement';
+
+/**
+ * Locks a dataset row until the transaction ends: what serialises the changes of one dataset
+ * (its settings, its model version numbers) without blocking other datasets.
+ */
+export function lockDataset(datasetId: string): SqlStatement {
+  return sql('SELECT 1 FROM dataset WHERE id = $1 FOR UPDATE', [datasetId]);
+}
+
+/** Which of `ids` name datasets (`id`). */
+export function existingDatasetIds(ids: string[]): SqlStatement {
+  return sql('SELECT id FROM dataset WHERE id = ANY($1::uuid[])', [ids]);
+}
