@@ -22,6 +22,7 @@ import { formatError, httpErrorHandler } from './errors';
 import { exportLabelsRoute } from './export.route';
 import { healthRoutes } from './health.route';
 import { keyFromHeaders } from './keys';
+import { oneByKey } from '../services/by-key';
 
 /** What the HTTP layer serves from. */
 export interface HttpDeps {
@@ -62,8 +63,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       .createQueryBuilder('d')
       .where('d.id = ANY(:ids)', { ids })
       .getMany();
-    const byId = new Map(rows.map((d) => [d.id, d]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return oneByKey(ids, rows, (r) => r.id);
   };
   const authenticate = async (req: express.Request): Promise<ApiKey> => {
     try {

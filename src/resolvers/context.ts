@@ -7,6 +7,7 @@ import type { DatasetBudget, MechanismBudget } from '../services/budget';
 import type { ItemRow, PredictionRow } from '../services/item.service';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { TrainerRegistry } from '../plugins/trainers/registry';
+import { oneByKey } from '../services/by-key';
 
 /** Per-request batching of nested fields: one SQL statement per field per page, not per node. */
 export interface Loaders {
@@ -49,8 +50,7 @@ export function createLoaders(
     roundQueries: new DataLoader((ids) => services.rounds.queriesByRoundIds(ids)),
     query: new DataLoader(async (ids: readonly string[]) => {
       const rows = await services.queues.queriesByIds(ids);
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => byId.get(id) ?? null);
+      return oneByKey(ids, rows, (r) => r.id);
     }),
     item: new DataLoader((ids) => services.items.byIds(ids)),
     itemPredictions: new DataLoader((ids) => services.items.predictionsByIds(ids)),

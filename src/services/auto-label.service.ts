@@ -24,6 +24,7 @@ import { labelledFeaturesCopy } from '../db/sql/pool.sql';
 import * as runSql from '../db/sql/auto-label.sql';
 import { run } from '../db/sql/statement';
 import { RoundStatus } from '../entities';
+import { enqueueTask } from './task.service';
 import {
   MIN_VALIDATION_LABELS,
   ThresholdSource,
@@ -155,21 +156,13 @@ export class AutoLabelService {
           instead: 'use auditRate 0',
         });
       }
-      const task = await m.getRepository(Task).save({
+      return enqueueTask(m, jobs, {
         datasetId: dataset.id,
         kind: TaskKind.AUTO_LABEL,
-        status: TaskStatus.QUEUED,
-        params: params as unknown as Record<string, unknown>,
+        params,
         createdBy: key.id,
-        result: null,
-        error: null,
         modelId: input.modelId,
-        progressTotal: null,
-        startedAt: null,
-        finishedAt: null,
       });
-      await jobs.sendTask(m, { taskId: task.id });
-      return task;
     });
     jobs.wakeTaskWorker();
     return task;

@@ -16,8 +16,9 @@ import {
 } from '../db/sql/items.sql';
 import { insertImportLabels } from '../db/sql/labels.sql';
 import { predictionsByItemIds, predictionsByModelItem } from '../db/sql/models.sql';
-import { run } from '../db/sql/statement';
+import { run, type Queryable } from '../db/sql/statement';
 import { lengthProblem } from './validate';
+import { oneByKey, manyByKey } from './by-key';
 
 export interface ImportItemInput {
   externalId: string;
@@ -59,6 +60,36 @@ export interface PredictionRow {
 const EXTERNAL_ID_LENGTH = { min: 1, max: 512 };
 /** Feature values one import call may carry (128 MiB of float32, decoded before any write). */
 export const MAX_IMPORT_VALUES = 32 * 1024 * 1024;
+
+/**
+ * Adds a problem for each of `items` whose external id the dataset already has: an import (or a
+ * stream) refuses them all before writing anything.
+ */
+export async function takenExternalIdProblems(
+  m: Queryable,
+  datasetId: string,
+  items: readonly ImportItemInput[],
+  problems: InputProblem[],
+): Promise<void> {
+  const existing = await run<{ external_id: string }>(
+    m,
+    takenExternalIds(
+      datasetId,
+      items.map((i) => i.externalId),
+    ),
+  );
+  const taken = new Set(existing.map((r) => r.external_id));
+  items.forEach((item, index) => {
+    if (taken.has(item.externalId)) {
+      problems.push({
+        index,
+        id: item.externalId,
+        field: 'externalId',
+        message: 'an item with this external id already exists in the dataset',
+      });
+    }
+  });
+}
 
 /**
  * Checks items to import against the dataset and decodes their features into one block: the
@@ -150,26 +181,7 @@ export class ItemService {
       );
     }
     const { block, classIndex, truthIndex, problems } = checkImportItems(dataset, items);
-    if (problems.length === 0) {
-      const existing = await run<{ external_id: string }>(
-        this.ds,
-        takenExternalIds(
-          dataset.id,
-          items.map((i) => i.externalId),
-        ),
-      );
-      const taken = new Set(existing.map((r) => r.external_id));
-      items.forEach((item, index) => {
-        if (taken.has(item.externalId)) {
-          problems.push({
-            index,
-            id: item.externalId,
-            field: 'externalId',
-            message: 'an item with this external id already exists in the dataset',
-          });
-        }
-      });
-    }
+    if (problems.length === 0) await takenExternalIdProblems(this.ds, dataset.id, items, problems);
     if (problems.length > 0) throw BadUserInputError.forProblems('items', problems);
 
     try {
@@ -245,16 +257,13 @@ export class ItemService {
   /** Items by id, for DataLoader: rows in the order of `ids`, null where missing. */
   async byIds(ids: readonly string[]): Promise<(ItemRow | null)[]> {
     const rows = await run<ItemRow>(this.ds, itemsByIds(ids));
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return oneByKey(ids, rows, (r) => r.id);
   }
 
   /** Each item's predictions (one per model that scored it), newest model version first. */
   async predictionsByIds(ids: readonly string[]): Promise<PredictionRow[][]> {
     const rows = await run<PredictionRow>(this.ds, predictionsByItemIds(ids));
-    const byItem = new Map<string, PredictionRow[]>(ids.map((id) => [id, []]));
-    for (const r of rows) byItem.get(r.itemId)?.push(r);
-    return ids.map((id) => byItem.get(id)!);
+    return manyByKey(ids, rows, (r) => r.itemId);
   }
 
   /** One model's prediction of each item, keyed `<modelId>:<itemId>`, for DataLoader. */

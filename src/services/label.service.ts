@@ -20,6 +20,7 @@ import {
 } from '../db/sql/labels.sql';
 import { run } from '../db/sql/statement';
 import { lengthProblem } from './validate';
+import { oneByKey, manyByKey } from './by-key';
 
 export interface LabelItemInput {
   itemId?: string | null;
@@ -224,16 +225,13 @@ export class LabelService {
   /** Each item's label (its current label of the highest-ranked source), for DataLoader. */
   async resolvedByItemIds(itemIds: readonly string[]): Promise<(Label | null)[]> {
     const rows = await run<Label>(this.ds, resolvedLabelsByItemIds(itemIds));
-    const byItem = new Map(rows.map((r) => [r.itemId, r]));
-    return itemIds.map((id) => byItem.get(id) ?? null);
+    return oneByKey(itemIds, rows, (r) => r.itemId);
   }
 
   /** Every label each item ever had, newest first, for DataLoader. */
   async historyByItemIds(itemIds: readonly string[]): Promise<Label[][]> {
     const rows = await run<Label>(this.ds, labelHistoryByItemIds(itemIds));
-    const byItem = new Map<string, Label[]>(itemIds.map((id) => [id, []]));
-    for (const r of rows) byItem.get(r.itemId)?.push(r);
-    return itemIds.map((id) => byItem.get(id)!);
+    return manyByKey(itemIds, rows, (r) => r.itemId);
   }
 
   async byIds(ids: readonly string[]): Promise<Label[]> {

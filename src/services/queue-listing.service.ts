@@ -9,6 +9,7 @@ import { openQueryCount, queriesByIds, queuePage, type QueuePosition } from '../
 import { run } from '../db/sql/statement';
 import { answersByQueryIds, progressByQueryIds } from '../db/sql/slots.sql';
 import * as budget from './budget';
+import { manyByKey } from './by-key';
 
 /** A query row as the queue lists it, with the model whose prediction is its pre-label. */
 export interface QueueQuery extends LabelQuery {
@@ -100,9 +101,7 @@ export class QueueListingService {
   async answersByQueryIds(queryIds: readonly string[]): Promise<QueryAnswer[][]> {
     const s = answersByQueryIds(queryIds);
     const rows: QueryAnswer[] = await run(this.ds, s);
-    const byQuery = new Map<string, QueryAnswer[]>(queryIds.map((id) => [id, []]));
-    for (const r of rows) byQuery.get(r.queryId)?.push(r);
-    return queryIds.map((id) => byQuery.get(id)!);
+    return manyByKey(queryIds, rows, (r) => r.queryId);
   }
 
   /** Live claims and answers of each query, for DataLoader. */

@@ -13,6 +13,7 @@ import { answers, lockBudget, requireRemaining } from './budget';
 import { closeRound } from './round-lifecycle';
 import { lockRoundStatus } from '../db/sql/rounds.sql';
 import { run } from '../db/sql/statement';
+import { oneByKey, manyByKey } from './by-key';
 
 export interface StartRoundInput {
   datasetId: string;
@@ -211,8 +212,7 @@ export class RoundService {
       .createQueryBuilder('r')
       .where('r.id = ANY(:ids)', { ids })
       .getMany();
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return oneByKey(ids, rows, (r) => r.id);
   }
 
   /** A round's queries by rank, for DataLoader. */
@@ -223,8 +223,6 @@ export class RoundService {
       .where('q.roundId = ANY(:ids)', { ids: roundIds })
       .orderBy('q.rank', 'ASC')
       .getMany();
-    const byRound = new Map<string, LabelQuery[]>(roundIds.map((id) => [id, []]));
-    for (const q of rows) byRound.get(q.roundId)?.push(q);
-    return roundIds.map((id) => byRound.get(id)!);
+    return manyByKey(roundIds, rows, (r) => r.roundId);
   }
 }

@@ -19,7 +19,12 @@ import { StreamSession, type StreamState } from './stream-session';
 import type { StreamOutcome } from '../plugins/stream-policies/types';
 import { DatasetService } from './dataset.service';
 import { isUuid, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
-import { checkImportItems, MAX_IMPORT_VALUES, type ImportItemInput } from './item.service';
+import {
+  checkImportItems,
+  MAX_IMPORT_VALUES,
+  takenExternalIdProblems,
+  type ImportItemInput,
+} from './item.service';
 import { writeCurrentLabels } from './label.service';
 import { Conditions, keysetPage, type Page } from './pagination';
 import { lockBudget } from './budget';
@@ -176,8 +181,7 @@ export class StreamService {
         problem('split', `streamed items join the POOL; got ${item.split}`);
       }
     });
-    if (problems.length === 0)
-      await this.checkExternalIds(this.ds.manager, dataset, items, problems);
+    if (problems.length === 0) await takenExternalIdProblems(this.ds, dataset.id, items, problems);
     if (problems.length > 0) throw BadUserInputError.forProblems('items', problems);
 
     // Scored before the transaction: on PGlite the one connection must not sit in a transaction
@@ -252,7 +256,7 @@ export class StreamService {
     const budget = await lockBudget(m, dataset.id);
     const free = budget.remaining;
     const problems: InputProblem[] = [];
-    await this.checkExternalIds(m, dataset, items, problems);
+    await takenExternalIdProblems(m, dataset.id, items, problems);
     if (problems.length > 0) throw BadUserInputError.forProblems('items', problems);
 
     const inserted: { id: string }[] = await run(
@@ -375,32 +379,6 @@ export class StreamService {
         `Stream "${stream.name}" is decided by policy "${stream.policy}" with params ${canonicalJson(stream.params)}; this call gives "${code}" with ${canonicalJson(params)}. A stream keeps its policy: give the same one, or name a new stream.`,
       );
     }
-  }
-
-  private async checkExternalIds(
-    m: EntityManager,
-    dataset: Dataset,
-    items: ImportItemInput[],
-    problems: InputProblem[],
-  ): Promise<void> {
-    const existing: { external_id: string }[] = await run(
-      m,
-      streamsSql.takenExternalIds(
-        dataset.id,
-        items.map((i) => i.externalId),
-      ),
-    );
-    const taken = new Set(existing.map((r) => r.external_id));
-    items.forEach((item, index) => {
-      if (taken.has(item.externalId)) {
-        problems.push({
-          index,
-          id: item.externalId,
-          field: 'externalId',
-          message: 'an item with this external id already exists in the dataset',
-        });
-      }
-    });
   }
 
   private async findStream(

@@ -60,6 +60,39 @@ export function trainingSources(includeModelLabels: boolean): string[] {
 }
 
 /**
+ * Creates a QUEUED task and its job in the caller's transaction, so that neither exists without
+ * the other; the caller wakes the task worker once the transaction has committed. Training runs,
+ * simulations and auto-label runs all start here.
+ */
+export async function enqueueTask(
+  m: EntityManager,
+  jobs: JobQueue,
+  task: {
+    datasetId: string;
+    kind: TaskKind;
+    params: object;
+    createdBy: string;
+    modelId?: string | null;
+  },
+): Promise<Task> {
+  const saved = await m.getRepository(Task).save({
+    datasetId: task.datasetId,
+    kind: task.kind,
+    status: TaskStatus.QUEUED,
+    params: task.params as Record<string, unknown>,
+    createdBy: task.createdBy,
+    result: null,
+    error: null,
+    modelId: task.modelId ?? null,
+    progressTotal: null,
+    startedAt: null,
+    finishedAt: null,
+  });
+  await jobs.sendTask(m, { taskId: saved.id });
+  return saved;
+}
+
+/**
  * Training and simulation tasks: validated up front (nothing is created when anything is wrong),
  * then run as jobs by {@link TaskRunner}.
  */
@@ -171,25 +204,10 @@ export class TaskService {
     params: TrainParams | SimulateParams,
     key: ApiKey,
   ): Promise<Task> {
-    const jobs = this.jobs;
-    const task = await this.ds.transaction(async (m: EntityManager) => {
-      const task = await m.getRepository(Task).save({
-        datasetId: dataset.id,
-        kind,
-        status: TaskStatus.QUEUED,
-        params: params as unknown as Record<string, unknown>,
-        createdBy: key.id,
-        result: null,
-        error: null,
-        modelId: null,
-        progressTotal: null,
-        startedAt: null,
-        finishedAt: null,
-      });
-      await jobs.sendTask(m, { taskId: task.id });
-      return task;
-    });
-    jobs.wakeTaskWorker();
+    const task = await this.ds.transaction((m) =>
+      enqueueTask(m, this.jobs, { datasetId: dataset.id, kind, params, createdBy: key.id }),
+    );
+    this.jobs.wakeTaskWorker();
     return task;
   }
 

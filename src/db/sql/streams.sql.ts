@@ -54,14 +54,6 @@ export function saveStreamState(streamId: string, state: string, roundId: string
   );
 }
 
-/** Of `externalIds`, the ones the dataset has already. */
-export function takenExternalIds(datasetId: string, externalIds: readonly string[]): SqlStatement {
-  return sql(
-    'SELECT external_id FROM item WHERE dataset_id = $1 AND external_id = ANY($2::text[])',
-    [datasetId, externalIds],
-  );
-}
-
 /** The call's items, POOL and unlabelled, in input order; returns their ids in that order. */
 export function insertStreamedItems(
   datasetId: string,
