@@ -116,10 +116,11 @@ export class GraphQLTransport {
   }
 
   /**
-   * Subscribes to a subscription operation; each event's data arrives through the iterator.
-   * `return()` (or leaving a `for await` loop) ends the subscription.
+   * Runs any subscription operation over graphql-ws; each event's data arrives through the
+   * iterator (an event with errors throws a {@link QuarryError}). `return()`, or leaving a
+   * `for await` loop, ends the subscription. The socket opens on first use.
    */
-  subscribe<TData, TVariables>(
+  subscription<TData, TVariables>(
     document: TypedDocumentNode<TData, TVariables>,
     variables: TVariables,
   ): AsyncIterableIterator<TData> {

@@ -13,17 +13,25 @@
 import { GraphQLTransport, type QuarryClientOptions } from './client.js';
 import { DatasetsApi } from './datasets.js';
 import { ItemsApi, LabelsApi } from './items.js';
+import { JobsApi, SubscriptionsApi } from './jobs.js';
+import { ModelsApi } from './models.js';
 import { QueueApi } from './queue.js';
+import { RoundsApi } from './rounds.js';
 
 /**
- * The client: `request` for any operation, and one namespace per job (`datasets`, `items`,
- * `labels`, `queue`).
+ * The client: `request` for any operation, and one namespace per job: `datasets`, `items`,
+ * `labels`, `models`, `rounds`, `queue` (the annotator loop), `jobs` (auto-labelling,
+ * simulations, synthesis, stream sampling) and `subscribe` (live events).
  */
 export class QuarryClient extends GraphQLTransport {
   readonly datasets: DatasetsApi;
   readonly items: ItemsApi;
   readonly labels: LabelsApi;
   readonly queue: QueueApi;
+  readonly models: ModelsApi;
+  readonly rounds: RoundsApi;
+  readonly jobs: JobsApi;
+  readonly subscribe: SubscriptionsApi;
 
   constructor(options: QuarryClientOptions) {
     super(options);
@@ -31,6 +39,10 @@ export class QuarryClient extends GraphQLTransport {
     this.items = new ItemsApi(this);
     this.labels = new LabelsApi(this);
     this.queue = new QueueApi(this);
+    this.models = new ModelsApi(this);
+    this.rounds = new RoundsApi(this);
+    this.jobs = new JobsApi(this);
+    this.subscribe = new SubscriptionsApi(this);
   }
 }
 
@@ -59,6 +71,31 @@ export {
   type WorkOutcome,
   type WorkReport,
 } from './queue.js';
+export {
+  ModelsApi,
+  toBase64,
+  type LearningCurvePoint,
+  type Model,
+  type RegisterModelInput,
+  type TrainOptions,
+  type TrainingRun,
+} from './models.js';
+export {
+  RoundsApi,
+  type Round,
+  type RoundProgressEvent,
+  type StartRoundOptions,
+} from './rounds.js';
+export {
+  JobsApi,
+  SubscriptionsApi,
+  type AutoLabelRun,
+  type JobOptions,
+  type JobProgress,
+  type QueueEvent,
+  type Simulation,
+} from './jobs.js';
+export type { WaitOptions } from './wait.js';
 /** Every operation of the SDK as a TypedDocumentNode, with the schema's input and enum types. */
 export * from './gql/graphql.js';
 export { graphql } from './gql/gql.js';
