@@ -42,7 +42,7 @@ export interface RequestOptions {
 
 /** The variables argument: optional when the operation has no required variable. */
 export type VariablesOf<TVariables> =
-  Record<string, never> extends TVariables
+  {} extends TVariables
     ? [variables?: TVariables, options?: RequestOptions]
     : [variables: TVariables, options?: RequestOptions];
 
@@ -103,7 +103,9 @@ export class GraphQLTransport {
    */
   async request<TData, TVariables>(
     document: TypedDocumentNode<TData, TVariables>,
-    ...[variables, options = {}]: VariablesOf<TVariables>
+    // The document alone decides TVariables: inferred from the arguments too, a missing
+    // required variables object would widen it instead of failing to compile.
+    ...[variables, options = {}]: VariablesOf<NoInfer<TVariables>>
   ): Promise<TData> {
     const prepared = this.#prepare(document);
     const idempotent = options.idempotent ?? prepared.operation === 'query';
