@@ -42,6 +42,8 @@ export interface RequestOptions {
 
 /** The variables argument: optional when the operation has no required variable. */
 export type VariablesOf<TVariables> =
+  // `{}` on purpose: it is assignable to an object type exactly when no property is required.
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
   {} extends TVariables
     ? [variables?: TVariables, options?: RequestOptions]
     : [variables: TVariables, options?: RequestOptions];
