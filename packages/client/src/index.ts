@@ -54,6 +54,7 @@ export { DatasetsApi, type Dataset } from './datasets.js';
 export {
   ItemsApi,
   LabelsApi,
+  parseCsv,
   parseJsonLines,
   type ImportOptions,
   type ImportProgress,
