@@ -1,5 +1,6 @@
 import { QuarryClient, QuarryError, DatasetDocument, isQuarryError } from '@quarry/client';
 import { ApiKeyRole } from '../../src/entities';
+import { CLASSES, queueDataset } from '../helpers/queues';
 import { describeEachDb } from '../helpers/server';
 
 /** The error a promise rejects with (fails the test when it resolves). */
@@ -145,4 +146,34 @@ describeEachDb('client SDK: requests and errors', (t) => {
     expect(labels).toHaveLength(100);
     expect(new Set(labels.map((l) => l.value))).toEqual(new Set(['a']));
   });
+
+  it('iterates and exports 10,000 items and labels a page at a time, each exactly once', async () => {
+    const n = 10_000;
+    const d = await queueDataset(t(), 'sdk-10k', { items: n });
+    let requests = 0;
+    const counting = new QuarryClient({
+      url: t().url,
+      apiKey: t().adminKey,
+      fetch: (input, init) => {
+        requests++;
+        return fetch(input, init);
+      },
+    });
+    const itemIds = new Set<string>();
+    for await (const item of counting.items.iterate(d, {}, { pageSize: 1000 }))
+      itemIds.add(item.id);
+    expect(itemIds.size).toBe(n);
+    expect(requests).toBe(10);
+    const written = await client.labels.write(
+      d,
+      Array.from({ length: n }, (_, i) => ({ externalId: `sdk-10k-${i}`, value: CLASSES[i % 3] })),
+    );
+    expect(written.labels).toHaveLength(n);
+    const labelled = new Map<string, string>();
+    for await (const label of client.labels.export(d, {}, { pageSize: 1000 })) {
+      labelled.set(label.itemId, label.value);
+    }
+    expect(labelled.size).toBe(n);
+    expect([...labelled.keys()].every((id) => itemIds.has(id))).toBe(true);
+  }, 120_000);
 });
