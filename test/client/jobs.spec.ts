@@ -161,4 +161,52 @@ describeEachDb('client SDK: models, rounds, jobs and subscriptions', (t) => {
     expect(decided.decisions).toHaveLength(1);
     expect(decided.queriedCount + decided.autoLabeledCount + decided.deferredCount).toBe(1);
   });
+
+  it('auto-labels and simulates as jobs that resolve when done, reporting progress', async () => {
+    const d = await queueDataset(t(), 'sdk-auto', { items: 40 });
+    const model = await live.models.register(d, {
+      name: 'labeller',
+      onnx: testModel({ featureDim: 4, classes: CLASSES.length }),
+    });
+    const progress: number[] = [];
+    const run = await live.jobs.autoLabel(
+      { datasetId: d, modelId: model.id, threshold: 0.34, auditRate: 0, seed: 1 },
+      { onProgress: (p) => progress.push(p.done), timeoutMs: 60_000 },
+    );
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.labelledCount).toBeGreaterThan(0);
+    let modelLabels = 0;
+    for await (const _ of live.labels.export(d, { source: 'MODEL' })) modelLabels++;
+    expect(modelLabels).toBe(run.labelledCount);
+    expect(progress.length).toBeGreaterThan(0);
+
+    const sim = await live.datasets.create({ name: 'sdk-sim', classes: ['a', 'b'], featureDim: 2 });
+    await live.items.import(
+      sim.id,
+      Array.from({ length: 120 }, (_, i) => ({
+        externalId: `s${i}`,
+        features: [i % 2 === 0 ? 1 + Math.sin(i) * 0.3 : -1 + Math.cos(i) * 0.3, Math.sin(i * 7)],
+        split: i % 4 === 0 ? ('TEST' as const) : ('POOL' as const),
+        groundTruth: i % 2 === 0 ? 'a' : 'b',
+      })),
+    );
+    const simulation = await live.jobs.simulate(
+      {
+        datasetId: sim.id,
+        strategies: [{ strategy: 'random' }],
+        seedSize: 10,
+        batchSize: 10,
+        budget: 30,
+        repeats: 1,
+        seed: 1,
+      },
+      { timeoutMs: 60_000 },
+    );
+    expect(simulation.status).toBe('SUCCEEDED');
+    expect(simulation.curves?.[0].strategy).toBe('random');
+    const bad = await rejection(
+      live.jobs.simulate({ datasetId: sim.id, strategies: [{ strategy: 'psychic' }] }),
+    );
+    expect(bad.code).toBe('BAD_USER_INPUT');
+  });
 });
