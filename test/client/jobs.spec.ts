@@ -111,7 +111,7 @@ describeEachDb('client SDK: models, rounds, jobs and subscriptions', (t) => {
     expect(bad.code).toBe('BAD_USER_INPUT');
   });
 
-  it('streams queue events and round progress as async iterators', async () => {
+  it('streams queue events and round progress as async iterators; a wrong key is UNAUTHENTICATED at once', async () => {
     const d = await queueDataset(t(), 'sdk-events', { items: 20 });
     const roundId = await openRound(t(), d, 4);
     const queueEvents = live.subscribe.queue(d);
@@ -130,6 +130,18 @@ describeEachDb('client SDK: models, rounds, jobs and subscriptions', (t) => {
     expect((await nextRoundEvent).value).toMatchObject({ roundId, status: 'CANCELLED' });
     await queueEvents.return(undefined);
     await roundEvents.return(undefined);
+
+    const stranger = new QuarryClient({
+      url: t().url,
+      apiKey: 'qk_wrong',
+      webSocketImpl: WebSocket,
+    });
+    try {
+      const refused = await rejection(stranger.subscribe.queue(d).next());
+      expect(refused.code).toBe('UNAUTHENTICATED');
+    } finally {
+      await stranger.close();
+    }
   });
 
   it('synthesizes items and decides a stream with one call each', async () => {

@@ -182,6 +182,9 @@ export class GraphQLTransport {
       connectionParams: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
       lazy: true,
       retryAttempts: 5,
+      // graphql-ws retries 4403 (access might be granted later); Quarry sends it for a wrong
+      // key, which a retry cannot fix.
+      shouldRetry: (e) => isCloseEvent(e) && e.code !== 4403,
     });
     return this.#ws;
   }
@@ -270,14 +273,33 @@ function describe(e: unknown): string {
   return cause instanceof Error ? `${e.message} (${cause.message})` : e.message;
 }
 
+function isCloseEvent(e: unknown): e is { code: number; reason: string } {
+  return typeof e === 'object' && e !== null && 'code' in e && 'reason' in e;
+}
+
 function toSubscriptionError(e: unknown): QuarryError {
   if (e instanceof QuarryError) return e;
   if (Array.isArray(e)) return QuarryError.fromResponse(e as GraphQLErrorPayload[], 200);
   // graphql-ws rejects with the socket's CloseEvent when the connection ends badly.
-  const reason = (e as { reason?: string; code?: number } | null) ?? {};
+  const close = (e as { reason?: string; code?: number } | null) ?? {};
+  if (close.code === 4403) {
+    // Quarry refuses the connection itself when the key in connection_init is wrong.
+    return new QuarryError({
+      code: 'UNAUTHENTICATED',
+      message: 'The server refused the WebSocket connection (4403): check the API key.',
+      cause: e,
+    });
+  }
+  if (close.code === 4400) {
+    return new QuarryError({
+      code: 'BAD_REQUEST',
+      message: `The server closed the WebSocket: ${close.reason ?? 'bad request'} (4400)`,
+      cause: e,
+    });
+  }
   return new QuarryError({
     code: 'NETWORK_ERROR',
-    message: `The subscription's connection failed${reason.code ? ` (${reason.code} ${reason.reason ?? ''})` : ''}: ${describe(e)}`,
+    message: `The subscription's connection failed${close.code ? ` (${close.code} ${close.reason ?? ''})` : ''}: ${describe(e)}`,
     cause: e,
   });
 }
