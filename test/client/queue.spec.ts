@@ -200,4 +200,20 @@ describeEachDb('client SDK: the annotator loop', (t) => {
     ).rejects.toBe(boom);
     expect(await client.queue.claim(d2, 2, { annotatorId: 'crashy' })).toHaveLength(2);
   });
+
+  it('stops working when the label budget is spent, and maps BUDGET_EXHAUSTED for claims and rounds', async () => {
+    const d = await queueDataset(t(), 'sdk-budget', { items: 10, labelBudget: 3 });
+    await openRound(t(), d, 3);
+    const report = await client.queue.work(d, () => 'cat', {
+      concurrency: 2,
+      annotatorId: (i) => `budget-${i}`,
+    });
+    expect(report).toMatchObject({ submitted: 3, budgetExhausted: true });
+    expect((await rejection(client.queue.claim(d, 1))).code).toBe('BUDGET_EXHAUSTED');
+    const round = await rejection(
+      client.rounds.start({ datasetId: d, strategy: 'random', size: 2 }),
+    );
+    expect(round.code).toBe('BUDGET_EXHAUSTED');
+    expect((await client.datasets.get(d)).budget).toMatchObject({ spent: 3, remaining: 0 });
+  });
 });

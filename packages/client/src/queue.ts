@@ -73,6 +73,8 @@ export interface WorkReport {
   skipped: number;
   released: number;
   lost: number;
+  /** Whether a claim was refused because the dataset's label budget was spent. */
+  budgetExhausted: boolean;
 }
 
 type ResolvedWorkOptions = Required<
@@ -182,7 +184,7 @@ export class QueueApi {
   /**
    * Runs the whole annotator loop: `concurrency` loops each claim a query, let `handler`
    * decide (renewing the lease meanwhile), and submit, skip or release it, until the queue is
-   * empty (or, with `whenEmpty: 'wait'`, until the signal aborts). A handler that throws
+   * empty or the label budget is spent (or, with `whenEmpty: 'wait'`, until the signal aborts). A handler that throws
    * releases its claim and stops the work with that error.
    *
    * @example
@@ -203,7 +205,14 @@ export class QueueApi {
         `options.concurrency must be a positive integer; got ${opts.concurrency}`,
       );
     }
-    const report: WorkReport = { submitted: 0, replayed: 0, skipped: 0, released: 0, lost: 0 };
+    const report: WorkReport = {
+      submitted: 0,
+      replayed: 0,
+      skipped: 0,
+      released: 0,
+      lost: 0,
+      budgetExhausted: false,
+    };
     const stop = new AbortController();
     const onOuterAbort = () => stop.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -227,7 +236,10 @@ export class QueueApi {
             await sleep(opts.idleMs, stop.signal).catch(() => undefined);
             continue;
           }
-          throw e;
+          // A spent budget is an empty queue for this loop (units held by others may return).
+          if (!(e instanceof QuarryError && e.code === 'BUDGET_EXHAUSTED')) throw e;
+          report.budgetExhausted = true;
+          claims = [];
         }
         const claim = claims[0];
         if (!claim) {
