@@ -1,7 +1,20 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', '*.mjs', '*.config.js', '.exp/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'bin/**',
+      '*.mjs',
+      '*.config.js',
+      '.exp/**',
+      'packages/*/dist/**',
+      'packages/*/docs/**',
+      'packages/*/scripts/**',
+      'packages/client/src/gql/**',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     languageOptions: {

@@ -1,16 +1,16 @@
 /**
  * Plays the annotator for the README's first session: works a dataset's label queue the way a
- * labelling tool would (claim, submit with an idempotency key) and answers each query with the
- * label the example CSV gives its item (the item's external id is its CSV row number).
+ * labelling tool would, with the client SDK (claim, decide, submit with an idempotency key),
+ * and answers each query with the label the example CSV gives its item (the item's external id
+ * is its CSV row number).
  *
  *   npm run example:annotate -- --dataset digits [--csv examples/data/digits.csv] [--max 100]
  *
  * Uses QUARRY_URL (default http://localhost:4000/graphql) and QUARRY_API_KEY.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { QuarryClient } from '../src/cli/client';
+import { QuarryClient } from '@quarry/client';
 
 function arg(name: string, fallback?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,35 +31,22 @@ async function main(): Promise<void> {
     url: process.env.QUARRY_URL ?? 'http://localhost:4000/graphql',
     apiKey: process.env.QUARRY_API_KEY,
   });
-  const { id } = await client.resolveDataset(dataset);
+  const { id } = await client.datasets.find(dataset);
   let answered = 0;
-  while (answered < max) {
-    const { claimQueries } = await client.request(
-      `mutation($d: ID!) { claimQueries(datasetId: $d, count: 10, leaseSeconds: 60) {
-        token query { id item { externalId } preLabel { value } } } }`,
-      { d: id },
-    );
-    if (claimQueries.length === 0) break;
-    for (const c of claimQueries) {
-      const value = truth.get(c.query.item.externalId);
-      if (value === undefined) {
-        await client.request(
-          'mutation($t: String!) { skipQuery(claimToken: $t, reason: "not in the CSV") { id } }',
-          {
-            t: c.token,
-          },
-        );
-        continue;
-      }
-      await client.request(
-        `mutation($q: ID!, $v: String!, $t: String!, $k: String) {
-          submitLabel(queryId: $q, value: $v, claimToken: $t, idempotencyKey: $k) { query { status } } }`,
-        { q: c.query.id, v: value, t: c.token, k: crypto.randomUUID() },
-      );
-      answered++;
-    }
-  }
-  process.stderr.write(`Answered ${answered} queries of ${JSON.stringify(dataset)}.\n`);
+  const enough = new AbortController();
+  const report = await client.queue.work(
+    id,
+    (claim) => {
+      const value = truth.get(claim.query.item.externalId);
+      if (value === undefined) return { skip: true, reason: 'not in the CSV' };
+      if (++answered >= max) enough.abort();
+      return value;
+    },
+    { leaseSeconds: 60, signal: enough.signal },
+  );
+  process.stderr.write(
+    `Answered ${report.submitted} queries of ${JSON.stringify(dataset)} (${report.skipped} skipped).\n`,
+  );
 }
 
 main().catch((e: unknown) => {
