@@ -2,10 +2,12 @@ import type { Router } from 'express';
 import express from 'express';
 import type { Database } from '../db/database';
 import { MIGRATIONS } from '../db/migrations';
+import { appliedMigrations, ping } from '../db/sql/health.sql';
+import { run } from '../db/sql/statement';
 import { logger } from '../logger';
 
 async function migrationsApplied(db: Database): Promise<boolean> {
-  const rows: { name: string }[] = await db.ds.query('SELECT name FROM migrations');
+  const rows = await run<{ name: string }>(db.ds, appliedMigrations());
   const done = new Set(rows.map((r) => r.name));
   return MIGRATIONS.every((m) => done.has((m as unknown as { name: string }).name));
 }
@@ -21,7 +23,7 @@ export function healthRoutes(db: Database): Router {
   });
   router.get('/readyz', async (_req, res) => {
     try {
-      await db.ds.query('SELECT 1');
+      await run(db.ds, ping());
       if (!(await migrationsApplied(db))) {
         res.status(503).json({ status: 'unavailable', reason: 'migrations are not applied' });
         return;

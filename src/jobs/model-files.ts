@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import { Model } from '../entities';
 import type { ModelRef } from '../workers/inference.types';
+import { modelOnnx } from '../db/sql/models.sql';
+import { run } from '../db/sql/statement';
 
 /**
  * Inference workers load models from files: each model is written once, under its SHA-256,
@@ -35,7 +37,7 @@ export async function modelRefs(
     if (!m) throw new Error(`model ${id} no longer exists`);
     const file = path.join(cacheDir, `${m.sha256}.onnx`);
     if (!fs.existsSync(file)) {
-      const [{ onnx }] = await ds.query('SELECT onnx FROM model WHERE id = $1', [id]);
+      const [{ onnx }] = await run<{ onnx: Buffer }>(ds, modelOnnx(id));
       const tmp = `${file}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`;
       fs.writeFileSync(tmp, onnx);
       fs.renameSync(tmp, file);

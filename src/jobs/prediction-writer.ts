@@ -3,13 +3,17 @@ import { pipeline } from 'node:stream/promises';
 import type { Pool } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from '../db/database';
+import {
+  COPY_PREDICTION_STAGE,
+  createPredictionStage,
+  mergePredictionStage,
+} from '../db/sql/models.sql';
 
 /**
  * Stores a chunk's predictions (one model, many items). Rows travel by text COPY into a
  * session-local staging table and are then merged in one INSERT: several times faster than an
  * INSERT of unnest()ed array parameters, whose text encoding dominated (measured: 100k rows,
- * 1.6 s that way). A model's prediction for an item never changes (same model, same features),
- * so an existing row is kept.
+ * 1.6 s that way). The statements are in `src/db/sql/models.sql.ts`.
  */
 export async function writePredictions(
   db: Database,
@@ -30,26 +34,17 @@ export async function writePredictions(
   let failure: Error | undefined;
   try {
     await client.query('BEGIN');
-    await client.query(
-      `CREATE TEMP TABLE IF NOT EXISTS prediction_stage
-         (item_id bigint, predicted_class smallint, confidence real) ON COMMIT DELETE ROWS`,
-    );
+    const stage = createPredictionStage();
+    await client.query(stage.text, stage.values);
     if (db.pglite) {
-      await db.pglite.query(`COPY prediction_stage FROM '/dev/blob'`, [], {
+      await db.pglite.query(COPY_PREDICTION_STAGE.pglite, [], {
         blob: new Blob([text]),
       });
     } else {
-      await pipeline(
-        Readable.from([text]),
-        client.query(copyFrom('COPY prediction_stage FROM STDIN')),
-      );
+      await pipeline(Readable.from([text]), client.query(copyFrom(COPY_PREDICTION_STAGE.postgres)));
     }
-    await client.query(
-      `INSERT INTO prediction (item_id, model_id, predicted_class, confidence)
-       SELECT item_id, $1, predicted_class, confidence FROM prediction_stage
-       ON CONFLICT (item_id, model_id) DO NOTHING`,
-      [modelId],
-    );
+    const merge = mergePredictionStage(modelId);
+    await client.query(merge.text, merge.values);
     await client.query('COMMIT');
   } catch (e) {
     failure = e as Error;

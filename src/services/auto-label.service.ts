@@ -18,6 +18,7 @@ import { scoreItems } from '../jobs/pool-scorer';
 import { DatasetService } from './dataset.service';
 import { isUuid, returnedRows } from '../db/db-errors';
 import { validationTruth } from '../db/sql/labels.sql';
+import { datasetClasses } from '../db/sql/datasets.sql';
 import { answers, lockBudget, requireRemaining } from './budget';
 import { closeRound } from './round-lifecycle';
 import { labelledFeaturesCopy } from '../db/sql/pool.sql';
@@ -230,9 +231,7 @@ export class AutoLabelService {
     const params = task.params as unknown as AutoLabelParams;
     const result = task.result as AutoLabelResult | null;
     if (!result) return { task, params, result, audit: null, auditByClass: [] };
-    const [{ classes }] = await this.ds.query('SELECT classes FROM dataset WHERE id = $1', [
-      task.datasetId,
-    ]);
+    const [{ classes }] = await run<{ classes: string[] }>(this.ds, datasetClasses(task.datasetId));
     const rows: { c: number; audited: number; agreed: number }[] = result.auditRoundId
       ? await run(this.ds, runSql.auditByClass(result.auditRoundId, task.id))
       : [];

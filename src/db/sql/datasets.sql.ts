@@ -14,3 +14,8 @@ export function lockDataset(datasetId: string): SqlStatement {
 export function existingDatasetIds(ids: string[]): SqlStatement {
   return sql('SELECT id FROM dataset WHERE id = ANY($1::uuid[])', [ids]);
 }
+
+/** A dataset's class names, in index order. */
+export function datasetClasses(datasetId: string): SqlStatement {
+  return sql('SELECT classes FROM dataset WHERE id = $1', [datasetId]);
+}

@@ -42,3 +42,38 @@ export function predictionsByModelItem(modelIds: string[], itemIds: string[]): S
     [modelIds, itemIds],
   );
 }
+
+/** A model's ONNX bytes (read once per process, then cached on disk by content hash). */
+export function modelOnnx(modelId: string): SqlStatement {
+  return sql('SELECT onnx FROM model WHERE id = $1', [modelId]);
+}
+
+/**
+ * The session-local staging table predictions travel through by text COPY: rows vanish at
+ * commit, so one table serves every chunk of the session.
+ */
+export function createPredictionStage(): SqlStatement {
+  return sql(
+    `CREATE TEMP TABLE IF NOT EXISTS prediction_stage
+       (item_id bigint, predicted_class smallint, confidence real) ON COMMIT DELETE ROWS`,
+  );
+}
+
+/** The COPY into the staging table: from `/dev/blob` on PGlite, from STDIN on PostgreSQL. */
+export const COPY_PREDICTION_STAGE = {
+  pglite: `COPY prediction_stage FROM '/dev/blob'`,
+  postgres: 'COPY prediction_stage FROM STDIN',
+} as const;
+
+/**
+ * Merges the staged rows as `modelId`'s predictions. A model's prediction for an item never
+ * changes (same model, same features), so an existing row is kept.
+ */
+export function mergePredictionStage(modelId: string): SqlStatement {
+  return sql(
+    `INSERT INTO prediction (item_id, model_id, predicted_class, confidence)
+     SELECT item_id, $1, predicted_class, confidence FROM prediction_stage
+     ON CONFLICT (item_id, model_id) DO NOTHING`,
+    [modelId],
+  );
+}
