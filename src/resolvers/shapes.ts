@@ -4,6 +4,8 @@ import type { ClassificationMetrics } from '../ml/classification-metrics';
 import type { LabelNode } from '../schema/label.types';
 import type { ModelMetricsNode, PredictionNode } from '../schema/model.types';
 import type { PredictionRow } from '../services/item.service';
+import type { PluginShape } from '../schema/base.types';
+import type { Plugin, PluginRegistry } from '../plugins/registry';
 import type { GraphQLContext } from './context';
 
 /**
@@ -22,6 +24,19 @@ export async function toLabelNode(label: Label, ctx: GraphQLContext): Promise<La
     source: label.source as LabelSource,
     value: className(dataset?.classes, label.classIndex),
     current: label.supersededAt === null,
+  };
+}
+
+/** A registered plugin as the API describes it, with the parameters it takes when given none. */
+export function toPluginNode<T extends Plugin>(
+  registry: PluginRegistry<T>,
+  plugin: T,
+): PluginShape {
+  return {
+    code: plugin.code,
+    description: plugin.description,
+    paramsSchema: plugin.paramsSchema,
+    defaults: registry.params(plugin.code, {}),
   };
 }
 

@@ -14,7 +14,7 @@ import {
 import { toConnection } from '../schema/connection';
 import { DEFAULT_STREAM_NAME } from '../services/stream.service';
 import type { GraphQLContext } from './context';
-import { className } from './shapes';
+import { className, toPluginNode } from './shapes';
 
 @Resolver(() => StreamDecisionNode)
 export class StreamResolver {
@@ -85,12 +85,7 @@ export class StreamResolver {
   streamPolicies(@Ctx() ctx: GraphQLContext): StreamPolicyNode[] {
     authorize(ctx.key, Permission.READ_DATASET);
     const registry = ctx.services.streams.policies;
-    return registry.list().map(({ plugin }) => ({
-      code: plugin.code,
-      description: plugin.description,
-      paramsSchema: plugin.paramsSchema,
-      defaults: registry.params(plugin.code, {}),
-    }));
+    return registry.list().map(({ plugin }) => toPluginNode(registry, plugin));
   }
 
   @Query(() => [StreamNode], { description: "A dataset's streams, by name." })
