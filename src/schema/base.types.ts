@@ -1,10 +1,10 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 
-// Base classes of the object types: each field that many types share is declared once here and
-// inherited (type-graphql merges a superclass's fields into its subclass, which may redeclare one
-// to describe it). A base is an @ObjectType so its fields can be inherited; no field returns it,
-// so it never appears in the schema.
+// Base classes of the object types: each field that many types share, with the same meaning and
+// description, is declared once here and inherited (type-graphql merges a superclass's fields
+// into its subclass's). A base is an @ObjectType so that its fields can be inherited; no field
+// returns one, so none appears in the schema. type-graphql 2 has no `isAbstract` option.
 
 /** What every stored record the API shows has: its id and when it was created. */
 @ObjectType('RecordNodeBase')
