@@ -1,10 +1,10 @@
 import {
   Arg,
+  Args,
   Ctx,
   FieldResolver,
   Float,
   ID,
-  Int,
   Mutation,
   Query,
   Resolver,
@@ -20,12 +20,12 @@ import {
 } from '../schema/item.types';
 import { LabelNode } from '../schema/label.types';
 import { PredictionNode } from '../schema/model.types';
-import { toConnection } from '../schema/connection';
+import { PageArgs, toConnection } from '../schema/connection';
 import { NotFoundError } from '../errors';
 import { authorize, Permission } from '../services/permissions';
 import { bytesToFloats } from '../services/features';
 import type { GraphQLContext } from './context';
-import { toLabelNode, toPredictionNode } from './shapes';
+import { datasetClasses, toLabelNode, toPredictionNode } from './shapes';
 
 @Resolver(() => ItemNode)
 export class ItemResolver {
@@ -35,9 +35,7 @@ export class ItemResolver {
   async items(
     @Arg('datasetId', () => ID) datasetId: string,
     @Arg('filter', () => ItemFilter, { nullable: true }) filter: ItemFilter | null,
-    @Arg('first', () => Int, { nullable: true, description: 'Page size, 0 to 1000 (default 50).' })
-    first: number | null,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Args() { first, after }: PageArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<ItemConnection> {
     const page = await ctx.services.items.list(ctx.key, datasetId, filter ?? {}, first, after);
@@ -94,8 +92,8 @@ export class ItemResolver {
   })
   async predictions(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<PredictionNode[]> {
     const rows = await ctx.loaders.itemPredictions.load(item.id);
-    const dataset = rows.length ? await ctx.loaders.dataset.load(rows[0].datasetId) : null;
-    return rows.map((r) => toPredictionNode(r, dataset?.classes));
+    const classes = rows.length ? await datasetClasses(ctx, rows[0].datasetId) : undefined;
+    return rows.map((r) => toPredictionNode(r, classes));
   }
 
   @FieldResolver(() => [LabelNode], { description: 'Every label the item ever had, newest first.' })

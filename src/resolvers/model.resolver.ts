@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GraphQLUpload, type FileUpload } from 'graphql-upload-minimal';
 import { ModelMetricsNode, ModelNode } from '../schema/model.types';
-import { toMetricsNode } from './shapes';
+import { datasetClasses, toMetricsNode } from './shapes';
 import type { ModelInfo } from '../services/model.service';
 import { ModelOutputKind } from '../schema/enums';
 
@@ -129,7 +129,6 @@ export class ModelResolver {
     @Root() model: ModelInfo,
     @Ctx() ctx: GraphQLContext,
   ): Promise<ModelMetricsNode | null> {
-    const dataset = await ctx.loaders.dataset.load(model.datasetId);
-    return toMetricsNode(model.metrics, dataset?.classes ?? []);
+    return toMetricsNode(model.metrics, (await datasetClasses(ctx, model.datasetId)) ?? []);
   }
 }

@@ -1,5 +1,6 @@
 import {
   Arg,
+  Args,
   Ctx,
   FieldResolver,
   ID,
@@ -25,7 +26,7 @@ import { PredictionNode } from '../schema/model.types';
 import { ItemNode } from '../schema/item.types';
 import { RoundNode, RoundProgressEventNode } from '../schema/round.types';
 import type { LabelQuery } from '../entities';
-import { toConnection } from '../schema/connection';
+import { PageArgs, toConnection } from '../schema/connection';
 import { authorize, Permission } from '../services/permissions';
 import type { QueueEvent, RoundEvent } from '../services/event-bus';
 import {
@@ -35,7 +36,7 @@ import {
 } from '../services/queue-claim.service';
 import type { QueueQuery } from '../services/queue-listing.service';
 import type { GraphQLContext } from './context';
-import { className, toPredictionNode } from './shapes';
+import { className, datasetClasses, loadReferenced, toPredictionNode } from './shapes';
 
 /** What subscription resolvers get: the event bus on top of the usual context. */
 export interface SubscriptionContext extends GraphQLContext {
@@ -67,9 +68,7 @@ export class QueueResolver {
   })
   async labelQueue(
     @Arg('datasetId', () => ID) datasetId: string,
-    @Arg('first', () => Int, { nullable: true, description: 'Page size, 0 to 1000 (default 50).' })
-    first: number | null,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Args() { first, after }: PageArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<LabelQueryConnection> {
     const page = await ctx.services.queues.queue(ctx.key, datasetId, first, after);
@@ -177,17 +176,13 @@ export class QueueResolver {
   }
 
   @FieldResolver(() => ItemNode, { description: 'The item to label.' })
-  async item(@Root() query: LabelQuery, @Ctx() ctx: GraphQLContext): Promise<ItemNode> {
-    const item = await ctx.loaders.item.load(query.itemId);
-    if (!item) throw new Error(`item ${query.itemId} of query ${query.id} is missing`);
-    return item;
+  item(@Root() query: LabelQuery, @Ctx() ctx: GraphQLContext): Promise<ItemNode> {
+    return loadReferenced(ctx.loaders.item, query.itemId, 'item', `query ${query.id}`);
   }
 
   @FieldResolver(() => RoundNode, { description: 'The round that asked.' })
-  async round(@Root() query: LabelQueryNode, @Ctx() ctx: GraphQLContext): Promise<RoundNode> {
-    const round = await ctx.loaders.round.load(query.roundId);
-    if (!round) throw new Error(`round ${query.roundId} of query ${query.id} is missing`);
-    return round;
+  round(@Root() query: LabelQueryNode, @Ctx() ctx: GraphQLContext): Promise<RoundNode> {
+    return loadReferenced(ctx.loaders.round, query.roundId, 'round', `query ${query.id}`);
   }
 
   @FieldResolver(() => PredictionNode, {
@@ -203,8 +198,7 @@ export class QueueResolver {
     if (!modelId) return null;
     const p = await ctx.loaders.prediction.load(`${modelId}:${query.itemId}`);
     if (!p) return null;
-    const dataset = await ctx.loaders.dataset.load(query.datasetId);
-    return toPredictionNode(p, dataset?.classes);
+    return toPredictionNode(p, await datasetClasses(ctx, query.datasetId));
   }
 
   @FieldResolver(() => Int, { description: 'Answers given so far.' })
@@ -226,13 +220,13 @@ export class QueueResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<QueryAnswerNode[]> {
     authorize(ctx.key, Permission.READ_LABELS);
-    const [answers, dataset] = await Promise.all([
+    const [answers, classes] = await Promise.all([
       ctx.loaders.queryAnswers.load(query.id),
-      ctx.loaders.dataset.load(query.datasetId),
+      datasetClasses(ctx, query.datasetId),
     ]);
     return answers.map((a) => ({
       annotatorId: a.annotatorId,
-      value: className(dataset?.classes, a.classIndex),
+      value: className(classes, a.classIndex),
       answeredAt: a.answeredAt,
     }));
   }

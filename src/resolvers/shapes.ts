@@ -4,6 +4,8 @@ import type { ClassificationMetrics } from '../ml/classification-metrics';
 import type { LabelNode } from '../schema/label.types';
 import type { ModelMetricsNode, PredictionNode } from '../schema/model.types';
 import type { PredictionRow } from '../services/item.service';
+import type { PluginShape } from '../schema/base.types';
+import type { Plugin, PluginRegistry } from '../plugins/registry';
 import type { GraphQLContext } from './context';
 
 /**
@@ -14,14 +16,49 @@ export function className(classes: readonly string[] | undefined, index: number)
   return classes?.[index] ?? String(index);
 }
 
+/** A dataset's class names, through the request's loader; undefined when the dataset is gone. */
+export async function datasetClasses(
+  ctx: GraphQLContext,
+  datasetId: string,
+): Promise<string[] | undefined> {
+  return (await ctx.loaders.dataset.load(datasetId))?.classes;
+}
+
+/**
+ * The record a row refers to (`loadReferenced(ctx.loaders.item, query.itemId, 'item', \`query 7\`)`).
+ * The database keeps such references, so a missing one is a server fault, not a client error.
+ */
+export async function loadReferenced<T>(
+  loader: { load(id: string): Promise<T | null> },
+  id: string,
+  what: string,
+  of: string,
+): Promise<T> {
+  const found = await loader.load(id);
+  if (!found) throw new Error(`${what} ${id} of ${of} is missing`);
+  return found;
+}
+
 /** Shapes a stored label for GraphQL: the class name comes from its dataset. */
 export async function toLabelNode(label: Label, ctx: GraphQLContext): Promise<LabelNode> {
-  const dataset = await ctx.loaders.dataset.load(label.datasetId);
   return {
     ...label,
     source: label.source as LabelSource,
-    value: className(dataset?.classes, label.classIndex),
+    value: className(await datasetClasses(ctx, label.datasetId), label.classIndex),
     current: label.supersededAt === null,
+  };
+}
+
+/** A registered plugin as the API describes it, with the parameters it takes when given none. */
+export function toPluginNode<T extends Plugin>(
+  registry: PluginRegistry<T>,
+  plugin: T,
+): PluginShape {
+  return {
+    code: plugin.code,
+    description: plugin.description,
+    paramsSchema: plugin.paramsSchema,
+    defaults: registry.params(plugin.code, {}),
   };
 }
 

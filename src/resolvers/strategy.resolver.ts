@@ -3,6 +3,7 @@ import { StrategyNode } from '../schema/strategy.types';
 import { StrategyKind, StrategyNeed } from '../schema/enums';
 import { authorize, Permission } from '../services/permissions';
 import type { GraphQLContext } from './context';
+import { toPluginNode } from './shapes';
 
 @Resolver(() => StrategyNode)
 export class StrategyResolver {
@@ -10,12 +11,9 @@ export class StrategyResolver {
   strategies(@Ctx() ctx: GraphQLContext): StrategyNode[] {
     authorize(ctx.key, Permission.READ_DATASET);
     return ctx.registry.list().map(({ plugin: strategy }) => ({
-      code: strategy.code,
-      description: strategy.description,
+      ...toPluginNode(ctx.registry, strategy),
       kind: strategy.kind === 'pointwise' ? StrategyKind.POINTWISE : StrategyKind.BATCH,
       needs: strategy.needs.map((n) => n as StrategyNeed),
-      paramsSchema: strategy.paramsSchema,
-      defaults: ctx.registry.params(strategy.code, {}),
     }));
   }
 }

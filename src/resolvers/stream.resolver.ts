@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { StreamDecisionKind } from '../entities';
 import { authorize, Permission } from '../services/permissions';
 import { ImportItemInput, ItemNode } from '../schema/item.types';
@@ -11,10 +11,10 @@ import {
   StreamPolicyInput,
   StreamPolicyNode,
 } from '../schema/stream.types';
-import { toConnection } from '../schema/connection';
+import { PageArgs, toConnection } from '../schema/connection';
 import { DEFAULT_STREAM_NAME } from '../services/stream.service';
 import type { GraphQLContext } from './context';
-import { className } from './shapes';
+import { className, datasetClasses, loadReferenced, toPluginNode } from './shapes';
 
 @Resolver(() => StreamDecisionNode)
 export class StreamResolver {
@@ -66,9 +66,7 @@ export class StreamResolver {
     stream: string | null,
     @Arg('decision', () => StreamDecisionKind, { nullable: true })
     decision: StreamDecisionKind | null,
-    @Arg('first', () => Int, { nullable: true, description: 'Page size, 0 to 1000 (default 50).' })
-    first: number | null,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Args() { first, after }: PageArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<StreamDecisionConnection> {
     const page = await ctx.services.streams.decisions(
@@ -85,12 +83,7 @@ export class StreamResolver {
   streamPolicies(@Ctx() ctx: GraphQLContext): StreamPolicyNode[] {
     authorize(ctx.key, Permission.READ_DATASET);
     const registry = ctx.services.streams.policies;
-    return registry.list().map(({ plugin }) => ({
-      code: plugin.code,
-      description: plugin.description,
-      paramsSchema: plugin.paramsSchema,
-      defaults: registry.params(plugin.code, {}),
-    }));
+    return registry.list().map(({ plugin }) => toPluginNode(registry, plugin));
   }
 
   @Query(() => [StreamNode], { description: "A dataset's streams, by name." })
@@ -102,16 +95,13 @@ export class StreamResolver {
   }
 
   @FieldResolver(() => ItemNode, { description: 'The item decided.' })
-  async item(@Root() d: StreamDecisionNode, @Ctx() ctx: GraphQLContext): Promise<ItemNode> {
-    const item = await ctx.loaders.item.load(d.itemId);
-    if (!item) throw new Error(`item ${d.itemId} of stream decision ${d.id} is missing`);
-    return item;
+  item(@Root() d: StreamDecisionNode, @Ctx() ctx: GraphQLContext): Promise<ItemNode> {
+    return loadReferenced(ctx.loaders.item, d.itemId, 'item', `stream decision ${d.id}`);
   }
 
   @FieldResolver(() => String, { description: 'The class the model predicted, by name.' })
   async value(@Root() d: StreamDecisionNode, @Ctx() ctx: GraphQLContext): Promise<string> {
-    const dataset = await ctx.loaders.dataset.load(d.datasetId);
-    return className(dataset?.classes, d.predictedClass);
+    return className(await datasetClasses(ctx, d.datasetId), d.predictedClass);
   }
 
   @FieldResolver(() => LabelQueryNode, {

@@ -3,6 +3,7 @@ import { GraphQLJSON } from 'graphql-scalars';
 import { SynthesisMethodNode, SynthesizeItemsResult } from '../schema/synthesis.types';
 import { authorize, Permission } from '../services/permissions';
 import type { GraphQLContext } from './context';
+import { toPluginNode } from './shapes';
 
 @Resolver()
 export class SynthesisResolver {
@@ -13,12 +14,7 @@ export class SynthesisResolver {
   synthesisMethods(@Ctx() ctx: GraphQLContext): SynthesisMethodNode[] {
     authorize(ctx.key, Permission.READ_DATASET);
     const registry = ctx.services.synthesis.registry;
-    return registry.list().map(({ plugin }) => ({
-      code: plugin.code,
-      description: plugin.description,
-      paramsSchema: plugin.paramsSchema,
-      defaults: registry.params(plugin.code, {}),
-    }));
+    return registry.list().map(({ plugin }) => toPluginNode(registry, plugin));
   }
 
   @Mutation(() => SynthesizeItemsResult, {

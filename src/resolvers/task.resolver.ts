@@ -10,7 +10,7 @@ import {
 } from '../schema/task.types';
 import { Task, TaskKind } from '../entities';
 import type { GraphQLContext } from './context';
-import { toMetricsNode } from './shapes';
+import { datasetClasses, toMetricsNode } from './shapes';
 
 @Resolver(() => TrainingRunNode)
 export class TrainingResolver {
@@ -56,8 +56,7 @@ export class TrainingResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<LearningCurvePointNode[]> {
     const models = await ctx.services.tasks.learningCurve(ctx.key, datasetId);
-    const dataset = await ctx.loaders.dataset.load(models[0]?.datasetId ?? datasetId);
-    const classes = dataset?.classes ?? [];
+    const classes = (await datasetClasses(ctx, models[0]?.datasetId ?? datasetId)) ?? [];
     return models.map((m) => ({
       model: m as ModelNode,
       humanLabels: m.humanLabels,

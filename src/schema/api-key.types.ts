@@ -1,13 +1,11 @@
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { ApiKeyRole } from './enums';
+import { RecordNode } from './base.types';
 
 @ObjectType('ApiKey', {
   description: 'An API key (its secret is shown only once, when it is created).',
 })
-export class ApiKeyNode {
-  @Field(() => ID)
-  id: string;
-
+export class ApiKeyNode extends RecordNode {
   @Field()
   name: string;
 
@@ -22,9 +20,6 @@ export class ApiKeyNode {
 
   @Field({ description: "The key's first characters, to tell keys apart." })
   prefix: string;
-
-  @Field()
-  createdAt: Date;
 
   @Field(() => Date, { nullable: true })
   revokedAt: Date | null;

@@ -1,5 +1,6 @@
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { TaskStatus } from './enums';
+import { TaskRunNode } from './base.types';
 import { ThresholdSource } from '../services/auto-label.service';
 
 registerEnumType(ThresholdSource, {
@@ -109,13 +110,7 @@ export class AutoLabelClassAuditNode extends AutoLabelAuditNode {
   description:
     "A run of auto-labelling: MODEL labels for the pool items the model is sure enough of, a random share of them audited by people, revocable as a whole. Human labels always win over MODEL labels in an item's label.",
 })
-export class AutoLabelRunNode {
-  @Field(() => ID)
-  id: string;
-
-  @Field(() => ID)
-  datasetId: string;
-
+export class AutoLabelRunNode extends TaskRunNode {
   @Field(() => ID)
   modelId: string;
 
@@ -193,13 +188,4 @@ export class AutoLabelRunNode {
     description: 'Older MODEL labels the run had replaced, current again after the revocation.',
   })
   restoredCount: number | null;
-
-  @Field(() => String, { nullable: true })
-  error: string | null;
-
-  @Field()
-  createdAt: Date;
-
-  @Field(() => Date, { nullable: true })
-  finishedAt: Date | null;
 }

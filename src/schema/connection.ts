@@ -1,4 +1,4 @@
-import { ClassType, Field, Int, ObjectType } from 'type-graphql';
+import { ArgsType, ClassType, Field, Int, ObjectType } from 'type-graphql';
 import type { Page } from '../services/pagination';
 
 @ObjectType({ description: 'Relay page information.' })
@@ -14,6 +14,16 @@ export class PageInfo {
 
   @Field(() => String, { nullable: true })
   endCursor: string | null;
+}
+
+/** The arguments of a connection field that pages forwards: `@Args() { first, after }: PageArgs`. */
+@ArgsType()
+export class PageArgs {
+  @Field(() => Int, { nullable: true, description: 'Page size, 0 to 1000 (default 50).' })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true })
+  after?: string | null;
 }
 
 export interface EdgeShape<T> {

@@ -1,12 +1,10 @@
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, InputType, Int, ObjectType } from 'type-graphql';
+import { RecordNode } from './base.types';
 
 @ObjectType('Dataset', {
   description: 'A collection of items to label, with its classes and feature length.',
 })
-export class DatasetNode {
-  @Field(() => ID)
-  id: string;
-
+export class DatasetNode extends RecordNode {
   @Field()
   name: string;
 
@@ -27,9 +25,6 @@ export class DatasetNode {
 
   @Field(() => Int, { description: 'Distinct annotators who must answer each query (default 1).' })
   annotationsPerItem: number;
-
-  @Field()
-  createdAt: Date;
 
   @Field()
   updatedAt: Date;

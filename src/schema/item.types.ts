@@ -2,17 +2,12 @@ import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { ItemOrigin, ItemSplit } from './enums';
 import { ConnectionType } from './connection';
+import { DatasetRecordNode } from './base.types';
 
 @ObjectType('Item', {
   description: 'One thing to label: its payload for people, its feature vector for models.',
 })
-export class ItemNode {
-  @Field(() => ID)
-  id: string;
-
-  @Field(() => ID)
-  datasetId: string;
-
+export class ItemNode extends DatasetRecordNode {
   @Field({ description: "The id the item has in the user's own systems; unique per dataset." })
   externalId: string;
 
@@ -26,9 +21,6 @@ export class ItemNode {
 
   @Field(() => ItemOrigin)
   origin: ItemOrigin;
-
-  @Field()
-  createdAt: Date;
 }
 
 @ObjectType()

@@ -1,17 +1,12 @@
 import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { LabelSource } from './enums';
 import { ConnectionType } from './connection';
+import { DatasetRecordNode } from './base.types';
 
 @ObjectType('Label', { description: 'One label given to one item.' })
-export class LabelNode {
-  @Field(() => ID)
-  id: string;
-
+export class LabelNode extends DatasetRecordNode {
   @Field(() => ID)
   itemId: string;
-
-  @Field(() => ID)
-  datasetId: string;
 
   @Field({ description: 'The class name.' })
   value: string;
@@ -39,9 +34,6 @@ export class LabelNode {
 
   @Field(() => Float, { nullable: true })
   confidence: number | null;
-
-  @Field()
-  createdAt: Date;
 
   @Field(() => Date, {
     nullable: true,

@@ -1,15 +1,10 @@
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { ModelOutputKind } from './enums';
+import { DatasetRecordNode } from './base.types';
 
 @ObjectType('Model', { description: 'A registered ONNX model version of a dataset.' })
-export class ModelNode {
-  @Field(() => ID)
-  id: string;
-
-  @Field(() => ID)
-  datasetId: string;
-
+export class ModelNode extends DatasetRecordNode {
   @Field()
   name: string;
 
@@ -49,9 +44,6 @@ export class ModelNode {
       'For models Quarry trained: trainer, options, seed, labels used (by source and class), seconds taken.',
   })
   training: Record<string, unknown> | null;
-
-  @Field()
-  createdAt: Date;
 }
 
 @ObjectType('ClassMetrics')

@@ -2,14 +2,12 @@ import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { LabelQueryStatus, QueryMechanism, QueueEventKind } from './enums';
 import { ConnectionType } from './connection';
+import { DatasetRecordNode } from './base.types';
 
 @ObjectType('LabelQuery', {
   description: 'A request to a human for one item\'s label ("query" in active-learning terms).',
 })
-export class LabelQueryNode {
-  @Field(() => ID)
-  id: string;
-
+export class LabelQueryNode extends DatasetRecordNode {
   @Field(() => ID)
   roundId: string;
 
@@ -30,17 +28,11 @@ export class LabelQueryNode {
   @Field(() => LabelQueryStatus)
   status: LabelQueryStatus;
 
-  @Field(() => ID)
-  datasetId: string;
-
   @Field(() => Int, {
     description:
       "Distinct annotators who must answer (the dataset's annotationsPerItem when the round opened).",
   })
   answersNeeded: number;
-
-  @Field()
-  createdAt: Date;
 
   @Field(() => Date, {
     nullable: true,

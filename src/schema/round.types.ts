@@ -1,6 +1,7 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { QueryMechanism, RoundStatus } from './enums';
+import { DatasetRecordNode } from './base.types';
 
 @ObjectType({ description: 'How far a round has scored its pool.' })
 export class RoundProgress {
@@ -14,13 +15,7 @@ export class RoundProgress {
 @ObjectType('Round', {
   description: "One selection of label queries by a strategy over a dataset's pool.",
 })
-export class RoundNode {
-  @Field(() => ID)
-  id: string;
-
-  @Field(() => ID)
-  datasetId: string;
-
+export class RoundNode extends DatasetRecordNode {
   @Field({
     description:
       "The strategy's code, e.g. `margin`; for other mechanisms what made the batch (`audit`, `stream:<policy>`, `synthesis:<method>`).",
@@ -52,9 +47,6 @@ export class RoundNode {
 
   @Field(() => String, { nullable: true, description: 'Why the round failed.' })
   error: string | null;
-
-  @Field()
-  createdAt: Date;
 
   @Field(() => Date, { nullable: true })
   startedAt: Date | null;

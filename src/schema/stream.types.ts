@@ -2,6 +2,7 @@ import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { StreamDecisionKind } from './enums';
 import { ConnectionType } from './connection';
+import { DatasetRecordNode, PluginType } from './base.types';
 
 @InputType({ description: 'A stream selective-sampling policy and its parameters.' })
 export class StreamPolicyInput {
@@ -18,31 +19,16 @@ export class StreamPolicyInput {
 @ObjectType('StreamPolicy', {
   description: 'A registered stream selective-sampling policy (built-in or plugin).',
 })
-export class StreamPolicyNode {
-  @Field({ description: 'Stable kebab-case code, e.g. `fixed-threshold`.' })
-  code: string;
-
-  @Field()
-  description: string;
-
-  @Field(() => GraphQLJSON, { description: 'JSON Schema of the parameters, with their defaults.' })
-  paramsSchema: Record<string, unknown>;
-
-  @Field(() => GraphQLJSON, { description: 'The parameters a stream gets when it gives none.' })
-  defaults: Record<string, unknown>;
-}
+export class StreamPolicyNode extends PluginType('StreamPolicy', {
+  code: 'Stable kebab-case code, e.g. `fixed-threshold`.',
+  defaults: 'The parameters a stream gets when it gives none.',
+}) {}
 
 @ObjectType('Stream', {
   description:
     "A dataset's named stream: the policy deciding its items and the policy's state, kept between streamItems calls.",
 })
-export class StreamNode {
-  @Field(() => ID)
-  id: string;
-
-  @Field(() => ID)
-  datasetId: string;
-
+export class StreamNode extends DatasetRecordNode {
   @Field({ description: 'The name streamItems calls give (default `default`).' })
   name: string;
 
@@ -62,22 +48,13 @@ export class StreamNode {
   roundId: string | null;
 
   @Field()
-  createdAt: Date;
-
-  @Field()
   updatedAt: Date;
 }
 
 @ObjectType('StreamDecision', {
   description: 'What stream-based selective sampling decided for one arriving item, and why.',
 })
-export class StreamDecisionNode {
-  @Field(() => ID)
-  id: string;
-
-  @Field(() => ID)
-  datasetId: string;
-
+export class StreamDecisionNode extends DatasetRecordNode {
   @Field(() => ID)
   streamId: string;
 
@@ -106,9 +83,6 @@ export class StreamDecisionNode {
 
   @Field(() => ID, { nullable: true, description: 'The MODEL label of an AUTO_LABELED item.' })
   labelId: string | null;
-
-  @Field()
-  createdAt: Date;
 }
 
 @ObjectType()

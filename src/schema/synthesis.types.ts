@@ -1,24 +1,15 @@
-import { GraphQLJSON } from 'graphql-scalars';
 import { Field, ObjectType } from 'type-graphql';
 import { ItemNode } from './item.types';
 import { RoundNode } from './round.types';
+import { PluginType } from './base.types';
 
 @ObjectType('SynthesisMethod', {
   description: 'A membership-query synthesis method: how synthesizeItems makes new items.',
 })
-export class SynthesisMethodNode {
-  @Field({ description: 'What synthesizeItems takes as method, e.g. `smote`.' })
-  code: string;
-
-  @Field()
-  description: string;
-
-  @Field(() => GraphQLJSON, { description: 'JSON Schema of the parameters, with their defaults.' })
-  paramsSchema: Record<string, unknown>;
-
-  @Field(() => GraphQLJSON, { description: 'The parameters a request gets when it gives none.' })
-  defaults: Record<string, unknown>;
-}
+export class SynthesisMethodNode extends PluginType('SynthesisMethod', {
+  code: 'What synthesizeItems takes as method, e.g. `smote`.',
+  defaults: 'The parameters a request gets when it gives none.',
+}) {}
 
 @ObjectType('SynthesizeItemsResult', {
   description:

@@ -1,18 +1,13 @@
 import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { TaskStatus } from './enums';
+import { TaskRunNode } from './base.types';
 
 @ObjectType('TrainingRun', {
   description:
     'A model training job: QUEUED -> RUNNING -> SUCCEEDED (with the registered model) or FAILED (with a readable error).',
 })
-export class TrainingRunNode {
-  @Field(() => ID)
-  id: string;
-
-  @Field(() => ID)
-  datasetId: string;
-
+export class TrainingRunNode extends TaskRunNode {
   @Field(() => TaskStatus)
   status: TaskStatus;
 
@@ -21,15 +16,6 @@ export class TrainingRunNode {
 
   @Field(() => ID, { nullable: true })
   modelId: string | null;
-
-  @Field(() => String, { nullable: true })
-  error: string | null;
-
-  @Field()
-  createdAt: Date;
-
-  @Field(() => Date, { nullable: true })
-  finishedAt: Date | null;
 }
 
 @ObjectType('SimulationPoint')
@@ -84,13 +70,7 @@ export class SimulationCurveNode {
   description:
     'Whole active-learning loops run with the hidden ground truth as the oracle, to compare strategies before spending a budget. Never touches real labels or queues.',
 })
-export class SimulationNode {
-  @Field(() => ID)
-  id: string;
-
-  @Field(() => ID)
-  datasetId: string;
-
+export class SimulationNode extends TaskRunNode {
   @Field(() => TaskStatus)
   status: TaskStatus;
 
@@ -105,15 +85,6 @@ export class SimulationNode {
 
   @Field(() => [SimulationCurveNode], { nullable: true, description: 'Once SUCCEEDED.' })
   curves: SimulationCurveNode[] | null;
-
-  @Field(() => String, { nullable: true })
-  error: string | null;
-
-  @Field()
-  createdAt: Date;
-
-  @Field(() => Date, { nullable: true })
-  finishedAt: Date | null;
 }
 
 @InputType()

@@ -1,4 +1,11 @@
-import { className, toMetricsNode, toPredictionNode } from '../../src/resolvers/shapes';
+import type { Plugin, PluginRegistry } from '../../src/plugins/registry';
+import {
+  className,
+  loadReferenced,
+  toMetricsNode,
+  toPluginNode,
+  toPredictionNode,
+} from '../../src/resolvers/shapes';
 
 describe('API shapes of stored rows', () => {
   it('names a class index by its class, or by the index when the class is missing', () => {
@@ -36,5 +43,28 @@ describe('API shapes of stored rows', () => {
     const node = toMetricsNode(metrics, ['cat']);
     expect(node?.perClass.map((c) => c.value)).toEqual(['cat', '1']);
     expect(toMetricsNode(null, ['cat'])).toBeNull();
+  });
+
+  it('describes a plugin with the defaults its registry fills in', () => {
+    const plugin: Plugin = {
+      code: 'margin',
+      description: 'Smallest margin first.',
+      paramsSchema: { type: 'object' },
+    };
+    const registry = { params: () => ({ step: 1 }) } as unknown as PluginRegistry<Plugin>;
+    expect(toPluginNode(registry, plugin)).toEqual({
+      code: 'margin',
+      description: 'Smallest margin first.',
+      paramsSchema: { type: 'object' },
+      defaults: { step: 1 },
+    });
+  });
+
+  it('loads a referenced record, and names the broken reference when it is missing', async () => {
+    const loader = { load: (id: string) => Promise.resolve(id === '1' ? { id } : null) };
+    await expect(loadReferenced(loader, '1', 'item', 'query 7')).resolves.toEqual({ id: '1' });
+    await expect(loadReferenced(loader, '2', 'item', 'query 7')).rejects.toThrow(
+      'item 2 of query 7 is missing',
+    );
   });
 });
