@@ -18,7 +18,7 @@ import { insertImportLabels } from '../db/sql/labels.sql';
 import { predictionsByItemIds, predictionsByModelItem } from '../db/sql/models.sql';
 import { run, type Queryable } from '../db/sql/statement';
 import { lengthProblem } from './validate';
-import { oneByKey, manyByKey } from './by-key';
+import { runOneByKey, runManyByKey } from './by-key';
 
 export interface ImportItemInput {
   externalId: string;
@@ -256,14 +256,12 @@ export class ItemService {
 
   /** Items by id, for DataLoader: rows in the order of `ids`, null where missing. */
   async byIds(ids: readonly string[]): Promise<(ItemRow | null)[]> {
-    const rows = await run<ItemRow>(this.ds, itemsByIds(ids));
-    return oneByKey(ids, rows, (r) => r.id);
+    return runOneByKey(this.ds, ids, itemsByIds(ids), (r: ItemRow) => r.id);
   }
 
   /** Each item's predictions (one per model that scored it), newest model version first. */
   async predictionsByIds(ids: readonly string[]): Promise<PredictionRow[][]> {
-    const rows = await run<PredictionRow>(this.ds, predictionsByItemIds(ids));
-    return manyByKey(ids, rows, (r) => r.itemId);
+    return runManyByKey(this.ds, ids, predictionsByItemIds(ids), (r: PredictionRow) => r.itemId);
   }
 
   /** One model's prediction of each item, keyed `<modelId>:<itemId>`, for DataLoader. */

@@ -20,7 +20,7 @@ import {
 } from '../db/sql/labels.sql';
 import { run } from '../db/sql/statement';
 import { lengthProblem } from './validate';
-import { oneByKey, manyByKey } from './by-key';
+import { runOneByKey, runManyByKey } from './by-key';
 
 export interface LabelItemInput {
   itemId?: string | null;
@@ -224,14 +224,12 @@ export class LabelService {
 
   /** Each item's label (its current label of the highest-ranked source), for DataLoader. */
   async resolvedByItemIds(itemIds: readonly string[]): Promise<(Label | null)[]> {
-    const rows = await run<Label>(this.ds, resolvedLabelsByItemIds(itemIds));
-    return oneByKey(itemIds, rows, (r) => r.itemId);
+    return runOneByKey(this.ds, itemIds, resolvedLabelsByItemIds(itemIds), (r: Label) => r.itemId);
   }
 
   /** Every label each item ever had, newest first, for DataLoader. */
   async historyByItemIds(itemIds: readonly string[]): Promise<Label[][]> {
-    const rows = await run<Label>(this.ds, labelHistoryByItemIds(itemIds));
-    return manyByKey(itemIds, rows, (r) => r.itemId);
+    return runManyByKey(this.ds, itemIds, labelHistoryByItemIds(itemIds), (r: Label) => r.itemId);
   }
 
   async byIds(ids: readonly string[]): Promise<Label[]> {
