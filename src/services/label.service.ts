@@ -5,7 +5,7 @@ import { Permission } from './permissions';
 import { DatasetService } from './dataset.service';
 import { isBigintId } from '../db/db-errors';
 import { withIdempotency } from './idempotency';
-import { keysetPage, type Page } from './pagination';
+import { keysetPage, type ListPage } from './pagination';
 import { itemsByIdOrExternalId } from '../db/sql/items.sql';
 import {
   currentLabelsPage,
@@ -207,20 +207,14 @@ export class LabelService {
   }
 
   /** A page of a dataset's labels in the order they were written. */
-  async list(
-    key: ApiKey,
-    datasetId: string,
-    filter: LabelFilter,
-    first?: number | null,
-    after?: string | null,
-  ): Promise<Page<Label>> {
+  readonly list: ListPage<LabelFilter, Label> = async (key, datasetId, filter, first, after) => {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_LABELS);
     const listing = labelListing(dataset.id, {
       ...filter,
       itemIds: filter.itemIds?.filter(isBigintId),
     });
     return keysetPage<Label>(this.ds, { ...listing, kind: 'label', first, after });
-  }
+  };
 
   /** Each item's label (its current label of the highest-ranked source), for DataLoader. */
   async resolvedByItemIds(itemIds: readonly string[]): Promise<(Label | null)[]> {
