@@ -1,6 +1,6 @@
 import { argmax, dot, squaredNorm } from '../math';
 import type { BatchStrategy, Pick } from '../types';
-import { embeddingsOf, probabilitiesOf } from './shared';
+import { batchCount, candidatePoolSchema, embeddingsOf, narrowTo, probabilitiesOf } from './shared';
 
 /** Parameters of {@link badge}. */
 export interface BadgeParams {
@@ -45,20 +45,16 @@ export const badge: BatchStrategy<BadgeParams> = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      candidatePool: {
-        type: 'integer',
-        minimum: 0,
-        maximum: 10000000,
-        default: 5000,
-        description: 'How many items with the smallest margins are considered; 0: the whole pool.',
-      },
+      candidatePool: candidatePoolSchema(
+        5000,
+        'How many items with the smallest margins are considered; 0: the whole pool.',
+      ),
     },
   },
-  candidatePool: (params) =>
-    params.candidatePool > 0 ? { strategy: 'margin', size: params.candidatePool } : null,
+  candidatePool: (params) => narrowTo('margin', params.candidatePool),
   select({ size, pool, random }) {
     const rows = pool.rows;
-    const count = Math.max(0, Math.min(size, rows));
+    const count = batchCount(size, pool);
     if (count === 0) return [];
     const p = probabilitiesOf(pool, 'badge');
     const k = pool.classCount;

@@ -35,6 +35,27 @@ function voteEntropyOf(
   return entropy(votes, 0, classCount);
 }
 
+/**
+ * Writes `scoreOf` of each row into `out`, with one scratch array of length classCount shared
+ * by all rows (no allocation per row).
+ */
+function committeeScores(
+  pool: ScoredRows,
+  code: string,
+  scoreOf: (
+    committee: Float32Array[],
+    row: number,
+    classCount: number,
+    scratch: Float64Array,
+  ) => number,
+  out: Float64Array,
+): void {
+  const committee = committeeOf(pool, code);
+  const scratch = new Float64Array(pool.classCount);
+  for (let row = 0; row < pool.rows; row++)
+    out[row] = scoreOf(committee, row, pool.classCount, scratch);
+}
+
 /** Vote entropy: the entropy of the committee's hard-vote distribution. */
 export const voteEntropy: PointwiseStrategy<NoParams> = {
   code: 'vote-entropy',
@@ -44,11 +65,7 @@ export const voteEntropy: PointwiseStrategy<NoParams> = {
   needs: ['COMMITTEE'],
   paramsSchema: NO_PARAMS_SCHEMA,
   score(pool, _params, out) {
-    const committee = committeeOf(pool, 'vote-entropy');
-    const votes = new Float64Array(pool.classCount);
-    for (let row = 0; row < pool.rows; row++) {
-      out[row] = voteEntropyOf(committee, row, pool.classCount, votes);
-    }
+    committeeScores(pool, 'vote-entropy', voteEntropyOf, out);
   },
   reason(pool, row) {
     const committee = committeeOf(pool, 'vote-entropy');
@@ -102,12 +119,8 @@ export const klConsensus: PointwiseStrategy<NoParams> = {
     'KL divergence to the consensus (query by committee): prefers items where the members\' distributions diverge most, on average, from their mean (in nats). See McCallum & Nigam, "Employing EM and Pool-Based Active Learning for Text Classification", 1998.',
   needs: ['COMMITTEE'],
   paramsSchema: NO_PARAMS_SCHEMA,
-  score(pool: ScoredRows, _params, out) {
-    const committee = committeeOf(pool, 'kl-consensus');
-    const consensus = new Float64Array(pool.classCount);
-    for (let row = 0; row < pool.rows; row++) {
-      out[row] = meanKlOf(committee, row, pool.classCount, consensus);
-    }
+  score(pool, _params, out) {
+    committeeScores(pool, 'kl-consensus', meanKlOf, out);
   },
   reason(pool, row) {
     const committee = committeeOf(pool, 'kl-consensus');

@@ -1,6 +1,6 @@
 import { squaredDistance } from '../math';
 import type { BatchStrategy, Pick } from '../types';
-import { embeddingsOf } from './shared';
+import { batchCount, candidatePoolSchema, embeddingsOf, narrowTo } from './shared';
 
 /** Parameters of {@link kCenter}. */
 export interface KCenterParams {
@@ -69,21 +69,16 @@ export const kCenter: BatchStrategy<KCenterParams> = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      candidatePool: {
-        type: 'integer',
-        minimum: 0,
-        maximum: 10000000,
-        default: 0,
-        description:
-          'When > 0, only this many items with the smallest margins are considered (needs probabilities). 0: the whole pool.',
-      },
+      candidatePool: candidatePoolSchema(
+        0,
+        'When > 0, only this many items with the smallest margins are considered (needs probabilities). 0: the whole pool.',
+      ),
     },
   },
-  candidatePool: (params) =>
-    params.candidatePool > 0 ? { strategy: 'margin', size: params.candidatePool } : null,
+  candidatePool: (params) => narrowTo('margin', params.candidatePool),
   select({ size, pool, labelled }) {
     const rows = pool.rows;
-    const count = Math.max(0, Math.min(size, rows));
+    const count = batchCount(size, pool);
     if (count === 0) return [];
     const { embeddings, dim } = embeddingsOf(pool, 'k-center');
     const fixed = labelled?.rows ?? 0;
