@@ -1,6 +1,6 @@
 import { argmax, dot, squaredNorm } from '../math';
 import type { BatchStrategy, Pick } from '../types';
-import { batchCount, candidatePoolSchema, embeddingsOf, narrowTo, probabilitiesOf } from './shared';
+import { batchCount, embeddingsOf, marginCandidates, probabilitiesOf } from './shared';
 
 /** Parameters of {@link badge}. */
 export interface BadgeParams {
@@ -41,17 +41,10 @@ export const badge: BatchStrategy<BadgeParams> = {
   description:
     'BADGE: k-means++ seeding over gradient embeddings, so the batch is both uncertain (large gradients) and diverse. See Ash et al., "Deep Batch Active Learning by Diverse, Uncertain Gradient Lower Bounds", ICLR 2020.',
   needs: ['PROBABILITIES', 'EMBEDDINGS'],
-  paramsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      candidatePool: candidatePoolSchema(
-        5000,
-        'How many items with the smallest margins are considered; 0: the whole pool.',
-      ),
-    },
-  },
-  candidatePool: (params) => narrowTo('margin', params.candidatePool),
+  ...marginCandidates(
+    5000,
+    'How many items with the smallest margins are considered; 0: the whole pool.',
+  ),
   select({ size, pool, random }) {
     const rows = pool.rows;
     const count = batchCount(size, pool);

@@ -1,6 +1,6 @@
 import { squaredDistance } from '../math';
 import type { BatchStrategy, Pick } from '../types';
-import { batchCount, candidatePoolSchema, embeddingsOf, narrowTo } from './shared';
+import { batchCount, embeddingsOf, marginCandidates } from './shared';
 
 /** Parameters of {@link kCenter}. */
 export interface KCenterParams {
@@ -65,17 +65,10 @@ export const kCenter: BatchStrategy<KCenterParams> = {
   description:
     'K-center greedy (core-set): picks, one at a time, the item farthest in embedding space from every labelled and already picked item, so the batch covers the pool. See Sener & Savarese, "Active Learning for Convolutional Neural Networks: A Core-Set Approach", ICLR 2018.',
   needs: ['EMBEDDINGS'],
-  paramsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      candidatePool: candidatePoolSchema(
-        0,
-        'When > 0, only this many items with the smallest margins are considered (needs probabilities). 0: the whole pool.',
-      ),
-    },
-  },
-  candidatePool: (params) => narrowTo('margin', params.candidatePool),
+  ...marginCandidates(
+    0,
+    'When > 0, only this many items with the smallest margins are considered (needs probabilities). 0: the whole pool.',
+  ),
   select({ size, pool, labelled }) {
     const rows = pool.rows;
     const count = batchCount(size, pool);

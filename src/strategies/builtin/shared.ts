@@ -76,6 +76,22 @@ export function narrowTo(
   return size > 0 ? { strategy, size } : null;
 }
 
+/**
+ * The `paramsSchema` and `candidatePool()` of a batch strategy whose one parameter is
+ * `candidatePool`, narrowing the pool to the rows with the smallest margins. Spread into the
+ * strategy: `...marginCandidates(5000, 'How many ...')`.
+ */
+export function marginCandidates(defaultSize: number, description: string) {
+  return {
+    paramsSchema: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { candidatePool: candidatePoolSchema(defaultSize, description) },
+    },
+    candidatePool: (params: { candidatePool: number }) => narrowTo('margin', params.candidatePool),
+  };
+}
+
 /** How many rows a batch selects: `size`, at most the pool's rows, never below 0. */
 export function batchCount(size: number, pool: ScoredRows): number {
   return Math.max(0, Math.min(size, pool.rows));
