@@ -1,13 +1,6 @@
-import { Column, Entity, Index, type Relation } from 'typeorm';
-import {
-  BigintIdColumn,
-  TimeColumn,
-  UuidRefColumn,
-  BigintRefColumn,
-  AnnotatorColumn,
-  ParentRelation,
-} from './columns';
-import { LabelQuery } from './label-query.entity';
+import { Column, Entity, Index } from 'typeorm';
+import { TimeColumn, UuidRefColumn, AnnotatorColumn } from './columns';
+import { QueryOwned } from './query-owned';
 
 /**
  * One answer a query needs: a query that needs k annotators has k slots. A slot is free, held
@@ -21,19 +14,7 @@ import { LabelQuery } from './label-query.entity';
 @Index('ix_query_slot_open', ['datasetId', 'queryId'], { where: 'answered_at IS NULL' })
 @Index('ix_query_slot_answered', ['datasetId', 'annotatorId'], { where: 'answered_at IS NOT NULL' })
 @Index('ix_query_slot_annotator', ['queryId', 'annotatorId'])
-export class QuerySlot {
-  @BigintIdColumn()
-  id: string;
-
-  @BigintRefColumn('query_id')
-  queryId: string;
-
-  @ParentRelation(() => LabelQuery, 'query_id')
-  query?: Relation<LabelQuery>;
-
-  @UuidRefColumn('dataset_id')
-  datasetId: string;
-
+export class QuerySlot extends QueryOwned {
   /** 1..answersNeeded. */
   @Column({ type: 'smallint' })
   slot: number;

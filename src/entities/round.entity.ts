@@ -1,12 +1,12 @@
 import { Column, Entity, Index } from 'typeorm';
-import { UuidIdColumn, CreatedAtColumn, TimeColumn, UuidRefColumn } from './columns';
-import { DatasetOwned } from './dataset-owned';
+import { UuidIdColumn, TimeColumn } from './columns';
+import { JobRun } from './job-run';
 import { RoundStatus, QueryMechanism } from './enums';
 
 /** One selection of queries by a strategy over a dataset's pool. */
 @Entity({ name: 'round' })
 @Index('ix_round_dataset_created', ['datasetId', 'createdAt'])
-export class Round extends DatasetOwned {
+export class Round extends JobRun {
   @UuidIdColumn()
   id: string;
 
@@ -48,10 +48,6 @@ export class Round extends DatasetOwned {
   @Column({ type: 'integer', default: 0 })
   seed: number;
 
-  /** How many times a worker started running the round (more than 1 after a crash). */
-  @Column({ type: 'integer', default: 0 })
-  attempts: number;
-
   /**
    * Renewed every few seconds while a process runs the round; a retried job takes over only a
    * round whose heartbeat has gone stale (its process died), never one still running elsewhere.
@@ -64,20 +60,4 @@ export class Round extends DatasetOwned {
 
   @Column({ name: 'items_total', type: 'integer', default: 0 })
   itemsTotal: number;
-
-  /** Why the round failed, readable by people. */
-  @Column({ type: 'text', nullable: true })
-  error: string | null;
-
-  @UuidRefColumn('created_by', true)
-  createdBy: string | null;
-
-  @CreatedAtColumn()
-  createdAt: Date;
-
-  @TimeColumn('started_at')
-  startedAt: Date | null;
-
-  @TimeColumn('finished_at')
-  finishedAt: Date | null;
 }

@@ -1,12 +1,12 @@
 import { Column, Entity, Index } from 'typeorm';
-import { UuidIdColumn, CreatedAtColumn, TimeColumn, UuidRefColumn } from './columns';
-import { DatasetOwned } from './dataset-owned';
+import { UuidIdColumn, UuidRefColumn } from './columns';
+import { JobRun } from './job-run';
 import { TaskKind, TaskStatus } from './enums';
 
 /** A background job of a dataset other than a round: training a model, running a simulation. */
 @Entity({ name: 'task' })
 @Index('ix_task_dataset', ['datasetId', 'kind', 'createdAt'])
-export class Task extends DatasetOwned {
+export class Task extends JobRun {
   @UuidIdColumn()
   id: string;
 
@@ -32,22 +32,4 @@ export class Task extends DatasetOwned {
   /** The model a training task registered. */
   @UuidRefColumn('model_id', true)
   modelId: string | null;
-
-  @Column({ type: 'text', nullable: true })
-  error: string | null;
-
-  @Column({ type: 'integer', default: 0 })
-  attempts: number;
-
-  @UuidRefColumn('created_by', true)
-  createdBy: string | null;
-
-  @CreatedAtColumn()
-  createdAt: Date;
-
-  @TimeColumn('started_at')
-  startedAt: Date | null;
-
-  @TimeColumn('finished_at')
-  finishedAt: Date | null;
 }

@@ -22,7 +22,7 @@ import { formatError, httpErrorHandler } from './errors';
 import { exportLabelsRoute } from './export.route';
 import { healthRoutes } from './health.route';
 import { keyFromHeaders } from './keys';
-import { oneByKey } from '../services/by-key';
+import { entitiesByIds } from '../services/by-key';
 
 /** What the HTTP layer serves from. */
 export interface HttpDeps {
@@ -57,14 +57,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   httpServer.keepAliveTimeout = 65_000;
   httpServer.headersTimeout = 66_000;
 
-  const datasetsById = async (ids: readonly string[]) => {
-    const rows = await db.ds
-      .getRepository(Dataset)
-      .createQueryBuilder('d')
-      .where('d.id = ANY(:ids)', { ids })
-      .getMany();
-    return oneByKey(ids, rows, (r) => r.id);
-  };
+  const datasetsById = (ids: readonly string[]) => entitiesByIds(db.ds, Dataset, ids);
   const authenticate = async (req: express.Request): Promise<ApiKey> => {
     try {
       return await services.apiKeys.authenticate(keyFromHeaders(req.headers));

@@ -5,7 +5,7 @@ import { Permission } from './permissions';
 import { FeatureBlock } from './features';
 import { DatasetService } from './dataset.service';
 import { isBigintId, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
-import { keysetPage, type Page } from './pagination';
+import { keysetPage, type ListPage } from './pagination';
 import {
   featuresByIds,
   insertImportedItems,
@@ -18,7 +18,7 @@ import { insertImportLabels } from '../db/sql/labels.sql';
 import { predictionsByItemIds, predictionsByModelItem } from '../db/sql/models.sql';
 import { run, type Queryable } from '../db/sql/statement';
 import { lengthProblem } from './validate';
-import { oneByKey, manyByKey } from './by-key';
+import { runOneByKey, runManyByKey } from './by-key';
 
 export interface ImportItemInput {
   externalId: string;
@@ -126,25 +126,21 @@ export function checkImportItems(dataset: Dataset, items: ImportItemInput[]) {
         : block.setFromBase64(index, item.featuresBase64!);
       if (why) problem(hasList ? 'features' : 'featuresBase64', why);
     }
-    if (item.label !== undefined && item.label !== null) {
-      const c = classes.get(item.label);
+    const classOf = (field: 'label' | 'groundTruth', name: string): number | undefined => {
+      const c = classes.get(name);
       if (c === undefined) {
         problem(
-          'label',
-          `${JSON.stringify(item.label)} is not a class of this dataset (${dataset.classes.join(', ')})`,
+          field,
+          `${JSON.stringify(name)} is not a class of this dataset (${dataset.classes.join(', ')})`,
         );
       }
-      classIndex[index] = c;
+      return c;
+    };
+    if (item.label !== undefined && item.label !== null) {
+      classIndex[index] = classOf('label', item.label);
     }
     if (item.groundTruth !== undefined && item.groundTruth !== null) {
-      const c = classes.get(item.groundTruth);
-      if (c === undefined) {
-        problem(
-          'groundTruth',
-          `${JSON.stringify(item.groundTruth)} is not a class of this dataset (${dataset.classes.join(', ')})`,
-        );
-      }
-      truthIndex[index] = c ?? null;
+      truthIndex[index] = classOf('groundTruth', item.groundTruth) ?? null;
     }
   });
   return { block, classIndex, truthIndex, problems };
@@ -225,13 +221,7 @@ export class ItemService {
   }
 
   /** A page of a dataset's items in id order (import order). */
-  async list(
-    key: ApiKey,
-    datasetId: string,
-    filter: ItemFilter,
-    first?: number | null,
-    after?: string | null,
-  ): Promise<Page<ItemRow>> {
+  readonly list: ListPage<ItemFilter, ItemRow> = async (key, datasetId, filter, first, after) => {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
     return keysetPage<ItemRow>(this.ds, {
       ...itemListing(dataset.id, filter),
@@ -239,7 +229,7 @@ export class ItemService {
       first,
       after,
     });
-  }
+  };
 
   /**
    * One item, checked against the key's scope. An item outside a scoped key's datasets reads as
@@ -256,14 +246,12 @@ export class ItemService {
 
   /** Items by id, for DataLoader: rows in the order of `ids`, null where missing. */
   async byIds(ids: readonly string[]): Promise<(ItemRow | null)[]> {
-    const rows = await run<ItemRow>(this.ds, itemsByIds(ids));
-    return oneByKey(ids, rows, (r) => r.id);
+    return runOneByKey(this.ds, ids, itemsByIds(ids), (r: ItemRow) => r.id);
   }
 
   /** Each item's predictions (one per model that scored it), newest model version first. */
   async predictionsByIds(ids: readonly string[]): Promise<PredictionRow[][]> {
-    const rows = await run<PredictionRow>(this.ds, predictionsByItemIds(ids));
-    return manyByKey(ids, rows, (r) => r.itemId);
+    return runManyByKey(this.ds, ids, predictionsByItemIds(ids), (r: PredictionRow) => r.itemId);
   }
 
   /** One model's prediction of each item, keyed `<modelId>:<itemId>`, for DataLoader. */

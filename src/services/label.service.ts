@@ -5,7 +5,7 @@ import { Permission } from './permissions';
 import { DatasetService } from './dataset.service';
 import { isBigintId } from '../db/db-errors';
 import { withIdempotency } from './idempotency';
-import { keysetPage, type Page } from './pagination';
+import { keysetPage, type ListPage } from './pagination';
 import { itemsByIdOrExternalId } from '../db/sql/items.sql';
 import {
   currentLabelsPage,
@@ -20,7 +20,7 @@ import {
 } from '../db/sql/labels.sql';
 import { run } from '../db/sql/statement';
 import { lengthProblem } from './validate';
-import { oneByKey, manyByKey } from './by-key';
+import { runOneByKey, runManyByKey } from './by-key';
 
 export interface LabelItemInput {
   itemId?: string | null;
@@ -207,31 +207,23 @@ export class LabelService {
   }
 
   /** A page of a dataset's labels in the order they were written. */
-  async list(
-    key: ApiKey,
-    datasetId: string,
-    filter: LabelFilter,
-    first?: number | null,
-    after?: string | null,
-  ): Promise<Page<Label>> {
+  readonly list: ListPage<LabelFilter, Label> = async (key, datasetId, filter, first, after) => {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_LABELS);
     const listing = labelListing(dataset.id, {
       ...filter,
       itemIds: filter.itemIds?.filter(isBigintId),
     });
     return keysetPage<Label>(this.ds, { ...listing, kind: 'label', first, after });
-  }
+  };
 
   /** Each item's label (its current label of the highest-ranked source), for DataLoader. */
   async resolvedByItemIds(itemIds: readonly string[]): Promise<(Label | null)[]> {
-    const rows = await run<Label>(this.ds, resolvedLabelsByItemIds(itemIds));
-    return oneByKey(itemIds, rows, (r) => r.itemId);
+    return runOneByKey(this.ds, itemIds, resolvedLabelsByItemIds(itemIds), (r: Label) => r.itemId);
   }
 
   /** Every label each item ever had, newest first, for DataLoader. */
   async historyByItemIds(itemIds: readonly string[]): Promise<Label[][]> {
-    const rows = await run<Label>(this.ds, labelHistoryByItemIds(itemIds));
-    return manyByKey(itemIds, rows, (r) => r.itemId);
+    return runManyByKey(this.ds, itemIds, labelHistoryByItemIds(itemIds), (r: Label) => r.itemId);
   }
 
   async byIds(ids: readonly string[]): Promise<Label[]> {

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import type { ApiKey } from '../entities';
 import { BadUserInputError } from '../errors';
 import { isBigintId } from '../db/db-errors';
 import { isIntIn } from './validate';
@@ -20,6 +21,21 @@ export interface Page<T> {
   /** Counted only if asked for. */
   totalCount: () => Promise<number>;
 }
+
+/**
+ * The API's listing of one dataset's rows, as the services that list implement it: authorised
+ * against `key`, narrowed by `filter`, a page of `first` rows (default {@link DEFAULT_PAGE_SIZE})
+ * after the cursor `after`. Written once so that every listing takes the same arguments.
+ *
+ * @example readonly list: ListPage<ItemFilter, ItemRow> = async (key, datasetId, filter, first, after) => …
+ */
+export type ListPage<F, T> = (
+  key: ApiKey,
+  datasetId: string,
+  filter: F,
+  first?: number | null,
+  after?: string | null,
+) => Promise<Page<T>>;
 
 /** Cursors are opaque to clients: base64url of `<kind>:<id>`. */
 export function encodeCursor(kind: string, id: string): string {

@@ -9,7 +9,7 @@ import { openQueryCount, queriesByIds, queuePage, type QueuePosition } from '../
 import { run } from '../db/sql/statement';
 import { answersByQueryIds, progressByQueryIds } from '../db/sql/slots.sql';
 import * as budget from './budget';
-import { manyByKey } from './by-key';
+import { runManyByKey } from './by-key';
 
 /** A query row as the queue lists it, with the model whose prediction is its pre-label. */
 export interface QueueQuery extends LabelQuery {
@@ -99,9 +99,8 @@ export class QueueListingService {
 
   /** Each query's answers so far, for DataLoader. */
   async answersByQueryIds(queryIds: readonly string[]): Promise<QueryAnswer[][]> {
-    const s = answersByQueryIds(queryIds);
-    const rows: QueryAnswer[] = await run(this.ds, s);
-    return manyByKey(queryIds, rows, (r) => r.queryId);
+    const answers = answersByQueryIds(queryIds);
+    return runManyByKey(this.ds, queryIds, answers, (r: QueryAnswer) => r.queryId);
   }
 
   /** Live claims and answers of each query, for DataLoader. */

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { ApiKey, LabelQuery, Model, Round, RoundStatus } from '../entities';
 import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '../errors';
@@ -11,9 +10,10 @@ import { isUuid } from '../db/db-errors';
 import type { EventBus } from './event-bus';
 import { answers, lockBudget, requireRemaining } from './budget';
 import { closeRound } from './round-lifecycle';
+import { requireInt, requireSeed } from './validate';
 import { lockRoundStatus } from '../db/sql/rounds.sql';
 import { run } from '../db/sql/statement';
-import { oneByKey, manyByKey } from './by-key';
+import { entitiesByIds, manyByKey } from './by-key';
 
 export interface StartRoundInput {
   datasetId: string;
@@ -67,16 +67,9 @@ export class RoundService {
         candidate.needs.forEach((n) => needs.add(n));
       }
     }
-    if (!Number.isInteger(input.size) || input.size < 1 || input.size > MAX_ROUND_SIZE) {
-      throw new BadUserInputError(
-        `size must be an integer from 1 to ${MAX_ROUND_SIZE}; got ${input.size}.`,
-      );
-    }
+    requireInt(input.size, 'size', { min: 1, max: MAX_ROUND_SIZE });
     const models = await this.checkModels(dataset.id, input.modelIds ?? [], needs, strategy.code);
-    const seed = input.seed ?? crypto.randomInt(0, 2 ** 31 - 1);
-    if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1) {
-      throw new BadUserInputError(`seed must be an integer from 0 to ${2 ** 31 - 1}; got ${seed}.`);
-    }
+    const seed = requireSeed(input.seed);
     const jobs = this.jobs;
     const round = await this.ds.transaction(async (m) => {
       const budget = await lockBudget(m, dataset.id);
@@ -207,12 +200,7 @@ export class RoundService {
 
   /** Rounds by id, for DataLoader. */
   async byIds(ids: readonly string[]): Promise<(Round | null)[]> {
-    const rows = await this.ds
-      .getRepository(Round)
-      .createQueryBuilder('r')
-      .where('r.id = ANY(:ids)', { ids })
-      .getMany();
-    return oneByKey(ids, rows, (r) => r.id);
+    return entitiesByIds(this.ds, Round, ids);
   }
 
   /** A round's queries by rank, for DataLoader. */

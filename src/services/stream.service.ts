@@ -26,7 +26,7 @@ import {
   type ImportItemInput,
 } from './item.service';
 import { writeCurrentLabels } from './label.service';
-import { Conditions, keysetPage, type Page } from './pagination';
+import { Conditions, keysetPage, type ListPage } from './pagination';
 import { lockBudget } from './budget';
 import { openQueryBatch } from './round-lifecycle';
 import * as streamsSql from '../db/sql/streams.sql';
@@ -392,13 +392,13 @@ export class StreamService {
   }
 
   /** A page of a dataset's decisions in the order they were made. */
-  async decisions(
-    key: ApiKey,
-    datasetId: string,
-    filter: StreamDecisionFilter,
-    first?: number | null,
-    after?: string | null,
-  ): Promise<Page<StreamDecisionRow>> {
+  readonly decisions: ListPage<StreamDecisionFilter, StreamDecisionRow> = async (
+    key,
+    datasetId,
+    filter,
+    first,
+    after,
+  ) => {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
     const where = new Conditions().add((p) => `dataset_id = ${p}`, dataset.id);
     if (filter.stream !== undefined && filter.stream !== null) {
@@ -417,7 +417,7 @@ export class StreamService {
       first,
       after,
     });
-  }
+  };
 
   /** A dataset's streams, by name. */
   async streams(key: ApiKey, datasetId: string): Promise<StreamRow[]> {

@@ -92,6 +92,11 @@ export async function enqueueTask(
   return saved;
 }
 
+/** What a key needs to start or read tasks of `kind`: training manages models, the rest rounds. */
+function taskPermission(kind: TaskKind): Permission {
+  return kind === TaskKind.TRAIN ? Permission.MANAGE_MODELS : Permission.MANAGE_ROUNDS;
+}
+
 /**
  * Training and simulation tasks: validated up front (nothing is created when anything is wrong),
  * then run as jobs by {@link TaskRunner}.
@@ -107,11 +112,7 @@ export class TaskService {
   ) {}
 
   async trainModel(key: ApiKey, input: TrainModelInput): Promise<Task> {
-    const dataset = await this.datasets.getAuthorized(
-      key,
-      input.datasetId,
-      Permission.MANAGE_MODELS,
-    );
+    const dataset = await this.datasetFor(key, input.datasetId, TaskKind.TRAIN);
     this.trainers.get(input.trainer);
     const options = this.trainers.params(input.trainer, input.options ?? {});
     const name = requireLength((input.name ?? input.trainer).trim(), 'name');
@@ -137,11 +138,7 @@ export class TaskService {
   }
 
   async simulate(key: ApiKey, input: SimulateInput): Promise<Task> {
-    const dataset = await this.datasets.getAuthorized(
-      key,
-      input.datasetId,
-      Permission.MANAGE_ROUNDS,
-    );
+    const dataset = await this.datasetFor(key, input.datasetId, TaskKind.SIMULATE);
     const checks = new InputChecks();
     if (
       input.strategies.length === 0 ||
@@ -198,6 +195,11 @@ export class TaskService {
     return this.create(dataset, TaskKind.SIMULATE, params, key);
   }
 
+  /** The dataset `datasetId`, once `key` may work with its tasks of `kind`. */
+  private datasetFor(key: ApiKey, datasetId: string, kind: TaskKind): Promise<Dataset> {
+    return this.datasets.getAuthorized(key, datasetId, taskPermission(kind));
+  }
+
   private async create(
     dataset: Dataset,
     kind: TaskKind,
@@ -215,18 +217,12 @@ export class TaskService {
     const task = isUuid(id) ? await this.ds.getRepository(Task).findOneBy({ id, kind }) : null;
     const entity = kind === TaskKind.TRAIN ? 'TrainingRun' : 'Simulation';
     if (!task) throw new NotFoundError(entity, id);
-    const permission =
-      kind === TaskKind.TRAIN ? Permission.MANAGE_MODELS : Permission.MANAGE_ROUNDS;
-    authorizeRow(key, permission, task.datasetId, entity, id);
+    authorizeRow(key, taskPermission(kind), task.datasetId, entity, id);
     return task;
   }
 
   async list(key: ApiKey, datasetId: string, kind: TaskKind): Promise<Task[]> {
-    const dataset = await this.datasets.getAuthorized(
-      key,
-      datasetId,
-      kind === TaskKind.TRAIN ? Permission.MANAGE_MODELS : Permission.MANAGE_ROUNDS,
-    );
+    const dataset = await this.datasetFor(key, datasetId, kind);
     return this.ds
       .getRepository(Task)
       .find({ where: { datasetId: dataset.id, kind }, order: { createdAt: 'DESC' } });

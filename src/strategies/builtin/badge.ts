@@ -1,6 +1,6 @@
 import { argmax, dot, squaredNorm } from '../math';
 import type { BatchStrategy, Pick } from '../types';
-import { embeddingsOf, probabilitiesOf } from './shared';
+import { batchCount, embeddingsOf, marginCandidates, probabilitiesOf } from './shared';
 
 /** Parameters of {@link badge}. */
 export interface BadgeParams {
@@ -41,24 +41,13 @@ export const badge: BatchStrategy<BadgeParams> = {
   description:
     'BADGE: k-means++ seeding over gradient embeddings, so the batch is both uncertain (large gradients) and diverse. See Ash et al., "Deep Batch Active Learning by Diverse, Uncertain Gradient Lower Bounds", ICLR 2020.',
   needs: ['PROBABILITIES', 'EMBEDDINGS'],
-  paramsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      candidatePool: {
-        type: 'integer',
-        minimum: 0,
-        maximum: 10000000,
-        default: 5000,
-        description: 'How many items with the smallest margins are considered; 0: the whole pool.',
-      },
-    },
-  },
-  candidatePool: (params) =>
-    params.candidatePool > 0 ? { strategy: 'margin', size: params.candidatePool } : null,
+  ...marginCandidates(
+    5000,
+    'How many items with the smallest margins are considered; 0: the whole pool.',
+  ),
   select({ size, pool, random }) {
     const rows = pool.rows;
-    const count = Math.max(0, Math.min(size, rows));
+    const count = batchCount(size, pool);
     if (count === 0) return [];
     const p = probabilitiesOf(pool, 'badge');
     const k = pool.classCount;

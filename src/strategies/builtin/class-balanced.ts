@@ -1,6 +1,6 @@
 import { argmax, sortByScore } from '../math';
-import type { BatchStrategy, Pick } from '../types';
-import { probabilitiesOf } from './shared';
+import type { BatchStrategy } from '../types';
+import { batchCount, candidatePoolSchema, narrowTo, probabilitiesOf, roundRobin } from './shared';
 import { UNCERTAINTY_CODES, type UncertaintyCode, uncertaintyScores } from './uncertainty';
 
 /** Parameters of {@link classBalanced}. */
@@ -37,21 +37,16 @@ export const classBalanced: BatchStrategy<ClassBalancedParams> = {
         default: 'margin',
         description: 'The uncertainty score that ranks the items of each predicted class.',
       },
-      candidatePool: {
-        type: 'integer',
-        minimum: 0,
-        maximum: 10000000,
-        default: 5000,
-        description:
-          'How many of the most uncertain items (by score) are considered; 0: the whole pool. Keep it well above size x classes so that rare classes have candidates.',
-      },
+      candidatePool: candidatePoolSchema(
+        5000,
+        'How many of the most uncertain items (by score) are considered; 0: the whole pool. Keep it well above size x classes so that rare classes have candidates.',
+      ),
     },
   },
-  candidatePool: (params) =>
-    params.candidatePool > 0 ? { strategy: params.score, size: params.candidatePool } : null,
+  candidatePool: (params) => narrowTo(params.score, params.candidatePool),
   select({ size, pool, params }) {
     const rows = pool.rows;
-    const count = Math.max(0, Math.min(size, rows));
+    const count = batchCount(size, pool);
     if (count === 0) return [];
     const p = probabilitiesOf(pool, 'class-balanced');
     const k = pool.classCount;
@@ -61,20 +56,15 @@ export const classBalanced: BatchStrategy<ClassBalancedParams> = {
     for (let r = 0; r < rows; r++) byClass[argmax(p, r * k, k)].push(r);
     for (const members of byClass) sortByScore(scores, members);
 
-    const next = new Int32Array(k);
-    const picks: Pick[] = [];
-    while (picks.length < count) {
-      for (let c = 0; c < k && picks.length < count; c++) {
-        const members = byClass[c];
-        if (next[c] === members.length) continue;
-        const index = members[next[c]++];
-        picks.push({
-          index,
-          score: scores[index],
-          reason: { score: scores[index], predictedClass: c },
-        });
-      }
-    }
-    return picks;
+    return roundRobin(
+      byClass,
+      byClass.map((_, c) => c),
+      count,
+      (index, c) => ({
+        index,
+        score: scores[index],
+        reason: { score: scores[index], predictedClass: c },
+      }),
+    );
   },
 };

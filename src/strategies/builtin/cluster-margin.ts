@@ -1,7 +1,7 @@
 import { sortByScore, topK } from '../math';
-import type { BatchStrategy, Pick } from '../types';
+import type { BatchStrategy } from '../types';
 import { averageLinkage } from './clustering';
-import { embeddingsOf, probabilitiesOf } from './shared';
+import { batchCount, embeddingsOf, probabilitiesOf, roundRobin } from './shared';
 import { uncertaintyScores } from './uncertainty';
 
 /** Parameters of {@link clusterMargin}. */
@@ -58,7 +58,7 @@ export const clusterMargin: BatchStrategy<ClusterMarginParams> = {
   candidatePool: (params) => ({ strategy: 'margin', size: params.candidatePool }),
   select({ size, pool, params }) {
     const rows = pool.rows;
-    const count = Math.max(0, Math.min(size, rows));
+    const count = batchCount(size, pool);
     if (count === 0) return [];
     probabilitiesOf(pool, 'cluster-margin');
     const { embeddings, dim } = embeddingsOf(pool, 'cluster-margin');
@@ -83,21 +83,10 @@ export const clusterMargin: BatchStrategy<ClusterMarginParams> = {
       .map((_, c) => c)
       .sort((x, y) => clusters[x].length - clusters[y].length || x - y);
 
-    const next = new Int32Array(clusters.length);
-    const picks: Pick[] = [];
-    while (picks.length < count) {
-      for (const c of order) {
-        if (picks.length === count) break;
-        const members = clusters[c];
-        if (next[c] === members.length) continue;
-        const index = members[next[c]++];
-        picks.push({
-          index,
-          score: scores[index],
-          reason: { margin: 0 - scores[index], cluster: c },
-        });
-      }
-    }
-    return picks;
+    return roundRobin(clusters, order, count, (index, c) => ({
+      index,
+      score: scores[index],
+      reason: { margin: 0 - scores[index], cluster: c },
+    }));
   },
 };

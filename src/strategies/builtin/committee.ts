@@ -1,5 +1,5 @@
 import { argmax, entropy } from '../math';
-import type { PointwiseStrategy, ScoredRows } from '../types';
+import type { PointwiseStrategy } from '../types';
 import { committeeOf, NO_PARAMS_SCHEMA, type NoParams } from './shared';
 
 /*
@@ -35,34 +35,60 @@ function voteEntropyOf(
   return entropy(votes, 0, classCount);
 }
 
+/** `committee`'s score of `row`, with `scratch` (length classCount) to work in. */
+type CommitteeScore = (
+  committee: Float32Array[],
+  row: number,
+  classCount: number,
+  scratch: Float64Array,
+) => number;
+
+/**
+ * A pointwise strategy that scores each row by `scoreOf` over the committee's probabilities
+ * (one scratch array for all rows: no allocation per row), and explains a row with `reason`.
+ */
+function committeeStrategy(
+  code: string,
+  description: string,
+  scoreOf: CommitteeScore,
+  reason: (committee: Float32Array[], row: number, classCount: number) => Record<string, number>,
+): PointwiseStrategy<NoParams> {
+  return {
+    code,
+    kind: 'pointwise',
+    description,
+    needs: ['COMMITTEE'],
+    paramsSchema: NO_PARAMS_SCHEMA,
+    score(pool, _params, out) {
+      const committee = committeeOf(pool, code);
+      const scratch = new Float64Array(pool.classCount);
+      for (let row = 0; row < pool.rows; row++) {
+        out[row] = scoreOf(committee, row, pool.classCount, scratch);
+      }
+    },
+    reason(pool, row) {
+      return reason(committeeOf(pool, code), row, pool.classCount);
+    },
+  };
+}
+
 /** Vote entropy: the entropy of the committee's hard-vote distribution. */
-export const voteEntropy: PointwiseStrategy<NoParams> = {
-  code: 'vote-entropy',
-  kind: 'pointwise',
-  description:
-    'Vote entropy (query by committee): prefers items the committee\'s hard votes split over most evenly (entropy of the vote distribution, in nats). See Dagan & Engelson, "Committee-Based Sampling for Training Probabilistic Classifiers", 1995.',
-  needs: ['COMMITTEE'],
-  paramsSchema: NO_PARAMS_SCHEMA,
-  score(pool, _params, out) {
-    const committee = committeeOf(pool, 'vote-entropy');
-    const votes = new Float64Array(pool.classCount);
-    for (let row = 0; row < pool.rows; row++) {
-      out[row] = voteEntropyOf(committee, row, pool.classCount, votes);
-    }
-  },
-  reason(pool, row) {
-    const committee = committeeOf(pool, 'vote-entropy');
-    const votes = new Float64Array(pool.classCount);
-    countVotes(committee, row, pool.classCount, votes);
+export const voteEntropy = committeeStrategy(
+  'vote-entropy',
+  'Vote entropy (query by committee): prefers items the committee\'s hard votes split over most evenly (entropy of the vote distribution, in nats). See Dagan & Engelson, "Committee-Based Sampling for Training Probabilistic Classifiers", 1995.',
+  voteEntropyOf,
+  (committee, row, classCount) => {
+    const votes = new Float64Array(classCount);
+    countVotes(committee, row, classCount, votes);
     const topClass = argmax(votes);
     const votesForTop = votes[topClass];
     return {
-      voteEntropy: voteEntropyOf(committee, row, pool.classCount, votes),
+      voteEntropy: voteEntropyOf(committee, row, classCount, votes),
       votesForTop,
       topClass,
     };
   },
-};
+);
 
 /**
  * Mean over members of KL(member || consensus) in nats, the consensus being the members' mean
@@ -95,22 +121,11 @@ function meanKlOf(
 }
 
 /** KL to the consensus: the committee members' mean divergence from their average. */
-export const klConsensus: PointwiseStrategy<NoParams> = {
-  code: 'kl-consensus',
-  kind: 'pointwise',
-  description:
-    'KL divergence to the consensus (query by committee): prefers items where the members\' distributions diverge most, on average, from their mean (in nats). See McCallum & Nigam, "Employing EM and Pool-Based Active Learning for Text Classification", 1998.',
-  needs: ['COMMITTEE'],
-  paramsSchema: NO_PARAMS_SCHEMA,
-  score(pool: ScoredRows, _params, out) {
-    const committee = committeeOf(pool, 'kl-consensus');
-    const consensus = new Float64Array(pool.classCount);
-    for (let row = 0; row < pool.rows; row++) {
-      out[row] = meanKlOf(committee, row, pool.classCount, consensus);
-    }
-  },
-  reason(pool, row) {
-    const committee = committeeOf(pool, 'kl-consensus');
-    return { meanKl: meanKlOf(committee, row, pool.classCount, new Float64Array(pool.classCount)) };
-  },
-};
+export const klConsensus = committeeStrategy(
+  'kl-consensus',
+  'KL divergence to the consensus (query by committee): prefers items where the members\' distributions diverge most, on average, from their mean (in nats). See McCallum & Nigam, "Employing EM and Pool-Based Active Learning for Text Classification", 1998.',
+  meanKlOf,
+  (committee, row, classCount) => ({
+    meanKl: meanKlOf(committee, row, classCount, new Float64Array(classCount)),
+  }),
+);

@@ -1,6 +1,6 @@
 import { squaredDistance } from '../math';
 import type { BatchStrategy, Pick } from '../types';
-import { embeddingsOf } from './shared';
+import { batchCount, embeddingsOf, marginCandidates } from './shared';
 
 /** Parameters of {@link kCenter}. */
 export interface KCenterParams {
@@ -65,25 +65,13 @@ export const kCenter: BatchStrategy<KCenterParams> = {
   description:
     'K-center greedy (core-set): picks, one at a time, the item farthest in embedding space from every labelled and already picked item, so the batch covers the pool. See Sener & Savarese, "Active Learning for Convolutional Neural Networks: A Core-Set Approach", ICLR 2018.',
   needs: ['EMBEDDINGS'],
-  paramsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      candidatePool: {
-        type: 'integer',
-        minimum: 0,
-        maximum: 10000000,
-        default: 0,
-        description:
-          'When > 0, only this many items with the smallest margins are considered (needs probabilities). 0: the whole pool.',
-      },
-    },
-  },
-  candidatePool: (params) =>
-    params.candidatePool > 0 ? { strategy: 'margin', size: params.candidatePool } : null,
+  ...marginCandidates(
+    0,
+    'When > 0, only this many items with the smallest margins are considered (needs probabilities). 0: the whole pool.',
+  ),
   select({ size, pool, labelled }) {
     const rows = pool.rows;
-    const count = Math.max(0, Math.min(size, rows));
+    const count = batchCount(size, pool);
     if (count === 0) return [];
     const { embeddings, dim } = embeddingsOf(pool, 'k-center');
     const fixed = labelled?.rows ?? 0;

@@ -59,66 +59,58 @@ export function uncertaintyScores(
   return out;
 }
 
+/**
+ * A pointwise strategy that scores each row by `code` of the first model's probabilities, and
+ * explains a row with `reason(p, offset, classCount)` of the row starting at `offset`.
+ */
+function uncertaintyStrategy(
+  code: UncertaintyCode,
+  description: string,
+  reason: (p: Float32Array, offset: number, classCount: number) => Record<string, number>,
+): PointwiseStrategy<NoParams> {
+  return {
+    code,
+    kind: 'pointwise',
+    description,
+    needs: ['PROBABILITIES'],
+    paramsSchema: NO_PARAMS_SCHEMA,
+    score(pool, _params, out) {
+      uncertaintyScores(code, pool, out);
+    },
+    reason(pool, row) {
+      const k = pool.classCount;
+      return reason(probabilitiesOf(pool, code), row * k, k);
+    },
+  };
+}
+
 /** Least confidence: score = 1 - max p; ties go to the lower row index. */
-export const leastConfidence: PointwiseStrategy<NoParams> = {
-  code: 'least-confidence',
-  kind: 'pointwise',
-  description:
-    'Least confidence: prefers items whose most probable class has the lowest probability (score = 1 - max p). See Settles, "Active Learning Literature Survey", 2009.',
-  needs: ['PROBABILITIES'],
-  paramsSchema: NO_PARAMS_SCHEMA,
-  score(pool, _params, out) {
-    uncertaintyScores('least-confidence', pool, out);
-  },
-  reason(pool, row) {
-    const p = probabilitiesOf(pool, 'least-confidence');
-    const offset = row * pool.classCount;
-    const predictedClass = argmax(p, offset, pool.classCount);
+export const leastConfidence = uncertaintyStrategy(
+  'least-confidence',
+  'Least confidence: prefers items whose most probable class has the lowest probability (score = 1 - max p). See Settles, "Active Learning Literature Survey", 2009.',
+  (p, offset, k) => {
+    const predictedClass = argmax(p, offset, k);
     return { confidence: p[offset + predictedClass], predictedClass };
   },
-};
+);
 
 /**
  * Margin: score = -(p1 - p2); ties go to the lower row index. The reason's `secondClass` is -1
  * for a single-class model (whose margin is 1).
  */
-export const margin: PointwiseStrategy<NoParams> = {
-  code: 'margin',
-  kind: 'pointwise',
-  description:
-    'Margin: prefers items whose two most probable classes are closest (score = -(p1 - p2)). See Scheffer, Decomain & Wrobel, "Active Hidden Markov Models for Information Extraction", 2001.',
-  needs: ['PROBABILITIES'],
-  paramsSchema: NO_PARAMS_SCHEMA,
-  score(pool, _params, out) {
-    uncertaintyScores('margin', pool, out);
-  },
-  reason(pool, row) {
-    const p = probabilitiesOf(pool, 'margin');
-    const k = pool.classCount;
-    const offset = row * k;
+export const margin = uncertaintyStrategy(
+  'margin',
+  'Margin: prefers items whose two most probable classes are closest (score = -(p1 - p2)). See Scheffer, Decomain & Wrobel, "Active Hidden Markov Models for Information Extraction", 2001.',
+  (p, offset, k) => {
     const predictedClass = argmax(p, offset, k);
     const secondClass = argmaxExcept(p, offset, k, predictedClass);
     return { margin: marginOf(p, offset, k), predictedClass, secondClass };
   },
-};
+);
 
 /** Entropy: score = -sum p ln p (nats, 0 ln 0 = 0); ties go to the lower row index. */
-export const entropyStrategy: PointwiseStrategy<NoParams> = {
-  code: 'entropy',
-  kind: 'pointwise',
-  description:
-    'Entropy: prefers items whose predicted distribution has the highest Shannon entropy (in nats). See Settles, "Active Learning Literature Survey", 2009.',
-  needs: ['PROBABILITIES'],
-  paramsSchema: NO_PARAMS_SCHEMA,
-  score(pool, _params, out) {
-    uncertaintyScores('entropy', pool, out);
-  },
-  reason(pool, row) {
-    const p = probabilitiesOf(pool, 'entropy');
-    const offset = row * pool.classCount;
-    return {
-      entropy: entropy(p, offset, pool.classCount),
-      predictedClass: argmax(p, offset, pool.classCount),
-    };
-  },
-};
+export const entropyStrategy = uncertaintyStrategy(
+  'entropy',
+  'Entropy: prefers items whose predicted distribution has the highest Shannon entropy (in nats). See Settles, "Active Learning Literature Survey", 2009.',
+  (p, offset, k) => ({ entropy: entropy(p, offset, k), predictedClass: argmax(p, offset, k) }),
+);

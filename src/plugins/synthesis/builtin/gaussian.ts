@@ -1,6 +1,6 @@
 import { standardNormal } from '../../../ml/distributions';
 import type { LabelledVectors, SynthesisMethod, SyntheticVector } from '../types';
-import { CLASSES_PROPERTY, baseRows, missingClass, rowsByClass, selectedClasses } from './shared';
+import { baseRows, missingClass, rowsByClass, selectedClasses, withClassesParam } from './shared';
 
 /** Parameters of {@link gaussian}. */
 export interface GaussianParams {
@@ -37,21 +37,16 @@ export const gaussian: SynthesisMethod<GaussianParams> = {
   code: 'gaussian',
   description:
     'Gaussian noise: a labelled item plus normal noise whose standard deviation per feature is a share (sigma) of that feature’s standard deviation over the labelled set.',
-  paramsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      sigma: {
-        type: 'number',
-        exclusiveMinimum: 0,
-        maximum: 10,
-        default: 0.1,
-        description:
-          'Noise standard deviation per feature, as a share of the feature’s standard deviation over the labelled set.',
-      },
-      classes: CLASSES_PROPERTY,
+  paramsSchema: withClassesParam({
+    sigma: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 10,
+      default: 0.1,
+      description:
+        'Noise standard deviation per feature, as a share of the feature’s standard deviation over the labelled set.',
     },
-  },
+  }),
   checkInput(labelled, params) {
     if (labelled.rows < 2) {
       return `gaussian scales its noise by the spread of the labelled set, which needs at least 2 labelled items; there ${labelled.rows === 1 ? 'is 1' : `are ${labelled.rows}`}.`;

@@ -2,13 +2,14 @@ import { betaVariate } from '../../../ml/distributions';
 import { randomInt } from '../../../strategies/math';
 import type { SynthesisMethod, SyntheticVector } from '../types';
 import {
-  CLASSES_PROPERTY,
   baseRows,
   describeCounts,
+  eligibleRows,
   interpolate,
   missingClass,
   rowsByClass,
   selectedClasses,
+  withClassesParam,
 } from './shared';
 
 /** Parameters of {@link mixup}. */
@@ -30,20 +31,15 @@ export const mixup: SynthesisMethod<MixupParams> = {
   code: 'mixup',
   description:
     'mixup: a convex combination λ·a + (1 − λ)·b of two labelled items of different classes, λ ~ Beta(α, α) (Zhang et al., "mixup: Beyond Empirical Risk Minimization", ICLR, 2018).',
-  paramsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      alpha: {
-        type: 'number',
-        exclusiveMinimum: 0,
-        maximum: 100,
-        default: 1,
-        description: 'λ ~ Beta(alpha, alpha): 1 draws λ uniformly; below 1 favours λ near 0 or 1.',
-      },
-      classes: CLASSES_PROPERTY,
+  paramsSchema: withClassesParam({
+    alpha: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 100,
+      default: 1,
+      description: 'λ ~ Beta(alpha, alpha): 1 draws λ uniformly; below 1 favours λ near 0 or 1.',
     },
-  },
+  }),
   checkInput(labelled, params) {
     const byClass = rowsByClass(labelled);
     const missing = missingClass(byClass, params.classes);
@@ -56,8 +52,7 @@ export const mixup: SynthesisMethod<MixupParams> = {
   },
   synthesize({ labelled, count, params, random }) {
     const byClass = rowsByClass(labelled);
-    const eligible = selectedClasses(byClass, params.classes).flatMap((c) => byClass.get(c) ?? []);
-    eligible.sort((a, b) => a - b);
+    const eligible = eligibleRows(byClass, params.classes);
     return baseRows(eligible, count, random).map((a): SyntheticVector => {
       const classA = labelled.classes[a];
       const others = eligible.length - (byClass.get(classA) as number[]).length;

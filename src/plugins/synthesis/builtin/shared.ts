@@ -11,6 +11,18 @@ export const CLASSES_PROPERTY = {
   description: 'Synthesise from items of these classes only; empty: every class.',
 };
 
+/**
+ * The `paramsSchema` of a built-in method: its own `properties`, then the `classes` parameter
+ * every built-in method takes ({@link CLASSES_PROPERTY}).
+ */
+export function withClassesParam(properties: Record<string, unknown>): Record<string, unknown> {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: { ...properties, classes: CLASSES_PROPERTY },
+  };
+}
+
 /** Labelled rows per class index, each list in ascending row order. */
 export function rowsByClass(labelled: LabelledVectors): Map<number, number[]> {
   const byClass = new Map<number, number[]>();
@@ -45,6 +57,23 @@ export function missingClass(
 /** The classes to work on: `classes`, or all labelled classes when it is empty; ascending. */
 export function selectedClasses(byClass: Map<number, number[]>, classes: number[]): number[] {
   return (classes.length > 0 ? [...classes] : [...byClass.keys()]).sort((a, b) => a - b);
+}
+
+/**
+ * The rows to synthesise from, ascending: those of the selected classes (see
+ * {@link selectedClasses}) that have at least `minPerClass` labelled rows.
+ */
+export function eligibleRows(
+  byClass: Map<number, number[]>,
+  classes: number[],
+  minPerClass = 1,
+): number[] {
+  return selectedClasses(byClass, classes)
+    .flatMap((c) => {
+      const rows = byClass.get(c) ?? [];
+      return rows.length >= minPerClass ? rows : [];
+    })
+    .sort((a, b) => a - b);
 }
 
 /** `count` base rows: successive random permutations of `rows`. */

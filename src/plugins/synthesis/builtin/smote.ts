@@ -1,13 +1,13 @@
 import { randomInt, squaredDistance, topK } from '../../../strategies/math';
 import type { SynthesisMethod, SyntheticVector } from '../types';
 import {
-  CLASSES_PROPERTY,
   baseRows,
   describeCounts,
+  eligibleRows,
   interpolate,
   missingClass,
   rowsByClass,
-  selectedClasses,
+  withClassesParam,
 } from './shared';
 
 /** Parameters of {@link smote}. */
@@ -30,20 +30,15 @@ export const smote: SynthesisMethod<SmoteParams> = {
   code: 'smote',
   description:
     'SMOTE: interpolates between a labelled item and one of its k nearest neighbours of the same class (Chawla et al., "SMOTE: Synthetic Minority Over-sampling Technique", JAIR, 2002).',
-  paramsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      k: {
-        type: 'integer',
-        minimum: 1,
-        maximum: 100,
-        default: 5,
-        description: 'How many nearest same-class neighbours to choose from.',
-      },
-      classes: CLASSES_PROPERTY,
+  paramsSchema: withClassesParam({
+    k: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 100,
+      default: 5,
+      description: 'How many nearest same-class neighbours to choose from.',
     },
-  },
+  }),
   checkInput(labelled, params) {
     const byClass = rowsByClass(labelled);
     const missing = missingClass(byClass, params.classes);
@@ -59,11 +54,7 @@ export const smote: SynthesisMethod<SmoteParams> = {
   },
   synthesize({ labelled, count, params, random }) {
     const byClass = rowsByClass(labelled);
-    const eligible = selectedClasses(byClass, params.classes).flatMap((c) => {
-      const rows = byClass.get(c) ?? [];
-      return rows.length >= 2 ? rows : [];
-    });
-    eligible.sort((a, b) => a - b);
+    const eligible = eligibleRows(byClass, params.classes, 2);
     const neighbours = new Map<number, number[]>();
     const neighboursOf = (row: number): number[] => {
       let found = neighbours.get(row);
