@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { QuarryConfig } from '../config';
 import type { Database } from '../db/database';
@@ -26,6 +25,7 @@ import * as runSql from '../db/sql/auto-label.sql';
 import { run } from '../db/sql/statement';
 import { RoundStatus } from '../entities';
 import { enqueueTask } from './task.service';
+import { intProblem, randomSeed, SEED_RANGE } from './validate';
 import {
   MIN_VALIDATION_LABELS,
   ThresholdSource,
@@ -38,9 +38,6 @@ import {
 } from './auto-label.types';
 
 export * from './auto-label.types';
-
-/** Most seeds a caller may give. */
-const MAX_SEED = 2 ** 31 - 1;
 
 /**
  * Auto-labelling with audit: validated up front (nothing is created when anything is wrong; a
@@ -92,10 +89,9 @@ export class AutoLabelService {
     if (!(input.auditRate >= 0 && input.auditRate <= 1)) {
       problems.push({ field: 'auditRate', message: `must be from 0 to 1; got ${input.auditRate}` });
     }
-    const seed = input.seed ?? crypto.randomInt(0, MAX_SEED);
-    if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
-      problems.push({ field: 'seed', message: `must be an integer from 0 to ${MAX_SEED}` });
-    }
+    const seed = input.seed ?? randomSeed();
+    const seedProblem = intProblem(seed, SEED_RANGE);
+    if (seedProblem) problems.push({ field: 'seed', message: seedProblem });
     const model = isUuid(input.modelId)
       ? await this.ds
           .getRepository(Model)

@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { ApiKey, ApiKeyRole, Dataset, LabelQueryStatus } from '../entities';
 import { BadUserInputError, ConflictError, ForbiddenError } from '../errors';
 import * as budget from './budget';
+import { requireInt } from './validate';
 import { authorize, Permission } from './permissions';
 import type { EventBus } from './event-bus';
 import { QueueEventKind } from './event-bus';
@@ -71,11 +72,7 @@ export class ClaimService {
     annotatorId?: string | null,
   ): Promise<Claim[]> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.ANNOTATE);
-    if (!Number.isInteger(count) || count < 1 || count > MAX_CLAIM_COUNT) {
-      throw new BadUserInputError(
-        `count must be an integer from 1 to ${MAX_CLAIM_COUNT}; got ${count}.`,
-      );
-    }
+    requireInt(count, 'count', { min: 1, max: MAX_CLAIM_COUNT });
     checkLease(leaseSeconds);
     const annotator = annotatorOf(key, annotatorId);
     // A query needs at most k answers (the dataset's annotationsPerItem when it opened).
@@ -257,15 +254,7 @@ export class ClaimService {
 }
 
 function checkLease(leaseSeconds: number): void {
-  if (
-    !Number.isInteger(leaseSeconds) ||
-    leaseSeconds < MIN_LEASE_SECONDS ||
-    leaseSeconds > MAX_LEASE_SECONDS
-  ) {
-    throw new BadUserInputError(
-      `leaseSeconds must be an integer from ${MIN_LEASE_SECONDS} to ${MAX_LEASE_SECONDS}; got ${leaseSeconds}.`,
-    );
-  }
+  requireInt(leaseSeconds, 'leaseSeconds', { min: MIN_LEASE_SECONDS, max: MAX_LEASE_SECONDS });
 }
 
 /**

@@ -1,12 +1,12 @@
 import crypto from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { ApiKey, Dataset, Item, ItemOrigin, QueryMechanism, Round } from '../entities';
-import { BadUserInputError } from '../errors';
 import { Permission } from './permissions';
 import type { EventBus } from './event-bus';
 import { mulberry32, samplePermutation, seedFrom } from '../strategies/math';
 import type { SynthesisMethodRegistry } from '../plugins/synthesis/registry';
-import { MAX_SYNTHESIS_COUNT, synthesize } from './synthesize';
+import { MAX_SYNTHESIS_COUNT, MORE_IN_SEVERAL, synthesize } from './synthesize';
+import { requireInt, requireSeed } from './validate';
 import type { LabelledVectors } from '../plugins/synthesis/types';
 import { DatasetService } from './dataset.service';
 import { personLabelledPool } from '../db/sql/labels.sql';
@@ -80,21 +80,10 @@ export class SynthesisService {
       input.datasetId,
       Permission.MANAGE_ROUNDS,
     );
-    const seed = input.seed ?? crypto.randomInt(0, 2 ** 31 - 1);
-    if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1) {
-      throw new BadUserInputError(
-        `seed must be an integer from 0 to ${2 ** 31 - 1}; got ${seed}.`,
-        [{ field: 'seed', message: `must be an integer from 0 to ${2 ** 31 - 1}` }],
-      );
-    }
+    const seed = requireSeed(input.seed);
     // Method, count and params first: cheap, and a bad request should not read the labelled set.
     this.registry.get(input.method);
-    if (!Number.isInteger(input.count) || input.count < 1 || input.count > this.maxCount) {
-      throw new BadUserInputError(
-        `count must be an integer from 1 to ${this.maxCount}; got ${input.count}.${input.count > this.maxCount ? ' Ask for more in several requests.' : ''}`,
-        [{ field: 'count', message: `must be an integer from 1 to ${this.maxCount}` }],
-      );
-    }
+    requireInt(input.count, 'count', { min: 1, max: this.maxCount }, { overMax: MORE_IN_SEVERAL });
     this.registry.params(input.method, input.params);
 
     const labelled = await this.labelledSet(dataset, seed);

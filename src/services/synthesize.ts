@@ -6,11 +6,15 @@
  */
 import { BadUserInputError } from '../errors';
 import { mulberry32, seedFrom } from '../strategies/math';
+import { requireInt } from './validate';
 import type { SynthesisMethodRegistry } from '../plugins/synthesis/registry';
 import type { LabelledVectors, SyntheticVector } from '../plugins/synthesis/types';
 
 /** The most vectors one request may make. */
 export const MAX_SYNTHESIS_COUNT = 10_000;
+
+/** What a refusal of too large a count suggests. */
+export const MORE_IN_SEVERAL = 'Ask for more in several requests.';
 
 /** A synthesis request. */
 export interface SynthesisRequest {
@@ -98,12 +102,7 @@ export function synthesize(
 ): SynthesisResult {
   const { method, count, labelled, seed, maxCount = MAX_SYNTHESIS_COUNT } = request;
   const { plugin } = registry.get(method);
-  if (!Number.isInteger(count) || count < 1 || count > maxCount) {
-    throw new BadUserInputError(
-      `count must be an integer from 1 to ${maxCount}; got ${count}.${count > maxCount ? ' Ask for more in several requests.' : ''}`,
-      [{ field: 'count', message: `must be an integer from 1 to ${maxCount}` }],
-    );
-  }
+  requireInt(count, 'count', { min: 1, max: maxCount }, { overMax: MORE_IN_SEVERAL });
   const params = registry.params(method, request.params);
   checkLabelled(labelled);
   const problem = plugin.checkInput?.(labelled, params);

@@ -51,10 +51,18 @@ function badInt(name: string, problem: string): BadUserInputError {
  *
  * @example const size = requireInt(input.size, 'size', { min: 1, max: MAX_ROUND_SIZE });
  */
-export function requireInt(value: number, name: string, range: IntRange): number {
+export function requireInt(
+  value: number,
+  name: string,
+  range: IntRange,
+  opts: { overMax?: string } = {},
+): number {
   const problem = intProblem(value, range);
-  if (problem) throw badInt(name, problem);
-  return value;
+  if (!problem) return value;
+  const error = badInt(name, problem);
+  // What to do instead, for a value over a limit the caller can work around.
+  if (opts.overMax && value > range.max) error.message += ` ${opts.overMax}`;
+  throw error;
 }
 
 /** Characters a name or an identifier given by a client may have: 1 to 200. */

@@ -38,6 +38,16 @@ describe('requireInt', () => {
       'count must be an integer from 1 to 10; got 2.5.',
     );
   });
+
+  it('says what to do instead only for a value over the limit', () => {
+    const over = { overMax: 'Ask for more in several requests.' };
+    expect(thrown(() => requireInt(11, 'count', { min: 1, max: 10 }, over)).message).toBe(
+      'count must be an integer from 1 to 10; got 11. Ask for more in several requests.',
+    );
+    expect(thrown(() => requireInt(0, 'count', { min: 1, max: 10 }, over)).message).toBe(
+      'count must be an integer from 1 to 10; got 0.',
+    );
+  });
 });
 
 describe('requireSeed', () => {
