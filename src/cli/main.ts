@@ -1,8 +1,17 @@
 import 'reflect-metadata';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { GraphQLClientError } from './client';
+import { QuarryError } from '@quarry/client';
 import { FileFormatError } from './import-file';
-import { apiOptions, clientFrom, holdoutOption, list, positiveInt, shareOption } from './options';
+import {
+  apiOptions,
+  CliError,
+  clientFrom,
+  holdoutOption,
+  list,
+  positiveInt,
+  resolveDataset,
+  shareOption,
+} from './options';
 import { describeProblems, err } from './output';
 import { serve } from './commands/serve.command';
 import { migrate } from './commands/migrate.command';
@@ -144,7 +153,7 @@ export function buildProgram(): Command {
       .option('--no-wait', 'print the training run id at once instead of waiting'),
   ).action(async (opts) => {
     const client = clientFrom(opts);
-    const dataset = await client.resolveDataset(opts.dataset);
+    const dataset = await resolveDataset(client, opts.dataset);
     await trainCommand(client, dataset.id, opts);
   });
 
@@ -155,7 +164,7 @@ export function buildProgram(): Command {
       .requiredOption('--dataset <id-or-name>'),
   ).action(async (opts) => {
     const client = clientFrom(opts);
-    const dataset = await client.resolveDataset(opts.dataset);
+    const dataset = await resolveDataset(client, opts.dataset);
     await learningCurveCommand(client, dataset.id);
   });
 
@@ -193,7 +202,7 @@ export function buildProgram(): Command {
       return;
     }
     const client = clientFrom(opts);
-    await simulateOnServer(client, await client.resolveDataset(opts.dataset), opts);
+    await simulateOnServer(client, await resolveDataset(client, opts.dataset), opts);
   });
 
   return program;
@@ -203,9 +212,11 @@ export function main(argv: string[]): void {
   buildProgram()
     .parseAsync(argv)
     .catch((e: unknown) => {
-      if (e instanceof GraphQLClientError || e instanceof FileFormatError) {
+      // A connection the CLI's fetch could not open comes back as the SDK's NETWORK_ERROR.
+      if (e instanceof QuarryError && e.cause instanceof CliError) e = e.cause;
+      if (e instanceof QuarryError || e instanceof CliError || e instanceof FileFormatError) {
         err(`quarry: ${e.message}`);
-        if (e instanceof GraphQLClientError) {
+        if (e instanceof QuarryError) {
           const details = describeProblems(e);
           if (details) err(details);
         }

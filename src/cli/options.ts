@@ -1,15 +1,56 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { GraphQLClientError, QuarryClient } from './client';
+import { QuarryClient, type Dataset } from '@quarry/client';
 
 const DEFAULT_URL = 'http://localhost:4000/graphql';
 
-/** The API client of `--url` and `--api-key`, else `QUARRY_URL` and `QUARRY_API_KEY`. */
-export function clientFrom(opts: { url?: string; apiKey?: string }): QuarryClient {
+/** A failure the CLI names itself (no key, no such dataset, server unreachable). */
+export class CliError extends Error {}
+
+/** The SDK client of a command, with the endpoint and key it was made from. */
+export interface CliClient {
+  sdk: QuarryClient;
+  url: string;
+  apiKey: string;
+}
+
+/**
+ * The API client of `--url` and `--api-key`, else `QUARRY_URL` and `QUARRY_API_KEY`: the SDK's
+ * `QuarryClient` without retries (a command fails at once, as a script expects), whose failed
+ * connections read as the CLI has always said them.
+ */
+export function clientFrom(opts: { url?: string; apiKey?: string }): CliClient {
   const apiKey = opts.apiKey ?? process.env.QUARRY_API_KEY;
   if (!apiKey) {
-    throw new GraphQLClientError('No API key: pass --api-key or set QUARRY_API_KEY.');
+    throw new CliError('No API key: pass --api-key or set QUARRY_API_KEY.');
   }
-  return new QuarryClient({ url: opts.url ?? process.env.QUARRY_URL ?? DEFAULT_URL, apiKey });
+  const url = opts.url ?? process.env.QUARRY_URL ?? DEFAULT_URL;
+  const sdk = new QuarryClient({
+    url,
+    apiKey,
+    retry: { retries: 0 },
+    fetch: async (input, init) => {
+      try {
+        return await fetch(input, init);
+      } catch (e) {
+        throw new CliError(
+          `Cannot reach Quarry at ${url}: ${(e as Error).message}. Is the server running (npm start)?`,
+        );
+      }
+    },
+  });
+  return { sdk, url, apiKey };
+}
+
+/** A dataset, given its id or its name. */
+export async function resolveDataset(client: CliClient, idOrName: string): Promise<Dataset> {
+  const datasets = await client.sdk.datasets.list();
+  const found =
+    datasets.find((d) => d.id === idOrName) ?? datasets.find((d) => d.name === idOrName);
+  if (!found)
+    throw new CliError(
+      `No dataset with id or name ${JSON.stringify(idOrName)} is visible to this key.`,
+    );
+  return found;
 }
 
 /** Adds `--url` and `--api-key` to a command that calls the API. */

@@ -1,12 +1,10 @@
-import type { GraphQLClientError } from './client';
-
 /** A line on standard output: what a command returns (an id, a table). */
 export const out = (s: string) => process.stdout.write(s + '\n');
 /** A line on standard error: what a command tells the person running it. */
 export const err = (s: string) => process.stderr.write(s + '\n');
 
 /** The `extensions.problems` of a refused call, one line each (the first 20). */
-export function describeProblems(e: GraphQLClientError): string {
+export function describeProblems(e: { extensions?: Readonly<Record<string, unknown>> }): string {
   const problems = e.extensions?.problems as
     { index?: number; id?: string; field?: string; message: string }[] | undefined;
   if (!problems) return '';

@@ -25,6 +25,8 @@ export interface RegisterModelInput {
   inputName?: string;
   outputName?: string;
   outputKind?: ModelOutputKind;
+  /** An output of the model to store as each item's embedding (for diversity strategies). */
+  embeddingOutput?: string;
 }
 
 /** Options of {@link ModelsApi.train}. */

@@ -11,29 +11,20 @@ export async function datasetCreate(opts: {
   url?: string;
   apiKey?: string;
 }): Promise<void> {
-  const client = clientFrom(opts);
-  const data = await client.request(
-    `mutation($input: CreateDatasetInput!) { createDataset(input: $input) { id name } }`,
-    {
-      input: {
-        name: opts.name,
-        classes: opts.classes,
-        featureDim: opts.featureDim,
-        description: opts.description,
-        labelBudget: opts.budget,
-      },
-    },
-  );
-  err(`Created dataset ${JSON.stringify(data.createDataset.name)}:`);
-  out(data.createDataset.id);
+  const dataset = await clientFrom(opts).sdk.datasets.create({
+    name: opts.name,
+    classes: opts.classes,
+    featureDim: opts.featureDim,
+    description: opts.description,
+    labelBudget: opts.budget,
+  });
+  err(`Created dataset ${JSON.stringify(dataset.name)}:`);
+  out(dataset.id);
 }
 
 /** `quarry dataset list`: one line per dataset. */
 export async function datasetList(opts: { url?: string; apiKey?: string }): Promise<void> {
-  const data = await clientFrom(opts).request(
-    'query { datasets { id name featureDim classes labelBudget } }',
-  );
-  for (const d of data.datasets) {
+  for (const d of await clientFrom(opts).sdk.datasets.list()) {
     out(
       `${d.id}  ${d.name}  dim=${d.featureDim}  classes=${d.classes.length}${d.labelBudget !== null ? `  budget=${d.labelBudget}` : ''}`,
     );

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
-import { GraphQLClientError } from '../client';
-import { clientFrom } from '../options';
+import { CliError, clientFrom, resolveDataset } from '../options';
 import { err } from '../output';
 
 /** `quarry export`: streams `/export/labels` to standard output or `--out`. */
@@ -12,9 +11,10 @@ export async function exportLabels(opts: {
   apiKey?: string;
 }): Promise<void> {
   const client = clientFrom(opts);
-  const dataset = await client.resolveDataset(opts.dataset);
-  const url = `${client.baseUrl}/export/labels?datasetId=${encodeURIComponent(dataset.id)}&format=${encodeURIComponent(opts.format)}`;
-  const res = await fetch(url, { headers: client.headers() });
+  const dataset = await resolveDataset(client, opts.dataset);
+  // The file export is REST (a streamed CSV or JSONL body), beside the GraphQL endpoint.
+  const url = `${client.url.replace(/\/graphql\/?$/, '')}/export/labels?datasetId=${encodeURIComponent(dataset.id)}&format=${encodeURIComponent(opts.format)}`;
+  const res = await fetch(url, { headers: { authorization: `Bearer ${client.apiKey}` } });
   if (!res.ok || !res.body) {
     const text = await res.text();
     let message = text;
@@ -23,7 +23,7 @@ export async function exportLabels(opts: {
     } catch {
       // not JSON; show it as it is
     }
-    throw new GraphQLClientError(`Export failed (HTTP ${res.status}): ${message}`);
+    throw new CliError(`Export failed (HTTP ${res.status}): ${message}`);
   }
   const sink: NodeJS.WritableStream = opts.out ? fs.createWriteStream(opts.out) : process.stdout;
   let bytes = 0;

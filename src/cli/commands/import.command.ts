@@ -1,33 +1,34 @@
 import fs from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
-import { GraphQLClientError, QuarryClient } from '../client';
+import {
+  ImportItemsDocument,
+  ItemExternalIdsDocument,
+  QuarryError,
+  type ImportItemInput,
+} from '@quarry/client';
 import { countRows, detectFormat, FileFormatError, readItems, type FileItem } from '../import-file';
-import { clientFrom, type Holdout } from '../options';
+import { clientFrom, resolveDataset, type CliClient, type Holdout } from '../options';
 import { describeProblems, err, out } from '../output';
 import { mulberry32, samplePermutation, seedFrom } from '../../strategies/math';
 
 /** Which of these external ids the dataset already has (asked 1000 at a time, a page's limit). */
 async function existingExternalIds(
-  client: QuarryClient,
+  client: CliClient,
   datasetId: string,
   ids: string[],
 ): Promise<Set<string>> {
   const found = new Set<string>();
   for (let i = 0; i < ids.length; i += 1000) {
     const chunk = ids.slice(i, i + 1000);
-    const data = await client.request(
-      `query($d: ID!, $ids: [String!]!, $n: Int!) { items(datasetId: $d, filter: { externalIds: $ids }, first: $n) { edges { node { externalId } } } }`,
-      { d: datasetId, ids: chunk, n: chunk.length },
-    );
-    for (const e of data.items.edges as { node: { externalId: string } }[])
-      found.add(e.node.externalId);
+    const data = await client.sdk.request(ItemExternalIdsDocument, {
+      datasetId,
+      externalIds: chunk,
+      first: chunk.length,
+    });
+    for (const e of data.items.edges) found.add(e.node.externalId);
   }
   return found;
 }
-
-const IMPORT_MUTATION = `mutation($datasetId: ID!, $items: [ImportItemInput!]!) {
-  importItems(datasetId: $datasetId, items: $items) { importedCount labelledCount }
-}`;
 
 /** `quarry import`: sends a CSV or JSONL file through `importItems`, batch by batch. */
 export async function importFile(
@@ -55,7 +56,7 @@ export async function importFile(
   if (!fs.existsSync(file)) throw new FileFormatError(`No such file: ${file}`);
   const format = detectFormat(file, opts.format);
   const client = clientFrom(opts);
-  const dataset = await client.resolveDataset(opts.dataset);
+  const dataset = await resolveDataset(client, opts.dataset);
   const total = await countRows(file, format);
   const plan = importPlan(total, opts);
   const bar =
@@ -88,12 +89,16 @@ export async function importFile(
     }
     if (items.length > 0) {
       try {
-        const data = await client.request(IMPORT_MUTATION, { datasetId: dataset.id, items });
+        // The file's split names are the schema's (readItems checks them).
+        const data = await client.sdk.request(ImportItemsDocument, {
+          datasetId: dataset.id,
+          items: items as ImportItemInput[],
+        });
         imported += data.importItems.importedCount;
         labelled += data.importItems.labelledCount;
       } catch (e) {
         bar?.stop();
-        if (e instanceof GraphQLClientError) {
+        if (e instanceof QuarryError) {
           const first = (batchNo - 1) * opts.batchSize + 1;
           err(
             `Batch ${batchNo} (rows ${first}-${first + batch.length - 1}) was refused, nothing of it was written: ${e.message}`,

@@ -1,17 +1,13 @@
-import type { QuarryClient } from '../client';
+import { LearningCurveDocument } from '@quarry/client';
+import type { CliClient } from '../options';
 import { out } from '../output';
 
 /** `quarry learning-curve`: the model versions with their label counts and metrics. */
-export async function learningCurveCommand(client: QuarryClient, datasetId: string) {
-  const { learningCurve } = await client.request(
-    `query($d: ID!) { learningCurve(datasetId: $d) {
-      humanLabels model { version name createdAt } metrics { accuracy macroF1 logLoss expectedCalibrationError }
-    } }`,
-    { d: datasetId },
-  );
+export async function learningCurveCommand(client: CliClient, datasetId: string) {
+  const { learningCurve } = await client.sdk.request(LearningCurveDocument, { datasetId });
   const rows: string[][] = [
     ['version', 'name', 'labels', 'accuracy', 'macro-F1', 'log-loss', 'ECE'],
-    ...learningCurve.map((p: any) => [
+    ...learningCurve.map((p) => [
       String(p.model.version),
       p.model.name,
       String(p.humanLabels),
@@ -21,7 +17,7 @@ export async function learningCurveCommand(client: QuarryClient, datasetId: stri
             p.metrics.macroF1,
             p.metrics.logLoss,
             p.metrics.expectedCalibrationError,
-          ].map((x: number) => x.toFixed(3))
+          ].map((x) => x.toFixed(3))
         : ['-', '-', '-', '-']),
     ]),
   ];

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { QuarryClient } from '../client';
-import { clientFrom } from '../options';
+import { TrainingRunDocument, TrainModelDocument, type ModelOutputKind } from '@quarry/client';
+import { clientFrom, resolveDataset, type CliClient } from '../options';
 import { err, out } from '../output';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -21,38 +21,25 @@ export async function modelAdd(
   },
 ): Promise<void> {
   const client = clientFrom(opts);
-  const dataset = await client.resolveDataset(opts.dataset);
-  const onnx = fs.readFileSync(file);
-  const data = await client.request(
-    `mutation($d: ID!, $name: String!, $b64: String!, $in: String, $outName: String, $kind: ModelOutputKind, $emb: String) {
-      registerModel(datasetId: $d, name: $name, onnxBase64: $b64, inputName: $in, outputName: $outName, outputKind: $kind, embeddingOutput: $emb) {
-        id name version outputName outputKind embeddingOutputName embeddingDim sha256
-      }
-    }`,
-    {
-      d: dataset.id,
-      name: opts.name ?? path.basename(file, path.extname(file)),
-      b64: onnx.toString('base64'),
-      in: opts.inputName,
-      outName: opts.outputName,
-      kind: opts.outputKind?.toUpperCase(),
-      emb: opts.embeddingOutput,
-    },
-  );
-  const m = data.registerModel;
+  const dataset = await resolveDataset(client, opts.dataset);
+  const m = await client.sdk.models.register(dataset.id, {
+    name: opts.name ?? path.basename(file, path.extname(file)),
+    onnx: fs.readFileSync(file),
+    inputName: opts.inputName,
+    outputName: opts.outputName,
+    // The server names a kind it does not know.
+    outputKind: opts.outputKind?.toUpperCase() as ModelOutputKind | undefined,
+    embeddingOutput: opts.embeddingOutput,
+  });
   err(
     `Registered ${m.name} as version ${m.version} of ${JSON.stringify(dataset.name)} (${m.outputKind} from ${JSON.stringify(m.outputName)}${m.embeddingOutputName ? `, embedding ${JSON.stringify(m.embeddingOutputName)} of ${m.embeddingDim}` : ''}).`,
   );
   out(m.id);
 }
 
-const RUN = `query($id: ID!) { trainingRun(id: $id) {
-  status error model { id name version humanLabels metrics { accuracy macroF1 logLoss expectedCalibrationError rows } }
-} }`;
-
 /** `quarry model train`: starts a training run and, unless --no-wait, waits for its model. */
 export async function trainCommand(
-  client: QuarryClient,
+  client: CliClient,
   datasetId: string,
   opts: {
     trainer: string;
@@ -70,28 +57,27 @@ export async function trainCommand(
       throw new Error(`--options must be JSON, e.g. '{"epochs": 50}'; got ${opts.options}`);
     }
   }
-  const { trainModel } = await client.request(
-    'mutation($i: TrainModelInput!) { trainModel(input: $i) { id status } }',
-    {
-      i: {
-        datasetId,
-        trainer: opts.trainer,
-        options,
-        includeModelLabels: opts.includeModelLabels ?? false,
-        name: opts.name,
-      },
+  const { trainModel } = await client.sdk.request(TrainModelDocument, {
+    input: {
+      datasetId,
+      trainer: opts.trainer,
+      options,
+      includeModelLabels: opts.includeModelLabels ?? false,
+      name: opts.name,
     },
-  );
+  });
   if (!opts.wait) {
     out(trainModel.id);
     return;
   }
   err(`Training ${opts.trainer} (run ${trainModel.id})…`);
   for (;;) {
-    const { trainingRun: run } = await client.request(RUN, { id: trainModel.id });
+    const { trainingRun: run } = await client.sdk.request(TrainingRunDocument, {
+      id: trainModel.id,
+    });
     if (run.status === 'FAILED') throw new Error(`Training failed: ${run.error}`);
     if (run.status === 'SUCCEEDED') {
-      const m = run.model;
+      const m = run.model!;
       const metrics = m.metrics
         ? `validation accuracy ${m.metrics.accuracy.toFixed(3)}, macro-F1 ${m.metrics.macroF1.toFixed(3)} on ${m.metrics.rows} items`
         : 'no labelled VALIDATION items to measure it on';

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
 import { parse } from 'csv-parse/sync';
-import type { QuarryClient } from '../client';
+import { SimulateDocument, SimulationDocument } from '@quarry/client';
+import type { CliClient } from '../options';
 import { mulberry32, seedFrom } from '../../strategies/math';
 import { renderLearningCurvesSvg, formatSimulationTable } from '../../ml/simulation-chart';
 import type { SimulationResult } from '../../ml/simulation-chart';
@@ -52,34 +53,27 @@ async function report(result: SimulationResult, opts: SimulateOptions, title: st
 
 /** `quarry simulate --dataset`: runs the simulation as a job on the server and follows it. */
 export async function simulateOnServer(
-  client: QuarryClient,
+  client: CliClient,
   dataset: { id: string; name: string },
   opts: SimulateOptions,
 ): Promise<void> {
-  const { simulate } = await client.request(
-    'mutation($i: SimulateInput!) { simulate(input: $i) { id } }',
-    {
-      i: {
-        datasetId: dataset.id,
-        strategies: opts.strategies.map((s) => ({ strategy: s })),
-        seedSize: opts.seedSize,
-        batchSize: opts.batchSize,
-        budget: opts.budget,
-        repeats: opts.repeats,
-        trainer: opts.trainer,
-        trainerOptions: parseJson(opts.trainerOptions, '--trainer-options'),
-        seed: opts.seed,
-      },
+  const { simulate } = await client.sdk.request(SimulateDocument, {
+    input: {
+      datasetId: dataset.id,
+      strategies: opts.strategies.map((s) => ({ strategy: s })),
+      seedSize: opts.seedSize,
+      batchSize: opts.batchSize,
+      budget: opts.budget,
+      repeats: opts.repeats,
+      trainer: opts.trainer,
+      trainerOptions: parseJson(opts.trainerOptions, '--trainer-options'),
+      seed: opts.seed,
     },
-  );
+  });
   const bar = progressBar(opts.progress);
   let started = false;
   for (;;) {
-    const { simulation: s } = await client.request(
-      `query($id: ID!) { simulation(id: $id) { status error progressDone progressTotal
-        params curves { strategy params points { labels meanAccuracy stdAccuracy minAccuracy maxAccuracy accuracies } auc { mean std } } } }`,
-      { id: simulate.id },
-    );
+    const { simulation: s } = await client.sdk.request(SimulationDocument, { id: simulate.id });
     if (bar && s.progressTotal) {
       if (!started) bar.start(s.progressTotal, 0);
       started = true;
@@ -92,9 +86,9 @@ export async function simulateOnServer(
     if (s.status === 'SUCCEEDED') {
       bar?.stop();
       const result: SimulationResult = {
-        labelCounts: s.curves[0].points.map((p: any) => p.labels),
-        strategies: s.curves.map((c: any) => ({ code: c.strategy, points: c.points, auc: c.auc })),
-        trainer: { code: s.params.trainer },
+        labelCounts: s.curves![0].points.map((p) => p.labels),
+        strategies: s.curves!.map((c) => ({ code: c.strategy, points: c.points, auc: c.auc })),
+        trainer: { code: (s.params as { trainer: string }).trainer },
       };
       await report(result, opts, `${dataset.name}: ${opts.repeats} repeats`);
       return;
