@@ -55,6 +55,9 @@ export async function startFaultProxy(
       };
       const out = http.request(
         {
+          // A fresh connection per request: a kept-alive one the server closes meanwhile would
+          // fail a request the test did not mean to fail.
+          agent: false,
           host: upstream.hostname,
           port: upstream.port,
           path: req.url,

@@ -41,9 +41,16 @@ describeEachDb('client SDK: the annotator loop', (t) => {
     await openRound(t(), d, QUERIES);
     let submits = 0;
     let claims = 0;
+    // Every 4th submit loses its first answer; its retries (same idempotency key) pass, so how
+    // many retries a submit needs does not depend on how the workers interleave.
+    const dropped = new Set<string>();
     const proxy = await startFaultProxy(t().url, (body) => {
-      if (body.includes('mutation SubmitLabel'))
-        return ++submits % 4 === 0 ? 'drop-response' : 'pass';
+      if (body.includes('mutation SubmitLabel')) {
+        const key = String(JSON.parse(body).variables?.idempotencyKey);
+        if (dropped.has(key) || ++submits % 4 !== 0) return 'pass';
+        dropped.add(key);
+        return 'drop-response';
+      }
       if (body.includes('mutation ClaimQueries') && ++claims % 7 === 0) {
         return { overloaded: { retryAfterSeconds: 0 } };
       }
