@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Pool } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from '../db/database';
+import { refreshStatistics } from '../db/statistics';
 import {
   COPY_PREDICTION_STAGE,
   createPredictionStage,
@@ -45,6 +46,11 @@ export async function writePredictions(
     }
     const merge = mergePredictionStage(modelId);
     await client.query(merge.text, merge.values);
+    await refreshStatistics(
+      { query: async (text, values) => (await client.query(text, values)).rows },
+      'prediction',
+      ids.length,
+    );
     await client.query('COMMIT');
   } catch (e) {
     failure = e as Error;

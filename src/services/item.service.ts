@@ -19,6 +19,7 @@ import { predictionsByItemIds, predictionsByModelItem } from '../db/sql/models.s
 import { run, type Queryable } from '../db/sql/statement';
 import { lengthProblem } from './validate';
 import { runOneByKey, runManyByKey } from './by-key';
+import { refreshStatistics } from '../db/statistics';
 
 export interface ImportItemInput {
   externalId: string;
@@ -192,6 +193,7 @@ export class ItemService {
             groundTruths: truthIndex,
           }),
         );
+        await refreshStatistics(m, 'item', inserted.length);
         const idByExternal = new Map(inserted.map((r) => [r.external_id, r.id]));
         const itemIds = items.map((i) => idByExternal.get(i.externalId)!);
         const labelled = items.map((_, i) => i).filter((i) => classIndex[i] !== undefined);
@@ -206,6 +208,7 @@ export class ItemService {
               labelled.map((i) => classIndex[i]),
             ),
           );
+          await refreshStatistics(m, 'label', labelled.length);
         }
         return { importedCount: inserted.length, labelledCount: labelled.length, itemIds };
       });

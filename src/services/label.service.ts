@@ -21,6 +21,7 @@ import {
 import { run } from '../db/sql/statement';
 import { lengthProblem } from './validate';
 import { runOneByKey, runManyByKey } from './by-key';
+import { refreshStatistics } from '../db/statistics';
 
 export interface LabelItemInput {
   itemId?: string | null;
@@ -62,6 +63,7 @@ export async function writeCurrentLabels(m: EntityManager, l: NewLabels): Promis
   await run(m, lockItemsForLabels(l.itemIds));
   await run(m, supersedeCurrentLabels(l.itemIds, l.source));
   const rows = await run<{ id: string }>(m, insertCurrentLabels(l));
+  await refreshStatistics(m, 'label', rows.length);
   return rows.map((r) => r.id);
 }
 

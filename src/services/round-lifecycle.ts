@@ -11,6 +11,7 @@ import type { LockedBudget } from './budget';
 import * as roundsSql from '../db/sql/rounds.sql';
 import { returnedRows } from '../db/db-errors';
 import { run, type Queryable } from '../db/sql/statement';
+import { refreshStatistics } from '../db/statistics';
 
 /** One query of a batch: the item, and the score and reason a person labelling it sees. */
 export interface BatchQuery {
@@ -44,6 +45,9 @@ export async function writeQueries(
   );
   const rows = returnedRows<{ id: string; itemId: string }>(await run(m, insert));
   await run(m, roundsSql.insertSlots(opts.roundId));
+  // A claim walks the new round's queue by its index only if the planner knows the rows exist.
+  await refreshStatistics(m, 'label_query', rows.length);
+  await refreshStatistics(m, 'query_slot', rows.length * opts.answersNeeded);
   await events?.publish(m, {
     type: 'queue',
     kind: QueueEventKind.ROUND_OPENED,
