@@ -19,7 +19,7 @@
  *   QUARRY_BENCH_KEEP_DB=1 (keep the database afterwards, to look at it).
  */
 import 'reflect-metadata';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -28,6 +28,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { benchPgUrl } from './pg';
+import { LoopStats, QUARRY, spawnServer, stopServer, type ServerProcess } from './server';
 import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
 // The raw-SQL baseline runs Quarry's own statements: the claim's slot SELECT (k = 1) and the
 // queue's page SELECT (first page of 50).
@@ -54,7 +55,6 @@ const IDEMPOTENCY = knob('QUARRY_BENCH_IDEMPOTENCY', 1, 0) !== 0;
 const DIM = 8;
 const CLASSES = ['cat', 'dog', 'bird', 'fish'];
 const LEASE_SECONDS = 3600;
-const QUARRY = path.resolve(__dirname, '../../bin/quarry.js');
 
 const CLAIM = `mutation($d: ID!) { claimQueries(datasetId: $d, count: 1, leaseSeconds: ${LEASE_SECONDS}) {
   token expiresAt annotatorId query { id itemId } } }`;
@@ -115,40 +115,6 @@ function model(): Buffer {
   );
 }
 
-/** A child Node process that prints `"url":"http://…/graphql"` once it listens. */
-function spawnServer(args: string[], env: NodeJS.ProcessEnv): Promise<Child> {
-  return new Promise((resolve, reject) => {
-    // QUARRY_BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=prof", profiles the server.
-    const nodeArgs = (process.env.QUARRY_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, ...args], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (process.env.QUARRY_BENCH_VERBOSE) process.stdout.write(`    server: ${chunk}`);
-      const m = /"url":"(http:\/\/[^"]+\/graphql)"/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-      if (out.length > 100_000) out = out.slice(-10_000);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-}
-
-interface Child {
-  child: ChildProcess;
-  url: string;
-}
-
-async function stopChild(s: Child | undefined): Promise<void> {
-  if (!s || s.child.exitCode !== null) return;
-  s.child.removeAllListeners('exit');
-  const exited = new Promise((r) => s.child.once('exit', r));
-  s.child.kill('SIGTERM');
-  await exited;
-}
-
 class GraphQLCallError extends Error {
   constructor(
     message: string,
@@ -200,19 +166,8 @@ async function gql(url: string, key: string, query: string, variables: object = 
 }
 
 /** What one loop (HTTP or raw SQL) saw. */
-class LoopStats {
-  readonly claimMs: number[] = [];
-  readonly submitMs: number[] = [];
-  readonly bothMs: number[] = [];
-  /** Times each query id was handed out, over the whole run (warm-up included). */
-  readonly served = new Map<string, number>();
+class QueueLoopStats extends LoopStats {
   readonly tokens = new Set<string>();
-  readonly errors = new Map<string, number>();
-  /** Submits that succeeded, over the whole run. */
-  submitted = 0;
-  /** Claim -> submit iterations started inside the measured window. */
-  measured = 0;
-  measuredSecs = 0;
   drainedAt: number | null = null;
   sqlStatements = 0;
 
@@ -220,26 +175,6 @@ class LoopStats {
     this.served.set(queryId, (this.served.get(queryId) ?? 0) + 1);
     if (this.tokens.has(token)) this.error('duplicate claim token');
     this.tokens.add(token);
-  }
-
-  error(what: string): void {
-    this.errors.set(what, (this.errors.get(what) ?? 0) + 1);
-  }
-
-  get claims(): number {
-    let n = 0;
-    for (const c of this.served.values()) n += c;
-    return n;
-  }
-
-  get doubleServes(): number {
-    let n = 0;
-    for (const c of this.served.values()) n += c - 1;
-    return n;
-  }
-
-  get rate(): number {
-    return this.measured / this.measuredSecs;
   }
 }
 
@@ -249,7 +184,7 @@ class LoopStats {
  * queue gave nothing.
  */
 async function runLoops(
-  stats: LoopStats,
+  stats: QueueLoopStats,
   workers: number,
   iteration: (
     worker: number,
@@ -320,7 +255,7 @@ async function sampleWaits<T>(
   }
 }
 
-function printLoop(name: string, s: LoopStats, waits: [string, number][]): void {
+function printLoop(name: string, s: QueueLoopStats, waits: [string, number][]): void {
   console.log(
     `${name}: ${int(s.rate)} labels/s (${int(s.measured)} in ${s.measuredSecs.toFixed(1)} s)` +
       (s.drainedAt !== null ? `  ** queue drained at ${s.drainedAt.toFixed(1)} s **` : ''),
@@ -366,7 +301,7 @@ async function checkDatabase(db: Client, datasetId: string): Promise<DbCheck> {
 }
 
 /** Double-serves the database shows: labels beyond one per item, answers beyond the submits. */
-function dbDoubleServes(c: DbCheck, s: LoopStats): number {
+function dbDoubleServes(c: DbCheck, s: QueueLoopStats): number {
   return (
     c.labels -
     c.labelledItems +
@@ -375,7 +310,7 @@ function dbDoubleServes(c: DbCheck, s: LoopStats): number {
   );
 }
 
-function printDoubleServes(name: string, s: LoopStats, c: DbCheck): number {
+function printDoubleServes(name: string, s: QueueLoopStats, c: DbCheck): number {
   const total = s.doubleServes + dbDoubleServes(c, s);
   console.log(
     `    double-serves: ${total} (claims seen: ${int(s.claims)} of ${int(s.served.size)} distinct queries;` +
@@ -497,8 +432,8 @@ async function main(): Promise<void> {
     QUARRY_MODEL_CACHE_DIR: path.join(dir, 'cache'),
     QUARRY_JOB_POLLING_SECONDS: '1',
   };
-  let server: Child | undefined;
-  let bare: Child | undefined;
+  let server: ServerProcess | undefined;
+  let bare: ServerProcess | undefined;
   const db = new Client({ connectionString: dbUrl });
   const raw: Client[] = [];
   try {
@@ -514,7 +449,7 @@ async function main(): Promise<void> {
       .toString()
       .trim();
     await db.connect();
-    server = await spawnServer([QUARRY, 'serve'], env);
+    server = await spawnServer(env);
     let url = server.url;
     const call = (query: string, variables: object = {}) => gql(url, adminKey, query, variables);
 
@@ -611,7 +546,7 @@ async function main(): Promise<void> {
     );
 
     // (a) Over HTTP.
-    const httpStats = new LoopStats();
+    const httpStats = new QueueLoopStats();
     const errorName = (what: string, e: unknown) =>
       `${what} ${e instanceof GraphQLCallError ? e.code : (e as Error).message}`;
     const { waits: httpWaits } = await sampleWaits(
@@ -653,14 +588,14 @@ async function main(): Promise<void> {
 
     // (b) The limit: the same work as raw SQL, 64 clients. The server is stopped meanwhile: its
     // pool and 64 more connections may not fit under max_connections (100 by default).
-    await stopChild(server);
+    await stopServer(server);
     server = undefined;
     for (let a = 0; a < ANNOTATORS; a++) {
       const r = new Client({ connectionString: dbUrl });
       await r.connect();
       raw.push(r);
     }
-    const sqlStats = new LoopStats();
+    const sqlStats = new QueueLoopStats();
     const { waits: sqlWaits } = await sampleWaits(
       admin,
       name,
@@ -761,7 +696,7 @@ async function main(): Promise<void> {
       `(c) ratio (a) / (b): ${writeRatio.toFixed(2)} of the raw SQL rate (target >= 0.50)`,
     );
     await Promise.all(raw.splice(0).map((r) => r.end()));
-    server = await spawnServer([QUARRY, 'serve'], env);
+    server = await spawnServer(env);
     url = server.url;
 
     // (d) Reads: labelQueue(first: 50), Quarry against a bare server with the same payload.
@@ -772,7 +707,7 @@ async function main(): Promise<void> {
     if (parsed.errors || !parsed.data) throw new Error(`labelQueue failed: ${captured}`);
     const payloadFile = path.join(dir, 'label-queue.json');
     fs.writeFileSync(payloadFile, JSON.stringify(parsed.data.labelQueue));
-    bare = await spawnServer([__filename, '--bare', payloadFile], {});
+    bare = await spawnServer({}, [__filename, '--bare', payloadFile]);
     const bareAnswer = await post(bare.url, readBody, readKey);
     if (JSON.stringify(JSON.parse(bareAnswer)) !== JSON.stringify(parsed)) {
       throw new Error(
@@ -812,8 +747,8 @@ async function main(): Promise<void> {
       );
   } finally {
     await Promise.all(raw.map((r) => r.end().catch(() => undefined)));
-    await stopChild(bare);
-    await stopChild(server);
+    await stopServer(bare);
+    await stopServer(server);
     await db.end().catch(() => undefined);
     if (process.env.QUARRY_BENCH_KEEP_DB) console.log(`    (kept database ${name})`);
     else await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

@@ -13,13 +13,14 @@
  *   QUARRY_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test to choose the server
  */
 import 'reflect-metadata';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { benchPgUrl } from './pg';
+import { QUARRY, spawnServer, stopServer, type ServerProcess } from './server';
 import { InferencePool } from '../src/workers/inference.pool';
 import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
 
@@ -29,7 +30,6 @@ const DIM = 128;
 const HIDDEN = 256;
 const CLASSES = 10;
 const CHUNK = 50_000;
-const QUARRY = path.resolve(__dirname, '../../bin/quarry.js');
 
 function model(): Buffer {
   let seed = 7;
@@ -59,27 +59,6 @@ function features(start: number, rows: number): Float32Array {
     out[i] = s / 2 ** 32;
   }
   return out;
-}
-
-function serve(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [QUARRY, 'serve'], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /"url":"(http:\/\/[^"]+\/graphql)"/.exec(out);
-      for (const line of chunk.toString().split('\n')) {
-        if (process.env.QUARRY_BENCH_VERBOSE && line.includes('round is open'))
-          console.log(`    server: ${line}`);
-      }
-      if (m) resolve({ child, url: m[1] });
-      if (out.length > 100_000) out = out.slice(-10_000);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
 }
 
 function peakRssMiB(pid: number): number {
@@ -154,7 +133,7 @@ async function main(): Promise<void> {
     QUARRY_MODEL_CACHE_DIR: path.join(dir, 'cache'),
     QUARRY_JOB_POLLING_SECONDS: '1',
   };
-  let server: { child: ChildProcess; url: string } | undefined;
+  let server: ServerProcess | undefined;
   try {
     execFileSync(process.execPath, [QUARRY, 'migrate'], {
       env: { ...process.env, ...env },
@@ -181,7 +160,7 @@ async function main(): Promise<void> {
     // features, batches of 10,000), so the database is in the state Quarry leaves it in, planner
     // statistics included: the bench runs no VACUUM or ANALYZE of its own. A server of its own
     // loads it, so the measured server's peak RSS is that of the rounds alone.
-    server = await serve(env);
+    server = await spawnServer(env);
     const importItems = async (datasetName: string, count: number): Promise<string> => {
       const { createDataset } = await gql(
         'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
@@ -215,11 +194,9 @@ async function main(): Promise<void> {
     };
     const big = await importItems('bench-1m', ITEMS);
     const small = await importItems('bench-100k', KCENTER_ITEMS);
-    server.child.removeAllListeners('exit');
-    server.child.kill('SIGTERM');
-    await new Promise((r) => server!.child.once('exit', r));
+    await stopServer(server);
 
-    server = await serve(env);
+    server = await spawnServer(env);
     const register = async (d: string) =>
       (
         await gql(
@@ -293,11 +270,7 @@ async function main(): Promise<void> {
       `(f) 'datasets' query during scoring:  p50 ${pct(50).toFixed(1)} ms, p95 ${pct(95).toFixed(1)} ms, max ${sorted[sorted.length - 1].toFixed(1)} ms (${sorted.length} queries)`,
     );
   } finally {
-    if (server) {
-      server.child.removeAllListeners('exit');
-      server.child.kill('SIGTERM');
-      await new Promise((r) => server!.child.once('exit', r));
-    }
+    await stopServer(server);
     await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await c.end();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -16,7 +16,7 @@
  *   QUARRY_BENCH_SECONDS (20: measured seconds per loop, in two windows), QUARRY_BENCH_WARMUP_SECONDS
  *   (2 per window), QUARRY_BENCH_ANNOTATORS (16), QUARRY_BENCH_QUEUE (10000 queries per queue).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,6 +32,7 @@ import {
   type SubmitLabelMutation,
 } from '@quarry/client';
 import { benchPgUrl } from './pg';
+import { LoopStats, QUARRY, spawnServer, stopServer, type ServerProcess } from './server';
 
 function knob(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
@@ -49,7 +50,6 @@ const QUEUE = Math.min(100_000, knob('QUARRY_BENCH_QUEUE', 10_000));
 const DIM = 8;
 const CLASSES = ['cat', 'dog', 'bird', 'fish'];
 const LEASE_SECONDS = 3600;
-const QUARRY = path.resolve(__dirname, '../../bin/quarry.js');
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const ms = (v: number) => `${v.toFixed(1)} ms`;
@@ -62,64 +62,10 @@ function percentile(samples: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-interface Child {
-  child: ChildProcess;
-  url: string;
-}
-
-/** The server, its own process: resolves once it prints `"url":"http://…/graphql"`. */
-function spawnServer(env: NodeJS.ProcessEnv): Promise<Child> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [QUARRY, 'serve'], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /"url":"(http:\/\/[^"]+\/graphql)"/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-      if (out.length > 100_000) out = out.slice(-10_000);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-}
-
-async function stopChild(s: Child | undefined): Promise<void> {
-  if (!s || s.child.exitCode !== null) return;
-  s.child.removeAllListeners('exit');
-  const exited = new Promise((r) => s.child.once('exit', r));
-  s.child.kill('SIGTERM');
-  await exited;
-}
-
 /** What one loop saw. */
-class LoopStats {
-  readonly claimMs: number[] = [];
-  readonly submitMs: number[] = [];
-  readonly bothMs: number[] = [];
-  /** Times each query id was handed out, warm-up included. */
-  readonly served = new Map<string, number>();
-  readonly errors = new Map<string, number>();
-  submitted = 0;
+class SdkLoopStats extends LoopStats {
   replayed = 0;
-  measured = 0;
-  measuredSecs = 0;
   drained = false;
-
-  error(what: string): void {
-    this.errors.set(what, (this.errors.get(what) ?? 0) + 1);
-  }
-
-  get doubleServes(): number {
-    let n = 0;
-    for (const c of this.served.values()) n += c - 1;
-    return n;
-  }
-
-  get rate(): number {
-    return this.measured / this.measuredSecs;
-  }
 }
 
 type Claimed = ClaimQueriesMutation['claimQueries'][number];
@@ -131,7 +77,7 @@ interface Annotator {
 
 /** A window: `ANNOTATORS` loops for the warm-up, then `seconds` measured. */
 async function runWindow(
-  stats: LoopStats,
+  stats: SdkLoopStats,
   datasetId: string,
   annotators: Annotator[],
   seconds: number,
@@ -230,7 +176,7 @@ function sdkAnnotator(url: string, key: string): Annotator {
   };
 }
 
-function printLoop(name: string, s: LoopStats): void {
+function printLoop(name: string, s: SdkLoopStats): void {
   console.log(
     `${name}: ${int(s.rate)} labels/s (${int(s.measured)} in ${s.measuredSecs.toFixed(1)} s)` +
       (s.drained ? '  ** queue drained **' : ''),
@@ -278,7 +224,7 @@ async function main(): Promise<void> {
     u.pathname = `/${dbName}`;
     env.DATABASE_URL = u.toString();
   }
-  let server: Child | undefined;
+  let server: ServerProcess | undefined;
   try {
     const run = (args: string[]) =>
       execFileSync(process.execPath, [QUARRY, ...args], {
@@ -334,7 +280,7 @@ async function main(): Promise<void> {
 
     const bare = keys.map((k) => bareAnnotator(url, k));
     const sdk = keys.map((k) => sdkAnnotator(url, k));
-    const stats = { fetch: new LoopStats(), sdk: new LoopStats() };
+    const stats = { fetch: new SdkLoopStats(), sdk: new SdkLoopStats() };
     const half = SECONDS / 2;
     await runWindow(stats.fetch, queues.fetch, bare, half);
     await runWindow(stats.sdk, queues.sdk, sdk, half);
@@ -358,7 +304,7 @@ async function main(): Promise<void> {
       `SDK / bare fetch: ${(ratio * 100).toFixed(1)}% of the labels/s (target >= 90%): ${ratio >= 0.9 ? 'PASS' : 'MISS'}; double-serves: ${twice === 0 ? 'none (PASS)' : `${twice} (MISS)`}`,
     );
   } finally {
-    await stopChild(server);
+    await stopServer(server);
     if (pgAdmin) {
       await pgAdmin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
       await pgAdmin.end();

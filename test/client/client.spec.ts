@@ -1,18 +1,8 @@
-import { QuarryClient, QuarryError, DatasetDocument, isQuarryError } from '@quarry/client';
+import { QuarryClient, DatasetDocument, isQuarryError } from '@quarry/client';
 import { ApiKeyRole } from '../../src/entities';
 import { CLASSES, queueDataset } from '../helpers/queues';
 import { describeEachDb } from '../helpers/server';
-
-/** The error a promise rejects with (fails the test when it resolves). */
-async function rejection(p: Promise<unknown>): Promise<QuarryError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof QuarryError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
+import { rejection } from './rejection';
 
 describeEachDb('client SDK: requests and errors', (t) => {
   let client: QuarryClient;

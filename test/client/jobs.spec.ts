@@ -1,19 +1,10 @@
-import { QuarryClient, QuarryError, ViewerDocument } from '@quarry/client';
+import { QuarryClient, ViewerDocument } from '@quarry/client';
 import WebSocket from 'ws';
 import { ApiKeyRole } from '../../src/entities';
 import { CLASSES, openRound, queueDataset } from '../helpers/queues';
 import { testModel } from '../helpers/models';
 import { describeEachDb } from '../helpers/server';
-
-async function rejection(p: Promise<unknown>): Promise<QuarryError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof QuarryError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
+import { rejection } from './rejection';
 
 describeEachDb('client SDK: models, rounds, jobs and subscriptions', (t) => {
   let live: QuarryClient;

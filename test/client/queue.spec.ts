@@ -1,21 +1,12 @@
-import { QuarryClient, QuarryError, type Claim } from '@quarry/client';
+import { QuarryClient, type Claim } from '@quarry/client';
 import { ApiKeyRole } from '../../src/entities';
 import { CLASSES, openRound, queueDataset } from '../helpers/queues';
 import { describeEachDb } from '../helpers/server';
 import { startFaultProxy } from './fault-proxy';
+import { rejection } from './rejection';
 
 const WORKERS = 10;
 const QUERIES = 120;
-
-async function rejection(p: Promise<unknown>): Promise<QuarryError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof QuarryError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describeEachDb('client SDK: the annotator loop', (t) => {
   let client: QuarryClient;

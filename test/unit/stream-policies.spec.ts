@@ -1,24 +1,13 @@
 import path from 'node:path';
-import { BadUserInputError } from '../../src/errors';
 import { PluginRegistrationError } from '../../src/plugins/registry';
 import { loadStreamPolicies } from '../../src/plugins/stream-policies/registry';
 import { StreamSession, type StreamStep } from '../../src/services/stream-session';
 import { mulberry32, seedFrom } from '../../src/strategies/math';
+import { badUserInput } from '../helpers/errors';
 
 const plugin = (name: string) =>
   path.resolve(__dirname, '../fixtures/stream-plugins', `${name}.js`);
 const registry = loadStreamPolicies();
-
-function badInput(run: () => unknown): BadUserInputError {
-  try {
-    run();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BadUserInputError);
-    expect((e as BadUserInputError).extensions.code).toBe('BAD_USER_INPUT');
-    return e as BadUserInputError;
-  }
-  throw new Error('no error was thrown');
-}
 
 function startupError(modules: string[]): PluginRegistrationError {
   try {
@@ -80,28 +69,28 @@ describe('the stream policy registry', () => {
       budgetShare: 0.2,
       window: 0,
     });
-    expect(badInput(() => registry.params('fixed-threshold', { threshold: 1.5 })).message).toMatch(
-      /params\.threshold must be <= 1/,
-    );
-    expect(badInput(() => registry.params('variable-threshold', { step: 1 })).message).toMatch(
+    expect(
+      badUserInput(() => registry.params('fixed-threshold', { threshold: 1.5 })).message,
+    ).toMatch(/params\.threshold must be <= 1/);
+    expect(badUserInput(() => registry.params('variable-threshold', { step: 1 })).message).toMatch(
       /params\.step must be < 1/,
     );
-    expect(badInput(() => registry.params('variable-threshold', { speed: 1 })).message).toMatch(
+    expect(badUserInput(() => registry.params('variable-threshold', { speed: 1 })).message).toMatch(
       /params\.speed is not a parameter of this stream policy/,
     );
-    expect(badInput(() => registry.get('nope')).message).toMatch(
+    expect(badUserInput(() => registry.get('nope')).message).toMatch(
       /Unknown stream policy "nope"\. Known: fixed-threshold, randomized-variable-threshold, variable-threshold\./,
     );
   });
 
   it('rejects budget parameters that do not go together', () => {
-    const e = badInput(() => registry.params('variable-threshold', { budgetUnits: 50 }));
+    const e = badUserInput(() => registry.params('variable-threshold', { budgetUnits: 50 }));
     expect(e.message).toMatch(/params\.expectedLength is required with params\.budgetUnits/);
     expect(e.extensions.problems).toEqual([
       expect.objectContaining({ field: 'params.expectedLength' }),
     ]);
     expect(
-      badInput(() =>
+      badUserInput(() =>
         registry.params('variable-threshold', {
           budgetShare: 0.1,
           budgetUnits: 5,
@@ -110,12 +99,12 @@ describe('the stream policy registry', () => {
       ).message,
     ).toMatch(/params\.budgetUnits cannot be given with params\.budgetShare/);
     expect(
-      badInput(() =>
+      badUserInput(() =>
         registry.params('randomized-variable-threshold', { budgetUnits: 11, expectedLength: 10 }),
       ).message,
     ).toMatch(/params\.budgetUnits must be at most params\.expectedLength \(10\); got 11/);
     expect(
-      badInput(() => registry.params('variable-threshold', { expectedLength: 10 })).message,
+      badUserInput(() => registry.params('variable-threshold', { expectedLength: 10 })).message,
     ).toMatch(/params\.expectedLength is only used with params\.budgetUnits/);
   });
 });
@@ -329,7 +318,7 @@ describe('a stream session', () => {
   it('refuses to resume a stream with another policy, and a malformed state', () => {
     const session = StreamSession.start(registry, 'fixed-threshold', {}, 1);
     session.next(0.5);
-    const e = badInput(() =>
+    const e = badUserInput(() =>
       StreamSession.resume(registry, 'variable-threshold', {}, session.state),
     );
     expect(e.message).toMatch(/decided by the policy "fixed-threshold"; it cannot continue/);
@@ -362,7 +351,7 @@ describe('a stream session', () => {
 
   it('checks params when it starts, naming the parameter', () => {
     expect(
-      badInput(() => StreamSession.start(registry, 'variable-threshold', { window: -1 }, 1))
+      badUserInput(() => StreamSession.start(registry, 'variable-threshold', { window: -1 }, 1))
         .message,
     ).toMatch(/params\.window must be >= 0/);
   });

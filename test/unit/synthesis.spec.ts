@@ -1,11 +1,11 @@
 import path from 'node:path';
-import { BadUserInputError } from '../../src/errors';
 import { betaVariate, gammaVariate, standardNormal } from '../../src/ml/distributions';
 import { mulberry32, seedFrom } from '../../src/strategies/math';
 import { featureStdDevs } from '../../src/plugins/synthesis/builtin/index';
 import { loadSynthesisMethods } from '../../src/plugins/synthesis/registry';
 import { MAX_SYNTHESIS_COUNT, synthesize } from '../../src/services/synthesize';
 import type { LabelledVectors, SyntheticVector } from '../../src/plugins/synthesis/types';
+import { badUserInput } from '../helpers/errors';
 
 const plugin = (name: string) =>
   path.resolve(__dirname, '../fixtures/synthesis-plugins', `${name}.js`);
@@ -35,17 +35,6 @@ const rowOf = (set: LabelledVectors, id: string) => {
   const row = set.itemIds.indexOf(id);
   return Array.from(set.features.subarray(row * set.dim, (row + 1) * set.dim));
 };
-
-function badInput(run: () => unknown): BadUserInputError {
-  try {
-    run();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BadUserInputError);
-    expect((e as BadUserInputError).extensions.code).toBe('BAD_USER_INPUT');
-    return e as BadUserInputError;
-  }
-  throw new Error('no error was thrown');
-}
 
 function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
@@ -87,21 +76,21 @@ describe('the synthesis method registry', () => {
     const labelled = randomSet(10, 2, 2);
     const run = (method: string, params: unknown) => () =>
       synthesize(registry, { method, params, count: 1, labelled, seed: 1 });
-    expect(badInput(run('smote', { k: 0 })).message).toMatch(/params\.k must be >= 1/);
-    expect(badInput(run('mixup', { alpha: 0 })).message).toMatch(/params\.alpha must be > 0/);
-    expect(badInput(run('gaussian', { classes: [-1] })).message).toMatch(
+    expect(badUserInput(run('smote', { k: 0 })).message).toMatch(/params\.k must be >= 1/);
+    expect(badUserInput(run('mixup', { alpha: 0 })).message).toMatch(/params\.alpha must be > 0/);
+    expect(badUserInput(run('gaussian', { classes: [-1] })).message).toMatch(
       /params\.classes\.0 must be >= 0/,
     );
-    expect(badInput(run('gaussian', { noise: 1 })).message).toMatch(
+    expect(badUserInput(run('gaussian', { noise: 1 })).message).toMatch(
       /params\.noise is not a parameter of this synthesis method/,
     );
-    expect(badInput(run('interpolate', {})).message).toMatch(
+    expect(badUserInput(run('interpolate', {})).message).toMatch(
       /Unknown synthesis method "interpolate"\. Known: gaussian, mixup, smote\./,
     );
   });
 
   it.each([0, -1, 2.5, MAX_SYNTHESIS_COUNT + 1])('refuses a count of %p', (count) => {
-    const e = badInput(() =>
+    const e = badUserInput(() =>
       synthesize(registry, { method: 'gaussian', count, labelled: randomSet(5, 2, 2), seed: 1 }),
     );
     expect(e.message).toContain(`count must be an integer from 1 to ${MAX_SYNTHESIS_COUNT}`);
@@ -209,14 +198,14 @@ describe('smote', () => {
   it('needs a class with two items, and says which class is short', () => {
     const singles = labelledSet([[0], [1], [2]], [0, 1, 2]);
     expect(
-      badInput(() =>
+      badUserInput(() =>
         synthesize(registry, { method: 'smote', count: 1, labelled: singles, seed: 1 }),
       ).message,
     ).toBe(
       'smote interpolates between two items of the same class, but no class has 2 labelled items (class 0: 1 item, class 1: 1 item, class 2: 1 item). Label more items, or use gaussian.',
     );
     expect(
-      badInput(() =>
+      badUserInput(() =>
         synthesize(registry, {
           method: 'smote',
           params: { classes: [1] },
@@ -227,7 +216,7 @@ describe('smote', () => {
       ).message,
     ).toMatch(/params\.classes names class 1, which has 1 labelled item; it needs at least 2/);
     expect(
-      badInput(() =>
+      badUserInput(() =>
         synthesize(registry, {
           method: 'smote',
           params: { classes: [7] },
@@ -282,13 +271,14 @@ describe('mixup', () => {
   it('needs two classes', () => {
     const one = labelledSet([[0], [1], [2]], [4, 4, 4]);
     expect(
-      badInput(() => synthesize(registry, { method: 'mixup', count: 1, labelled: one, seed: 1 }))
-        .message,
+      badUserInput(() =>
+        synthesize(registry, { method: 'mixup', count: 1, labelled: one, seed: 1 }),
+      ).message,
     ).toBe(
       'mixup combines items of two different classes, but the labelled set has only 1 class with labelled items (class 4: 3 items).',
     );
     expect(
-      badInput(() =>
+      badUserInput(() =>
         synthesize(registry, {
           method: 'mixup',
           params: { classes: [1] },
@@ -333,7 +323,7 @@ describe('gaussian', () => {
 
   it('needs two labelled items whose features vary', () => {
     expect(
-      badInput(() =>
+      badUserInput(() =>
         synthesize(registry, {
           method: 'gaussian',
           count: 1,
@@ -343,7 +333,7 @@ describe('gaussian', () => {
       ).message,
     ).toMatch(/needs at least 2 labelled items; there is 1\./);
     expect(
-      badInput(() =>
+      badUserInput(() =>
         synthesize(registry, {
           method: 'gaussian',
           count: 1,
