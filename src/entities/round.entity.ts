@@ -60,4 +60,8 @@ export class Round extends JobRun {
 
   @Column({ name: 'items_total', type: 'integer', default: 0 })
   itemsTotal: number;
+
+  /** Items of the pool left out because the models' outputs for them were not finite. */
+  @Column({ name: 'items_skipped', type: 'integer', default: 0 })
+  itemsSkipped: number;
 }

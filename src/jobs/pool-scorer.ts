@@ -4,6 +4,7 @@ import { streamFeatures } from '../db/pool-reader';
 import type { InferencePool } from '../workers/inference.pool';
 import type { ModelRef, ScoreResult, ScoreTask } from '../workers/inference.types';
 import { readAhead } from './read-ahead';
+import { withoutRows } from '../workers/finite-rows';
 
 /** What scoring a stream of items needs. */
 export interface ScoringDeps {
@@ -25,10 +26,13 @@ export interface ScoreItemsOptions {
   pointwise?: ScoreTask['pointwise'];
   /** Called before each chunk goes to the workers; throwing stops the scoring (a cancel). */
   beforeChunk?: () => Promise<void>;
-  /** Each chunk's results, as chunks finish (not in item order). */
+  /**
+   * Each chunk's results, as chunks finish (not in item order). Items whose outputs were not
+   * finite are not among `ids` (see `ScoreResult.skipped`).
+   */
   onResult: (ids: BigInt64Array, res: ScoreResult) => void;
-  /** Then, still as part of the chunk's work: progress. */
-  afterChunk?: (rows: number) => Promise<void>;
+  /** Then, still as part of the chunk's work: progress, and how many items were left out. */
+  afterChunk?: (rows: number, skipped: number) => Promise<void>;
 }
 
 /**
@@ -72,8 +76,9 @@ export async function scoreItems(deps: ScoringDeps, opts: ScoreItemsOptions): Pr
                 embeddings: opts.embeddings ?? false,
                 pointwise: opts.pointwise,
               });
-        opts.onResult(ids, res);
-        await opts.afterChunk?.(rows);
+        const skipped = res.skipped?.length ?? 0;
+        opts.onResult(skipped > 0 ? withoutRows(ids, 1, res.skipped!) : ids, res);
+        await opts.afterChunk?.(rows, skipped);
       })().catch((e) => {
         failure ??= e;
       });

@@ -326,8 +326,8 @@ export class RoundRunner {
           opts.onResult(ids, res);
           if (models.length > 0) opts.predictions?.add(ids, res.predictedClass, res.confidence);
         },
-        afterChunk: async (rows) => {
-          await run(this.db.ds, roundsSql.addItemsScored(round.id, rows));
+        afterChunk: async (rows, skipped) => {
+          await run(this.db.ds, roundsSql.addItemsScored(round.id, rows, skipped));
           await this.notify(round.id);
         },
       },
@@ -367,8 +367,9 @@ export class RoundRunner {
         dim: chunk.dim,
         embeddings: true,
       });
+      // Items whose embedding is not finite are left out (res.rows counts the rest).
       if (res.all?.embeddings) parts.push(res.all.embeddings);
-      rows += chunk.rows;
+      rows += res.rows;
     }
     if (rows === 0) return undefined;
     const embeddings = new Float32Array(parts.reduce((n, p) => n + p.length, 0));

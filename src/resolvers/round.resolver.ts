@@ -35,9 +35,11 @@ export class RoundResolver {
     return ctx.services.rounds.cancel(ctx.key, id);
   }
 
-  @FieldResolver(() => RoundProgress, { description: "Items scored so far, of the pool's total." })
+  @FieldResolver(() => RoundProgress, {
+    description: "Items scored so far, of the pool's total, and those left out.",
+  })
   progress(@Root() round: Round): RoundProgress {
-    return { scored: round.itemsScored, total: round.itemsTotal };
+    return { scored: round.itemsScored, total: round.itemsTotal, skipped: round.itemsSkipped };
   }
 
   @FieldResolver(() => [LabelQueryNode], { description: "The round's queries by rank." })

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type PubSub } from 'type-graphql';
 import { RESOLVERS } from '../resolvers';
+import { guardArguments } from './input-guard';
 
 /**
  * Subscriptions get their events from the database's event bus through their own `subscribe`
@@ -19,8 +20,13 @@ const NO_PUBSUB: PubSub = {
 
 let cached: Promise<GraphQLSchema> | undefined;
 
-/** The GraphQL schema, built once per process from the resolvers and schema types. */
+/**
+ * The GraphQL schema, built once per process from the resolvers and schema types, with every
+ * argument's strings and JSON checked before its resolver runs (see `guardArguments`).
+ */
 export function buildQuarrySchema(): Promise<GraphQLSchema> {
-  cached ??= buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: NO_PUBSUB });
+  cached ??= buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: NO_PUBSUB }).then((s) =>
+    guardArguments(s),
+  );
   return cached;
 }

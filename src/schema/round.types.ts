@@ -10,6 +10,12 @@ export class RoundProgress {
 
   @Field(() => Int)
   total: number;
+
+  @Field(() => Int, {
+    description:
+      "Items scored but left out: a model's outputs for them were not finite (NaN or Infinity), so they were not candidates and got no prediction.",
+  })
+  skipped: number;
 }
 
 @ObjectType('Round', {

@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { ApiKey, Dataset, Model, ModelOutputKind } from '../entities';
 import { packFeatures } from './features';
 import { BadUserInputError, NotFoundError, PayloadTooLargeError } from '../errors';
-import { Permission } from './permissions';
+import { authorizeRow, Permission } from './permissions';
 import { checkModel, ModelCheckError, ModelCheckLimits } from '../ml/model-check';
 import { DatasetService } from './dataset.service';
 import { isUuid } from '../db/db-errors';
@@ -22,6 +22,9 @@ export interface RegisterModelInput {
   outputKind?: ModelOutputKind | null;
   embeddingOutput?: string | null;
 }
+
+/** Most of the dataset's items a model is tried on when it is registered (drawn at random). */
+export const MODEL_CHECK_SAMPLE_ROWS = 1000;
 
 /** Most VALIDATION items a model is measured on when it is registered (the first, by id). */
 export const MAX_VALIDATION_ROWS = 20_000;
@@ -161,9 +164,15 @@ export class ModelService {
     return n;
   }
 
-  /** A few stored vectors of the dataset to test the model on (random ones if it has none). */
+  /**
+   * Up to {@link MODEL_CHECK_SAMPLE_ROWS} of the dataset's own vectors, drawn at random, to test
+   * the model on (non-finite outputs refuse it); random vectors if the dataset has no items.
+   */
   private async sampleFeatures(datasetId: string, dim: number): Promise<Float32Array | undefined> {
-    const rows = await run<{ features: Buffer }>(this.ds, sampleFeatures(datasetId));
+    const rows = await run<{ features: Buffer }>(
+      this.ds,
+      sampleFeatures(datasetId, MODEL_CHECK_SAMPLE_ROWS),
+    );
     if (rows.length === 0) return undefined;
     return packFeatures(rows, dim);
   }
@@ -182,7 +191,8 @@ export class ModelService {
       ? await this.ds.getRepository(Model).findOne({ select: SELECT_INFO, where: { id } })
       : null;
     if (!model) throw new NotFoundError('Model', id);
-    await this.datasets.getAuthorized(key, model.datasetId, Permission.MANAGE_MODELS);
+    // A model of a dataset outside the key's scope looks like a missing one, as rounds do.
+    authorizeRow(key, Permission.MANAGE_MODELS, model.datasetId, 'Model', id);
     return model;
   }
 }

@@ -3,7 +3,7 @@ import { ApiKey, ApiKeyRole, Dataset, LabelQueryStatus } from '../entities';
 import { BadUserInputError, ConflictError, ForbiddenError } from '../errors';
 import * as budget from './budget';
 import { requireInt } from './validate';
-import { authorize, Permission } from './permissions';
+import { authorize, inScope, Permission } from './permissions';
 import type { EventBus } from './event-bus';
 import { QueueEventKind } from './event-bus';
 import { DatasetService } from './dataset.service';
@@ -27,6 +27,8 @@ export const DEFAULT_LEASE_SECONDS = 300;
 export const MIN_LEASE_SECONDS = 1;
 export const MAX_LEASE_SECONDS = 3600;
 const MAX_SKIP_REASON = 1000;
+/** Most answers a query may need (annotationsPerItem's maximum). */
+const MAX_ANSWERS = 100;
 
 export interface Claim {
   token: string;
@@ -75,24 +77,13 @@ export class ClaimService {
     requireInt(count, 'count', { min: 1, max: MAX_CLAIM_COUNT });
     checkLease(leaseSeconds);
     const annotator = annotatorOf(key, annotatorId);
-    // A query needs at most k answers (the dataset's annotationsPerItem when it opened).
-    const k = dataset.annotationsPerItem;
     const claims = await this.ds.transaction(async (m) => {
-      if (k > 1) {
-        const lock = lockAnnotatorClaims(dataset.id, annotator);
-        await run(m, lock);
-      }
+      // One claim at a time per annotator and dataset, whatever annotationsPerItem is now: a
+      // query opened when it was higher still needs several answers, and two concurrent claims
+      // of one person must not take two slots of it.
+      await run(m, lockAnnotatorClaims(dataset.id, annotator));
       const wanted = await this.budgetedClaimCount(m, dataset, count);
-      const select = freeSlots(dataset.id, annotator, wanted * k);
-      const free: { id: string; queryId: string }[] = await run(m, select);
-      const seen = new Set<string>();
-      const picked: string[] = [];
-      for (const s of free) {
-        if (picked.length === wanted) break;
-        if (seen.has(s.queryId)) continue;
-        seen.add(s.queryId);
-        picked.push(s.id);
-      }
+      const picked = await this.pickSlots(m, dataset, annotator, wanted);
       if (picked.length === 0) return [];
       const take = takeSlots(picked, key.id, annotator, leaseSeconds);
       const held: (QueueQuery & { slotId: string; token: string; expiresAt: Date })[] = await run(
@@ -117,6 +108,38 @@ export class ClaimService {
       annotatorId: annotator,
       query,
     }));
+  }
+
+  /**
+   * Up to `wanted` free slots of different queries for `annotator`, in queue order, locked. A
+   * query has up to k free slots (k: the dataset's annotationsPerItem when the query opened,
+   * which may be above today's), so a read of `wanted * k` slots may hold fewer than `wanted`
+   * queries: then a larger read follows, as long as the last one came back full.
+   */
+  private async pickSlots(
+    m: EntityManager,
+    dataset: Dataset,
+    annotator: string,
+    wanted: number,
+  ): Promise<string[]> {
+    let limit = wanted * dataset.annotationsPerItem;
+    for (;;) {
+      const free = await run<{ id: string; queryId: string }>(
+        m,
+        freeSlots(dataset.id, annotator, limit),
+      );
+      const seen = new Set<string>();
+      const picked: string[] = [];
+      for (const s of free) {
+        if (picked.length === wanted) break;
+        if (seen.has(s.queryId)) continue;
+        seen.add(s.queryId);
+        picked.push(s.id);
+      }
+      if (picked.length === wanted || free.length < limit || limit >= wanted * MAX_ANSWERS)
+        return picked;
+      limit = Math.min(limit * 4, wanted * MAX_ANSWERS);
+    }
   }
 
   /** Extends a claim's lease (from now). A lapsed lease nobody took over may be renewed too. */
@@ -186,7 +209,9 @@ export class ClaimService {
     const [slot] = isUuid(token)
       ? await run<HeldSlot & { apiKeyId: string; answeredAt: Date | null }>(m, select)
       : [];
-    if (!slot) {
+    // A token of a dataset outside the key's scope answers as an unknown one: nothing tells
+    // the caller that it exists.
+    if (!slot || (key.datasetIds && !inScope(key.datasetIds, slot.datasetId))) {
       throw new ConflictError(
         'This claim is no longer valid: its lease expired and the query was claimed by someone else, or it was released or skipped. Claim again.',
       );

@@ -3,7 +3,7 @@ import type { ApiKey, LabelQuery } from '../entities';
 import { BadUserInputError } from '../errors';
 import { Permission } from './permissions';
 import { DatasetService } from './dataset.service';
-import { isUuid } from '../db/db-errors';
+import { isBigintId, isUuid } from '../db/db-errors';
 import { pageSize, type Page } from './pagination';
 import { openQueryCount, queriesByIds, queuePage, type QueuePosition } from '../db/sql/queries.sql';
 import { run } from '../db/sql/statement';
@@ -29,6 +29,9 @@ export interface QueryAnswer {
  * then by rank (1 = the item the strategy wanted most). Claims hand out in the same order.
  */
 
+/** Largest rank a cursor may name (ranks are PostgreSQL integers). */
+const MAX_INT32 = 2 ** 31 - 1;
+
 function encodeQueueCursor(c: QueuePosition): string {
   return Buffer.from(`lq:${c.t}:${c.r}:${c.k}`).toString('base64url');
 }
@@ -37,7 +40,15 @@ function decodeQueueCursor(cursor: string | null | undefined): QueuePosition | u
   if (cursor === null || cursor === undefined) return undefined;
   const parts = Buffer.from(cursor, 'base64url').toString().split(':');
   const [kind, t, r, k] = parts;
-  if (parts.length !== 4 || kind !== 'lq' || !/^\d+$/.test(t) || !isUuid(r) || !/^\d+$/.test(k)) {
+  // t is a bigint (microseconds), k an integer rank: larger numbers are no cursor of ours.
+  if (
+    parts.length !== 4 ||
+    kind !== 'lq' ||
+    !isBigintId(t) ||
+    !isUuid(r) ||
+    !/^\d{1,10}$/.test(k) ||
+    Number(k) > MAX_INT32
+  ) {
     throw new BadUserInputError(`after: ${JSON.stringify(cursor)} is not a cursor of this queue.`);
   }
   return { t, r, k: Number(k) };

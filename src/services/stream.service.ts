@@ -195,6 +195,18 @@ export class StreamService {
       dim: dataset.featureDim,
       embeddings: false,
     });
+    if (scored.skipped && scored.skipped.length > 0) {
+      // Nothing to decide with: the item is refused rather than stored undecided.
+      throw BadUserInputError.forProblems(
+        'items',
+        Array.from(scored.skipped, (index) => ({
+          index,
+          id: items[index].externalId,
+          field: 'features',
+          message: `model ${modelId} gives non-finite outputs (NaN or Infinity) for this item`,
+        })),
+      );
+    }
     const confidences = Float64Array.from(scored.confidence, (c) => Math.min(1, Math.max(0, c)));
 
     try {

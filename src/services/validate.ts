@@ -140,3 +140,86 @@ export class InputChecks {
     if (this.problems.length > 0) throw BadUserInputError.forProblems(what, this.problems);
   }
 }
+
+/**
+ * Limits of every string and JSON value a client sends, checked in one place for every argument
+ * of every field (see `src/schema/input-guard.ts`) before any resolver runs, so a refused request
+ * writes nothing. Fields with tighter rules of their own (names: {@link NAME_LENGTH}) check them
+ * as well.
+ */
+export interface InputLimits {
+  /** Characters (UTF-16 code units) a `String` or `ID` argument may have. */
+  maxStringChars: number;
+  /** How deep a `JSON` value (payloads, params, training options) may nest its arrays and objects. */
+  maxJsonDepth: number;
+  /** Characters a `JSON` value may take, about as serialised (strings, keys and numbers counted). */
+  maxJsonChars: number;
+}
+
+export const INPUT_LIMITS: InputLimits = {
+  maxStringChars: 10_000,
+  maxJsonDepth: 32,
+  maxJsonChars: 1_000_000,
+};
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * What is wrong with the characters of `text`, or `undefined` when nothing is: a lone surrogate
+ * (not well-formed UTF-16: PostgreSQL cannot store it) or a NUL character (PostgreSQL text and
+ * jsonb refuse it), and more than `maxChars` characters.
+ *
+ * @example textProblem('a\u0000b', 10) === 'must not contain NUL characters (U+0000); found one at position 1'
+ */
+export function textProblem(text: string, maxChars: number): string | undefined {
+  if (text.length > maxChars) return `must be at most ${maxChars} characters; got ${text.length}`;
+  const nul = text.indexOf('\u0000');
+  if (nul >= 0) return `must not contain NUL characters (U+0000); found one at position ${nul}`;
+  const lone = LONE_SURROGATE.exec(text);
+  if (lone)
+    return `must be well-formed UTF-16; found a lone surrogate (U+${lone[0].charCodeAt(0).toString(16).toUpperCase()}) at position ${lone.index}`;
+  return undefined;
+}
+
+/**
+ * What is wrong with a JSON value, or `undefined` when nothing is: nesting deeper than
+ * `limits.maxJsonDepth`, more than `limits.maxJsonChars` characters, or a string or key with a
+ * {@link textProblem}. Walks without recursion, so no depth can exhaust the stack.
+ */
+export function jsonProblem(
+  value: unknown,
+  limits: InputLimits = INPUT_LIMITS,
+): string | undefined {
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }];
+  let chars = 0;
+  const tooBig = () => `must be at most ${limits.maxJsonChars} characters as JSON`;
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop()!;
+    if (typeof v === 'string') {
+      chars += v.length + 2;
+      if (chars > limits.maxJsonChars) return tooBig();
+      const problem = textProblem(v, Infinity);
+      if (problem) return `holds a string that ${problem}`;
+    } else if (v !== null && typeof v === 'object') {
+      if (depth >= limits.maxJsonDepth)
+        return `must nest arrays and objects at most ${limits.maxJsonDepth} deep`;
+      if (Array.isArray(v)) {
+        chars += 2 + v.length;
+        for (const e of v) stack.push({ v: e, depth: depth + 1 });
+      } else {
+        for (const [k, e] of Object.entries(v)) {
+          chars += k.length + 4;
+          const problem = textProblem(k, Infinity);
+          if (problem) return `holds a key that ${problem}`;
+          stack.push({ v: e, depth: depth + 1 });
+        }
+      }
+      if (chars > limits.maxJsonChars) return tooBig();
+    } else {
+      chars += typeof v === 'number' ? 24 : 5;
+      if (chars > limits.maxJsonChars) return tooBig();
+    }
+  }
+  return undefined;
+}

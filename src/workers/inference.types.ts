@@ -62,7 +62,14 @@ export interface ScoreTask {
 }
 
 export interface ScoreResult {
+  /** Rows the results are for: the task's rows less {@link skipped}. */
   rows: number;
+  /**
+   * The task's rows (ascending block indices) whose outputs were not finite (NaN or Infinity,
+   * from any model or the embedding). They are left out: every other field counts only the rest,
+   * in block order, so a caller drops the same rows from its ids.
+   */
+  skipped?: Int32Array;
   /** Number of classes the models give. */
   classCount: number;
   /** The first model's most probable class for every row (ties: the lower class). */

@@ -10,7 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { BatchStrategy, PointwiseStrategy, Strategy } from '../strategies/types';
-import { argmaxRows, firstNonFinite, softmaxRows } from '../strategies/rows';
+import { argmaxRows, softmaxRows } from '../strategies/rows';
+import { nonFiniteRows, withoutRows } from './finite-rows';
 import { firstLine, scoreTop, selectBatch } from '../strategies/selection';
 import type {
   ModelRef,
@@ -143,18 +144,28 @@ async function runScore(task: ScoreTask): Promise<ScoreResult> {
     }
     probs ??= new Float32Array(0);
     if (model.outputKind === 'LOGITS') softmaxRows(probs, rows, classCount);
-    const bad = firstNonFinite(probs);
-    if (bad >= 0) {
-      throw new Error(
-        `model ${describe(model)} gave a non-finite value (${probs[bad]}) for row ${Math.floor(bad / classCount)} from output '${model.outputName}'`,
-      );
-    }
     probabilities.push(probs);
   }
 
-  const { predictedClass, confidence } = argmaxRows(probabilities[0], rows, classCount);
-  const result: ScoreResult = { rows, classCount, predictedClass, confidence };
-  const pool: ScoredRows = { rows, classCount, probabilities, embeddings, embeddingDim };
+  // Rows whose outputs are not finite (any model's, or the embedding) are left out: strategies,
+  // predictions and auto-labels see the rest only, and the caller counts them.
+  const outputs = probabilities.map((data) => ({ data, width: classCount }));
+  if (embeddings && embeddingDim !== undefined)
+    outputs.push({ data: embeddings, width: embeddingDim });
+  const skipped = nonFiniteRows(outputs, rows);
+  let kept = rows;
+  if (skipped.length > 0) {
+    kept = rows - skipped.length;
+    for (let m = 0; m < probabilities.length; m++)
+      probabilities[m] = withoutRows(probabilities[m], classCount, skipped);
+    if (embeddings && embeddingDim !== undefined)
+      embeddings = withoutRows(embeddings, embeddingDim, skipped);
+  }
+
+  const { predictedClass, confidence } = argmaxRows(probabilities[0], kept, classCount);
+  const result: ScoreResult = { rows: kept, classCount, predictedClass, confidence };
+  if (skipped.length > 0) result.skipped = skipped;
+  const pool: ScoredRows = { rows: kept, classCount, probabilities, embeddings, embeddingDim };
   if (pointwise && task.pointwise) {
     result.top = scoreTop(pointwise, task.pointwise, pool);
   } else {
@@ -289,6 +300,7 @@ function transferable(result: ScoreResult): ScoreResult {
   return movable(result, [
     result.predictedClass,
     result.confidence,
+    result.skipped,
     ...(all?.probabilities ?? []),
     all?.embeddings,
     top?.rows,

@@ -11,6 +11,24 @@ import { clientFrom, resolveDataset, type CliClient, type Holdout } from '../opt
 import { describeProblems, err, out } from '../output';
 import { mulberry32, samplePermutation, seedFrom } from '../../strategies/math';
 
+/**
+ * Codes of a request the server refused before writing (an import is all or nothing); after any
+ * other failure (no answer, INTERNAL_SERVER_ERROR) the CLI cannot know whether a batch was stored.
+ */
+const REFUSALS: ReadonlySet<string> = new Set([
+  'BAD_USER_INPUT',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'CONFLICT',
+  'BUDGET_EXHAUSTED',
+  'PAYLOAD_TOO_LARGE',
+  'SERVICE_OVERLOADED',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+]);
+
 /** Which of these external ids the dataset already has (asked 1000 at a time, a page's limit). */
 async function existingExternalIds(
   client: CliClient,
@@ -100,11 +118,17 @@ export async function importFile(
         bar?.stop();
         if (e instanceof QuarryError) {
           const first = (batchNo - 1) * opts.batchSize + 1;
-          err(
-            `Batch ${batchNo} (rows ${first}-${first + batch.length - 1}) was refused, nothing of it was written: ${e.message}`,
-          );
-          const details = describeProblems(e);
-          if (details) err(details);
+          const rows = `Batch ${batchNo} (rows ${first}-${first + batch.length - 1})`;
+          if (REFUSALS.has(e.code)) {
+            err(`${rows} was refused, nothing of it was written: ${e.message}`);
+            const details = describeProblems(e);
+            if (details) err(details);
+          } else {
+            // No answer, or a failure of the server's own: the batch may have been stored.
+            err(
+              `${rows} failed, and it may or may not have been written (${e.code}): ${e.message}`,
+            );
+          }
           err(
             `${imported} items from earlier batches are stored. Fix the file and rerun with --skip-existing to continue.`,
           );

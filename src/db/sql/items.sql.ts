@@ -93,9 +93,17 @@ export function itemsByIdOrExternalId(
   );
 }
 
-/** The features of the dataset's first 8 items, to try a model on. */
-export function sampleFeatures(datasetId: string): SqlStatement {
-  return sql('SELECT features FROM item WHERE dataset_id = $1 ORDER BY id LIMIT 8', [datasetId]);
+/**
+ * The features of up to `limit` of the dataset's items drawn at random, to try a model on: a
+ * model that gives NaN for some inputs is more likely to meet one of them than in the first few.
+ */
+export function sampleFeatures(datasetId: string, limit: number): SqlStatement {
+  // The draw reads ids only (ix on dataset_id); the vectors of the drawn rows alone are fetched.
+  return sql(
+    `SELECT features FROM item
+     WHERE id IN (SELECT id FROM item WHERE dataset_id = $1 ORDER BY random() LIMIT $2)`,
+    [datasetId, limit],
+  );
 }
 
 /** How many imported POOL and TEST items of a dataset carry ground truth (`pool`, `test`). */

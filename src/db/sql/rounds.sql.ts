@@ -79,7 +79,7 @@ export function roundStatus(roundId: string): SqlStatement {
  */
 export function takeRound(roundId: string, staleSeconds: number): SqlStatement {
   return sql(
-    `UPDATE round SET status = 'SCORING', attempts = attempts + 1, items_scored = 0,
+    `UPDATE round SET status = 'SCORING', attempts = attempts + 1, items_scored = 0, items_skipped = 0,
             started_at = coalesce(started_at, now()), heartbeat_at = now()
      WHERE id = $1 AND (status = 'QUEUED' OR (status IN ('SCORING', 'SELECTING')
        AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $2))))
@@ -117,9 +117,12 @@ export function setItemsTotal(roundId: string, total: number): SqlStatement {
   return sql('UPDATE round SET items_total = $2 WHERE id = $1', [roundId, total]);
 }
 
-/** Progress: `rows` more items scored. */
-export function addItemsScored(roundId: string, rows: number): SqlStatement {
-  return sql('UPDATE round SET items_scored = items_scored + $2 WHERE id = $1', [roundId, rows]);
+/** Progress: `rows` more items scored, of which `skipped` were left out (non-finite outputs). */
+export function addItemsScored(roundId: string, rows: number, skipped = 0): SqlStatement {
+  return sql(
+    'UPDATE round SET items_scored = items_scored + $2, items_skipped = items_skipped + $3 WHERE id = $1',
+    [roundId, rows, skipped],
+  );
 }
 
 /** A scored round starts selecting; no row back when it was cancelled meanwhile. */

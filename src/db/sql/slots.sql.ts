@@ -15,9 +15,10 @@ import { sql, type SqlStatement } from './statement';
 const ANNOTATOR_LOCK = 7301;
 
 /**
- * Takes the lock of `annotatorId`'s claims on a dataset until the transaction ends. With k > 1
- * answers per query, one claim at a time per annotator, so two claims of one person never take
- * two slots of one query; claims of different annotators still run side by side.
+ * Takes the lock of `annotatorId`'s claims on a dataset until the transaction ends: one claim at a
+ * time per annotator, so two claims of one person never take two slots of one query (whatever
+ * annotationsPerItem is now: queries keep the k they opened with); claims of different annotators
+ * still run side by side.
  */
 export function lockAnnotatorClaims(datasetId: string, annotatorId: string): SqlStatement {
   return sql('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
