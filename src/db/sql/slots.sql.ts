@@ -38,8 +38,13 @@ export function freeSlots(datasetId: string, annotatorId: string, limit: number)
   // and passes over it (SKIP LOCKED). Each open round's queue is walked in rank order through
   // the partial index ix_label_query_queue (dataset_id, round_id, rank) WHERE status = 'OPEN'
   // (LATERAL per round, never a sort of the whole queue), newest round first; the NOT EXISTS
-  // probes use ix_query_slot_annotator and ix_query_skip_query. Tuned with bench/queues.ts,
-  // which runs this statement as its raw-SQL baseline.
+  // probes use ix_query_slot_annotator and ix_query_skip_query. The inner ORDER BY is the
+  // index's own order (rank alone, not rank and slot): the scan then needs no sort whatever the
+  // planner believes of the table's size. Ordered by (rank, slot), stale statistics (a round's
+  // thousands of queries not yet analyzed) made PostgreSQL read and sort the round's whole
+  // queue. Which of a query's free slots comes first does not matter; the outer sort orders
+  // what was read (a few rows per open round). Tuned with bench/queues.ts, which runs this
+  // statement as its raw-SQL baseline.
   return sql(
     `SELECT x.id, x."queryId"
      FROM (SELECT id, created_at FROM round WHERE dataset_id = $1 AND status = 'OPEN') r
@@ -52,7 +57,7 @@ export function freeSlots(datasetId: string, annotatorId: string, limit: number)
          AND NOT EXISTS (SELECT 1 FROM query_slot o WHERE o.query_id = s.query_id AND o.annotator_id = $2
                            AND o.id <> s.id AND (o.answered_at IS NOT NULL OR o.lease_expires_at > now()))
          AND NOT EXISTS (SELECT 1 FROM query_skip x WHERE x.query_id = s.query_id AND x.annotator_id = $2)
-       ORDER BY q.rank, s.slot
+       ORDER BY q.rank
        LIMIT $3
        FOR UPDATE OF s SKIP LOCKED
      ) x
