@@ -55,13 +55,14 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
   const classes: number[] = [];
   const confidences: number[] = [];
   let done = 0;
+  let nonFinite = 0;
   let lastWrite = 0;
   let writing: Promise<unknown> = Promise.resolve();
   const scored = await scoreItems(deps, {
     selectSql: poolFeaturesCopy(pool),
     featureDim: dataset.featureDim,
     models: [model],
-    onResult: (chunkIds, { predictedClass: c, confidence: conf }) => {
+    onResult: (chunkIds, { predictedClass: c, confidence: conf, skipped }) => {
       for (let r = 0; r < chunkIds.length; r++) {
         if (conf[r] >= params.threshold) {
           ids.push(String(chunkIds[r]));
@@ -69,7 +70,8 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
           confidences.push(conf[r]);
         }
       }
-      done += chunkIds.length;
+      done += chunkIds.length + (skipped?.length ?? 0);
+      nonFinite += skipped?.length ?? 0;
       const now = Date.now();
       if (now - lastWrite < PROGRESS_INTERVAL_MS) return;
       lastWrite = now;
@@ -149,6 +151,7 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
       aboveThreshold: ids.length,
       labelledCount: kept.length,
       skipped: ids.length - kept.length,
+      nonFinite,
       labelledByClass: byClass,
       auditCount,
       auditRoundId,

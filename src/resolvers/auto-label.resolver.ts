@@ -21,6 +21,7 @@ function toNode(v: AutoLabelRunView): AutoLabelRunNode {
     scoredCount: result?.scored ?? null,
     labelledCount: result?.labelledCount ?? null,
     skippedCount: result?.skipped ?? null,
+    nonFiniteCount: result ? (result.nonFinite ?? 0) : null,
     auditCount: result?.auditCount ?? null,
     auditRoundId: result?.auditRoundId ?? null,
     audit: v.audit,

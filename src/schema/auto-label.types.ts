@@ -157,6 +157,13 @@ export class AutoLabelRunNode extends TaskRunNode {
   })
   skippedCount: number | null;
 
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "POOL items left unlabelled because the model's outputs for them were not finite (NaN or Infinity); null until the run ends.",
+  })
+  nonFiniteCount: number | null;
+
   @Field(() => Int, { nullable: true, description: 'Audit queries opened.' })
   auditCount: number | null;
 

@@ -66,6 +66,8 @@ export interface AutoLabelResult {
   labelledCount: number;
   /** Above the threshold, but labelled by a person or queued while the run scored. */
   skipped: number;
+  /** Scored, but the model's outputs were not finite (NaN or Infinity): not labelled. */
+  nonFinite?: number;
   /** Labels written per class index. */
   labelledByClass: number[];
   auditCount: number;
