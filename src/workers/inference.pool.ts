@@ -106,7 +106,9 @@ export class InferencePool {
   }
 
   /**
-   * Runs the task's model(s) over its rows; see {@link ScoreTask} and {@link ScoreResult}.
+   * Runs the task's model(s) over its rows; see {@link ScoreTask} and {@link ScoreResult}. Rows
+   * whose outputs are not finite are left out of the result and listed in `skipped`, never an
+   * error.
    *
    * @throws ServiceOverloadedError when the queue is full (nothing was sent; retry later)
    * @throws RangeError when the task is malformed (a caller bug)

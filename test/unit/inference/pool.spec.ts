@@ -294,6 +294,50 @@ describe('InferencePool.score', () => {
   });
 });
 
+describe('InferencePool.score with outputs that are not finite', () => {
+  const rows = 40;
+  const bad = [3, 17, 39];
+  const x = features(rows, 21);
+  // A NaN feature makes NaN outputs on its row only.
+  for (const r of bad) x[r * FEATURES + 2] = NaN;
+  const kept = Array.from({ length: rows }, (_, r) => r).filter((r) => !bad.includes(r));
+  const keptX = Float32Array.from(
+    kept.flatMap((r) => Array.from(x.subarray(r * FEATURES, (r + 1) * FEATURES))),
+  );
+  const expected = forward(netA, keptX, kept.length);
+
+  it('leaves those rows out, lists them in skipped, and gives the rest their outputs', async () => {
+    const result = await pool.score(task([modelA], x.slice(), { embeddings: true }));
+    expect(Array.from(result.skipped!)).toEqual(bad);
+    expect(result.rows).toBe(kept.length);
+    expect(result.confidence).toHaveLength(kept.length);
+    expectClose(result.all!.probabilities[0], expected.probabilities);
+    expectClose(result.all!.embeddings, expected.embeddings);
+  });
+
+  it('ranks only the finite rows with a pointwise strategy', async () => {
+    const result = await pool.score(
+      task([modelA], x.slice(), {
+        pointwise: {
+          modulePath: STRATEGIES,
+          code: 'test-margin',
+          params: { scale: 1 },
+          keep: rows,
+        },
+      }),
+    );
+    expect(Array.from(result.skipped!)).toEqual(bad);
+    expect(result.top!.rows).toHaveLength(kept.length);
+    expect(Array.from(result.top!.scores).every(Number.isFinite)).toBe(true);
+  });
+
+  it('omits skipped when every row is finite', async () => {
+    const result = await pool.score(task([modelA], features(10, 22)));
+    expect(result.skipped).toBeUndefined();
+    expect(result.rows).toBe(10);
+  });
+});
+
 describe('InferencePool.score with a broken model or strategy', () => {
   const x = features(50, 9);
 
