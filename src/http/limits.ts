@@ -157,13 +157,28 @@ export function operationLimits(schema: GraphQLSchema, limits: QueryLimits): Ope
     operationName?: string | null,
     variables?: object | null,
   ): number => {
-    const n = getComplexity({
-      schema,
-      query: document,
-      operationName: operationName ?? undefined,
-      variables: (variables ?? {}) as Record<string, unknown>,
-      estimators,
-    });
+    let n: number;
+    try {
+      n = getComplexity({
+        schema,
+        query: document,
+        operationName: operationName ?? undefined,
+        variables: (variables ?? {}) as Record<string, unknown>,
+        estimators,
+      });
+    } catch (e) {
+      // Fragments spread into each other can multiply the nodes far beyond the tokens.
+      if (/maximum allowed number of nodes/.test((e as Error).message)) {
+        throw new QueryTooComplexError(
+          'The operation expands to too many fields (through its fragments); ask for less at once.',
+          'cost',
+          limits.maxQueryCost,
+        );
+      }
+      // Variables that do not fit the operation: execution refuses them (BAD_USER_INPUT) before
+      // anything is resolved.
+      return 0;
+    }
     if (limits.maxQueryCost > 0 && n > limits.maxQueryCost) {
       throw new QueryTooComplexError(
         `The operation costs ${n}, more than the ${limits.maxQueryCost} allowed (QUARRY_MAX_QUERY_COST): every object field costs 1, times the page size (first) of the lists around it. Ask for smaller pages or fewer fields.`,
