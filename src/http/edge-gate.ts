@@ -66,21 +66,26 @@ export function edgeGate(deps: {
   const { config, apiKeys, rateLimits } = deps;
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const address = addressOf(req);
-      const blocked = await rateLimits.addressBlocked(address);
-      if (blocked) {
-        res.setHeader('Connection', 'close');
-        sendRateLimited(res, 'authentication', blocked);
-        return;
-      }
-      let key: ApiKey;
-      try {
-        key = await apiKeys.authenticate(keyFromHeaders(req.headers));
-      } catch (e) {
-        if (!(e instanceof QuarryError)) throw e;
-        await rateLimits.authFailed(address);
-        refuse(res, 401, String(e.extensions.code), e.message);
-        return;
+      const secret = keyFromHeaders(req.headers);
+      // A key found valid moments ago costs no lookup; any other secret (a guess among them) is
+      // refused while its address has used up its failed authentications.
+      let key = apiKeys.recentlyValid(secret);
+      if (!key) {
+        const address = addressOf(req);
+        const blocked = await rateLimits.addressBlocked(address);
+        if (blocked) {
+          res.setHeader('Connection', 'close');
+          sendRateLimited(res, 'authentication', blocked);
+          return;
+        }
+        try {
+          key = await apiKeys.authenticate(secret);
+        } catch (e) {
+          if (!(e instanceof QuarryError)) throw e;
+          await rateLimits.authFailed(address);
+          refuse(res, 401, String(e.extensions.code), e.message);
+          return;
+        }
       }
       const refusal = await rateLimits.request(key.role, key.id);
       if (refusal) {
