@@ -121,7 +121,7 @@ export const DEFAULT_CONFIG: QuarryConfig = {
     maxQueryAliases: 30,
     maxQueryTokens: 5_000,
     maxQueryCost: 20_000,
-    unpaginatedListSize: 10,
+    unpaginatedListSize: 50,
     requestsPerSecond: { ADMIN: 500, SERVICE: 500, ANNOTATOR: 100 },
     costPerSecond: { ADMIN: 500_000, SERVICE: 500_000, ANNOTATOR: 100_000 },
     authFailuresPerMinute: 30,
