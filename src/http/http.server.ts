@@ -107,10 +107,10 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
         const key = ctx.extra.key!;
         try {
           const { args, cost } = limits.prepare(payload);
-          const refusal =
-            (await rateLimits.request(key.role, key.id)) ??
-            (await rateLimits.spend(key.role, key.id, cost));
-          if (refusal) return [rateLimitedError('requests', refusal)];
+          const tooMany = await rateLimits.request(key.role, key.id);
+          if (tooMany) return [rateLimitedError('requests', tooMany)];
+          const tooCostly = await rateLimits.spend(key.role, key.id, cost);
+          if (tooCostly) return [rateLimitedError('cost', tooCostly)];
           return { schema, ...args };
         } catch (e) {
           if (Array.isArray(e)) return e as GraphQLError[];
