@@ -7,7 +7,11 @@
  *   (c) double-serves of both, from the claims handed out and from the rows left behind;
  *   (d) `labelQueue(first: 50)` under 128 connections (autocannon) against Quarry, and against a
  *       bare Apollo Server on the same HTTP stack serving the same payload from memory (the limit);
- *   (e) the targets, PASS or MISS.
+ *   (e) the targets, PASS or MISS;
+ *   (f) (printed before (d)) the edge limits: the time to refuse the 1,000-alias query (2
+ *       clients, 5 s) and a viewer's latency meanwhile; the loop of (a) three more times,
+ *       limits off, on, off, and the ratio of the mean rates (target: the limits cost under 5%
+ *       of labels/s); the same query once with the limits off.
  *
  *   npm run bench:queues
  *   QUARRY_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test to choose the server
@@ -27,6 +31,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
+import { aliasAttack, LIMITS_OFF, underAttack, type AttackResult } from './edge-limits';
 import { benchPgUrl } from './pg';
 import { LoopStats, QUARRY, spawnServer, stopServer, type ServerProcess } from './server';
 import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
@@ -545,43 +550,45 @@ async function main(): Promise<void> {
       `    (alone, idle database, ${int(QUEUE)} open queries: the claim's slot SELECT ${ms(await alone(freeSlots(sqlQueue.datasetId, annotators[0].id, 1)))}, labelQueue's page SELECT ${ms(await alone(queuePage(httpQueue.datasetId, 51)))})`,
     );
 
-    // (a) Over HTTP.
-    const httpStats = new QueueLoopStats();
+    // (a) Over HTTP (with the edge limits at their defaults; again without them in (f)).
     const errorName = (what: string, e: unknown) =>
       `${what} ${e instanceof GraphQLCallError ? e.code : (e as Error).message}`;
-    const { waits: httpWaits } = await sampleWaits(
-      admin,
-      name,
-      runLoops(httpStats, ANNOTATORS, async (w, record) => {
-        const key = annotators[w].secret;
-        const t = performance.now();
-        let claim: { token: string; query: { id: string } } | undefined;
-        try {
-          [claim] = (await gql(url, key, CLAIM, { d: httpQueue.datasetId })).claimQueries;
-        } catch (e) {
-          httpStats.error(errorName('claim', e));
-          await sleep(5);
+    const httpLoop = async (stats: QueueLoopStats) =>
+      sampleWaits(
+        admin,
+        name,
+        runLoops(stats, ANNOTATORS, async (w, record) => {
+          const key = annotators[w].secret;
+          const t = performance.now();
+          let claim: { token: string; query: { id: string } } | undefined;
+          try {
+            [claim] = (await gql(url, key, CLAIM, { d: httpQueue.datasetId })).claimQueries;
+          } catch (e) {
+            stats.error(errorName('claim', e));
+            await sleep(5);
+            return true;
+          }
+          const t1 = performance.now();
+          if (!claim) return false;
+          stats.served1(claim.query.id, claim.token);
+          try {
+            await gql(url, key, SUBMIT, {
+              q: claim.query.id,
+              v: CLASSES[Number(claim.query.id) % CLASSES.length],
+              t: claim.token,
+              k: IDEMPOTENCY ? crypto.randomUUID() : null,
+            });
+            stats.submitted++;
+          } catch (e) {
+            stats.error(errorName('submit', e));
+            return true;
+          }
+          record(t1 - t, performance.now() - t1);
           return true;
-        }
-        const t1 = performance.now();
-        if (!claim) return false;
-        httpStats.served1(claim.query.id, claim.token);
-        try {
-          await gql(url, key, SUBMIT, {
-            q: claim.query.id,
-            v: CLASSES[Number(claim.query.id) % CLASSES.length],
-            t: claim.token,
-            k: IDEMPOTENCY ? crypto.randomUUID() : null,
-          });
-          httpStats.submitted++;
-        } catch (e) {
-          httpStats.error(errorName('submit', e));
-          return true;
-        }
-        record(t1 - t, performance.now() - t1);
-        return true;
-      }),
-    );
+        }),
+      );
+    const httpStats = new QueueLoopStats();
+    const { waits: httpWaits } = await httpLoop(httpStats);
     printLoop(`(a) Quarry over HTTP, ${ANNOTATORS} annotators`, httpStats, httpWaits);
     const httpDb = await checkDatabase(db, httpQueue.datasetId);
     const httpDouble = printDoubleServes('HTTP', httpStats, httpDb);
@@ -696,6 +703,55 @@ async function main(): Promise<void> {
       `(c) ratio (a) / (b): ${writeRatio.toFixed(2)} of the raw SQL rate (target >= 0.50)`,
     );
     await Promise.all(raw.splice(0).map((r) => r.end()));
+
+    // (f) The edge limits: the 1,000-alias query refused while a viewer is answered, and the
+    // label loop of (a) again with every limit off (the limits' cost).
+    const attack = {
+      key: adminKey,
+      query: aliasAttack(1000),
+      variables: { d: httpQueue.datasetId },
+    };
+    const viewerKey = annotators[1].secret;
+    const attackLine = (label: string, r: AttackResult) =>
+      console.log(
+        `    ${label}: ${int(r.attackMs.length)} sent, answers ${[...r.codes.entries()].map(([c, n]) => `${c} x${int(n)}`).join(', ')}; answered in p50 ${ms(percentile(r.attackMs, 50))}, p99 ${ms(percentile(r.attackMs, 99))}; viewer meanwhile p50 ${ms(percentile(r.viewerMs, 50))}, p99 ${ms(percentile(r.viewerMs, 99))}, max ${ms(Math.max(...r.viewerMs))} (${r.viewerMs.length} queries)`,
+      );
+    server = await spawnServer(env);
+    url = server.url;
+    console.log('(f) the edge limits:');
+    attackLine(
+      '1,000-alias items(first: 200), 2 clients for 5 s, limits at defaults',
+      await underAttack(url, attack, viewerKey, { attackers: 2, seconds: 5 }),
+    );
+    // The label loop again, alternating limits off and on (the machine's load drifts): the
+    // ratio compares the loops with the limits, (a) included, to those without.
+    const withLimits: QueueLoopStats[] = [httpStats];
+    const withoutLimits: QueueLoopStats[] = [];
+    for (const limited of [false, true, false]) {
+      await stopServer(server);
+      server = await spawnServer(limited ? env : { ...env, ...LIMITS_OFF });
+      url = server.url;
+      const stats = new QueueLoopStats();
+      await httpLoop(stats);
+      (limited ? withLimits : withoutLimits).push(stats);
+      console.log(
+        `    label loop, limits ${limited ? 'at defaults' : 'off'}: ${int(stats.rate)} labels/s, claim+submit p50 ${ms(percentile(stats.bothMs, 50))}, p99 ${ms(percentile(stats.bothMs, 99))}, errors ${[...stats.errors.entries()].map(([e, n]) => `${e} x${n}`).join(', ') || 'none'}`,
+      );
+    }
+    const meanRate = (runs: QueueLoopStats[]) =>
+      runs.reduce((sum, r) => sum + r.rate, 0) / runs.length;
+    const limitsRatio = meanRate(withLimits) / meanRate(withoutLimits);
+    console.log(
+      `    labels/s with the limits at defaults / off: ${int(meanRate(withLimits))} / ${int(meanRate(withoutLimits))} = ${limitsRatio.toFixed(3)} (target >= 0.95)`,
+    );
+    await stopServer(server);
+    server = await spawnServer({ ...env, ...LIMITS_OFF });
+    url = server.url;
+    attackLine(
+      'the same query once, limits off',
+      await underAttack(url, attack, viewerKey, { attackers: 1, seconds: 120, maxAttacks: 1 }),
+    );
+    await stopServer(server);
     server = await spawnServer(env);
     url = server.url;
 
@@ -740,6 +796,9 @@ async function main(): Promise<void> {
     console.log(`    claim+submit p99 < 50 ms: ${ms(p99).padEnd(14)} ${verdict(p99 < 50)}`);
     console.log(
       `    >= half the raw SQL rate: ${writeRatio.toFixed(2).padEnd(14)} ${verdict(writeRatio >= 0.5)}`,
+    );
+    console.log(
+      `    limits cost < 5% labels/s: ${limitsRatio.toFixed(3).padEnd(13)} ${verdict(limitsRatio >= 0.95)}`,
     );
     if (httpStats.drainedAt !== null || sqlStats.drainedAt !== null)
       console.log(

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { ApiKeyRole } from './entities/enums';
 
 /** Everything Quarry can be configured with. Read once at start-up by {@link loadConfig}. */
 export interface QuarryConfig {
@@ -53,6 +54,41 @@ export interface QuarryConfig {
   maxSelectionBytes: number;
   /** Where validated models are written for the inference workers to load. */
   modelCacheDir: string;
+  /** Limits on operations and on callers at the edge (src/http/limits.ts, rate-limit.ts). */
+  edge: EdgeLimits;
+}
+
+/** Per-role values: one number for each API key role. */
+export type PerRole = Record<ApiKeyRole, number>;
+
+/**
+ * What one request may ask for and how often a key may ask. 0 turns a limit off. Refusals:
+ * QUERY_TOO_COMPLEX (400), RATE_LIMITED (429 + Retry-After), PAYLOAD_TOO_LARGE (413).
+ */
+export interface EdgeLimits {
+  /** Deepest nesting of fields in one operation (introspection excepted). */
+  maxQueryDepth: number;
+  /** Aliased fields in one operation. */
+  maxQueryAliases: number;
+  /** Tokens of one GraphQL document (the lexer stops at this many: nothing more is parsed). */
+  maxQueryTokens: number;
+  /** Computed cost of one operation: 1 per object field, times `first` (or size) for lists. */
+  maxQueryCost: number;
+  /** Elements assumed for a list field that takes no `first` (e.g. `models`, `Item.labels`). */
+  unpaginatedListSize: number;
+  /** Requests per second one key may send, by its role. */
+  requestsPerSecond: PerRole;
+  /** Query cost per second one key may spend, by its role. */
+  costPerSecond: PerRole;
+  /** Failed authentications one address may make per minute before it gets 429s. */
+  authFailuresPerMinute: number;
+  /** Largest request body per role (never above maxRequestBytes). */
+  maxRequestBytesByRole: PerRole;
+  /**
+   * After SIGTERM, how long the server keeps answering new requests with 503 + Retry-After
+   * (while requests under way finish) before it closes its port.
+   */
+  shutdownDrainMs: number;
 }
 
 export const DEFAULT_CONFIG: QuarryConfig = {
@@ -80,7 +116,77 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   jobPollingSeconds: 2,
   maxSelectionBytes: 1024 * 1024 * 1024,
   modelCacheDir: path.join(os.tmpdir(), 'quarry-model-cache'),
+  edge: {
+    maxQueryDepth: 12,
+    maxQueryAliases: 30,
+    maxQueryTokens: 5_000,
+    maxQueryCost: 20_000,
+    unpaginatedListSize: 50,
+    requestsPerSecond: { ADMIN: 500, SERVICE: 500, ANNOTATOR: 100 },
+    costPerSecond: { ADMIN: 500_000, SERVICE: 500_000, ANNOTATOR: 100_000 },
+    authFailuresPerMinute: 30,
+    maxRequestBytesByRole: {
+      ADMIN: 128 * 1024 * 1024,
+      SERVICE: 128 * 1024 * 1024,
+      ANNOTATOR: 1024 * 1024,
+    },
+    shutdownDrainMs: 3_000,
+  },
 };
+
+/**
+ * Per-role numbers from variable `name`: one integer for every role (`100`), or `ROLE=n` pairs
+ * (`ANNOTATOR=20,SERVICE=200`) over `base`. Unset or blank: undefined.
+ */
+function perRoleFromEnv(env: NodeJS.ProcessEnv, name: string, base: PerRole): PerRole | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const roles = Object.values(ApiKeyRole);
+  const bad = () =>
+    new Error(
+      `${name} must be an integer of 0 or more, or ROLE=n pairs (roles: ${roles.join(', ')}), got ${JSON.stringify(raw)}`,
+    );
+  if (/^\d+$/.test(raw)) {
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n)) throw bad();
+    return Object.fromEntries(roles.map((r) => [r, n])) as PerRole;
+  }
+  const out: PerRole = { ...base };
+  for (const part of raw.split(',')) {
+    const m = /^\s*([A-Z]+)\s*=\s*(\d+)\s*$/.exec(part);
+    if (!m || !roles.includes(m[1] as ApiKeyRole) || !Number.isSafeInteger(Number(m[2])))
+      throw bad();
+    out[m[1] as ApiKeyRole] = Number(m[2]);
+  }
+  return out;
+}
+
+/** The edge limits from the environment over `base` (QUARRY_MAX_QUERY_*, QUARRY_RATE_LIMIT_*, ...). */
+function edgeFromEnv(env: NodeJS.ProcessEnv, base: EdgeLimits): EdgeLimits {
+  return {
+    ...base,
+    ...defined({
+      maxQueryDepth: intFromEnv(env, 'QUARRY_MAX_QUERY_DEPTH', 0),
+      maxQueryAliases: intFromEnv(env, 'QUARRY_MAX_QUERY_ALIASES', 0),
+      maxQueryTokens: intFromEnv(env, 'QUARRY_MAX_QUERY_TOKENS', 0),
+      maxQueryCost: intFromEnv(env, 'QUARRY_MAX_QUERY_COST', 0),
+      unpaginatedListSize: intFromEnv(env, 'QUARRY_UNPAGINATED_LIST_SIZE', 1),
+      requestsPerSecond: perRoleFromEnv(
+        env,
+        'QUARRY_RATE_LIMIT_REQUESTS_PER_SECOND',
+        base.requestsPerSecond,
+      ),
+      costPerSecond: perRoleFromEnv(env, 'QUARRY_RATE_LIMIT_COST_PER_SECOND', base.costPerSecond),
+      authFailuresPerMinute: intFromEnv(env, 'QUARRY_AUTH_FAILURES_PER_MINUTE', 0),
+      maxRequestBytesByRole: perRoleFromEnv(
+        env,
+        'QUARRY_MAX_REQUEST_BYTES_BY_ROLE',
+        base.maxRequestBytesByRole,
+      ),
+      shutdownDrainMs: intFromEnv(env, 'QUARRY_SHUTDOWN_DRAIN_MS', 0),
+    }),
+  };
+}
 
 /**
  * The integer in variable `name`, or undefined when it is unset or blank. Anything else that is
@@ -153,6 +259,7 @@ export function loadConfig(
       : undefined,
   });
   const config = { ...DEFAULT_CONFIG, ...fromEnv, ...defined(overrides) };
+  config.edge = { ...edgeFromEnv(env, DEFAULT_CONFIG.edge), ...overrides.edge };
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
     throw new Error('DATABASE_URL must start with postgres:// or postgresql://');
   }

@@ -14,6 +14,12 @@ export enum ErrorCode {
   BUDGET_EXHAUSTED = 'BUDGET_EXHAUSTED',
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   SERVICE_OVERLOADED = 'SERVICE_OVERLOADED',
+  /** The operation is deeper, has more aliases or tokens, or costs more than the server allows. */
+  QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
+  /** The key (or the address, for failed authentication) sent too much; retry after Retry-After. */
+  RATE_LIMITED = 'RATE_LIMITED',
+  /** The server is stopping; retry after Retry-After (another process will answer). */
+  SHUTTING_DOWN = 'SHUTTING_DOWN',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
@@ -148,5 +154,27 @@ export class BudgetExhaustedError extends QuarryError {
 export class ServiceOverloadedError extends QuarryError {
   constructor(message: string) {
     super(ErrorCode.SERVICE_OVERLOADED, message);
+  }
+}
+
+/**
+ * An operation over one of the query limits (depth, aliases, tokens, cost): `extensions.limit`
+ * names it, `extensions.max` and `extensions.found` (when known) give the numbers.
+ */
+export class QueryTooComplexError extends QuarryError {
+  constructor(message: string, limit: string, max: number, found?: number) {
+    super(ErrorCode.QUERY_TOO_COMPLEX, message, {
+      limit,
+      max,
+      ...(found !== undefined ? { found } : {}),
+      http: { status: 400 },
+    });
+  }
+}
+
+/** Too many requests (or too much cost) in the current second; `retryAfterSeconds` says when. */
+export class RateLimitedError extends QuarryError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super(ErrorCode.RATE_LIMITED, message, { retryAfterSeconds });
   }
 }

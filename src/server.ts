@@ -25,10 +25,13 @@ export interface QuarryServer {
   /** Starts running round jobs, when the server was started with `runJobs: false`. */
   startJobs(): Promise<void>;
   /**
-   * Stops in the reverse order of start-up: HTTP, job work, worker pools, the job queue, the
-   * database, then the plugins' `destroy`.
+   * Stops: first new requests are answered 503 SHUTTING_DOWN and running rounds and tasks are
+   * handed back at once (another process takes them over within seconds); after `drainMs`
+   * (default 0; `quarry serve` waits QUARRY_SHUTDOWN_DRAIN_MS) everything stops in the reverse
+   * order of start-up: HTTP (requests under way finish), job work, worker pools, the job queue,
+   * the database, then the plugins' `destroy`.
    */
-  stop(): Promise<void>;
+  stop(opts?: { drainMs?: number }): Promise<void>;
 }
 
 export interface StartServerOptions {
@@ -161,11 +164,25 @@ export async function startServer(
       (roundId, afterSeconds) => jobs.recheckRound({ roundId }, afterSeconds),
       events,
     );
-    const tasks = new TaskRunner(db, config, trainerPool, services.models, { inference, events });
+    const tasks = new TaskRunner(
+      db,
+      config,
+      trainerPool,
+      services.models,
+      { inference, events },
+      (taskId, afterSeconds) => jobs.recheckTask({ taskId }, afterSeconds),
+    );
+    let handingBack: Promise<void> | undefined;
+    // This process takes no more jobs, then hands back those it runs: their retries go elsewhere.
+    const handBack = () =>
+      (handingBack ??= jobs
+        .stopTakingWork()
+        .then(() => Promise.all([runner.interrupt(), tasks.interrupt()]))
+        .then(() => undefined));
     // Job work stops before the worker pools it uses: running rounds stop at their next chunk
     // and stay queued for a retry.
     started.add('job work', async () => {
-      runner.interrupt();
+      await handBack();
       await stopJobs();
     });
 
@@ -198,7 +215,13 @@ export async function startServer(
       services,
       registry: plugins.strategies,
       startJobs,
-      stop: () => (stopping ??= started.stopAll()),
+      stop: (stopOpts = {}) =>
+        (stopping ??= (async () => {
+          http.drain();
+          await handBack();
+          if (stopOpts.drainMs) await new Promise((r) => setTimeout(r, stopOpts.drainMs));
+          await started.stopAll();
+        })()),
     };
   } catch (e) {
     await started.stopAll().catch(() => undefined);

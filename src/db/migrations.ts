@@ -6,6 +6,7 @@ import { LabelQueues1795298973454 } from '../../migrations/1795298973454-label-q
 import { TrainersSimulation1795301123921 } from '../../migrations/1795301123921-trainers-simulation';
 import { AutoLabelStreamSynthesis1795302469268 } from '../../migrations/1795302469268-auto-label-stream-synthesis';
 import { RoundItemsSkipped1795304517000 } from '../../migrations/1795304517000-round-items-skipped';
+import { TaskHeartbeatRoundQueryRank1796145093796 } from '../../migrations/1796145093796-task-heartbeat-round-query-rank';
 
 /** Every migration, in order, listed explicitly (no globs). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -16,4 +17,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   TrainersSimulation1795301123921,
   AutoLabelStreamSynthesis1795302469268,
   RoundItemsSkipped1795304517000,
+  TaskHeartbeatRoundQueryRank1796145093796,
 ];

@@ -16,6 +16,8 @@ import { LabelQueryStatus } from './enums';
 @Index('uq_label_query_round_item', ['roundId', 'itemId'], { unique: true })
 @Index('ix_label_query_dataset_status', ['datasetId', 'status'])
 @Index('ix_label_query_item', ['itemId'])
+// Round.queries pages a round's queries by rank.
+@Index('ix_label_query_round_rank', ['roundId', 'rank'])
 @Index('ix_label_query_queue', ['datasetId', 'roundId', 'rank'], { where: "status = 'OPEN'" })
 export class LabelQuery {
   @BigintIdColumn()

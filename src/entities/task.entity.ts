@@ -1,5 +1,5 @@
 import { Column, Entity, Index } from 'typeorm';
-import { UuidIdColumn, UuidRefColumn } from './columns';
+import { TimeColumn, UuidIdColumn, UuidRefColumn } from './columns';
 import { JobRun } from './job-run';
 import { TaskKind, TaskStatus } from './enums';
 
@@ -28,6 +28,13 @@ export class Task extends JobRun {
 
   @Column({ type: 'jsonb', nullable: true })
   result: Record<string, unknown> | null;
+
+  /**
+   * Renewed every few seconds while a process runs the task; a retried job takes over only a
+   * task whose heartbeat has gone stale (its process died or handed it back), as rounds do.
+   */
+  @TimeColumn('heartbeat_at')
+  heartbeatAt: Date | null;
 
   /** The model a training task registered. */
   @UuidRefColumn('model_id', true)

@@ -3,6 +3,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { APOLLO_REQUEST_CODES, ErrorCode, QuarryError } from '../errors';
 import { logger } from '../logger';
+import { limitErrorOf } from './limits';
 
 /**
  * Apollo's `formatError`: Quarry's own errors and GraphQL request errors pass through; anything
@@ -12,6 +13,12 @@ export function formatError(
   formatted: GraphQLFormattedError,
   error: unknown,
 ): GraphQLFormattedError {
+  // A query limit reported by the parser or a validation rule is shown as QUERY_TOO_COMPLEX.
+  const limit = limitErrorOf(error);
+  if (limit) {
+    const { http: _http, ...extensions } = limit.extensions as Record<string, unknown>;
+    return { message: limit.message, extensions };
+  }
   const original = unwrapResolverError(error);
   if (original instanceof QuarryError) {
     const { http: _http, ...extensions } = original.extensions as Record<string, unknown>;

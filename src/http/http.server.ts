@@ -2,10 +2,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import cors from 'cors';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import { graphqlUploadExpress } from 'graphql-upload-minimal';
+import { GraphQLError } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { QuarryConfig } from '../config';
@@ -23,6 +23,10 @@ import { exportLabelsRoute } from './export.route';
 import { healthRoutes } from './health.route';
 import { keyFromHeaders } from './keys';
 import { entitiesByIds } from '../services/by-key';
+import { addressOf, bodyParsersByRole, edgeGate, gateKey } from './edge-gate';
+import { operationLimits } from './limits';
+import { rateLimitedError, RateLimits } from './rate-limit';
+import { Drain } from './shutdown';
 
 /** What the HTTP layer serves from. */
 export interface HttpDeps {
@@ -36,6 +40,8 @@ export interface HttpDeps {
 /** A listening HTTP server. */
 export interface HttpServer {
   port: number;
+  /** Starts answering new requests 503 SHUTTING_DOWN (those under way go on). */
+  drain(): void;
   /** Stops taking requests and finishes those under way (and the subscriptions). */
   stop(): Promise<void>;
 }
@@ -48,8 +54,12 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   const { config, db, services, events } = deps;
   const { strategies: registry, trainers } = deps.plugins;
   const schema = await buildQuarrySchema();
+  const limits = operationLimits(schema, config.edge);
+  const rateLimits = await RateLimits.create(db, config.edge);
+  const drain = new Drain();
   const app = express();
   app.disable('x-powered-by');
+  app.use(drain.middleware());
   const httpServer = http.createServer(app);
   // Idle keep-alive connections are closed by the client first (undici: 4 s, browsers: longer)
   // rather than by us: a server closing a socket just as a client reuses it resets that
@@ -75,6 +85,8 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     {
       schema,
       onConnect: async (ctx) => {
+        const address = addressOf(ctx.extra.request);
+        if (await rateLimits.addressBlocked(address)) return false;
         const params = ctx.connectionParams ?? {};
         const header =
           (params.authorization as string | undefined) ??
@@ -86,7 +98,24 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
           );
           return true;
         } catch {
+          await rateLimits.authFailed(address);
           return false;
+        }
+      },
+      // The same limits as over HTTP: tokens, depth, aliases and cost, then the key's rates.
+      onSubscribe: async (ctx, _id, payload) => {
+        const key = ctx.extra.key!;
+        try {
+          const { args, cost } = limits.prepare(payload);
+          const tooMany = await rateLimits.request(key.role, key.id);
+          if (tooMany) return [rateLimitedError('requests', tooMany)];
+          const tooCostly = await rateLimits.spend(key.role, key.id, cost);
+          if (tooCostly) return [rateLimitedError('cost', tooCostly)];
+          return { schema, ...args };
+        } catch (e) {
+          if (Array.isArray(e)) return e as GraphQLError[];
+          if (e instanceof GraphQLError) return [e];
+          throw e;
         }
       },
       context: (ctx): SubscriptionContext => ({
@@ -102,7 +131,11 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       }),
       // Validation errors of a subscribe message: graphql-js's own, passed on as they are.
       onError: (_ctx, _id, _payload, errors) =>
-        errors.map((e) => ({ ...e.toJSON(), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })),
+        errors.map((e) =>
+          e instanceof QuarryError
+            ? formatError(e.toJSON(), e)
+            : { ...e.toJSON(), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } },
+        ),
       // Results go through the same error masking as HTTP: Quarry's errors pass, the rest is
       // logged and masked. Errors without a cause are graphql-js's (e.g. bad variables).
       onNext: (_ctx, _id, _payload, _args, result) => {
@@ -124,7 +157,19 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    parseOptions: limits.parseOptions,
+    validationRules: limits.validationRules,
     plugins: [
+      limits.apolloPlugin<GraphQLContext>(async ({ key }, cost) => {
+        const refusal = await rateLimits.spend(key.role, key.id, cost);
+        if (!refusal) return;
+        const e = rateLimitedError('cost', refusal);
+        e.extensions.http = {
+          status: 429,
+          headers: new HeaderMap([['retry-after', String(refusal.retryAfterSeconds)]]),
+        };
+        throw e;
+      }),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       {
         async serverWillStart() {
@@ -144,13 +189,12 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   app.use(
     '/graphql',
     cors(),
-    // +1: the multipart parser flags a file of exactly maxFileSize as truncated; the resolver
-    // itself refuses anything over maxModelBytes.
-    graphqlUploadExpress({ maxFileSize: config.maxModelBytes + 1, maxFiles: 1 }),
-    express.json({ limit: config.maxRequestBytes }),
+    // Authentication, rates and sizes on the headers: nothing of the body is read before.
+    edgeGate({ config, apiKeys: services.apiKeys, rateLimits }),
+    bodyParsersByRole(config),
     expressMiddleware(apollo, {
-      context: async ({ req }) => ({
-        key: await authenticate(req),
+      context: async ({ res }) => ({
+        key: gateKey(res),
         services,
         registry,
         trainers,
@@ -172,6 +216,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   }
   return {
     port: (httpServer.address() as AddressInfo).port,
+    drain: () => drain.start(),
     stop: () => apollo.stop(),
   };
 }

@@ -24,7 +24,10 @@ export interface RoundJobData {
 }
 
 export interface JobQueueOptions {
-  /** A job still active this long after it started is taken to have died, and is retried. */
+  /**
+   * A round or task job still active this long after it started is taken to have died, and is
+   * retried (the retry takes the work over only once its heartbeat is stale).
+   */
   roundJobExpireSeconds: number;
   pollingSeconds: number;
 }
@@ -74,8 +77,9 @@ export class JobQueue {
       name: TASK_QUEUE,
       retryLimit: TASK_RETRY_LIMIT,
       retryDelay: 1,
-      // Simulations may run for many minutes; a dead process's task is retried after this.
-      expireInSeconds: 6 * 3600,
+      // Tasks beat like rounds: a retried job leaves a task still beating elsewhere alone (and
+      // looks again later), so a long simulation may outlive its job's expiry.
+      expireInSeconds: opts.roundJobExpireSeconds,
     };
     await boss.createQueue(TASK_QUEUE, taskQueue);
     await boss.updateQueue(TASK_QUEUE, taskQueue);
@@ -98,6 +102,11 @@ export class JobQueue {
       expireInSeconds: this.opts.roundJobExpireSeconds,
       retryLimit: ROUND_RETRY_LIMIT,
     });
+  }
+
+  /** Enqueues a second look at a task, in `afterSeconds` (it was running elsewhere). */
+  async recheckTask(data: TaskJobData, afterSeconds: number): Promise<void> {
+    await this.boss.send(TASK_QUEUE, data, { startAfter: afterSeconds });
   }
 
   /** Enqueues a task inside the transaction that creates it. */
@@ -156,6 +165,16 @@ export class JobQueue {
         for (const job of jobs) await handler(job.data);
       },
     );
+  }
+
+  /**
+   * This process takes no new job from now on (shutdown); jobs under way still end normally,
+   * so a job handed back is retried by another process, not taken again here.
+   */
+  async stopTakingWork(): Promise<void> {
+    for (const queue of [ROUND_QUEUE, ROUND_GAVE_UP_QUEUE, TASK_QUEUE]) {
+      await this.boss.offWork(queue);
+    }
   }
 
   async stop(): Promise<void> {

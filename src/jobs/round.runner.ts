@@ -24,6 +24,7 @@ import type { StrategyRegistry } from '../strategies/registry';
 import type { Pick, ScoredRows } from '../strategies/types';
 import { modelRefs } from './model-files';
 import { PredictionSink } from './prediction-writer';
+import { RunningJobs } from './running-jobs';
 
 /** A problem that ends a round FAILED with this message for people. */
 export class RoundError extends Error {}
@@ -108,7 +109,10 @@ export class RoundRunner {
     return Math.max(1, Math.min(30, Math.floor(this.config.roundJobExpireSeconds / 2)));
   }
 
-  private interrupted = false;
+  private readonly running = new RunningJobs(
+    'round',
+    () => new RoundInterrupted('this process is stopping'),
+  );
   /** When each phase of the last round ended, in ms from its start (logged; for tuning). */
   private phases: Record<string, number> = {};
   private phaseStart = 0;
@@ -116,9 +120,14 @@ export class RoundRunner {
     this.phases[phase] = Date.now() - this.phaseStart;
   }
 
-  /** Makes running rounds stop at their next chunk, leaving them to be retried (shutdown). */
-  interrupt(): void {
-    this.interrupted = true;
+  /**
+   * Hands every running round back at once (shutdown): QUEUED again for any process to take,
+   * its job failed now for pg-boss to retry within seconds (not at its expiry). What this
+   * process still computes for it writes nothing more (each write checks first; opening a round
+   * twice is harmless anyway).
+   */
+  interrupt(): Promise<void> {
+    return this.running.interrupt((roundId) => run(this.db.ds, roundsSql.handBackRound(roundId)));
   }
 
   /** Ends a round whose job failed too often (its processes kept dying or stopping). */
@@ -128,7 +137,7 @@ export class RoundRunner {
   }
 
   async run(roundId: string): Promise<void> {
-    if (this.interrupted) throw new RoundInterrupted('this process is stopping');
+    this.running.check();
     const ds = this.db.ds;
     // Take the round if it waits, or if the process that ran it stopped beating (it died).
     const rows = returnedRows(await run(ds, roundsSql.takeRound(roundId, this.staleSeconds)));
@@ -141,14 +150,6 @@ export class RoundRunner {
       return;
     }
     await this.notify(roundId);
-    const beat = setInterval(
-      () => {
-        run(ds, roundsSql.beatRound(roundId)).catch((err) =>
-          logger.warn({ roundId, err }, 'round heartbeat failed'),
-        );
-      },
-      Math.max(200, (this.staleSeconds * 1000) / 3),
-    );
     const round = await ds.getRepository(Round).findOneByOrFail({ id: roundId });
     const started = Date.now();
     this.phaseStart = started;
@@ -160,13 +161,18 @@ export class RoundRunner {
       ),
     );
     try {
-      await this.execute(round, predictions);
+      await this.running.run(
+        roundId,
+        () => run(ds, roundsSql.beatRound(roundId)),
+        Math.max(200, (this.staleSeconds * 1000) / 3),
+        () => this.execute(round, predictions),
+      );
       logger.info(
         { roundId, strategy: round.strategy, ms: Date.now() - started, phasesMs: this.phases },
         'round is open',
       );
     } catch (e) {
-      if (e instanceof RoundInterrupted) throw e;
+      if (e instanceof RoundInterrupted || this.running.interrupted) throw e;
       if (e instanceof RoundCancelled) {
         logger.info({ roundId }, 'round cancelled while running');
         return;
@@ -181,7 +187,6 @@ export class RoundRunner {
       await run(ds, roundsSql.failRound(roundId, message.slice(0, 2000)));
       await this.notify(roundId);
     } finally {
-      clearInterval(beat);
       // The round is already open (or over): its predictions finish storing before the job ends.
       await predictions.flush();
     }
@@ -382,12 +387,13 @@ export class RoundRunner {
   }
 
   private async assertRunning(roundId: string): Promise<void> {
-    if (this.interrupted) throw new RoundInterrupted('this process is stopping');
+    this.running.check();
     const [row] = await run(this.db.ds, roundsSql.roundStatus(roundId));
     if (!row || row.status === RoundStatus.CANCELLED) throw new RoundCancelled();
   }
 
   private async selecting(roundId: string): Promise<void> {
+    this.running.check();
     const rows = returnedRows(await run(this.db.ds, roundsSql.markSelecting(roundId)));
     if (rows.length === 0) throw new RoundCancelled();
     await this.notify(roundId);
@@ -395,6 +401,7 @@ export class RoundRunner {
 
   /** Writes the queries and opens the round, in one transaction; a second runner finds it done. */
   private async open(round: Round, candidates: Chosen[]): Promise<void> {
+    this.running.check();
     await this.db.ds.transaction(async (m) => {
       const [row] = await run(m, roundsSql.lockRoundStatus(round.id));
       if (row?.status !== RoundStatus.SELECTING) throw new RoundCancelled();

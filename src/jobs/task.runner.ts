@@ -12,11 +12,23 @@ import { packFeatures } from '../services/features';
 import type { EventBus } from '../services/event-bus';
 import type { InferencePool } from '../workers/inference.pool';
 import { runAutoLabel } from './auto-label.task';
+import { RunningJobs } from './running-jobs';
 import { simulationItemsPage } from '../db/sql/items.sql';
 import { trainingLabelsPage } from '../db/sql/labels.sql';
 import { modelOfTrainingTask } from '../db/sql/models.sql';
 import { run } from '../db/sql/statement';
-import { claimTask, failTask, finishTask, setTaskProgress } from '../db/sql/tasks.sql';
+import {
+  beatTask,
+  claimTask,
+  failTask,
+  finishTask,
+  handBackTask,
+  setTaskProgress,
+  taskStatus,
+} from '../db/sql/tasks.sql';
+
+/** The process is stopping: the task is handed back, for its job to be retried elsewhere. */
+class TaskInterrupted extends Error {}
 
 /** Rows read per statement when loading features for training or simulation. */
 const LOAD_BATCH_ROWS = 20_000;
@@ -31,8 +43,10 @@ const TASK_NOUN: Record<TaskKind, string> = {
 };
 
 /**
- * Runs training and simulation tasks (as jobs). A task whose process died is retried from the
- * start; a training task that already registered its model is not trained again.
+ * Runs training, simulation and auto-label tasks (as jobs). A running task beats like a round
+ * does; a task whose process died (its heartbeat stale) is retried from the start, one whose
+ * process stops is handed back at once; a training task that already registered its model is
+ * not trained again.
  */
 export class TaskRunner {
   constructor(
@@ -42,12 +56,53 @@ export class TaskRunner {
     private readonly models: ModelService,
     /** What auto-label tasks need; without it they fail. */
     private readonly autoLabel?: { inference: InferencePool; events: EventBus },
+    /** Asks for the task to be looked at again later (it was running in another process). */
+    private readonly recheckLater: (
+      taskId: string,
+      afterSeconds: number,
+    ) => Promise<void> = async () => undefined,
   ) {}
 
+  /** A heartbeat older than this means the process running the task died (as for rounds). */
+  private get staleSeconds(): number {
+    return Math.max(1, Math.min(30, Math.floor(this.config.roundJobExpireSeconds / 2)));
+  }
+
+  private readonly running = new RunningJobs(
+    'task',
+    () => new TaskInterrupted('this process is stopping'),
+  );
+
+  /**
+   * Hands every running task back at once (shutdown): QUEUED again, its job failed now so that
+   * pg-boss retries it within seconds in any process. What this process still computes for it
+   * is dropped (results are written only while not interrupted).
+   */
+  interrupt(): Promise<void> {
+    return this.running.interrupt((taskId) => run(this.db.ds, handBackTask(taskId)));
+  }
+
   async run(taskId: string): Promise<void> {
+    this.running.check();
     const ds = this.db.ds;
-    const rows = await run(ds, claimTask(taskId));
-    if (rows.length === 0) return;
+    const rows = await run(ds, claimTask(taskId, this.staleSeconds));
+    if (rows.length === 0) {
+      const [row] = await run<{ status: TaskStatus }>(ds, taskStatus(taskId));
+      // Still running elsewhere: look again once its heartbeat could have gone stale.
+      if (row?.status === TaskStatus.RUNNING)
+        await this.recheckLater(taskId, this.staleSeconds + 1);
+      return;
+    }
+    await this.running.run(
+      taskId,
+      () => run(ds, beatTask(taskId)),
+      Math.max(200, (this.staleSeconds * 1000) / 3),
+      () => this.execute(taskId),
+    );
+  }
+
+  private async execute(taskId: string): Promise<void> {
+    const ds = this.db.ds;
     const task = await ds.getRepository(Task).findOneByOrFail({ id: taskId });
     const started = Date.now();
     try {
@@ -69,6 +124,7 @@ export class TaskRunner {
       }
       logger.info({ taskId, kind: task.kind, ms: Date.now() - started }, 'task done');
     } catch (e) {
+      if (e instanceof TaskInterrupted || this.running.interrupted) throw e;
       const message =
         e instanceof QuarryError || (e as Error).name === 'BadUserInputError'
           ? (e as Error).message
@@ -117,6 +173,7 @@ export class TaskRunner {
       dim,
       classCount: dataset.classes.length,
     });
+    this.running.check();
     const model = await this.models.store(
       dataset,
       { name: params.name, onnx: Buffer.from(result.onnx) },
@@ -190,6 +247,7 @@ export class TaskRunner {
     taskId: string,
     out: { modelId?: string; result?: Record<string, unknown> },
   ): Promise<void> {
+    this.running.check();
     await run(
       this.db.ds,
       finishTask(taskId, TaskStatus.SUCCEEDED, out.modelId ?? null, out.result ?? null),

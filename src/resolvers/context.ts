@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { ApiKey, Dataset, Label } from '../entities';
 import type { Services } from '../services';
-import type { LabelQuery, Round } from '../entities';
+import type { Round } from '../entities';
 import type { QueryAnswer, QueueQuery } from '../services/queue-listing.service';
 import type { DatasetBudget, MechanismBudget } from '../services/budget';
 import type { ItemRow, PredictionRow } from '../services/item.service';
@@ -15,7 +15,6 @@ export interface Loaders {
   itemFeatures: DataLoader<string, Buffer | null>;
   itemLabel: DataLoader<string, Label | null>;
   itemLabels: DataLoader<string, Label[]>;
-  roundQueries: DataLoader<string, LabelQuery[]>;
   /** Label queries by id, as the queue shows them. */
   query: DataLoader<string, QueueQuery | null>;
   item: DataLoader<string, ItemRow | null>;
@@ -47,7 +46,6 @@ export function createLoaders(
     itemFeatures: new DataLoader((ids) => services.items.featuresByIds(ids)),
     itemLabel: new DataLoader((ids) => services.labels.resolvedByItemIds(ids)),
     itemLabels: new DataLoader((ids) => services.labels.historyByItemIds(ids)),
-    roundQueries: new DataLoader((ids) => services.rounds.queriesByRoundIds(ids)),
     query: new DataLoader(async (ids: readonly string[]) => {
       const rows = await services.queues.queriesByIds(ids);
       return oneByKey(ids, rows, (r) => r.id);

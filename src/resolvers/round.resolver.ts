@@ -1,5 +1,6 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { LabelQueryNode } from '../schema/queue.types';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { PageArgs, toConnection } from '../schema/connection';
+import { LabelQueryConnection } from '../schema/queue.types';
 import { RoundNode, RoundProgress, StartRoundInput } from '../schema/round.types';
 import type { Round } from '../entities';
 import type { GraphQLContext } from './context';
@@ -42,8 +43,17 @@ export class RoundResolver {
     return { scored: round.itemsScored, total: round.itemsTotal, skipped: round.itemsSkipped };
   }
 
-  @FieldResolver(() => [LabelQueryNode], { description: "The round's queries by rank." })
-  queries(@Root() round: Round, @Ctx() ctx: GraphQLContext): Promise<LabelQueryNode[]> {
-    return ctx.loaders.roundQueries.load(round.id);
+  @FieldResolver(() => LabelQueryConnection, {
+    description: "The round's queries by rank, 1 first (the item the strategy wanted most).",
+  })
+  async queries(
+    @Root() round: Round,
+    @Args() { first, after }: PageArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<LabelQueryConnection> {
+    return toConnection(
+      LabelQueryConnection,
+      await ctx.services.rounds.queriesPage(round.id, first, after),
+    );
   }
 }

@@ -71,6 +71,16 @@ export class ApiKeyService {
     return { key, secret };
   }
 
+  /**
+   * The key behind a secret when it was found valid within {@link AUTH_CACHE_MS} (no lookup), else
+   * undefined: the edge checks an address's failed authentications only for other secrets.
+   */
+  recentlyValid(secret: string | undefined): ApiKey | undefined {
+    if (!secret) return undefined;
+    const cached = this.recent.get(hashApiKey(secret));
+    return cached && cached.until > Date.now() ? cached.key : undefined;
+  }
+
   /** The live key behind a secret, or UNAUTHENTICATED. */
   async authenticate(secret: string | undefined): Promise<ApiKey> {
     if (!secret) throw new UnauthenticatedError();

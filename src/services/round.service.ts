@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import { MoreThan, type DataSource } from 'typeorm';
 import { ApiKey, LabelQuery, Model, Round, RoundStatus } from '../entities';
 import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '../errors';
 import { authorize, authorizeRow, Permission } from './permissions';
@@ -13,7 +13,11 @@ import { closeRound } from './round-lifecycle';
 import { requireInt, requireSeed } from './validate';
 import { lockRoundStatus } from '../db/sql/rounds.sql';
 import { run } from '../db/sql/statement';
-import { entitiesByIds, manyByKey } from './by-key';
+import { entitiesByIds } from './by-key';
+import { decodeCursor, encodeCursor, pageSize, type Page } from './pagination';
+
+/** Cursor kind of `Round.queries` (a rank). */
+const ROUND_QUERY_CURSOR = 'round-query';
 
 export interface StartRoundInput {
   datasetId: string;
@@ -203,14 +207,31 @@ export class RoundService {
     return entitiesByIds(this.ds, Round, ids);
   }
 
-  /** A round's queries by rank, for DataLoader. */
-  async queriesByRoundIds(roundIds: readonly string[]): Promise<LabelQuery[][]> {
-    const rows = await this.ds
-      .getRepository(LabelQuery)
-      .createQueryBuilder('q')
-      .where('q.roundId = ANY(:ids)', { ids: roundIds })
-      .orderBy('q.rank', 'ASC')
-      .getMany();
-    return manyByKey(roundIds, rows, (r) => r.roundId);
+  /**
+   * A page of a round's queries by rank (1 first), after the cursor `after`: `Round.queries`.
+   * The round was authorised when it was read.
+   */
+  async queriesPage(
+    roundId: string,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<LabelQuery>> {
+    const limit = pageSize(first);
+    const afterRank = decodeCursor(ROUND_QUERY_CURSOR, after);
+    const repo = this.ds.getRepository(LabelQuery);
+    // One more row than the page says whether there is a next page (ix_label_query_round_rank).
+    const rows = await repo.find({
+      where: { roundId, rank: MoreThan(afterRank === undefined ? 0 : Number(afterRank)) },
+      order: { rank: 'ASC' },
+      take: limit + 1,
+    });
+    const nodes = rows.slice(0, limit);
+    return {
+      nodes,
+      cursors: nodes.map((q) => encodeCursor(ROUND_QUERY_CURSOR, String(q.rank))),
+      hasNextPage: rows.length > limit,
+      hasPreviousPage: afterRank !== undefined,
+      totalCount: () => repo.countBy({ roundId }),
+    };
   }
 }

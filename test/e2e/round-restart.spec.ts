@@ -6,12 +6,13 @@ import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';
 import { gqlTo, QUARRY, serve, stopProcess, type Served } from '../helpers/process';
 import { waitFor } from '../helpers/wait-for';
+import { withQueryList } from '../helpers/queues';
 
 const kill = stopProcess;
 const gql = gqlTo;
 
 const ROUND =
-  'query($id: ID!) { round(id: $id) { status error attempts progress { scored total } queries { rank item { id } } } }';
+  'query($id: ID!) { round(id: $id) { status error attempts progress { scored total } queries(first: 1000) { edges { node { rank item { id } } } } } }';
 
 for (const backend of backends()) {
   describe(`a round whose process dies [${backend}]`, () => {
@@ -109,7 +110,7 @@ for (const backend of backends()) {
         );
         const running = server;
         const round = await waitFor(
-          async () => (await gql(running, key, ROUND, { id: startRound.id })).round,
+          async () => withQueryList((await gql(running, key, ROUND, { id: startRound.id })).round),
           {
             until: (r) => (r.status === 'SCORING' && r.progress.scored > 0) || r.status === 'OPEN',
             timeoutMs: 60_000,
@@ -131,7 +132,7 @@ for (const backend of backends()) {
       const restarted = await serve(env);
       server = restarted;
       const round = await waitFor(
-        async () => (await gql(restarted, key, ROUND, { id: roundId })).round,
+        async () => withQueryList((await gql(restarted, key, ROUND, { id: roundId })).round),
         {
           until: (r) => !['QUEUED', 'SCORING', 'SELECTING'].includes(r.status),
           timeoutMs: 60_000,

@@ -7,11 +7,12 @@ import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';
 import { waitFor } from '../helpers/wait-for';
+import { withQueryList } from '../helpers/queues';
 
 const START = `mutation($i: StartRoundInput!) { startRound(input: $i) { id status size strategy params seed } }`;
 const ROUND = `query($id: ID!) { round(id: $id) {
   id status error attempts progress { scored total }
-  queries { id rank score reason status item { id externalId } }
+  queries(first: 1000) { edges { node { id rank score reason status item { id externalId } } } }
 } }`;
 const RUNNING = ['QUEUED', 'SCORING', 'SELECTING'];
 
@@ -49,7 +50,7 @@ async function register(t: TestServer, d: string, name: string, onnx: Buffer): P
 
 /** Polls the round until it leaves the running states. */
 async function settle(t: TestServer, id: string, timeoutMs = 60_000): Promise<any> {
-  return waitFor(async () => (await t.ok(ROUND, { id })).round, {
+  return waitFor(async () => withQueryList((await t.ok(ROUND, { id })).round), {
     until: (round) => !RUNNING.includes(round.status),
     timeoutMs,
     what: `round ${id} to leave ${RUNNING.join('/')}`,
@@ -370,7 +371,7 @@ describeEachDb(
       );
       expect(cancelRound.status).toBe('CANCELLED');
       await new Promise((r) => setTimeout(r, 1500));
-      const round = (await t().ok(ROUND, { id: startRound.id })).round;
+      const round = withQueryList((await t().ok(ROUND, { id: startRound.id })).round);
       expect(round.status).toBe('CANCELLED');
       expect(round.queries.filter((q: { status: string }) => q.status === 'OPEN')).toHaveLength(0);
       const again = await t().gql('mutation($id: ID!) { cancelRound(id: $id) { status } }', {

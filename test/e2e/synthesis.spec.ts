@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { ApiKeyRole } from '../../src/entities';
 import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
-import { CLAIM, CLASSES, SUBMIT, openRound } from '../helpers/queues';
+import { CLAIM, CLASSES, SUBMIT, openRound, withQueryList } from '../helpers/queues';
 
 const SYNTHESIZE = `mutation($d: ID!, $m: String!, $n: Int!, $p: JSON, $s: Int) {
   synthesizeItems(datasetId: $d, method: $m, count: $n, params: $p, seed: $s) {
@@ -190,13 +190,13 @@ describeEachDb(
         });
         // Every item is queued, in this batch, in the order made.
         const { round: queued } = await t().ok(
-          'query($id: ID!) { round(id: $id) { queries { itemId rank status reason } } }',
+          'query($id: ID!) { round(id: $id) { queries(first: 1000) { edges { node { itemId rank status reason } } } } }',
           { id: round.id },
         );
-        expect(queued.queries.map((q: any) => [q.itemId, q.rank, q.status])).toEqual(
+        expect(withQueryList(queued).queries.map((q: any) => [q.itemId, q.rank, q.status])).toEqual(
           items.map((i: any, n: number) => [i.id, n + 1, 'OPEN']),
         );
-        expect(queued.queries[0].reason).toMatchObject({
+        expect(withQueryList(queued).queries[0].reason).toMatchObject({
           synthesis: method,
           parents: items[0].parents,
         });

@@ -159,3 +159,13 @@ export async function subscribe<T = any>(
     },
   };
 }
+
+/**
+ * A round as a test reads it, with `queries` (a connection: `queries(first: …) { edges { node
+ * { … } } }`) flattened to the list of its nodes.
+ */
+export function withQueryList<R extends { queries?: { edges: { node: unknown }[] } }>(
+  round: R,
+): Omit<R, 'queries'> & { queries: any[] } {
+  return { ...round, queries: round.queries?.edges.map((e) => e.node) ?? [] };
+}

@@ -12,7 +12,8 @@ export async function serve(): Promise<void> {
   const server = await startServer(config);
   const shutdown = (signal: string) => {
     err(`${signal} received, stopping…`);
-    server.stop().then(
+    // New requests get 503 + Retry-After meanwhile; running jobs are handed back at once.
+    server.stop({ drainMs: config.edge.shutdownDrainMs }).then(
       () => process.exit(0),
       (e) => {
         err(String(e));

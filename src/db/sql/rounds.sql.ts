@@ -88,6 +88,18 @@ export function takeRound(roundId: string, staleSeconds: number): SqlStatement {
   );
 }
 
+/**
+ * A stopping process hands its running round back: QUEUED again (without a heartbeat), so the
+ * retried job, in any process, takes it at once.
+ */
+export function handBackRound(roundId: string): SqlStatement {
+  return sql(
+    `UPDATE round SET status = 'QUEUED', heartbeat_at = NULL, items_scored = 0
+     WHERE id = $1 AND status IN ('SCORING', 'SELECTING')`,
+    [roundId],
+  );
+}
+
 /** The runner is alive. */
 export function beatRound(roundId: string): SqlStatement {
   return sql('UPDATE round SET heartbeat_at = now() WHERE id = $1', [roundId]);

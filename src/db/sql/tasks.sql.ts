@@ -3,15 +3,37 @@
 import { sql, type SqlStatement } from './statement';
 
 /**
- * Marks a QUEUED task RUNNING (a RUNNING one again, when its job is retried after a crash) and
- * counts the attempt, returning `id` only when the task may run: a finished task is not run twice.
+ * Marks a QUEUED task RUNNING (a RUNNING one again when its runner stopped beating for
+ * `staleSeconds`: its process died) and counts the attempt, returning `id` only when the task
+ * may run: a finished task is not run twice, nor one still running elsewhere.
  */
-export function claimTask(taskId: string): SqlStatement {
+export function claimTask(taskId: string, staleSeconds: number): SqlStatement {
   return sql(
-    `UPDATE task SET status = 'RUNNING', attempts = attempts + 1, started_at = coalesce(started_at, now())
-       WHERE id = $1 AND status IN ('QUEUED', 'RUNNING') RETURNING id`,
+    `UPDATE task SET status = 'RUNNING', attempts = attempts + 1, started_at = coalesce(started_at, now()),
+         heartbeat_at = now()
+       WHERE id = $1 AND (status = 'QUEUED' OR (status = 'RUNNING'
+         AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $2))))
+       RETURNING id`,
+    [taskId, staleSeconds],
+  );
+}
+
+/** The task's runner is alive. */
+export function beatTask(taskId: string): SqlStatement {
+  return sql('UPDATE task SET heartbeat_at = now() WHERE id = $1', [taskId]);
+}
+
+/** A stopping process hands its running task back: QUEUED, for the retried job to take at once. */
+export function handBackTask(taskId: string): SqlStatement {
+  return sql(
+    `UPDATE task SET status = 'QUEUED', heartbeat_at = NULL WHERE id = $1 AND status = 'RUNNING'`,
     [taskId],
   );
+}
+
+/** A task's status, unlocked. */
+export function taskStatus(taskId: string): SqlStatement {
+  return sql('SELECT status FROM task WHERE id = $1', [taskId]);
 }
 
 export function failTask(taskId: string, error: string): SqlStatement {

@@ -1,0 +1,145 @@
+/**
+ * Per-key rate limits (requests and query cost per second, by role) and a per-address limit on
+ * failed authentication, on rate-limiter-flexible. On PostgreSQL the counters live in the
+ * database (table `quarry_rate_limit`, made by a migration), so every server process sharing
+ * it shares the limits; on the embedded database (one process) they live in memory.
+ */
+import {
+  RateLimiterMemory,
+  RateLimiterPostgres,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
+import type { EdgeLimits, PerRole } from '../config';
+import type { Database } from '../db/database';
+import { ApiKeyRole } from '../entities/enums';
+import { RateLimitedError } from '../errors';
+import { logger } from '../logger';
+
+/** The table the PostgreSQL store keeps its counters in (one row per key and window). */
+export const RATE_LIMIT_TABLE = 'quarry_rate_limit';
+
+/** A refusal: how long to wait, for `Retry-After`. */
+export interface Refusal {
+  retryAfterSeconds: number;
+}
+
+type Limiter = RateLimiterAbstract;
+
+/** Builds one limiter of `points` per `durationSeconds` under `keyPrefix` in the right store. */
+function limiter(
+  db: Database,
+  keyPrefix: string,
+  points: number,
+  durationSeconds: number,
+): Limiter {
+  const memory = new RateLimiterMemory({ keyPrefix, points, duration: durationSeconds });
+  if (db.kind !== 'postgres') return memory;
+  const pool = (db.ds.driver as unknown as { master: unknown }).master;
+  // The table is made by a migration (tableCreated): nothing to wait for.
+  return new RateLimiterPostgres({
+    storeClient: pool,
+    storeType: 'pool',
+    tableName: RATE_LIMIT_TABLE,
+    tableCreated: true,
+    keyPrefix,
+    points,
+    duration: durationSeconds,
+    // While the database cannot be reached, each process limits on its own.
+    insuranceLimiter: memory,
+  });
+}
+
+function retryAfter(res: RateLimiterRes): number {
+  return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+}
+
+/**
+ * Consumes `points` of `key`; a refusal when the window has none left. A store failure (the
+ * insurance limiter failing too) lets the request through: it is logged, never a 500.
+ */
+async function take(l: Limiter, key: string, points: number): Promise<Refusal | undefined> {
+  try {
+    await l.consume(key, Math.min(points, l.points));
+    return undefined;
+  } catch (e) {
+    if (e instanceof RateLimiterRes) return { retryAfterSeconds: retryAfter(e) };
+    logger.warn({ err: e }, 'rate limiter unavailable; request let through');
+    return undefined;
+  }
+}
+
+/** The rate limits of one server process, shared with the others through the database. */
+export class RateLimits {
+  private constructor(
+    private readonly requests: Partial<Record<ApiKeyRole, Limiter>>,
+    private readonly cost: Partial<Record<ApiKeyRole, Limiter>>,
+    private readonly authFailures: Limiter | undefined,
+  ) {}
+
+  /** Builds the limiters of `edge` (a limit of 0 is off) in `db`'s store. */
+  static async create(db: Database, edge: EdgeLimits): Promise<RateLimits> {
+    const perRole = async (name: string, limits: PerRole) => {
+      const out: Partial<Record<ApiKeyRole, Limiter>> = {};
+      for (const role of Object.values(ApiKeyRole)) {
+        if (limits[role] > 0) out[role] = limiter(db, `${name}:${role}`, limits[role], 1);
+      }
+      return out;
+    };
+    return new RateLimits(
+      await perRole('requests', edge.requestsPerSecond),
+      await perRole('cost', edge.costPerSecond),
+      edge.authFailuresPerMinute > 0
+        ? limiter(db, 'auth-failures', edge.authFailuresPerMinute, 60)
+        : undefined,
+    );
+  }
+
+  /** One request of the key `keyId`; a refusal over its role's requests per second. */
+  request(role: ApiKeyRole, keyId: string): Promise<Refusal | undefined> {
+    const l = this.requests[role];
+    return l ? take(l, keyId, 1) : Promise.resolve(undefined);
+  }
+
+  /** An operation's cost for the key; a refusal over its role's cost per second. */
+  spend(role: ApiKeyRole, keyId: string, cost: number): Promise<Refusal | undefined> {
+    const l = this.cost[role];
+    return l && cost > 0 ? take(l, keyId, cost) : Promise.resolve(undefined);
+  }
+
+  /** A refusal when `address` has used up its failed authentications for now. */
+  async addressBlocked(address: string): Promise<Refusal | undefined> {
+    const l = this.authFailures;
+    if (!l) return undefined;
+    try {
+      const res = await l.get(address);
+      return res && res.consumedPoints >= l.points
+        ? { retryAfterSeconds: retryAfter(res) }
+        : undefined;
+    } catch (e) {
+      logger.warn({ err: e }, 'rate limiter unavailable; request let through');
+      return undefined;
+    }
+  }
+
+  /** Counts a failed authentication from `address`. */
+  async authFailed(address: string): Promise<void> {
+    if (this.authFailures) await take(this.authFailures, address, 1);
+  }
+}
+
+/** The error a refused request answers with (HTTP 429 with Retry-After). */
+export function rateLimitedError(
+  what: 'requests' | 'cost' | 'authentication',
+  refusal: Refusal,
+): RateLimitedError {
+  const why = {
+    requests: 'This API key sent more requests per second than its role allows',
+    cost: 'This API key asked for more query cost per second than its role allows',
+    authentication: 'Too many failed authentications from this address',
+  }[what];
+  return new RateLimitedError(
+    `${why} (see QUARRY_RATE_LIMIT_* and QUARRY_AUTH_FAILURES_PER_MINUTE). Retry after ${refusal.retryAfterSeconds} s.`,
+    refusal.retryAfterSeconds,
+  );
+}
