@@ -3,6 +3,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { APOLLO_REQUEST_CODES, ErrorCode, QuarryError } from '../errors';
 import { logger } from '../logger';
+import { requestRecord } from './request-log';
 
 /**
  * Apollo's `formatError`: Quarry's own errors and GraphQL request errors pass through; anything
@@ -59,7 +60,9 @@ export function httpStatusOf(error: QuarryError): number {
 
 /** Answers with a GraphQL-shaped error body: `{ errors: [{ message, extensions: { code } }] }`. */
 export function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+  const record = requestRecord(res.req);
+  record.errorCode = code;
+  res.status(status).json({ errors: [{ message, extensions: { code, requestId: record.id } }] });
 }
 
 /**

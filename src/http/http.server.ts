@@ -6,6 +6,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
+import { parse } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { QuarryConfig } from '../config';
@@ -23,6 +24,11 @@ import { exportLabelsRoute } from './export.route';
 import { healthRoutes } from './health.route';
 import { keyFromHeaders } from './keys';
 import { entitiesByIds } from '../services/by-key';
+import type { InferencePool } from '../workers/inference.pool';
+import { corsOptions, DocumentPolicy, originAllowed } from './graphql-policy';
+import { metricsRoute, serverRegistry, startMetricsServer } from './metrics.route';
+import { requestLog, requestLogPlugin, requestRecord } from './request-log';
+import { SubscriptionKeys } from './subscription-keys';
 
 /** What the HTTP layer serves from. */
 export interface HttpDeps {
@@ -31,11 +37,15 @@ export interface HttpDeps {
   services: Services;
   plugins: Plugins;
   events: EventBus;
+  /** The inference pool, for its metrics. */
+  inference?: InferencePool;
 }
 
 /** A listening HTTP server. */
 export interface HttpServer {
   port: number;
+  /** The port of the separate /metrics listener, when QUARRY_METRICS_PORT is set. */
+  metricsPort?: number;
   /** Stops taking requests and finishes those under way (and the subscriptions). */
   stop(): Promise<void>;
 }
@@ -50,6 +60,10 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   const schema = await buildQuarrySchema();
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestLog(config.slowRequestMs));
+  const policy = new DocumentPolicy(config);
+  const metricsRegistry = serverRegistry({ db, inference: deps.inference });
+  const subscriptionKeys = new SubscriptionKeys(events, services, config.subscriptionKeyCheckMs);
   const httpServer = http.createServer(app);
   // Idle keep-alive connections are closed by the client first (undici: 4 s, browsers: longer)
   // rather than by us: a server closing a socket just as a client reuses it resets that
@@ -59,10 +73,17 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
 
   const datasetsById = (ids: readonly string[]) => entitiesByIds(db.ds, Dataset, ids);
   const authenticate = async (req: express.Request): Promise<ApiKey> => {
+    const record = requestRecord(req);
     try {
-      return await services.apiKeys.authenticate(keyFromHeaders(req.headers));
+      const key = await services.apiKeys.authenticate(keyFromHeaders(req.headers));
+      record.keyId = key.id;
+      return key;
     } catch (e) {
-      if (e instanceof QuarryError) e.extensions.http = { status: 401 };
+      if (e instanceof QuarryError) {
+        e.extensions.http = { status: 401 };
+        e.extensions.requestId = record.id;
+        record.errorCode = String(e.extensions.code);
+      }
       throw e;
     }
   };
@@ -75,6 +96,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     {
       schema,
       onConnect: async (ctx) => {
+        if (!originAllowed(config, ctx.extra.request.headers.origin)) return false;
         const params = ctx.connectionParams ?? {};
         const header =
           (params.authorization as string | undefined) ??
@@ -84,6 +106,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
           ctx.extra.key = await services.apiKeys.authenticate(
             keyFromHeaders({ authorization: header }),
           );
+          subscriptionKeys.add(ctx.extra.key.id, ctx.extra.socket);
           return true;
         } catch {
           return false;
@@ -100,9 +123,24 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
           round: (roundId) => events.roundEvents(roundId),
         },
       }),
+      // The configuration's document rules (persisted documents only, introspection off) hold
+      // on WebSocket too; otherwise graphql-ws parses and validates as usual.
+      onSubscribe: (ctx, _id, payload) => {
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch {
+          return undefined;
+        }
+        const refused = policy.check(ctx.extra.key, document, schema);
+        return refused.length > 0 ? refused : undefined;
+      },
       // Validation errors of a subscribe message: graphql-js's own, passed on as they are.
       onError: (_ctx, _id, _payload, errors) =>
-        errors.map((e) => ({ ...e.toJSON(), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })),
+        errors.map((e) => ({
+          ...e.toJSON(),
+          extensions: { code: e.extensions?.code ?? 'GRAPHQL_VALIDATION_FAILED' },
+        })),
       // Results go through the same error masking as HTTP: Quarry's errors pass, the rest is
       // logged and masked. Errors without a cause are graphql-js's (e.g. bad variables).
       onNext: (_ctx, _id, _payload, _args, result) => {
@@ -124,7 +162,11 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    introspection: config.introspection,
+    persistedQueries: config.apq ? undefined : false,
     plugins: [
+      requestLogPlugin(),
+      policy.plugin(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       {
         async serverWillStart() {
@@ -140,16 +182,18 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   await apollo.start();
 
   app.use(healthRoutes(db));
+  app.get('/metrics', metricsRoute(metricsRegistry, config, services));
   app.get('/export/labels', exportLabelsRoute(services, authenticate));
   app.use(
     '/graphql',
-    cors(),
+    cors(corsOptions(config)),
     // +1: the multipart parser flags a file of exactly maxFileSize as truncated; the resolver
     // itself refuses anything over maxModelBytes.
     graphqlUploadExpress({ maxFileSize: config.maxModelBytes + 1, maxFiles: 1 }),
     express.json({ limit: config.maxRequestBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => ({
+        request: requestRecord(req),
         key: await authenticate(req),
         services,
         registry,
@@ -160,18 +204,32 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   );
   app.use(httpErrorHandler(config.maxRequestBytes));
 
+  let metricsServer: { port: number; stop(): Promise<void> } | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(config.port, config.host, () => resolve());
     });
+    if (config.metricsPort !== undefined) {
+      metricsServer = await startMetricsServer(
+        metricsRegistry,
+        config.metricsPort,
+        config.metricsHost,
+      );
+    }
   } catch (e) {
     httpServer.close();
+    subscriptionKeys.stop();
     await apollo.stop().catch(() => undefined);
     throw e;
   }
   return {
     port: (httpServer.address() as AddressInfo).port,
-    stop: () => apollo.stop(),
+    metricsPort: metricsServer?.port,
+    stop: async () => {
+      subscriptionKeys.stop();
+      await metricsServer?.stop();
+      await apollo.stop();
+    },
   };
 }
