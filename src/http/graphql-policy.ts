@@ -7,13 +7,17 @@ import {
   parse,
   print,
   validate,
+  visit,
+  type ASTNode,
   type DocumentNode,
+  type FieldNode,
+  type SelectionSetNode,
   type GraphQLSchema,
 } from 'graphql';
 import type { CorsOptions } from 'cors';
 import type { QuarryConfig } from '../config';
 import type { ApiKey } from '../entities';
-import { ErrorCode } from '../errors';
+import { ForbiddenError } from '../errors';
 import type { GraphQLContext } from '../resolvers/context';
 
 /** The manifest `@quarry/client` ships: `{ "sha256:<hex>": "<document>" }`. */
@@ -39,16 +43,46 @@ export function loadPersistedDocuments(file?: string): ReadonlySet<string> {
   return new Set(Object.values(manifest).map((text) => canonicalHash(parse(text))));
 }
 
+function printedOrder(a: ASTNode, b: ASTNode): number {
+  const x = print(a);
+  const y = print(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * The sha256 of a document in a canonical form: selections and arguments sorted, definitions
+ * sorted, printed. The manifest holds documents normalised that way by the SDK's codegen, while
+ * the SDK sends them as written; both sides hash the same here.
+ */
 function canonicalHash(document: DocumentNode): string {
-  return crypto.createHash('sha256').update(print(document)).digest('hex');
+  const sorted = visit(document, {
+    SelectionSet: {
+      leave: (node: SelectionSetNode) => ({
+        ...node,
+        selections: [...node.selections].sort(printedOrder),
+      }),
+    },
+    Field: {
+      leave: (node: FieldNode) => ({
+        ...node,
+        arguments: node.arguments ? [...node.arguments].sort(printedOrder) : node.arguments,
+      }),
+    },
+  });
+  const text = sorted.definitions
+    .map((d) => print(d))
+    .sort()
+    .join('\n');
+  return crypto.createHash('sha256').update(text).digest('hex');
 }
 
 /** The error a key limited to persisted documents gets for any other document. */
-export function notPersistedError(role: string): GraphQLError {
-  return new GraphQLError(
+export function notPersistedError(role: string): ForbiddenError {
+  const error = new ForbiddenError(
     `${role} keys may send only the documents of the persisted-documents manifest (QUARRY_PERSISTED_DOCUMENTS_ONLY_ROLES); use the Quarry SDK's operations.`,
-    { extensions: { code: ErrorCode.FORBIDDEN, http: { status: 403 } } },
   );
+  error.extensions.http = { status: 403 };
+  return error;
 }
 
 /**
