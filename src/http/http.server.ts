@@ -27,7 +27,7 @@ import { entitiesByIds } from '../services/by-key';
 import type { InferencePool } from '../workers/inference.pool';
 import { corsOptions, DocumentPolicy, originAllowed } from './graphql-policy';
 import { metricsRoute, serverRegistry, startMetricsServer } from './metrics.route';
-import { requestLog, requestLogPlugin, requestRecord } from './request-log';
+import { budgetExhaustedPlugin, requestLog, requestLogPlugin, requestRecord } from './request-log';
 import { SubscriptionKeys } from './subscription-keys';
 
 /** What the HTTP layer serves from. */
@@ -166,6 +166,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     persistedQueries: config.apq ? undefined : false,
     plugins: [
       requestLogPlugin(),
+      budgetExhaustedPlugin(),
       policy.plugin(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       {

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
 import type { NextFunction, Request, Response } from 'express';
+import { BudgetExhaustedError } from '../errors';
 import { logger } from '../logger';
 import { graphqlDuration, graphqlOperations, httpRequests } from '../metrics';
 import type { GraphQLContext, RequestRecord } from '../resolvers/context';
@@ -122,6 +124,31 @@ export function requestLogPlugin(): ApolloServerPlugin<GraphQLContext> {
             { operation, type },
             Number(process.hrtime.bigint() - started) / 1e9,
           );
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Apollo plugin: a request refused with BUDGET_EXHAUSTED becomes the dataset's BUDGET_EXHAUSTED
+ * webhook event (throttled per dataset by the webhook service).
+ */
+export function budgetExhaustedPlugin(): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart({ contextValue }) {
+      return {
+        async didEncounterErrors(rc) {
+          for (const e of rc.errors) {
+            const original = unwrapResolverError(e);
+            if (original instanceof BudgetExhaustedError && original.datasetId) {
+              await contextValue.services.webhooks
+                .budgetExhausted(original.datasetId, original.message)
+                .catch((err: unknown) =>
+                  logger.warn({ err }, 'recording BUDGET_EXHAUSTED for webhooks failed'),
+                );
+            }
+          }
         },
       };
     },

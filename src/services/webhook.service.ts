@@ -19,6 +19,8 @@ import { authorize, authorizeRow, Permission } from './permissions';
 
 /** Most webhooks one dataset may have. */
 export const MAX_WEBHOOKS_PER_DATASET = 20;
+/** How often one process reports BUDGET_EXHAUSTED for one dataset at most. */
+export const BUDGET_EXHAUSTED_EVERY_MS = 60_000;
 /** Most deliveries one `deliveries` call lists. */
 export const MAX_DELIVERIES_LISTED = 200;
 
@@ -199,6 +201,27 @@ export class WebhookService {
       m,
       rows.map((r) => String(r.id)),
     );
+  }
+
+  private readonly lastExhausted = new Map<string, number>();
+
+  /**
+   * A BUDGET_EXHAUSTED event for a request the dataset's budget refused (the refused work rolled
+   * back, so this is recorded on its own). At most one per dataset per
+   * {@link BUDGET_EXHAUSTED_EVERY_MS} from this process: a crowd of annotators claiming from a
+   * spent budget is one event, not hundreds.
+   */
+  async budgetExhausted(datasetId: string, message: string): Promise<void> {
+    const now = Date.now();
+    if ((this.lastExhausted.get(datasetId) ?? -Infinity) > now - BUDGET_EXHAUSTED_EVERY_MS) return;
+    if (this.lastExhausted.size > 10_000) this.lastExhausted.clear();
+    this.lastExhausted.set(datasetId, now);
+    await this.record(this.ds, {
+      datasetId,
+      kind: WebhookEventKind.BUDGET_EXHAUSTED,
+      data: { message },
+    });
+    this.jobs.wakeWebhookWorker();
   }
 
   /** Marks a delivery's outcome (by the sender). */

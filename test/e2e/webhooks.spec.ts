@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiKeyRole } from '../../src/entities';
+import { testModel } from '../helpers/models';
 import { CLAIM, SUBMIT, openRound, queueDataset } from '../helpers/queues';
 import { codeOf, describeEachDb, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait-for';
@@ -196,6 +197,40 @@ describeEachDb(
           'ROUND_OPENED',
         ]);
         await t().ok('mutation($id: ID!) { deleteWebhook(id: $id) { id } }', { id: webhook.id });
+      } finally {
+        await hook.close();
+      }
+    });
+
+    it('tells of a model registered and, once a minute at most, of a budget refusal', async () => {
+      const hook = await receiver(0);
+      try {
+        const small = await queueDataset(t(), 'hooks-budget', { items: 10, labelBudget: 2 });
+        const { createWebhook } = await t().ok(CREATE, {
+          i: { datasetId: small, url: hook.url, events: ['MODEL_REGISTERED', 'BUDGET_EXHAUSTED'] },
+        });
+        const { webhook } = createWebhook;
+        const { registerModel } = await t().ok(
+          'mutation($d: ID!, $b: String!) { registerModel(datasetId: $d, name: "m", onnxBase64: $b) { id version } }',
+          { d: small, b: testModel({ featureDim: 4, classes: 3 }).toString('base64') },
+        );
+        const start = 'mutation($i: StartRoundInput!) { startRound(input: $i) { id } }';
+        for (let i = 0; i < 2; i++) {
+          const refused = await t().gql(start, {
+            i: { datasetId: small, strategy: 'random', size: 5 },
+          });
+          expect(codeOf(refused)).toBe('BUDGET_EXHAUSTED');
+        }
+        const log = await deliveriesUntil(
+          t(),
+          webhook.id,
+          (ds) => ds.length === 2 && ds.every((x) => x.status === 'SUCCEEDED'),
+          'two delivered events',
+        );
+        expect(log.map((x) => x.event)).toEqual(['BUDGET_EXHAUSTED', 'MODEL_REGISTERED']);
+        const [exhausted, registered] = log.map((x) => JSON.parse(x.body));
+        expect(registered.data).toMatchObject({ modelId: registerModel.id, version: 1 });
+        expect(exhausted.data.message).toMatch(/needs 5 budget units, but only 2 of 2 remain/);
       } finally {
         await hook.close();
       }
