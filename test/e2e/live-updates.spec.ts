@@ -105,8 +105,22 @@ describeEachDb(
         await sub.close();
       }
     });
+
+    it('closes them even when the revocation event is lost, by checking the keys in use', async () => {
+      const annotator = await t().createKey(ApiKeyRole.ANNOTATOR, [d]);
+      const { viewer } = await t().ok(VIEWER, {}, annotator);
+      const sub = await subscribe(t().url, annotator, QUEUE_CHANGED, { d });
+      try {
+        // Revoked behind Quarry's back: no NOTIFY, only the periodic check can tell.
+        await t().sql('UPDATE api_key SET revoked_at = now() WHERE id = $1', [viewer.id]);
+        const reason = (await sub.ended) as { code?: number };
+        expect(reason.code).toBe(4403);
+      } finally {
+        await sub.close();
+      }
+    });
   },
-  { jobPollingSeconds: 1 },
+  { jobPollingSeconds: 1, subscriptionKeyCheckMs: 300 },
 );
 
 if (backends().includes('postgres')) {
