@@ -8,8 +8,7 @@ import {
   WebhookEventKind,
 } from '../entities';
 import { BadUserInputError, NotFoundError } from '../errors';
-import { isUuid } from '../db/db-errors';
-import { returnedRows } from '../db/db-errors';
+import { isUuid, returnedRows } from '../db/db-errors';
 import { run, type Queryable } from '../db/sql/statement';
 import * as webhooksSql from '../db/sql/webhooks.sql';
 import type { JobQueue } from '../jobs/job-queue';
