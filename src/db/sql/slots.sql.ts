@@ -205,8 +205,9 @@ export function agreementByAnnotator(datasetId: string): SqlStatement {
  * token).
  */
 export function leasesOfTokens(tokens: readonly string[]): SqlStatement {
+  // The comment names the statement as background work (a job, not a request) in statement logs.
   return sql(
-    `SELECT s.query_id AS "queryId", s.claim_token AS token, s.lease_expires_at AS "expiresAt",
+    `/* lease check */ SELECT s.query_id AS "queryId", s.claim_token AS token, s.lease_expires_at AS "expiresAt",
             s.lease_expires_at <= now() AS expired
        FROM query_slot s JOIN label_query q ON q.id = s.query_id AND q.status = 'OPEN'
       WHERE s.claim_token = ANY($1::uuid[]) AND s.answered_at IS NULL`,
