@@ -54,6 +54,30 @@ export interface QuarryConfig {
   maxSelectionBytes: number;
   /** Where validated models are written for the inference workers to load. */
   modelCacheDir: string;
+  /** Origins allowed by CORS (QUARRY_CORS_ORIGINS, comma-separated); `['*']`: any. */
+  corsOrigins: string[];
+  /** Whether introspection queries are answered (QUARRY_INTROSPECTION; default: unless NODE_ENV=production). */
+  introspection: boolean;
+  /** Whether automatic persisted queries are accepted (QUARRY_APQ). */
+  apq: boolean;
+  /** Roles whose keys may send only the documents of {@link persistedDocumentsFile}. */
+  persistedDocumentsOnlyRoles: string[];
+  /** The sha256 manifest of allowed documents (default: the one `@quarry/client` ships). */
+  persistedDocumentsFile?: string;
+  /** Bearer token that may read /metrics (an ADMIN key may too); unset: ADMIN keys only. */
+  metricsToken?: string;
+  /** Serves /metrics on this port too, without authentication (bind it to a private host). */
+  metricsPort?: number;
+  /** Host of {@link metricsPort}. */
+  metricsHost: string;
+  /** Requests slower than this are logged at warn. */
+  slowRequestMs: number;
+  /** Attempts of one webhook delivery before it is marked FAILED. */
+  webhookMaxAttempts: number;
+  /** Time one webhook delivery attempt may take. */
+  webhookTimeoutMs: number;
+  /** How often each open subscription's key is checked for revocation (besides the revocation event). */
+  subscriptionKeyCheckMs: number;
   /** Limits on operations and on callers at the edge (src/http/limits.ts, rate-limit.ts). */
   edge: EdgeLimits;
 }
@@ -132,7 +156,39 @@ export const DEFAULT_CONFIG: QuarryConfig = {
     },
     shutdownDrainMs: 3_000,
   },
+  corsOrigins: ['*'],
+  introspection: true,
+  apq: true,
+  persistedDocumentsOnlyRoles: [],
+  persistedDocumentsFile: undefined,
+  metricsToken: undefined,
+  metricsPort: undefined,
+  metricsHost: '127.0.0.1',
+  slowRequestMs: 1000,
+  webhookMaxAttempts: 5,
+  webhookTimeoutMs: 10_000,
+  subscriptionKeyCheckMs: 5000,
 };
+
+/** `true`/`false` (also 1/0, on/off, yes/no) in variable `name`; unset or blank: undefined. */
+function boolFromEnv(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return undefined;
+  if (['true', '1', 'on', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'off', 'no'].includes(raw)) return false;
+  throw new Error(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
+}
+
+/** A comma-separated list in variable `name`, trimmed; unset or blank: undefined. */
+function listFromEnv(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
+  const value = env[name]?.trim();
+  return value
+    ? value
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '')
+    : undefined;
+}
 
 /**
  * Per-role numbers from variable `name`: one integer for every role (`100`), or `ROLE=n` pairs
@@ -257,6 +313,25 @@ export function loadConfig(
     modelCacheDir: env.QUARRY_MODEL_CACHE_DIR?.trim()
       ? path.resolve(env.QUARRY_MODEL_CACHE_DIR)
       : undefined,
+    corsOrigins: listFromEnv(env, 'QUARRY_CORS_ORIGINS'),
+    // Unset: on, except under NODE_ENV=production (Apollo's own default).
+    introspection:
+      boolFromEnv(env, 'QUARRY_INTROSPECTION') ??
+      (env.NODE_ENV === 'production' ? false : undefined),
+    apq: boolFromEnv(env, 'QUARRY_APQ'),
+    persistedDocumentsOnlyRoles: listFromEnv(env, 'QUARRY_PERSISTED_DOCUMENTS_ONLY_ROLES')?.map(
+      (r) => r.toUpperCase(),
+    ),
+    persistedDocumentsFile: env.QUARRY_PERSISTED_DOCUMENTS_FILE?.trim()
+      ? path.resolve(env.QUARRY_PERSISTED_DOCUMENTS_FILE)
+      : undefined,
+    metricsToken: env.QUARRY_METRICS_TOKEN?.trim() || undefined,
+    metricsPort: intFromEnv(env, 'QUARRY_METRICS_PORT', 0, 65_535),
+    metricsHost: env.QUARRY_METRICS_HOST?.trim() || undefined,
+    slowRequestMs: intFromEnv(env, 'QUARRY_SLOW_REQUEST_MS', 0),
+    webhookMaxAttempts: intFromEnv(env, 'QUARRY_WEBHOOK_MAX_ATTEMPTS', 1, 100),
+    webhookTimeoutMs: intFromEnv(env, 'QUARRY_WEBHOOK_TIMEOUT_MS', 1),
+    subscriptionKeyCheckMs: intFromEnv(env, 'QUARRY_SUBSCRIPTION_KEY_CHECK_MS', 100),
   });
   const config = { ...DEFAULT_CONFIG, ...fromEnv, ...defined(overrides) };
   config.edge = { ...edgeFromEnv(env, DEFAULT_CONFIG.edge), ...overrides.edge };
@@ -266,6 +341,13 @@ export function loadConfig(
   if (config.maxRequestBytes < Math.ceil((config.maxModelBytes * 4) / 3)) {
     throw new Error(
       'QUARRY_MAX_REQUEST_BYTES must fit a base64-encoded model of QUARRY_MAX_MODEL_BYTES (4/3 of it)',
+    );
+  }
+  const roles = ['ADMIN', 'SERVICE', 'ANNOTATOR'];
+  const badRole = config.persistedDocumentsOnlyRoles.find((r) => !roles.includes(r));
+  if (badRole) {
+    throw new Error(
+      `QUARRY_PERSISTED_DOCUMENTS_ONLY_ROLES must list roles of ${roles.join(', ')}; got ${JSON.stringify(badRole)}`,
     );
   }
   return config;

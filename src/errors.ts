@@ -142,6 +142,9 @@ export interface BudgetShortfall {
  * rounds). Nothing was done: start a smaller round, or raise the dataset's labelBudget."
  */
 export class BudgetExhaustedError extends QuarryError {
+  /** The dataset whose budget refused (for its BUDGET_EXHAUSTED webhook; not sent to clients). */
+  datasetId?: string;
+
   constructor(s: BudgetShortfall) {
     const units = (n: number) => `${n} budget unit${n === 1 ? '' : 's'}`;
     super(

@@ -7,6 +7,8 @@ import { startHttpServer } from './http/http.server';
 import { JobQueue } from './jobs/job-queue';
 import { RoundRunner } from './jobs/round.runner';
 import { TaskRunner } from './jobs/task.runner';
+import { LeaseChecker } from './jobs/lease.checker';
+import { WebhookSender } from './jobs/webhook.sender';
 import { logger } from './logger';
 import { loadPlugins } from './plugins/load-plugins';
 import { createServices, type Services } from './services';
@@ -19,6 +21,8 @@ export interface QuarryServer {
   /** e.g. `http://127.0.0.1:4000/graphql` */
   url: string;
   port: number;
+  /** The separate /metrics listener's port, when QUARRY_METRICS_PORT is set. */
+  metricsPort?: number;
   db: Database;
   services: Services;
   registry: StrategyRegistry;
@@ -129,6 +133,7 @@ export async function startServer(
     const jobs = await JobQueue.start(db, {
       roundJobExpireSeconds: config.roundJobExpireSeconds,
       pollingSeconds: config.jobPollingSeconds,
+      webhookMaxAttempts: config.webhookMaxAttempts,
     });
     let jobsStopped: Promise<void> | undefined;
     const stopJobs = () => (jobsStopped ??= jobs.stop());
@@ -186,7 +191,12 @@ export async function startServer(
       await stopJobs();
     });
 
-    const http = await startHttpServer({ config, db, services, plugins, events });
+    const http = await startHttpServer({ config, db, services, plugins, events, inference });
+    const leases = new LeaseChecker(db, events, jobs);
+    const webhookSender = new WebhookSender(db, services.webhooks, {
+      maxAttempts: config.webhookMaxAttempts,
+      timeoutMs: config.webhookTimeoutMs,
+    });
     started.add('HTTP server', () => http.stop());
 
     let working: Promise<void> | undefined;
@@ -197,6 +207,8 @@ export async function startServer(
           (data) => runner.giveUp(data.roundId),
         );
         await jobs.workTasks((data) => tasks.run(data.taskId));
+        await jobs.workLeaseChecks((data) => leases.check(data));
+        await jobs.workWebhooks((data) => webhookSender.send(data.deliveryId));
       })());
     // Work is taken only once the server is up, so a failed start never strands a claimed round.
     if (opts.runJobs ?? true) await startJobs();
@@ -211,6 +223,7 @@ export async function startServer(
     return {
       url,
       port: http.port,
+      metricsPort: http.metricsPort,
       db,
       services,
       registry: plugins.strategies,

@@ -7,6 +7,7 @@ import { TrainersSimulation1795301123921 } from '../../migrations/1795301123921-
 import { AutoLabelStreamSynthesis1795302469268 } from '../../migrations/1795302469268-auto-label-stream-synthesis';
 import { RoundItemsSkipped1795304517000 } from '../../migrations/1795304517000-round-items-skipped';
 import { TaskHeartbeatRoundQueryRank1796145093796 } from '../../migrations/1796145093796-task-heartbeat-round-query-rank';
+import { Webhooks1796145478456 } from '../../migrations/1796145478456-webhooks';
 
 /** Every migration, in order, listed explicitly (no globs). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -18,4 +19,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AutoLabelStreamSynthesis1795302469268,
   RoundItemsSkipped1795304517000,
   TaskHeartbeatRoundQueryRank1796145093796,
+  Webhooks1796145478456,
 ];

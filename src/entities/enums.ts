@@ -89,3 +89,29 @@ export enum TaskStatus {
   SUCCEEDED = 'SUCCEEDED',
   FAILED = 'FAILED',
 }
+
+/** What a webhook can hear of. */
+export enum WebhookEventKind {
+  /** Labels were written (by a person, a script or an import; model labels: AUTO_LABEL_FINISHED). */
+  LABEL_CREATED = 'LABEL_CREATED',
+  /** A query got an answer. */
+  QUERY_ANSWERED = 'QUERY_ANSWERED',
+  ROUND_OPENED = 'ROUND_OPENED',
+  ROUND_CLOSED = 'ROUND_CLOSED',
+  MODEL_REGISTERED = 'MODEL_REGISTERED',
+  /** An auto-label run ended (SUCCEEDED or FAILED). */
+  AUTO_LABEL_FINISHED = 'AUTO_LABEL_FINISHED',
+  /** A request was refused because the dataset's label budget is spent. */
+  BUDGET_EXHAUSTED = 'BUDGET_EXHAUSTED',
+  /** Sent by `testWebhook` only. */
+  PING = 'PING',
+}
+
+export enum WebhookDeliveryStatus {
+  /** Not sent yet, or failed and waiting for a retry. */
+  PENDING = 'PENDING',
+  /** Answered with a 2xx status. */
+  SUCCEEDED = 'SUCCEEDED',
+  /** Every attempt failed. */
+  FAILED = 'FAILED',
+}

@@ -12,6 +12,8 @@ import { Round } from './round.entity';
 import { Stream } from './stream.entity';
 import { StreamDecision } from './stream-decision.entity';
 import { Task } from './task.entity';
+import { Webhook } from './webhook.entity';
+import { WebhookDelivery } from './webhook-delivery.entity';
 
 export * from './api-key.entity';
 export * from './dataset.entity';
@@ -27,6 +29,8 @@ export * from './round.entity';
 export * from './stream.entity';
 export * from './stream-decision.entity';
 export * from './task.entity';
+export * from './webhook.entity';
+export * from './webhook-delivery.entity';
 export * from './enums';
 
 /** Every entity, listed explicitly (no globs). */
@@ -45,4 +49,6 @@ export const ENTITIES = [
   Stream,
   StreamDecision,
   Task,
+  Webhook,
+  WebhookDelivery,
 ];

@@ -13,6 +13,7 @@ import { ErrorCode, QuarryError } from '../errors';
 import type { ApiKeyService } from '../services/api-key.service';
 import { sendError } from './errors';
 import { keyFromHeaders } from './keys';
+import { requestRecord } from './request-log';
 import { rateLimitedError, type RateLimits, type Refusal } from './rate-limit';
 
 /** Where the gate leaves the authenticated key for the GraphQL context. */
@@ -38,6 +39,7 @@ export function sendRateLimited(
   refusal: Refusal,
 ): void {
   res.setHeader('Retry-After', String(refusal.retryAfterSeconds));
+  requestRecord(res.req).errorCode = ErrorCode.RATE_LIMITED;
   const e = rateLimitedError(what, refusal);
   res.status(429).json({
     errors: [
@@ -105,6 +107,7 @@ export function edgeGate(deps: {
         return;
       }
       res.locals.quarryKey = key;
+      requestRecord(req).keyId = key.id;
       next();
     } catch (e) {
       next(e);

@@ -1,9 +1,10 @@
 import type { ErrorRequestHandler, NextFunction, Request, Response } from 'express';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { APOLLO_REQUEST_CODES, ErrorCode, QuarryError } from '../errors';
 import { logger } from '../logger';
 import { limitErrorOf } from './limits';
+import { requestRecord } from './request-log';
 
 /**
  * Apollo's `formatError`: Quarry's own errors and GraphQL request errors pass through; anything
@@ -37,6 +38,11 @@ export function formatError(
       extensions: { code },
     };
   }
+  if (isRequestProtocolError(original)) {
+    // Apollo's own refusals of a malformed request that carry no code (an APQ hash that does not
+    // match its query, an unsupported APQ version): the client's mistake, not a server fault.
+    return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
+  }
   logger.error(
     { err: original, path: formatted.path },
     'unexpected error while resolving a request',
@@ -47,6 +53,16 @@ export function formatError(
     path: formatted.path,
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
+}
+
+/**
+ * An error Apollo's request pipeline raised before execution to refuse the request (HTTP 400),
+ * not one thrown while resolving: no path, no cause, its status set to 400.
+ */
+function isRequestProtocolError(error: unknown): boolean {
+  if (!(error instanceof GraphQLError) || error.path || error.originalError) return false;
+  const http = error.extensions.http as { status?: number } | undefined;
+  return http?.status === 400;
 }
 
 /**
@@ -66,7 +82,9 @@ export function httpStatusOf(error: QuarryError): number {
 
 /** Answers with a GraphQL-shaped error body: `{ errors: [{ message, extensions: { code } }] }`. */
 export function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+  const record = requestRecord(res.req);
+  record.errorCode = code;
+  res.status(status).json({ errors: [{ message, extensions: { code, requestId: record.id } }] });
 }
 
 /**

@@ -27,6 +27,11 @@ import { addressOf, bodyParsersByRole, edgeGate, gateKey } from './edge-gate';
 import { operationLimits } from './limits';
 import { rateLimitedError, RateLimits } from './rate-limit';
 import { Drain } from './shutdown';
+import type { InferencePool } from '../workers/inference.pool';
+import { corsOptions, DocumentPolicy, originAllowed } from './graphql-policy';
+import { metricsRoute, serverRegistry, startMetricsServer } from './metrics.route';
+import { budgetExhaustedPlugin, requestLog, requestLogPlugin, requestRecord } from './request-log';
+import { SubscriptionKeys } from './subscription-keys';
 
 /** What the HTTP layer serves from. */
 export interface HttpDeps {
@@ -35,6 +40,8 @@ export interface HttpDeps {
   services: Services;
   plugins: Plugins;
   events: EventBus;
+  /** The inference pool, for its metrics. */
+  inference?: InferencePool;
 }
 
 /** A listening HTTP server. */
@@ -42,6 +49,8 @@ export interface HttpServer {
   port: number;
   /** Starts answering new requests 503 SHUTTING_DOWN (those under way go on). */
   drain(): void;
+  /** The port of the separate /metrics listener, when QUARRY_METRICS_PORT is set. */
+  metricsPort?: number;
   /** Stops taking requests and finishes those under way (and the subscriptions). */
   stop(): Promise<void>;
 }
@@ -59,6 +68,10 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   const drain = new Drain();
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestLog(config.slowRequestMs));
+  const policy = new DocumentPolicy(config);
+  const metricsRegistry = serverRegistry({ db, inference: deps.inference });
+  const subscriptionKeys = new SubscriptionKeys(events, services, config.subscriptionKeyCheckMs);
   app.use(drain.middleware());
   const httpServer = http.createServer(app);
   // Idle keep-alive connections are closed by the client first (undici: 4 s, browsers: longer)
@@ -69,10 +82,17 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
 
   const datasetsById = (ids: readonly string[]) => entitiesByIds(db.ds, Dataset, ids);
   const authenticate = async (req: express.Request): Promise<ApiKey> => {
+    const record = requestRecord(req);
     try {
-      return await services.apiKeys.authenticate(keyFromHeaders(req.headers));
+      const key = await services.apiKeys.authenticate(keyFromHeaders(req.headers));
+      record.keyId = key.id;
+      return key;
     } catch (e) {
-      if (e instanceof QuarryError) e.extensions.http = { status: 401 };
+      if (e instanceof QuarryError) {
+        e.extensions.http = { status: 401 };
+        e.extensions.requestId = record.id;
+        record.errorCode = String(e.extensions.code);
+      }
       throw e;
     }
   };
@@ -85,6 +105,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     {
       schema,
       onConnect: async (ctx) => {
+        if (!originAllowed(config, ctx.extra.request.headers.origin)) return false;
         const address = addressOf(ctx.extra.request);
         if (await rateLimits.addressBlocked(address)) return false;
         const params = ctx.connectionParams ?? {};
@@ -96,6 +117,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
           ctx.extra.key = await services.apiKeys.authenticate(
             keyFromHeaders({ authorization: header }),
           );
+          subscriptionKeys.add(ctx.extra.key.id, ctx.extra.socket);
           return true;
         } catch {
           await rateLimits.authFailed(address);
@@ -107,6 +129,10 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
         const key = ctx.extra.key!;
         try {
           const { args, cost } = limits.prepare(payload);
+          // The configuration's document rules (persisted documents only, introspection off)
+          // hold on WebSocket too.
+          const refused = policy.check(key, args.document, schema);
+          if (refused.length > 0) return refused;
           const tooMany = await rateLimits.request(key.role, key.id);
           if (tooMany) return [rateLimitedError('requests', tooMany)];
           const tooCostly = await rateLimits.spend(key.role, key.id, cost);
@@ -134,7 +160,10 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
         errors.map((e) =>
           e instanceof QuarryError
             ? formatError(e.toJSON(), e)
-            : { ...e.toJSON(), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } },
+            : {
+                ...e.toJSON(),
+                extensions: { code: e.extensions?.code ?? 'GRAPHQL_VALIDATION_FAILED' },
+              },
         ),
       // Results go through the same error masking as HTTP: Quarry's errors pass, the rest is
       // logged and masked. Errors without a cause are graphql-js's (e.g. bad variables).
@@ -157,9 +186,14 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    introspection: config.introspection,
+    persistedQueries: config.apq ? undefined : false,
     parseOptions: limits.parseOptions,
     validationRules: limits.validationRules,
     plugins: [
+      requestLogPlugin(),
+      budgetExhaustedPlugin(),
+      policy.plugin(),
       limits.apolloPlugin<GraphQLContext>(async ({ key }, cost) => {
         const refusal = await rateLimits.spend(key.role, key.id, cost);
         if (!refusal) return;
@@ -185,15 +219,17 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   await apollo.start();
 
   app.use(healthRoutes(db));
+  app.get('/metrics', metricsRoute(metricsRegistry, config, services));
   app.get('/export/labels', exportLabelsRoute(services, authenticate));
   app.use(
     '/graphql',
-    cors(),
+    cors(corsOptions(config)),
     // Authentication, rates and sizes on the headers: nothing of the body is read before.
     edgeGate({ config, apiKeys: services.apiKeys, rateLimits }),
     bodyParsersByRole(config),
     expressMiddleware(apollo, {
-      context: async ({ res }) => ({
+      context: async ({ req, res }) => ({
+        request: requestRecord(req),
         key: gateKey(res),
         services,
         registry,
@@ -204,19 +240,33 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   );
   app.use(httpErrorHandler(config.maxRequestBytes));
 
+  let metricsServer: { port: number; stop(): Promise<void> } | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(config.port, config.host, () => resolve());
     });
+    if (config.metricsPort !== undefined) {
+      metricsServer = await startMetricsServer(
+        metricsRegistry,
+        config.metricsPort,
+        config.metricsHost,
+      );
+    }
   } catch (e) {
     httpServer.close();
+    subscriptionKeys.stop();
     await apollo.stop().catch(() => undefined);
     throw e;
   }
   return {
     port: (httpServer.address() as AddressInfo).port,
+    metricsPort: metricsServer?.port,
     drain: () => drain.start(),
-    stop: () => apollo.stop(),
+    stop: async () => {
+      subscriptionKeys.stop();
+      await metricsServer?.stop();
+      await apollo.stop();
+    },
   };
 }

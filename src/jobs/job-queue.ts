@@ -1,5 +1,6 @@
 import PgBoss from 'pg-boss';
 import type { EntityManager } from 'typeorm';
+import type { Queryable } from '../db/sql/statement';
 import type { Database } from '../db/database';
 import { logger } from '../logger';
 
@@ -14,6 +15,22 @@ export const ROUND_RETRY_LIMIT = 5;
 export const TASK_QUEUE = 'quarry-task';
 /** Retries of a task's job (a process death uses one). */
 export const TASK_RETRY_LIMIT = 2;
+
+/** The queue that sends webhook deliveries (one attempt per run; retried with backoff). */
+export const WEBHOOK_QUEUE = 'quarry-webhook';
+
+/** The queue of lease checks: one job per claim, due when its lease ends. */
+export const LEASE_QUEUE = 'quarry-lease-expiry';
+
+export interface LeaseJobData {
+  datasetId: string;
+  /** The claim tokens of one claim. */
+  tokens: string[];
+}
+
+export interface WebhookJobData {
+  deliveryId: string;
+}
 
 export interface TaskJobData {
   taskId: string;
@@ -30,6 +47,8 @@ export interface JobQueueOptions {
    */
   roundJobExpireSeconds: number;
   pollingSeconds: number;
+  /** Attempts of one webhook delivery (the first and its retries). Default 5. */
+  webhookMaxAttempts?: number;
 }
 
 /**
@@ -83,6 +102,17 @@ export class JobQueue {
     };
     await boss.createQueue(TASK_QUEUE, taskQueue);
     await boss.updateQueue(TASK_QUEUE, taskQueue);
+    const webhookQueue = {
+      name: WEBHOOK_QUEUE,
+      retryLimit: (opts.webhookMaxAttempts ?? 5) - 1,
+      // Exponential: 1-2 s before the second attempt, 2-4 s before the third, and so on.
+      retryDelay: 1,
+      retryBackoff: true,
+      expireInSeconds: 5 * 60,
+    };
+    await boss.createQueue(LEASE_QUEUE, { name: LEASE_QUEUE, retryLimit: 2, retryDelay: 1 });
+    await boss.createQueue(WEBHOOK_QUEUE, webhookQueue);
+    await boss.updateQueue(WEBHOOK_QUEUE, webhookQueue);
     return new JobQueue(boss, opts);
   }
 
@@ -114,6 +144,53 @@ export class JobQueue {
     await this.boss.send(TASK_QUEUE, data, {
       db: { executeSql: async (text, values) => ({ rows: await m.query(text, values) }) },
     });
+  }
+
+  /** Enqueues webhook deliveries inside the transaction that wrote them. */
+  async sendWebhookDeliveries(m: Queryable, deliveryIds: string[]): Promise<void> {
+    await this.boss.insert(
+      deliveryIds.map((deliveryId) => ({ name: WEBHOOK_QUEUE, data: { deliveryId } })),
+      { db: { executeSql: async (text, values) => ({ rows: await m.query(text, values) }) } },
+    );
+  }
+
+  /**
+   * Enqueues the check of a claim's leases, due when they end, inside the claim's transaction:
+   * whichever process takes it reports the leases that ran out (queueChanged LEASE_EXPIRED).
+   */
+  async sendLeaseCheck(m: Queryable, data: LeaseJobData, afterSeconds: number): Promise<void> {
+    await this.boss.send(LEASE_QUEUE, data, {
+      startAfter: afterSeconds,
+      db: { executeSql: async (text, values) => ({ rows: await m.query(text, values) }) },
+    });
+  }
+
+  /** Runs lease checks in this process. */
+  async workLeaseChecks(handler: (data: LeaseJobData) => Promise<void>): Promise<void> {
+    await this.boss.work<LeaseJobData>(
+      LEASE_QUEUE,
+      { pollingIntervalSeconds: this.opts.pollingSeconds, batchSize: 10 },
+      async (jobs) => {
+        for (const job of jobs) await handler(job.data);
+      },
+    );
+  }
+
+  private webhookWorkerId: string | undefined;
+
+  wakeWebhookWorker(): void {
+    if (this.webhookWorkerId) this.boss.notifyWorker(this.webhookWorkerId);
+  }
+
+  /** Sends webhook deliveries in this process, a few at a time. */
+  async workWebhooks(handler: (data: WebhookJobData) => Promise<void>): Promise<void> {
+    this.webhookWorkerId = await this.boss.work<WebhookJobData>(
+      WEBHOOK_QUEUE,
+      { pollingIntervalSeconds: this.opts.pollingSeconds, batchSize: 1 },
+      async (jobs) => {
+        for (const job of jobs) await handler(job.data);
+      },
+    );
   }
 
   private taskWorkerId: string | undefined;

@@ -6,6 +6,7 @@ import type { InferencePool } from '../workers/inference.pool';
 import { streamFeatures } from '../db/pool-reader';
 import type { ModelRef, ScoreResult, ScoreTask, StrategyRef } from '../workers/inference.types';
 import { logger } from '../logger';
+import { roundDuration, roundsFinished } from '../metrics';
 import { returnedRows } from '../db/db-errors';
 import type { EventBus } from '../services/event-bus';
 import { lockBudget } from '../services/budget';
@@ -69,6 +70,12 @@ class TopKeeper<T extends Chosen> {
     this.trim();
     return this.entries;
   }
+}
+
+/** Counts a round job that ended in this process, and how long it ran. */
+function observeRound(status: string, startedMs: number): void {
+  roundsFinished.inc({ status });
+  roundDuration.observe({ status }, (Date.now() - startedMs) / 1000);
 }
 
 /**
@@ -171,10 +178,12 @@ export class RoundRunner {
         { roundId, strategy: round.strategy, ms: Date.now() - started, phasesMs: this.phases },
         'round is open',
       );
+      observeRound('OPEN', started);
     } catch (e) {
       if (e instanceof RoundInterrupted || this.running.interrupted) throw e;
       if (e instanceof RoundCancelled) {
         logger.info({ roundId }, 'round cancelled while running');
+        observeRound('CANCELLED', started);
         return;
       }
       const [now] = await run(ds, roundsSql.roundStatus(roundId));
@@ -186,6 +195,7 @@ export class RoundRunner {
       logger.warn({ roundId, err: e }, 'round failed');
       await run(ds, roundsSql.failRound(roundId, message.slice(0, 2000)));
       await this.notify(roundId);
+      observeRound('FAILED', started);
     } finally {
       // The round is already open (or over): its predictions finish storing before the job ends.
       await predictions.flush();

@@ -1,8 +1,9 @@
 import type { QuarryConfig } from '../config';
 import type { Database } from '../db/database';
-import { Dataset, Task, TaskKind, TaskStatus } from '../entities';
+import { Dataset, Task, TaskKind, TaskStatus, WebhookEventKind } from '../entities';
 import { QuarryError } from '../errors';
 import { logger } from '../logger';
+import { taskDuration, tasksFinished } from '../metrics';
 import type { ModelService } from '../services/model.service';
 import { trainingSources, type SimulateParams, type TrainParams } from '../services/task.service';
 import type { TrainerPool } from '../workers/trainer.pool';
@@ -123,6 +124,7 @@ export class TaskRunner {
         }
       }
       logger.info({ taskId, kind: task.kind, ms: Date.now() - started }, 'task done');
+      await this.ended(task, TaskStatus.SUCCEEDED, started, null);
     } catch (e) {
       if (e instanceof TaskInterrupted || this.running.interrupted) throw e;
       const message =
@@ -131,6 +133,25 @@ export class TaskRunner {
           : `The ${TASK_NOUN[task.kind]} failed: ${(e as Error).message ?? String(e)}`;
       logger.warn({ taskId, err: e }, 'task failed');
       await run(ds, failTask(taskId, message.slice(0, 2000)));
+      await this.ended(task, TaskStatus.FAILED, started, message);
+    }
+  }
+
+  /** Counts the task, and tells webhooks of an auto-label run's end. */
+  private async ended(
+    task: Task,
+    status: TaskStatus,
+    startedMs: number,
+    error: string | null,
+  ): Promise<void> {
+    tasksFinished.inc({ kind: task.kind, status });
+    taskDuration.observe({ kind: task.kind, status }, (Date.now() - startedMs) / 1000);
+    if (task.kind === TaskKind.AUTO_LABEL && this.autoLabel) {
+      await this.autoLabel.events.occurred(this.db.ds, {
+        datasetId: task.datasetId,
+        kind: WebhookEventKind.AUTO_LABEL_FINISHED,
+        data: { taskId: task.id, status, error },
+      });
     }
   }
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ModelOutputKind } from '../entities/enums';
 import type { ClassificationMetrics } from './classification-metrics';
+import { disableOnnxTelemetry } from './onnx-env';
 
 /** What to check an uploaded ONNX classifier against. */
 export interface ModelCheckRequest {
@@ -109,6 +110,7 @@ function runChild(
   message: ModelCheckChildRequest,
   limits: ModelCheckLimits,
 ): Promise<ModelCheckChildReply> {
+  disableOnnxTelemetry();
   return new Promise((resolve, reject) => {
     const child = fork(CHILD_SCRIPT, [], {
       serialization: 'advanced',

@@ -28,8 +28,22 @@ export interface Loaders {
   queryProgress: DataLoader<string, { answered: number; held: number }>;
 }
 
+/** What one request's log line says, filled in as the request goes through the layers. */
+export interface RequestRecord {
+  /** The request id: the caller's `x-request-id` when it is a sane one, else a new uuid. */
+  id: string;
+  /** The API key's id (never the key). */
+  keyId?: string;
+  operationName?: string;
+  operationType?: string;
+  /** The first error's code, when the answer carries errors. */
+  errorCode?: string;
+}
+
 /** What every resolver gets. Requests without a valid key never reach a resolver. */
 export interface GraphQLContext {
+  /** The request's log record (HTTP requests only). */
+  request?: RequestRecord;
   key: ApiKey;
   services: Services;
   registry: StrategyRegistry;

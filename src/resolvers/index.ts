@@ -10,6 +10,7 @@ import { BudgetMechanismResolver, QueueResolver } from './queue.resolver';
 import { SimulationResolver, TrainingResolver } from './task.resolver';
 import { SynthesisResolver } from './synthesis.resolver';
 import { StreamResolver } from './stream.resolver';
+import { WebhookResolver } from './webhook.resolver';
 
 export const RESOLVERS = [
   ApiKeyResolver,
@@ -26,4 +27,5 @@ export const RESOLVERS = [
   SynthesisResolver,
   AutoLabelResolver,
   StreamResolver,
+  WebhookResolver,
 ] as const;

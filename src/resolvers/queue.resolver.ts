@@ -25,10 +25,11 @@ import {
 import { PredictionNode } from '../schema/model.types';
 import { ItemNode } from '../schema/item.types';
 import { RoundNode, RoundProgressEventNode } from '../schema/round.types';
-import type { LabelQuery } from '../entities';
+import type { LabelQuery, Round } from '../entities';
 import { PageArgs, toConnection } from '../schema/connection';
 import { authorize, Permission } from '../services/permissions';
-import type { QueueEvent, RoundEvent } from '../services/event-bus';
+import type { QueueCounts, QueueEvent, RoundEvent } from '../services/event-bus';
+import { queueStreamWithSnapshot, roundProgressStream } from '../services/live-updates';
 import {
   DEFAULT_LEASE_SECONDS,
   MAX_CLAIM_COUNT,
@@ -233,32 +234,54 @@ export class QueueResolver {
 
   @Subscription(() => QueueEventNode, {
     description:
-      "Changes to a dataset's label queue, in the order they were committed, from every Quarry process sharing the database.",
-    subscribe: ({ args, context }) => {
+      "Changes to a dataset's label queue, in the order they were committed, from every Quarry process sharing the database: claims, answers, releases, skips, leases that ran out (LEASE_EXPIRED, reported by whichever process checks them when they end) and rounds. With `snapshot: true` the first event is a SNAPSHOT with the queue's counts as the subscription starts, so a screen needs no separate query.",
+    subscribe: async ({ args, context }) => {
       const ctx = context as SubscriptionContext;
       // Listening starts at once (so nothing committed after the subscribe message is missed),
       // but nothing is delivered unless the key may see the dataset.
       const events = ctx.subscribe.queue(String(args.datasetId));
-      return authorizedOrClosed(
-        events,
-        ctx.services.datasets.getAuthorized(ctx.key, args.datasetId, Permission.READ_DATASET),
-      );
+      if (!args.snapshot) {
+        return authorizedOrClosed(
+          events,
+          ctx.services.datasets.getAuthorized(ctx.key, args.datasetId, Permission.READ_DATASET),
+        );
+      }
+      let counts: QueueCounts;
+      try {
+        counts = await ctx.services.queues.counts(ctx.key, args.datasetId);
+      } catch (e) {
+        await events.return?.();
+        throw e;
+      }
+      return queueStreamWithSnapshot(events, String(args.datasetId).toLowerCase(), counts);
     },
   })
   queueChanged(
     @Root() event: QueueEvent,
     @Arg('datasetId', () => ID) _datasetId: string,
+    @Arg('snapshot', () => Boolean, {
+      defaultValue: false,
+      description: 'Start with a SNAPSHOT event carrying the counts.',
+    })
+    _snapshot: boolean,
   ): QueueEventNode {
-    return { ...event, at: new Date(event.at) };
+    return { ...event, counts: event.counts ?? null, at: new Date(event.at) };
   }
 
   @Subscription(() => RoundProgressEventNode, {
     description:
-      "A round's status and progress as it scores (once per chunk), selects and opens (or fails).",
-    subscribe: ({ args, context }) => {
+      "A round's state as the subscription starts (so a round that already opened still tells so), then its status and progress as it scores (once per chunk), selects and opens (or fails); the subscription completes once the round is OPEN, CLOSED, FAILED or CANCELLED.",
+    subscribe: async ({ args, context }) => {
       const ctx = context as SubscriptionContext;
       const events = ctx.subscribe.round(String(args.roundId));
-      return authorizedOrClosed(events, ctx.services.rounds.get(ctx.key, args.roundId));
+      let round: Round;
+      try {
+        round = await ctx.services.rounds.get(ctx.key, args.roundId);
+      } catch (e) {
+        await events.return?.();
+        throw e;
+      }
+      return roundProgressStream(events, round);
     },
   })
   roundProgress(

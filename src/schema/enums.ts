@@ -10,6 +10,8 @@ import {
   RoundStatus,
   StreamDecisionKind,
   TaskStatus,
+  WebhookDeliveryStatus,
+  WebhookEventKind,
 } from '../entities/enums';
 import { QueueEventKind } from '../services/event-bus';
 
@@ -58,7 +60,7 @@ registerEnumType(TaskStatus, {
 registerEnumType(QueueEventKind, {
   name: 'QueueEventKind',
   description:
-    'CLAIMED, RELEASED, SKIPPED and ANSWERED name queries; ROUND_OPENED and ROUND_CLOSED a round. Expired leases return queries silently (no sweeper runs).',
+    'CLAIMED, RELEASED, SKIPPED, ANSWERED and LEASE_EXPIRED (claims whose lease ran out unanswered, reported once their lease ends) name queries; ROUND_OPENED and ROUND_CLOSED a round; SNAPSHOT (first, with `snapshot: true`) carries the counts.',
 });
 
 /** How a strategy selects: row by row (scored inside the workers) or as a whole batch. */
@@ -93,4 +95,16 @@ export {
   RoundStatus,
   StreamDecisionKind,
   TaskStatus,
+  WebhookDeliveryStatus,
+  WebhookEventKind,
 };
+registerEnumType(WebhookEventKind, {
+  name: 'WebhookEventKind',
+  description:
+    'What a webhook can hear of: LABEL_CREATED (labels written by a person or a script), QUERY_ANSWERED, ROUND_OPENED, ROUND_CLOSED, MODEL_REGISTERED, AUTO_LABEL_FINISHED, BUDGET_EXHAUSTED (a request refused because the budget is spent); PING is sent by testWebhook only.',
+});
+registerEnumType(WebhookDeliveryStatus, {
+  name: 'WebhookDeliveryStatus',
+  description:
+    'PENDING (not sent yet, or waiting for a retry), SUCCEEDED (answered 2xx), FAILED (every attempt failed).',
+});

@@ -171,6 +171,18 @@ export class AnnotatorAgreementNode {
   rate: number | null;
 }
 
+@ObjectType('QueueCounts', { description: "A dataset's label queue in numbers." })
+export class QueueCountsNode {
+  @Field(() => Int, { description: 'Open queries, claimable or held.' })
+  open: number;
+
+  @Field(() => Int, { description: 'Open queries held by a live claim.' })
+  held: number;
+
+  @Field(() => Int, { description: 'Answered queries.' })
+  answered: number;
+}
+
 @ObjectType('QueueEvent', { description: "A change to a dataset's label queue." })
 export class QueueEventNode {
   @Field(() => QueueEventKind)
@@ -182,8 +194,13 @@ export class QueueEventNode {
   @Field(() => ID, { nullable: true, description: 'The round opened or closed.' })
   roundId: string | null;
 
-  @Field(() => [ID], { description: 'The queries claimed, released, skipped or answered.' })
+  @Field(() => [ID], {
+    description: 'The queries claimed, released, skipped, answered or whose lease ran out.',
+  })
   queryIds: string[];
+
+  @Field(() => QueueCountsNode, { nullable: true, description: 'SNAPSHOT events only.' })
+  counts: QueueCountsNode | null;
 
   @Field()
   at: Date;

@@ -3,7 +3,8 @@ import { ApiKey, ApiKeyRole } from '../entities';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../errors';
 import { generateApiKey, hashApiKey } from '../http/keys';
 import { isUuid } from '../db/db-errors';
-import { countApiKeys, lockApiKeysAgainstInserts } from '../db/sql/api-keys.sql';
+import { countApiKeys, lockApiKeysAgainstInserts, revokedAmong } from '../db/sql/api-keys.sql';
+import type { EventBus } from './event-bus';
 import { existingDatasetIds } from '../db/sql/datasets.sql';
 import { run } from '../db/sql/statement';
 import { requireLength } from './validate';
@@ -28,7 +29,11 @@ export class ApiKeyService {
    */
   private readonly recent = new Map<string, { key: ApiKey; until: number }>();
 
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    /** Tells every process of a revocation, so that the key's subscriptions end. */
+    private readonly events?: EventBus,
+  ) {}
 
   /** Creates a key; the returned secret is the only time it is ever shown. */
   async create(input: CreateApiKeyInput): Promise<{ key: ApiKey; secret: string }> {
@@ -98,6 +103,13 @@ export class ApiKeyService {
     return key;
   }
 
+  /** Of these key ids, those no longer valid (revoked or deleted). */
+  async revokedAmong(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await run<{ id: string }>(this.ds, revokedAmong(ids));
+    return rows.map((r) => r.id);
+  }
+
   list(): Promise<ApiKey[]> {
     return this.ds.getRepository(ApiKey).find({ order: { createdAt: 'ASC' } });
   }
@@ -108,7 +120,10 @@ export class ApiKeyService {
     if (!key) throw new NotFoundError('API key', id);
     if (!key.revokedAt) {
       key.revokedAt = new Date();
-      await repo.save(key);
+      await this.ds.transaction(async (m) => {
+        await m.getRepository(ApiKey).save(key);
+        await this.events?.publishKeyRevoked(m, key.id);
+      });
     }
     this.recent.delete(key.secretHash);
     return key;

@@ -125,7 +125,7 @@ export async function reserveForQueries(
 }
 
 function shortfall(b: DatasetBudget, needed: number, left: number, ask: BudgetAsk) {
-  return new BudgetExhaustedError({
+  const error = new BudgetExhaustedError({
     ...ask,
     needed,
     left,
@@ -135,6 +135,8 @@ function shortfall(b: DatasetBudget, needed: number, left: number, ask: BudgetAs
     owed: b.owed,
     reserved: b.reserved,
   });
+  error.datasetId = b.datasetId;
+  return error;
 }
 
 /** Each dataset's budget use by mechanism, for DataLoader. */

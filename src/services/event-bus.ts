@@ -3,6 +3,7 @@ import type { Database } from '../db/database';
 import { logger } from '../logger';
 import { notify, notifyRoundState } from '../db/sql/events.sql';
 import { run, type Queryable } from '../db/sql/statement';
+import { WebhookEventKind } from '../entities/enums';
 
 /** What changed in a dataset's label queue. */
 export enum QueueEventKind {
@@ -12,6 +13,20 @@ export enum QueueEventKind {
   ANSWERED = 'ANSWERED',
   ROUND_OPENED = 'ROUND_OPENED',
   ROUND_CLOSED = 'ROUND_CLOSED',
+  /** Claims whose lease ran out unanswered: their queries are claimable again. */
+  LEASE_EXPIRED = 'LEASE_EXPIRED',
+  /** The first event of a `queueChanged(snapshot: true)`: the queue's counts as it starts. */
+  SNAPSHOT = 'SNAPSHOT',
+}
+
+/** A queue's counts, as a snapshot event gives them. */
+export interface QueueCounts {
+  /** Open queries (claimable or held). */
+  open: number;
+  /** Open queries held by a live claim. */
+  held: number;
+  /** Answered queries. */
+  answered: number;
 }
 
 export interface QueueEvent {
@@ -22,6 +37,8 @@ export interface QueueEvent {
   queryIds: string[];
   roundId: string | null;
   at: string;
+  /** SNAPSHOT only. */
+  counts?: QueueCounts;
 }
 
 export interface RoundEvent {
@@ -35,7 +52,31 @@ export interface RoundEvent {
   at: string;
 }
 
-export type QuarryEvent = QueueEvent | RoundEvent;
+/** An API key was revoked: its subscriptions end on every process. */
+export interface KeyEvent {
+  type: 'key';
+  keyId: string;
+  at: string;
+}
+
+export type QuarryEvent = QueueEvent | RoundEvent | KeyEvent;
+
+/** Something that happened to a dataset that webhooks may hear of. */
+export interface Occurrence {
+  datasetId: string;
+  kind: WebhookEventKind;
+  data: Record<string, unknown>;
+}
+
+/** Records occurrences in the caller's transaction (the webhook outbox). */
+export type OccurrenceSink = (m: Queryable, o: Occurrence) => Promise<void>;
+
+/** The webhook event of a queue event, if any. */
+const WEBHOOK_EVENT_OF: Partial<Record<QueueEventKind, WebhookEventKind>> = {
+  [QueueEventKind.ANSWERED]: WebhookEventKind.QUERY_ANSWERED,
+  [QueueEventKind.ROUND_OPENED]: WebhookEventKind.ROUND_OPENED,
+  [QueueEventKind.ROUND_CLOSED]: WebhookEventKind.ROUND_CLOSED,
+};
 
 /**
  * Events travel through the database (NOTIFY), so every Quarry process sharing it sees every
@@ -46,6 +87,8 @@ export class EventBus {
   private readonly emitter = new EventEmitter();
 
   private unlisten: () => Promise<void> = async () => undefined;
+
+  private sink: OccurrenceSink | undefined;
 
   private constructor(readonly channel: string) {
     // Every subscription is a listener; there is no leak to warn about.
@@ -61,6 +104,43 @@ export class EventBus {
   /** Publishes an event with the caller's transaction (or at once, outside one). */
   async publish(m: Queryable, event: Omit<QueueEvent, 'at'> | Omit<RoundEvent, 'at'>) {
     await run(m, notify(...this.notification(event)));
+    if (event.type === 'queue') await this.occurredInQueue(m, event);
+  }
+
+  /** Where occurrences go (the webhook outbox); set once at start-up. */
+  setOccurrenceSink(sink: OccurrenceSink): void {
+    this.sink = sink;
+  }
+
+  /**
+   * Records that something happened to a dataset, in the caller's transaction: webhooks hear of
+   * it only if, and when, it commits.
+   */
+  async occurred(m: Queryable, o: Occurrence): Promise<void> {
+    await this.sink?.(m, o);
+  }
+
+  /** The occurrence of a queue event published from a statement of its own (see notification). */
+  async occurredInQueue(m: Queryable, event: Omit<QueueEvent, 'at'>): Promise<void> {
+    const kind = WEBHOOK_EVENT_OF[event.kind];
+    if (!kind || !this.sink) return;
+    await this.sink(m, {
+      datasetId: event.datasetId,
+      kind,
+      data: { roundId: event.roundId, queryIds: event.queryIds },
+    });
+  }
+
+  /** Tells every process that a key was revoked (its subscriptions end). */
+  async publishKeyRevoked(m: Queryable, keyId: string): Promise<void> {
+    const event: KeyEvent = { type: 'key', keyId, at: new Date().toISOString() };
+    await run(m, notify(this.channel, JSON.stringify(event)));
+  }
+
+  /** Calls `onRevoked` with each key revoked on any process; returns the function that stops. */
+  onKeyRevoked(onRevoked: (keyId: string) => void): () => void {
+    this.emitter.on('key-revoked', onRevoked);
+    return () => this.emitter.off('key-revoked', onRevoked);
   }
 
   /**
@@ -128,6 +208,7 @@ export class EventBus {
     }
     if (event.type === 'queue') this.emitter.emit(`queue:${event.datasetId}`, event);
     else if (event.type === 'round') this.emitter.emit(`round:${event.roundId}`, event);
+    else if (event.type === 'key') this.emitter.emit('key-revoked', event.keyId);
   }
 
   /** Ends every subscription and stops listening. */

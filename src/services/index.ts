@@ -1,6 +1,7 @@
 import type { Database } from '../db/database';
 import type { InferencePool } from '../workers/inference.pool';
 import type { QuarryConfig } from '../config';
+import { WebhookService } from './webhook.service';
 import { ApiKeyService } from './api-key.service';
 import { AutoLabelService } from './auto-label.service';
 import { DatasetService } from './dataset.service';
@@ -42,6 +43,8 @@ export interface Services {
   synthesis: SynthesisService;
   autoLabels: AutoLabelService;
   streams: StreamService;
+  /** Webhooks: registration, delivery log, and the outbox of every dataset event. */
+  webhooks: WebhookService;
 }
 
 export interface ServiceDeps {
@@ -58,17 +61,26 @@ export interface ServiceDeps {
 export function createServices(db: Database, config: QuarryConfig, deps: ServiceDeps): Services {
   const ds = db.ds;
   const datasets = new DatasetService(ds);
-  const models = new ModelService(ds, datasets, config.maxModelBytes, {
-    timeoutMs: config.modelCheckTimeoutMs,
-    maxRssBytes: config.modelCheckMaxRssBytes,
-  });
+  const models = new ModelService(
+    ds,
+    datasets,
+    config.maxModelBytes,
+    {
+      timeoutMs: config.modelCheckTimeoutMs,
+      maxRssBytes: config.modelCheckMaxRssBytes,
+    },
+    deps.events,
+  );
   const queues = new QueueListingService(ds, datasets);
-  const claims = new ClaimService(ds, datasets, queues, deps.events);
+  const webhooks = new WebhookService(ds, datasets, deps.jobs);
+  // Every occurrence (label created, round opened, ...) goes to the webhook outbox.
+  deps.events.setOccurrenceSink((m, o) => webhooks.record(m, o));
+  const claims = new ClaimService(ds, datasets, queues, deps.events, deps.jobs);
   return {
-    apiKeys: new ApiKeyService(ds),
+    apiKeys: new ApiKeyService(ds, deps.events),
     datasets,
     items: new ItemService(ds, datasets, config.maxImportItems),
-    labels: new LabelService(ds, datasets, config.maxLabelItems),
+    labels: new LabelService(ds, datasets, config.maxLabelItems, deps.events),
     models,
     rounds: new RoundService(ds, datasets, deps.registry, deps.jobs, deps.events),
     queues,
@@ -88,5 +100,6 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
       maxItems: config.maxImportItems,
       modelCacheDir: config.modelCacheDir,
     }),
+    webhooks,
   };
 }

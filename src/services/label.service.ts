@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { ApiKey, Dataset, Label, LabelSource } from '../entities';
+import { ApiKey, Dataset, Label, LabelSource, WebhookEventKind } from '../entities';
+import type { EventBus } from './event-bus';
 import { BadUserInputError, InputProblem } from '../errors';
 import { Permission } from './permissions';
 import { DatasetService } from './dataset.service';
@@ -73,6 +74,8 @@ export class LabelService {
     private readonly ds: DataSource,
     private readonly datasets: DatasetService,
     private readonly maxLabelItems: number,
+    /** Where LABEL_CREATED goes (the webhook outbox). */
+    private readonly events?: EventBus,
   ) {}
 
   /**
@@ -115,7 +118,13 @@ export class LabelService {
           annotatorIds: labels.map((l) => l.annotatorId ?? null),
           confidences: labels.map((l) => l.confidence ?? null),
         });
-        return { labelIds: ids.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)) };
+        const labelIds = ids.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+        await this.events?.occurred(m, {
+          datasetId: dataset.id,
+          kind: WebhookEventKind.LABEL_CREATED,
+          data: { source, count: labelIds.length, labelIds },
+        });
+        return { labelIds };
       },
     );
     return { labelIds: response.labelIds, replayed };

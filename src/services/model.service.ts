@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { ApiKey, Dataset, Model, ModelOutputKind } from '../entities';
+import { ApiKey, Dataset, Model, ModelOutputKind, WebhookEventKind } from '../entities';
+import type { EventBus } from './event-bus';
 import { packFeatures } from './features';
 import { BadUserInputError, NotFoundError, PayloadTooLargeError } from '../errors';
 import { authorizeRow, Permission } from './permissions';
@@ -61,6 +62,8 @@ export class ModelService {
     private readonly datasets: DatasetService,
     readonly maxBytes: number,
     private readonly checkLimits: ModelCheckLimits,
+    /** Where MODEL_REGISTERED goes (the webhook outbox). */
+    private readonly events?: EventBus,
   ) {}
 
   /**
@@ -121,7 +124,7 @@ export class ModelService {
       // Serialise version numbering per dataset.
       await run(m, lockDataset(dataset.id));
       const [{ v }] = await run<{ v: number }>(m, nextModelVersion(dataset.id));
-      return m.getRepository(Model).save({
+      const model = await m.getRepository(Model).save({
         datasetId: dataset.id,
         name,
         version: v,
@@ -138,6 +141,12 @@ export class ModelService {
         training,
         createdBy,
       });
+      await this.events?.occurred(m, {
+        datasetId: dataset.id,
+        kind: WebhookEventKind.MODEL_REGISTERED,
+        data: { modelId: model.id, name, version: v, trained: training !== null },
+      });
+      return model;
     });
     return strip(saved);
   }

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { ApiKey, LabelQueryStatus, LabelSource } from '../entities';
+import { ApiKey, LabelQueryStatus, LabelSource, WebhookEventKind } from '../entities';
+import { queueAnswers, queueSubmits } from '../metrics';
 import { BadUserInputError, ConflictError, NotFoundError } from '../errors';
 import { authorize, inScope, Permission } from './permissions';
 import type { EventBus } from './event-bus';
@@ -124,6 +125,19 @@ export class AnswerService {
           );
           const [done]: { answeredAt: Date }[] = await run(m, settle);
           answeredAt = done.answeredAt;
+          await this.events.occurredInQueue(m, event);
+          if (status === LabelQueryStatus.ANSWERED) {
+            await this.events.occurred(m, {
+              datasetId: dataset.id,
+              kind: WebhookEventKind.LABEL_CREATED,
+              data: {
+                source: LabelSource.HUMAN,
+                itemIds: [locked.itemId],
+                values: [input.value],
+                queryId: query.id,
+              },
+            });
+          }
         } else {
           await this.events.publish(m, event);
         }
@@ -131,6 +145,10 @@ export class AnswerService {
       },
     );
     if (replayed) return { ...response, replayed };
+    queueSubmits.inc({ dataset_id: dataset.id });
+    if (response.status !== LabelQueryStatus.OPEN) {
+      queueAnswers.inc({ dataset_id: dataset.id, status: response.status });
+    }
     // What the transaction left, without reading it back.
     return {
       ...response,

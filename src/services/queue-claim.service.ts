@@ -5,6 +5,8 @@ import * as budget from './budget';
 import { requireInt } from './validate';
 import { authorize, inScope, Permission } from './permissions';
 import type { EventBus } from './event-bus';
+import type { JobQueue } from '../jobs/job-queue';
+import { queueClaimedQueries, queueClaims } from '../metrics';
 import { QueueEventKind } from './event-bus';
 import { DatasetService } from './dataset.service';
 import { isUuid, returnedRows } from '../db/db-errors';
@@ -59,6 +61,8 @@ export class ClaimService {
     private readonly datasets: DatasetService,
     private readonly queues: QueueListingService,
     private readonly events: EventBus,
+    /** Lease checks (LEASE_EXPIRED events); without it, leases lapse silently. */
+    private readonly jobs?: JobQueue,
   ) {}
 
   /**
@@ -100,8 +104,17 @@ export class ClaimService {
         roundId: null,
         queryIds: held.map((h) => h.id),
       });
+      await this.jobs?.sendLeaseCheck(
+        m,
+        { datasetId: dataset.id, tokens: held.map((h) => h.token) },
+        leaseSeconds,
+      );
       return held;
     });
+    if (claims.length > 0) {
+      queueClaims.inc({ dataset_id: dataset.id });
+      queueClaimedQueries.inc({ dataset_id: dataset.id }, claims.length);
+    }
     return claims.map(({ slotId: _slot, token, expiresAt, ...query }) => ({
       token,
       expiresAt,

@@ -5,7 +5,14 @@ import { Permission } from './permissions';
 import { DatasetService } from './dataset.service';
 import { isBigintId, isUuid } from '../db/db-errors';
 import { pageSize, type Page } from './pagination';
-import { openQueryCount, queriesByIds, queuePage, type QueuePosition } from '../db/sql/queries.sql';
+import {
+  openQueryCount,
+  queriesByIds,
+  queueCounts,
+  queuePage,
+  type QueuePosition,
+} from '../db/sql/queries.sql';
+import type { QueueCounts } from './event-bus';
 import { run } from '../db/sql/statement';
 import { answersByQueryIds, progressByQueryIds } from '../db/sql/slots.sql';
 import * as budget from './budget';
@@ -63,6 +70,13 @@ export class QueueListingService {
     private readonly ds: DataSource,
     private readonly datasets: DatasetService,
   ) {}
+
+  /** The dataset's open, held and answered query counts (a `queueChanged` snapshot). */
+  async counts(key: ApiKey, datasetId: string): Promise<QueueCounts> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
+    const [row] = await run<QueueCounts>(this.ds, queueCounts(dataset.id));
+    return row;
+  }
 
   /** A page of the dataset's open queries in queue order. */
   async queue(

@@ -105,6 +105,16 @@ export class InferencePool {
     return this.#pool.queueSize;
   }
 
+  /** Tasks running in a worker now. */
+  get running(): number {
+    return this.#pool.running;
+  }
+
+  /** Share of the pool's capacity used since it started, 0 to 1. */
+  get utilization(): number {
+    return this.#pool.utilization;
+  }
+
   /**
    * Runs the task's model(s) over its rows; see {@link ScoreTask} and {@link ScoreResult}. Rows
    * whose outputs are not finite are left out of the result and listed in `skipped`, never an

@@ -16,6 +16,7 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { QuarryError } from '../errors';
+import { disableOnnxTelemetry } from '../ml/onnx-env';
 import { loadStrategies } from '../strategies/registry';
 import { loadTrainers } from '../plugins/trainers/registry';
 import {
@@ -100,6 +101,7 @@ export function runSimulationInWorker(
   const transferList = transferListOf([input.features, input.groundTruth, input.split]);
   return new Promise<SimulationResult>((resolve, reject) => {
     let settled = false;
+    disableOnnxTelemetry();
     const worker = new Worker(SIMULATION_WORKER_FILE, { workerData: data, transferList });
     const settle = (finish: () => void): void => {
       if (settled) return;

@@ -16,6 +16,7 @@
  */
 import { types } from 'node:util';
 import { Piscina } from 'piscina';
+import { disableOnnxTelemetry } from '../ml/onnx-env';
 import {
   BadUserInputError,
   ConflictError,
@@ -90,6 +91,7 @@ export class WorkerPool {
     this.maxQueue = options.maxQueue;
     this.#names = options.names;
     this.#farewell = options.farewell;
+    disableOnnxTelemetry();
     this.#piscina = new Piscina({
       filename: options.filename,
       minThreads: options.keepThreads ? options.threads : 0,
@@ -103,6 +105,16 @@ export class WorkerPool {
   /** Tasks waiting for a free worker. */
   get queueSize(): number {
     return this.#piscina.queueSize;
+  }
+
+  /** Tasks running in a worker now. */
+  get running(): number {
+    return Math.max(0, this.#inFlight.size - this.#piscina.queueSize);
+  }
+
+  /** Share of the pool's capacity used since it started, 0 to 1 (piscina's `utilization`). */
+  get utilization(): number {
+    return this.#piscina.utilization;
   }
 
   /**

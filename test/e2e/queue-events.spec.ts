@@ -157,7 +157,9 @@ for (const backend of backends()) {
         await t!.server.startJobs();
         const events = await waitForOpen(sub);
         expect(events.every((e) => e.roundId === startRound.id && e.datasetId === d)).toBe(true);
-        expect(events[0].status).toBe('SCORING');
+        // The round's state as the subscription starts comes first.
+        expect(events[0].status).toBe('QUEUED');
+        expect(events[1].status).toBe('SCORING');
         // One event per chunk of 500 at least, besides the status changes.
         expect(events.filter((e) => e.status === 'SCORING').length).toBeGreaterThanOrEqual(6);
         expectProgressInOrder(events);

@@ -11,6 +11,8 @@ export interface Served {
   url: string;
   /** The URL without /graphql. */
   base: string;
+  /** What the process has written to stdout and stderr so far. */
+  output(): string;
 }
 
 /** Starts `quarry serve` as a real process and waits until it logs where it listens. */
@@ -27,7 +29,7 @@ export function serve(env: NodeJS.ProcessEnv): Promise<Served> {
       const m = /"url":"(http:\/\/[^"]+\/graphql)"/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ child, url: m[1], base: m[1].replace(/\/graphql$/, '') });
+        resolve({ child, url: m[1], base: m[1].replace(/\/graphql$/, ''), output: () => out });
       }
     };
     child.stdout!.on('data', onData);

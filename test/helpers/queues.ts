@@ -96,6 +96,8 @@ export interface Subscribed<T> {
   waitFor(n: number, timeoutMs?: number): Promise<T[]>;
   /** Resolves once `accept` holds for the events so far (or rejects after `timeoutMs`). */
   waitUntil(accept: (events: T[]) => boolean, what: string, timeoutMs?: number): Promise<T[]>;
+  /** Settles when the server ends the subscription: `'completed'`, or the error / close event. */
+  ended: Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -116,6 +118,8 @@ export async function subscribe<T = any>(
   });
   const events: T[] = [];
   let error: unknown;
+  let end: (how: unknown) => void = () => undefined;
+  const ended = new Promise<unknown>((resolve) => (end = resolve));
   // Subscribed once the server acknowledged the connection and started the operation; a
   // round trip of a throwaway query on the same socket makes sure of both.
   const unsubscribe = client.subscribe<T>(
@@ -127,8 +131,9 @@ export async function subscribe<T = any>(
       },
       error: (e) => {
         error = e;
+        end(e);
       },
-      complete: () => undefined,
+      complete: () => end('completed'),
     },
   );
   await new Promise<void>((resolve, reject) => {
@@ -153,6 +158,7 @@ export async function subscribe<T = any>(
       return events.slice(0, n);
     },
     waitUntil,
+    ended,
     close: async () => {
       unsubscribe();
       await client.dispose();

@@ -15,3 +15,12 @@ export function lockApiKeysAgainstInserts(): SqlStatement {
 export function countApiKeys(): SqlStatement {
   return sql('SELECT count(*)::int AS n FROM api_key');
 }
+
+/** Of these key ids, those revoked (or deleted). */
+export function revokedAmong(ids: readonly string[]): SqlStatement {
+  return sql(
+    `SELECT x.id FROM unnest($1::uuid[]) AS x(id)
+      WHERE NOT EXISTS (SELECT 1 FROM api_key k WHERE k.id = x.id AND k.revoked_at IS NULL)`,
+    [ids],
+  );
+}

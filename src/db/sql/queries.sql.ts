@@ -109,3 +109,19 @@ export function settleQuery(
     [queryId, status, resolvedClass, channel, payload],
   );
 }
+
+/**
+ * A dataset's queue counts for a `queueChanged` snapshot: open queries, those of them held by a
+ * live claim, answered queries.
+ */
+export function queueCounts(datasetId: string): SqlStatement {
+  return sql(
+    `SELECT count(*) FILTER (WHERE q.status = 'OPEN')::int AS open,
+            count(*) FILTER (WHERE q.status = 'OPEN' AND EXISTS (
+              SELECT 1 FROM query_slot s WHERE s.query_id = q.id AND s.answered_at IS NULL
+                AND s.claim_token IS NOT NULL AND s.lease_expires_at > now()))::int AS held,
+            count(*) FILTER (WHERE q.status = 'ANSWERED')::int AS answered
+       FROM label_query q WHERE q.dataset_id = $1`,
+    [datasetId],
+  );
+}

@@ -204,3 +204,19 @@ export function agreementByAnnotator(datasetId: string): SqlStatement {
     [datasetId],
   );
 }
+
+/**
+ * The unanswered slots still held by these claim tokens, with whether their lease ran out and the
+ * query is still open (released, answered, skipped and re-claimed slots no longer carry the
+ * token).
+ */
+export function leasesOfTokens(tokens: readonly string[]): SqlStatement {
+  // The comment names the statement as background work (a job, not a request) in statement logs.
+  return sql(
+    `/* lease check */ SELECT s.query_id AS "queryId", s.claim_token AS token, s.lease_expires_at AS "expiresAt",
+            s.lease_expires_at <= now() AS expired
+       FROM query_slot s JOIN label_query q ON q.id = s.query_id AND q.status = 'OPEN'
+      WHERE s.claim_token = ANY($1::uuid[]) AND s.answered_at IS NULL`,
+    [tokens],
+  );
+}

@@ -113,14 +113,16 @@ export type QueryMechanism =
   | 'STREAM'
   | 'SYNTHESIS';
 
-/** CLAIMED, RELEASED, SKIPPED and ANSWERED name queries; ROUND_OPENED and ROUND_CLOSED a round. Expired leases return queries silently (no sweeper runs). */
+/** CLAIMED, RELEASED, SKIPPED, ANSWERED and LEASE_EXPIRED (claims whose lease ran out unanswered, reported once their lease ends) name queries; ROUND_OPENED and ROUND_CLOSED a round; SNAPSHOT (first, with `snapshot: true`) carries the counts. */
 export type QueueEventKind =
   | 'ANSWERED'
   | 'CLAIMED'
+  | 'LEASE_EXPIRED'
   | 'RELEASED'
   | 'ROUND_CLOSED'
   | 'ROUND_OPENED'
-  | 'SKIPPED';
+  | 'SKIPPED'
+  | 'SNAPSHOT';
 
 /** QUEUED -> SCORING -> SELECTING -> OPEN (queries ready) -> CLOSED; or FAILED / CANCELLED. */
 export type RoundStatus =
