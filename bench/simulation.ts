@@ -11,42 +11,16 @@
  *   npm run build && node dist/bench/simulation.js [trainer] [options-json]
  *   e.g. node dist/bench/simulation.js mlp '{"hiddenUnits":32}'
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { runSimulation, SPLIT, type SimulationInput } from '../src/ml/simulation-engine';
+import { runSimulation, SPLIT } from '../src/ml/simulation-engine';
+import { digits } from './digits';
 import { loadStrategies } from '../src/strategies/registry';
 import { loadTrainers } from '../src/plugins/trainers/registry';
 
-const DIGITS_CSV = path.resolve(__dirname, '../../examples/data/digits.csv');
 const STRATEGIES = ['random', 'least-confidence', 'margin', 'entropy', 'k-center', 'badge'];
 const SHOWN_LABELS = [20, 60, 100, 140, 200];
 const TRAINER = process.argv[2] ?? 'softmax';
 const TRAINER_OPTIONS = process.argv[3] ? JSON.parse(process.argv[3]) : undefined;
-
-function digits(): Pick<
-  SimulationInput,
-  'features' | 'rows' | 'dim' | 'classCount' | 'groundTruth' | 'split'
-> {
-  const [header, ...lines] = fs.readFileSync(DIGITS_CSV, 'utf8').trim().split(/\r?\n/);
-  const columns = header.split(',');
-  const labelAt = columns.indexOf('label');
-  const dim = columns.length - 1;
-  const rows = lines.length;
-  const features = new Float32Array(rows * dim);
-  const groundTruth = new Int32Array(rows);
-  const split = new Uint8Array(rows);
-  lines.forEach((line, r) => {
-    const cells = line.split(',');
-    let i = 0;
-    cells.forEach((cell, c) => {
-      if (c === labelAt) groundTruth[r] = Number(cell);
-      else features[r * dim + i++] = Number(cell) / 16;
-    });
-    split[r] = r % 3 === 2 ? SPLIT.TEST : SPLIT.POOL;
-  });
-  return { features, rows, dim, classCount: 10, groundTruth, split };
-}
 
 function main(): void {
   const data = digits();

@@ -12,7 +12,9 @@ import { packFeatures } from '../services/features';
 import type { EventBus } from '../services/event-bus';
 import type { InferencePool } from '../workers/inference.pool';
 import { runAutoLabel } from './auto-label.task';
-import { simulationItemsPage } from '../db/sql/items.sql';
+import { datasetFeaturesPage, simulationItemsPage } from '../db/sql/items.sql';
+import { StandardizerAccumulator } from '../plugins/trainers/data';
+import type { Standardizer } from '../plugins/trainers/types';
 import { trainingLabelsPage } from '../db/sql/labels.sql';
 import { modelOfTrainingTask } from '../db/sql/models.sql';
 import { run } from '../db/sql/statement';
@@ -116,6 +118,7 @@ export class TaskRunner {
       rows: parts.length,
       dim,
       classCount: dataset.classes.length,
+      datasetStandardizer: await this.datasetStandardizer(dataset.id, dim),
     });
     const model = await this.models.store(
       dataset,
@@ -130,6 +133,29 @@ export class TaskRunner {
       },
     );
     await this.finish(task.id, { modelId: model.id });
+  }
+
+  /**
+   * Mean and scale of the features of every item of the dataset, labelled or not, read page by
+   * page (never all rows at once): trainers standardise with them by default, as a notebook
+   * fits its scaler on all of X.
+   */
+  private async datasetStandardizer(
+    datasetId: string,
+    dim: number,
+  ): Promise<Standardizer | undefined> {
+    const moments = new StandardizerAccumulator(dim);
+    let after = '0';
+    for (;;) {
+      const batch = await run<{ id: string; features: Buffer }>(
+        this.db.ds,
+        datasetFeaturesPage(datasetId, after, LOAD_BATCH_ROWS),
+      );
+      moments.add(packFeatures(batch, dim), batch.length);
+      if (batch.length < LOAD_BATCH_ROWS) break;
+      after = batch[batch.length - 1].id;
+    }
+    return moments.result();
   }
 
   private async simulate(task: Task): Promise<void> {

@@ -21,8 +21,9 @@ import {
   type Random,
 } from '../strategies/math';
 import type { ScoredRows } from '../strategies/types';
-import type { Prediction, TrainedModel } from '../plugins/trainers/types';
+import type { Prediction, Standardizer, TrainedModel } from '../plugins/trainers/types';
 import { trainWith } from '../plugins/trainers/registry';
+import { fitStandardizer } from '../plugins/trainers/data';
 import { planSimulation, type Plan, type PlannedStrategy } from './simulation-plan';
 import type {
   SimulationInput,
@@ -98,6 +99,9 @@ export function runSimulation(
   );
   const selections = plan.strategies.map(() => [] as number[][]);
   const seedSets: number[][] = [];
+  // Every row's features are known up front, as a dataset's are: trainers standardising on the
+  // whole dataset see the same mean and scale as on the server.
+  const datasetStandardizer = fitStandardizer(input.features, input.rows, input.dim);
 
   for (let repeat = 0; repeat < input.repeats; repeat++) {
     const seedSet = drawSeedSet(input, plan.eligible, repeat);
@@ -106,7 +110,7 @@ export function runSimulation(
       const labelled = runLoop(
         input,
         registries,
-        plan,
+        { ...plan, datasetStandardizer },
         planned,
         repeat,
         seedSet,
@@ -165,7 +169,7 @@ export function runSimulation(
 function runLoop(
   input: SimulationInput,
   registries: SimulationRegistries,
-  plan: Plan,
+  plan: Plan & { datasetStandardizer: Standardizer },
   planned: PlannedStrategy,
   repeat: number,
   seedSet: readonly number[],
@@ -191,6 +195,7 @@ function runLoop(
           rows: rows.length,
           dim,
           classCount,
+          datasetStandardizer: plan.datasetStandardizer,
         },
         options,
       ).model;

@@ -98,6 +98,21 @@ export function sampleFeatures(datasetId: string): SqlStatement {
   return sql('SELECT features FROM item WHERE dataset_id = $1 ORDER BY id LIMIT 8', [datasetId]);
 }
 
+/**
+ * A page of the features of every item of a dataset, labelled or not, in id order: what the
+ * dataset-wide standardisation of the built-in trainers is computed from.
+ */
+export function datasetFeaturesPage(
+  datasetId: string,
+  afterId: string,
+  limit: number,
+): SqlStatement {
+  return sql(
+    `SELECT id, features FROM item WHERE dataset_id = $1 AND id > $2::bigint ORDER BY id LIMIT $3`,
+    [datasetId, afterId, limit],
+  );
+}
+
 /** How many imported POOL and TEST items of a dataset carry ground truth (`pool`, `test`). */
 export function groundTruthCounts(datasetId: string): SqlStatement {
   return sql(
