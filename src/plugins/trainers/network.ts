@@ -32,8 +32,9 @@ export interface DescentOptions {
   /** Where the standardisation comes from; default `labelled`. */
   standardize?: StandardizeMode;
   /**
-   * Hold out `validationFraction` of the labels, stop when their loss has not improved for
-   * `patience` epochs, then refit on all labels for the best epoch count. Default off.
+   * Hold out `validationFraction` of the labels, stop when their error count has not fallen
+   * for `patience` epochs, then refit on all labels for the epoch count of the (last) fewest
+   * errors. Default off.
    */
   earlyStopping?: boolean;
   validationFraction?: number;
@@ -98,7 +99,7 @@ export function trainNetwork(
   // leaving a tenth out of the final model costs more than the second, shorter run.
   const probe = runEpochs(input, x, y, stopping.train, maxEpochs, spec, {
     rows: stopping.validation,
-    patience: options.patience ?? 20,
+    patience: options.patience ?? 100,
   });
   const epochs = Math.max(1, probe.bestEpoch);
   const run = runEpochs(input, x, y, all, epochs, spec);
@@ -108,7 +109,7 @@ export function trainNetwork(
       probeEpochs: probe.epochsRun,
       maxEpochs,
       validationRows: stopping.validation.length,
-      validationLoss: probe.bestLoss,
+      validationErrors: probe.bestErrors,
     },
   });
 }
@@ -119,15 +120,17 @@ interface EpochsRun {
   lossHistory: Float64Array;
   finalLoss: number;
   epochsRun: number;
-  /** With validation: the epoch (1-based) of the lowest validation loss, and that loss. */
+  /**
+   * With validation: the last epoch (1-based) with the fewest validation errors, and how many.
+   */
   bestEpoch: number;
-  bestLoss: number;
+  bestErrors: number;
 }
 
 /**
  * Mini-batch Adam over `trainRows` for up to `epochs` epochs. With `validation`, measures the
- * validation rows' mean cross-entropy after each epoch and stops once it has not improved (by
- * more than 1e-4) for `patience` epochs.
+ * validation rows' errors after each epoch and stops once they have not fallen for `patience`
+ * epochs.
  */
 function runEpochs(
   input: TrainInput<DescentOptions>,
@@ -159,11 +162,26 @@ function runEpochs(
     return sum / rowsOf.length;
   };
 
+  const errorCount = (rowsOf: Int32Array): number => {
+    let errors = 0;
+    for (let k = 0; k < rowsOf.length; k += GROUP) {
+      const n = load(rowsOf, k, rowsOf.length);
+      forward(layers, group);
+      for (let g = 0; g < n; g++) {
+        const o = g * classCount;
+        let top = 0;
+        for (let c = 1; c < classCount; c++) if (last.out[o + c] > last.out[o + top]) top = c;
+        if (top !== groupLabels[g]) errors++;
+      }
+    }
+    return errors;
+  };
   const order = Int32Array.from(trainRows);
   const history: number[] = [];
   let step = 0;
   let bestEpoch = 0;
-  let bestLoss = Infinity;
+  let bestErrors = Infinity;
+  let lastGain = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
     if (batchSize < rows) shuffle(order, random);
     let lossSum = 0;
@@ -184,13 +202,16 @@ function runEpochs(
     }
     history.push(lossSum / rows);
     if (validation) {
-      const loss = meanLoss(validation.rows);
-      if (loss < bestLoss - 1e-4) {
-        bestLoss = loss;
+      // Scored by errors (fewer is better; a tie goes to the later epoch), not by loss: on a
+      // few held-out labels the loss starts rising with the model's confidence long before the
+      // errors do, and stopping there left small label sets badly underfit.
+      const errors = errorCount(validation.rows);
+      if (errors < bestErrors) lastGain = epoch + 1;
+      if (errors <= bestErrors) {
+        bestErrors = errors;
         bestEpoch = epoch + 1;
-      } else if (epoch + 1 - bestEpoch >= validation.patience) {
-        break;
       }
+      if (epoch + 1 - lastGain >= validation.patience) break;
     }
   }
   return {
@@ -199,7 +220,7 @@ function runEpochs(
     finalLoss: meanLoss(order),
     epochsRun: history.length,
     bestEpoch,
-    bestLoss,
+    bestErrors,
   };
 }
 

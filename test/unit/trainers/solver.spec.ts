@@ -80,7 +80,12 @@ describe('the L-BFGS solver', () => {
       { gradientTolerance: 1e-10, valueTolerance: 0 },
     );
     expect(result.converged).toBe(true);
-    expect(maxAbsDifference(result.x, b.map((v, i) => v / diag[i]))).toBeLessThan(1e-10);
+    expect(
+      maxAbsDifference(
+        result.x,
+        b.map((v, i) => v / diag[i]),
+      ),
+    ).toBeLessThan(1e-10);
   });
 
   it('leaves the starting point alone and stops at once where the gradient is already zero', () => {

@@ -44,7 +44,7 @@ export const mlp: Trainer<MlpOptions> = {
         type: 'boolean',
         default: true,
         description:
-          'Hold out validationFraction of the labels (each class in turn), train until their cross-entropy has not improved by 1e-4 for patience epochs (at most the epochs), then train on all labels for the best epoch count. Off when fewer than 2 labels would be held out.',
+          'Hold out validationFraction of the labels (each class in turn), train until their errors have not fallen for patience epochs (at most the epochs), then train on all labels for the epoch count of the last epoch with the fewest errors. Off when fewer than 2 labels would be held out.',
       },
       validationFraction: {
         type: 'number',
@@ -57,8 +57,8 @@ export const mlp: Trainer<MlpOptions> = {
         type: 'integer',
         minimum: 1,
         maximum: 10000,
-        default: 20,
-        description: 'Epochs without improvement of the held-out loss before early stopping.',
+        default: 100,
+        description: 'Epochs without fewer held-out errors before early stopping.',
       },
     },
     additionalProperties: false,
