@@ -388,7 +388,7 @@ describe('the trainer registry', () => {
     expect(registry.params('softmax')).toEqual({
       Cs: DEFAULT_CS,
       cvFolds: 5,
-      cvMaxRows: 5000,
+      cvMaxRows: 2000,
       standardize: 'dataset',
       maxIterations: 1000,
       tolerance: 1e-6,

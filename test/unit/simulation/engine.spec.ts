@@ -204,7 +204,7 @@ describe('runSimulation', () => {
         maxIterations: 30,
         Cs: DEFAULT_CS,
         cvFolds: 5,
-        cvMaxRows: 5000,
+        cvMaxRows: 2000,
         standardize: 'dataset',
         tolerance: 1e-6,
         seed: 0,

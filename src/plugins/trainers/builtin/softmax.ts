@@ -67,7 +67,7 @@ export const softmax: Trainer<SoftmaxOptions> = {
         type: 'integer',
         minimum: 10,
         maximum: 10000000,
-        default: 5000,
+        default: 2000,
         description:
           'Cross-validation uses a stratified random subset of at most this many labelled rows; the final model is fitted on all of them.',
       },
