@@ -12,7 +12,7 @@ import { packFeatures } from '../services/features';
 import type { EventBus } from '../services/event-bus';
 import type { InferencePool } from '../workers/inference.pool';
 import { runAutoLabel } from './auto-label.task';
-import { datasetFeaturesPage, simulationItemsPage } from '../db/sql/items.sql';
+import { datasetFeaturesPage, datasetItemCount, simulationItemsPage } from '../db/sql/items.sql';
 import { StandardizerAccumulator } from '../plugins/trainers/data';
 import type { Standardizer } from '../plugins/trainers/types';
 import { trainingLabelsPage } from '../db/sql/labels.sql';
@@ -22,6 +22,8 @@ import { claimTask, failTask, finishTask, setTaskProgress } from '../db/sql/task
 
 /** Rows read per statement when loading features for training or simulation. */
 const LOAD_BATCH_ROWS = 20_000;
+/** Items read at most (about) for the dataset-wide standardisation of a training run. */
+const SCALER_SAMPLE_ROWS = 100_000;
 /** Progress is written at most this often. */
 const PROGRESS_INTERVAL_MS = 500;
 
@@ -136,20 +138,24 @@ export class TaskRunner {
   }
 
   /**
-   * Mean and scale of the features of every item of the dataset, labelled or not, read page by
-   * page (never all rows at once): trainers standardise with them by default, as a notebook
-   * fits its scaler on all of X.
+   * Mean and scale of the features of the dataset's items, labelled or not, read page by page
+   * (never all rows at once): trainers standardise with them by default, as a notebook fits
+   * its scaler on all of X. Every item up to {@link SCALER_SAMPLE_ROWS}; beyond, every k-th id
+   * (a systematic sample of about that many), so training a large dataset does not read all of
+   * its vectors again each time.
    */
   private async datasetStandardizer(
     datasetId: string,
     dim: number,
   ): Promise<Standardizer | undefined> {
     const moments = new StandardizerAccumulator(dim);
+    const [{ n }] = await run<{ n: number }>(this.db.ds, datasetItemCount(datasetId));
+    const stride = Math.max(1, Math.ceil(n / SCALER_SAMPLE_ROWS));
     let after = '0';
     for (;;) {
       const batch = await run<{ id: string; features: Buffer }>(
         this.db.ds,
-        datasetFeaturesPage(datasetId, after, LOAD_BATCH_ROWS),
+        datasetFeaturesPage(datasetId, after, LOAD_BATCH_ROWS, stride),
       );
       moments.add(packFeatures(batch, dim), batch.length);
       if (batch.length < LOAD_BATCH_ROWS) break;

@@ -98,18 +98,27 @@ export function sampleFeatures(datasetId: string): SqlStatement {
   return sql('SELECT features FROM item WHERE dataset_id = $1 ORDER BY id LIMIT 8', [datasetId]);
 }
 
+/** How many items a dataset has (`n`), labelled or not. */
+export function datasetItemCount(datasetId: string): SqlStatement {
+  return sql('SELECT count(*)::int AS n FROM item WHERE dataset_id = $1', [datasetId]);
+}
+
 /**
- * A page of the features of every item of a dataset, labelled or not, in id order: what the
- * dataset-wide standardisation of the built-in trainers is computed from.
+ * A page of the features of the items of a dataset, labelled or not, in id order: every
+ * `stride`-th id (all of them for stride 1). What the dataset-wide standardisation of the
+ * built-in trainers is computed from.
  */
 export function datasetFeaturesPage(
   datasetId: string,
   afterId: string,
   limit: number,
+  stride: number,
 ): SqlStatement {
   return sql(
-    `SELECT id, features FROM item WHERE dataset_id = $1 AND id > $2::bigint ORDER BY id LIMIT $3`,
-    [datasetId, afterId, limit],
+    `SELECT id, features FROM item
+           WHERE dataset_id = $1 AND id > $2::bigint AND id % $4::bigint = 0
+           ORDER BY id LIMIT $3`,
+    [datasetId, afterId, limit, stride],
   );
 }
 
