@@ -123,6 +123,7 @@ export const softmax: Trainer<SoftmaxOptions> = {
       Object.assign(fitted, {
         C,
         cvFolds: cv.folds,
+        cvAccuracies: cv.accuracies.map((a) => (Number.isNaN(a) ? null : a)),
         cvLosses: cv.losses.map((l) => (Number.isNaN(l) ? null : l)),
       });
     }
