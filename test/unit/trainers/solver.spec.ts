@@ -161,6 +161,22 @@ describe('cross-validation of C', () => {
     expect(clean.losses[DEFAULT_CS.indexOf(clean.C)]).toBe(Math.min(...tried));
   });
 
+  it('is not misled by held-out rows of a class the training folds lack (single-row classes)', () => {
+    // Ten well separated classes, five of them with one row: holding out that row leaves its
+    // class untrained, and any confident model pays a huge loss on it. Scored on such rows too,
+    // the clean data got C = 21.5; without them, it gets the weak regularisation it calls for.
+    const random = mulberry32(4);
+    const y = Int32Array.from([4, 4, 4, 4, 4, 1, 1, 1, 1, 1].flatMap((n, c) => Array(n).fill(c)));
+    const rows = y.length;
+    const dim = 10;
+    const x = new Float64Array(rows * dim);
+    for (let r = 0; r < rows; r++) {
+      for (let i = 0; i < dim; i++) x[r * dim + i] = (i === y[r] ? 3 : 0) + random() - 0.5;
+    }
+    const { C } = crossValidateC({ x, y, rows, dim, classCount: 10 }, options);
+    expect(C).toBeGreaterThanOrEqual(1000);
+  });
+
   it('uses fewer folds than asked when there are fewer rows, and is deterministic for a seed', () => {
     const data = labelled(3, 0, 3);
     data.y[0] = 0;
