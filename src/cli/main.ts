@@ -147,7 +147,7 @@ export function buildProgram(): Command {
       )
       .requiredOption('--dataset <id-or-name>')
       .option('--trainer <code>', 'softmax or mlp (or a plugin)', 'softmax')
-      .option('--options <json>', 'trainer options as JSON, e.g. \'{"epochs": 50}\'')
+      .option('--options <json>', 'trainer options as JSON, e.g. \'{"C": 10}\'')
       .option('--include-model-labels', 'train on MODEL labels (auto-labels) too')
       .option('--name <name>', 'model name (default: the trainer code)')
       .option('--no-wait', 'print the training run id at once instead of waiting'),

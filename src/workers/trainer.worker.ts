@@ -16,7 +16,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { loadTrainers, trainWith, type TrainerRegistry } from '../plugins/trainers/registry';
-import type { Prediction } from '../plugins/trainers/types';
+import type { Prediction, Standardizer } from '../plugins/trainers/types';
 import { movable, taskHandler, transferListOf } from './worker-pool';
 
 /** One training job for a worker. */
@@ -32,6 +32,11 @@ export interface TrainRequest {
   rows: number;
   dim: number;
   classCount: number;
+  /**
+   * Mean and scale of the features of every item of the dataset, labelled or not (see
+   * `TrainingData.datasetStandardizer`); small, copied rather than transferred.
+   */
+  datasetStandardizer?: Standardizer;
   /**
    * Rows to predict with the trained model in the same task (a validation split, the pool), so
    * they need not wait for the model to be registered and loaded by the inference pool.
@@ -59,6 +64,8 @@ export interface TrainFacts {
   seconds: number;
   /** Mean cross-entropy of the final model on the training rows (no L2 term). */
   finalLoss: number;
+  /** What training chose from the data (see `TrainedModel.fitted`), when the trainer says. */
+  fitted?: Record<string, unknown>;
 }
 
 /** A training job's result; every typed array in it was transferred from the worker. */
@@ -90,10 +97,11 @@ let registry: TrainerRegistry | undefined;
 export const trainInWorker = taskHandler((request: TrainRequest): TrainResult => {
   registry ??= loadTrainers((workerData as TrainerWorkerSettings | null)?.pluginModules);
   const { trainer, options, features, labels, rows, dim, classCount, predict } = request;
+  const { datasetStandardizer } = request;
   const outcome = trainWith(
     registry,
     trainer,
-    { features, labels, rows, dim, classCount },
+    { features, labels, rows, dim, classCount, datasetStandardizer },
     options,
   );
   const { model } = outcome;
@@ -107,6 +115,7 @@ export const trainInWorker = taskHandler((request: TrainRequest): TrainResult =>
       epochs: model.epochs,
       seconds: outcome.seconds,
       finalLoss: model.finalLoss,
+      ...(model.fitted ? { fitted: model.fitted } : {}),
     },
     inputDim: model.inputDim,
     embeddingDim: model.embeddingDim,

@@ -70,7 +70,7 @@ describeEachDb('training, metrics and learning curves', (t) => {
       i: { datasetId: d, trainer: 'softmax', options: { seed: 3 } },
     });
     expect(trainModel.status).toBe('QUEUED');
-    expect(trainModel.params.options).toMatchObject({ seed: 3, l2: expect.any(Number) });
+    expect(trainModel.params.options).toMatchObject({ seed: 3, Cs: expect.any(Array) });
     const run = await settleRun(t(), trainModel.id);
     expect(run).toMatchObject({ status: 'SUCCEEDED', error: null });
     const model = run.model;
@@ -129,8 +129,8 @@ describeEachDb('training, metrics and learning curves', (t) => {
     const before = await taskCount(t());
     for (const i of [
       { datasetId: d, trainer: 'forest' },
-      { datasetId: d, trainer: 'softmax', options: { epochs: 0 } },
-      { datasetId: d, trainer: 'softmax', options: { learningRate: 'fast' } },
+      { datasetId: d, trainer: 'softmax', options: { maxIterations: 0 } },
+      { datasetId: d, trainer: 'softmax', options: { C: 'large' } },
       { datasetId: d, trainer: 'mlp', options: { hiddenUnits: 3.5 } },
       { datasetId: d, trainer: 'softmax', options: { nonsense: 1 } },
     ]) {

@@ -1,3 +1,4 @@
+import { DEFAULT_CS } from '../../src/plugins/trainers/softmax-regression';
 import path from 'node:path';
 import { BadUserInputError } from '../../src/errors';
 import { logger } from '../../src/logger';
@@ -385,9 +386,12 @@ describe('the trainer registry', () => {
   it('applies the defaults of each built-in without changing the options given', () => {
     const registry = loadTrainers();
     expect(registry.params('softmax')).toEqual({
-      learningRate: 0.01,
-      l2: 1e-3,
-      batchSize: 64,
+      Cs: DEFAULT_CS,
+      cvFolds: 5,
+      cvMaxRows: 2000,
+      standardize: 'dataset',
+      maxIterations: 1000,
+      tolerance: 1e-6,
       seed: 0,
     });
     const given = { hiddenUnits: 8, epochs: 3 };
@@ -399,6 +403,10 @@ describe('the trainer registry', () => {
       seed: 0,
       hiddenUnits: 8,
       activation: 'relu',
+      standardize: 'dataset',
+      earlyStopping: true,
+      validationFraction: 0.1,
+      patience: 100,
     });
     expect(given).toEqual({ hiddenUnits: 8, epochs: 3 });
     expect(registry.params('mlp', null)).toEqual(registry.params('mlp', {}));
@@ -420,9 +428,10 @@ describe('the trainer registry', () => {
 
   it('refuses a batch size that is not a whole number of rows', () => {
     const registry = loadTrainers();
-    expect(() => registry.params('softmax', { batchSize: -1 })).toThrow(
+    expect(() => registry.params('mlp', { batchSize: -1 })).toThrow(
       'options.batchSize must be >= 0',
     );
-    expect(() => registry.params('softmax', { l2: 'a lot' })).toThrow('options.l2 must be number');
+    expect(() => registry.params('mlp', { l2: 'a lot' })).toThrow('options.l2 must be number');
+    expect(() => registry.params('softmax', { C: 0 })).toThrow('options.C must be > 0');
   });
 });

@@ -54,7 +54,7 @@ export async function trainCommand(
     try {
       options = JSON.parse(opts.options);
     } catch {
-      throw new Error(`--options must be JSON, e.g. '{"epochs": 50}'; got ${opts.options}`);
+      throw new Error(`--options must be JSON, e.g. '{"C": 10}'; got ${opts.options}`);
     }
   }
   const { trainModel } = await client.sdk.request(TrainModelDocument, {

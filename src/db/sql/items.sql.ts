@@ -106,6 +106,30 @@ export function sampleFeatures(datasetId: string, limit: number): SqlStatement {
   );
 }
 
+/** How many items a dataset has (`n`), labelled or not. */
+export function datasetItemCount(datasetId: string): SqlStatement {
+  return sql('SELECT count(*)::int AS n FROM item WHERE dataset_id = $1', [datasetId]);
+}
+
+/**
+ * A page of the features of the items of a dataset, labelled or not, in id order: every
+ * `stride`-th id (all of them for stride 1). What the dataset-wide standardisation of the
+ * built-in trainers is computed from.
+ */
+export function datasetFeaturesPage(
+  datasetId: string,
+  afterId: string,
+  limit: number,
+  stride: number,
+): SqlStatement {
+  return sql(
+    `SELECT id, features FROM item
+           WHERE dataset_id = $1 AND id > $2::bigint AND id % $4::bigint = 0
+           ORDER BY id LIMIT $3`,
+    [datasetId, afterId, limit, stride],
+  );
+}
+
 /** How many imported POOL and TEST items of a dataset carry ground truth (`pool`, `test`). */
 export function groundTruthCounts(datasetId: string): SqlStatement {
   return sql(

@@ -9,6 +9,12 @@ export interface TrainingData {
   rows: number;
   dim: number;
   classCount: number;
+  /**
+   * Mean and scale of the features of every item of the dataset, labelled or not (they are all
+   * known), from the caller. Trainers whose `standardize` option is `dataset` use it instead of
+   * the labelled rows' own; without it they fall back to the labelled rows.
+   */
+  datasetStandardizer?: Standardizer;
 }
 
 /**
@@ -88,6 +94,15 @@ export const MIN_FEATURE_SCALE = 1e-6;
  * ONNX graph stores them. Two passes in float64, so large offsets do not cancel the variance.
  */
 export function fitStandardizer(features: Float32Array, rows: number, dim: number): Standardizer {
+  const { mean, squares } = fitMoments(features, rows, dim);
+  return toStandardizer(mean, squares, rows);
+}
+
+function fitMoments(
+  features: Float32Array,
+  rows: number,
+  dim: number,
+): { mean: Float64Array; squares: Float64Array } {
   const sum = new Float64Array(dim);
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
@@ -103,12 +118,91 @@ export function fitStandardizer(features: Float32Array, rows: number, dim: numbe
       squares[i] += d * d;
     }
   }
+  return { mean, squares };
+}
+
+function toStandardizer(mean: Float64Array, squares: Float64Array, rows: number): Standardizer {
+  const dim = mean.length;
   const scale = new Float32Array(dim);
   for (let i = 0; i < dim; i++) {
     const sd = Math.sqrt(squares[i] / rows);
     scale[i] = sd < MIN_FEATURE_SCALE ? 1 : sd;
   }
   return { mean: Float32Array.from(mean), scale };
+}
+
+/**
+ * Where the built-in trainers learn their standardisation: `dataset` from every item of the
+ * dataset (`TrainingData.datasetStandardizer`, as a notebook fits its scaler on all of `X`),
+ * `labelled` from the training rows only, `none` not at all (mean 0, scale 1).
+ */
+export type StandardizeMode = 'dataset' | 'labelled' | 'none';
+
+/** JSON Schema of the `standardize` option the built-in trainers share. */
+export const STANDARDIZE_OPTION = {
+  enum: ['dataset', 'labelled', 'none'],
+  default: 'dataset',
+  description:
+    'Where the per-feature mean and standard deviation come from: "dataset" (every item of the dataset, labelled or not; their features are known), "labelled" (the training rows only) or "none" (features used as they are).',
+} as const;
+
+/** The standardisation `mode` asks for (see {@link StandardizeMode}). */
+export function standardizerFor(mode: StandardizeMode, data: TrainingData): Standardizer {
+  switch (mode) {
+    case 'dataset':
+      return data.datasetStandardizer ?? fitStandardizer(data.features, data.rows, data.dim);
+    case 'labelled':
+      return fitStandardizer(data.features, data.rows, data.dim);
+    case 'none':
+      return { mean: new Float32Array(data.dim), scale: new Float32Array(data.dim).fill(1) };
+    default: {
+      const never: never = mode;
+      throw new RangeError(`unknown standardize mode ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * Per-feature mean and standard deviation over rows that arrive in chunks (a dataset read page
+ * by page), merged with Chan et al.'s pairwise update so that no pass keeps every row; the
+ * result equals {@link fitStandardizer} over all rows up to float64 rounding.
+ */
+export class StandardizerAccumulator {
+  #rows = 0;
+  readonly #mean: Float64Array;
+  readonly #squares: Float64Array;
+
+  constructor(readonly dim: number) {
+    this.#mean = new Float64Array(dim);
+    this.#squares = new Float64Array(dim);
+  }
+
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /** Adds `rows` row-major rows of `features`. */
+  add(features: Float32Array, rows: number): void {
+    const { dim } = this;
+    if (rows === 0) return;
+    if (features.length !== rows * dim) {
+      throw new RangeError(`features has ${features.length} values, expected ${rows * dim}`);
+    }
+    const chunk = fitMoments(features, rows, dim);
+    const total = this.#rows + rows;
+    for (let i = 0; i < dim; i++) {
+      const delta = chunk.mean[i] - this.#mean[i];
+      this.#squares[i] += chunk.squares[i] + (delta * delta * this.#rows * rows) / total;
+      this.#mean[i] += (delta * rows) / total;
+    }
+    this.#rows = total;
+  }
+
+  /** The standardisation of the rows added so far; undefined when none were. */
+  result(): Standardizer | undefined {
+    if (this.#rows === 0) return undefined;
+    return toStandardizer(this.#mean, this.#squares, this.#rows);
+  }
 }
 
 /**

@@ -16,6 +16,8 @@ export interface FeedForwardModelParts {
   epochs: number;
   finalLoss: number;
   lossHistory: Float64Array;
+  /** See `TrainedModel.fitted`. */
+  fitted?: Record<string, unknown>;
 }
 
 /**
@@ -32,6 +34,7 @@ export class FeedForwardModel implements TrainedModel {
   readonly epochs: number;
   readonly finalLoss: number;
   readonly lossHistory: Float64Array;
+  readonly fitted?: Record<string, unknown>;
 
   constructor(parts: FeedForwardModelParts) {
     const { layers } = parts;
@@ -49,6 +52,7 @@ export class FeedForwardModel implements TrainedModel {
     this.epochs = parts.epochs;
     this.finalLoss = parts.finalLoss;
     this.lossHistory = parts.lossHistory;
+    if (parts.fitted) this.fitted = parts.fitted;
   }
 
   predict(

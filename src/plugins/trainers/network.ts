@@ -6,7 +6,7 @@
  * arrays; the built-in trainers are thin wrappers around {@link trainNetwork}.
  */
 import { mulberry32, seedFrom, type Random } from '../../strategies/math';
-import { fitStandardizer, standardizeRows } from './data';
+import { standardizeRows, standardizerFor, type StandardizeMode } from './data';
 import { FeedForwardModel } from './feed-forward-model';
 import {
   backward,
@@ -16,7 +16,7 @@ import {
   toDenseLayer,
   type Layer,
 } from './network-kernel';
-import type { TrainInput } from './types';
+import type { Standardizer, TrainInput } from './types';
 
 export { FeedForwardModel, type FeedForwardModelParts } from './feed-forward-model';
 
@@ -29,6 +29,16 @@ export interface DescentOptions {
   /** Rows per gradient step; 0, or `rows` or more, means full-batch. */
   batchSize: number;
   seed: number;
+  /** Where the standardisation comes from; default `labelled`. */
+  standardize?: StandardizeMode;
+  /**
+   * Hold out `validationFraction` of the labels, stop when their error count has not fallen
+   * for `patience` epochs, then refit on all labels for the epoch count of the (last) fewest
+   * errors. Default off.
+   */
+  earlyStopping?: boolean;
+  validationFraction?: number;
+  patience?: number;
 }
 
 /** One hidden layer of the network. */
@@ -59,7 +69,9 @@ const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
  * Fits the network to the rows with mini-batch Adam on the mean cross-entropy plus
  * `l2 / 2 * (sum of squared weights)` (biases are not penalised; the penalty is added to the
  * gradient, i.e. coupled L2 rather than AdamW's decoupled decay). Features are standardised
- * with the training rows' mean and standard deviation first; the model keeps them.
+ * first as `options.standardize` says (see `standardizerFor`); the model keeps the
+ * standardisation. With `earlyStopping`, the epochs are chosen on held-out labels (see
+ * {@link DescentOptions.earlyStopping}); the model's `fitted.earlyStopping` tells what happened.
  *
  * Deterministic for the same input, options and seed: initial weights and the per-epoch
  * shuffle come from mulberry32 seeded with `seedFrom(seed)`.
@@ -69,26 +81,107 @@ export function trainNetwork(
   input: TrainInput<DescentOptions>,
   spec: NetworkSpec,
 ): FeedForwardModel {
-  const { features, labels, rows, dim, classCount, options } = input;
-  const { learningRate, l2 } = options;
+  const { features, labels, rows, dim, options } = input;
   const batchSize = options.batchSize === 0 || options.batchSize > rows ? rows : options.batchSize;
-  const epochs = options.epochs ?? autoEpochs(rows, batchSize, spec.autoEpochs);
-  const random = mulberry32(seedFrom(options.seed));
-
-  const standardize = fitStandardizer(features, rows, dim);
+  const maxEpochs = options.epochs ?? autoEpochs(rows, batchSize, spec.autoEpochs);
+  const standardize = standardizerFor(options.standardize ?? 'labelled', input);
   const x = standardizeRows(features, rows, dim, standardize);
   const y = Int32Array.from(labels);
+  const all = Int32Array.from({ length: rows }, (_, i) => i);
+
+  const stopping = options.earlyStopping ? earlyStoppingSplit(y, options) : undefined;
+  if (!stopping) {
+    const run = runEpochs(input, x, y, all, maxEpochs, spec);
+    return toModel(code, standardize, run, maxEpochs);
+  }
+  // Epochs are chosen on a held-out part of the labels; then the model is fitted again, on all
+  // of them, for that many epochs (from the same initial weights): with a few dozen labels,
+  // leaving a tenth out of the final model costs more than the second, shorter run.
+  const probe = runEpochs(input, x, y, stopping.train, maxEpochs, spec, {
+    rows: stopping.validation,
+    patience: options.patience ?? 100,
+  });
+  const epochs = Math.max(1, probe.bestEpoch);
+  const run = runEpochs(input, x, y, all, epochs, spec);
+  return toModel(code, standardize, run, epochs, {
+    earlyStopping: {
+      epochs,
+      probeEpochs: probe.epochsRun,
+      maxEpochs,
+      validationRows: stopping.validation.length,
+      validationErrors: probe.bestErrors,
+    },
+  });
+}
+
+/** What {@link runEpochs} gives back. */
+interface EpochsRun {
+  layers: Layer[];
+  lossHistory: Float64Array;
+  finalLoss: number;
+  epochsRun: number;
+  /**
+   * With validation: the last epoch (1-based) with the fewest validation errors, and how many.
+   */
+  bestEpoch: number;
+  bestErrors: number;
+}
+
+/**
+ * Mini-batch Adam over `trainRows` for up to `epochs` epochs. With `validation`, measures the
+ * validation rows' errors after each epoch and stops once they have not fallen for `patience`
+ * epochs.
+ */
+function runEpochs(
+  input: TrainInput<DescentOptions>,
+  x: Float32Array,
+  y: Int32Array,
+  trainRows: Int32Array,
+  epochs: number,
+  spec: NetworkSpec,
+  validation?: { rows: Int32Array; patience: number },
+): EpochsRun {
+  const { dim, classCount, options } = input;
+  const { learningRate, l2 } = options;
+  const rows = trainRows.length;
+  const batchSize = options.batchSize === 0 || options.batchSize > rows ? rows : options.batchSize;
+  const random = mulberry32(seedFrom(options.seed));
   const layers = initLayers(dim, classCount, spec, random);
   const last = layers[layers.length - 1];
   const group = new Float64Array(GROUP * dim);
   const groupLabels = new Int32Array(GROUP);
   const load = (rowsOf: Int32Array, from: number, to: number): number =>
     loadGroup(x, y, dim, rowsOf, from, to, group, groupLabels);
+  const meanLoss = (rowsOf: Int32Array): number => {
+    let sum = 0;
+    for (let k = 0; k < rowsOf.length; k += GROUP) {
+      const n = load(rowsOf, k, rowsOf.length);
+      forward(layers, group);
+      sum += crossEntropyDelta(last, groupLabels, n);
+    }
+    return sum / rowsOf.length;
+  };
 
-  const order = new Int32Array(rows);
-  for (let i = 0; i < rows; i++) order[i] = i;
-  const lossHistory = new Float64Array(epochs);
+  const errorCount = (rowsOf: Int32Array): number => {
+    let errors = 0;
+    for (let k = 0; k < rowsOf.length; k += GROUP) {
+      const n = load(rowsOf, k, rowsOf.length);
+      forward(layers, group);
+      for (let g = 0; g < n; g++) {
+        const o = g * classCount;
+        let top = 0;
+        for (let c = 1; c < classCount; c++) if (last.out[o + c] > last.out[o + top]) top = c;
+        if (top !== groupLabels[g]) errors++;
+      }
+    }
+    return errors;
+  };
+  const order = Int32Array.from(trainRows);
+  const history: number[] = [];
   let step = 0;
+  let bestEpoch = 0;
+  let bestErrors = Infinity;
+  let lastGain = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
     if (batchSize < rows) shuffle(order, random);
     let lossSum = 0;
@@ -107,23 +200,76 @@ export function trainNetwork(
       step++;
       adamStep(layers, end - start, learningRate, l2, step);
     }
-    lossHistory[epoch] = lossSum / rows;
+    history.push(lossSum / rows);
+    if (validation) {
+      // Scored by errors (fewer is better; a tie goes to the later epoch), not by loss: on a
+      // few held-out labels the loss starts rising with the model's confidence long before the
+      // errors do, and stopping there left small label sets badly underfit.
+      const errors = errorCount(validation.rows);
+      if (errors < bestErrors) lastGain = epoch + 1;
+      if (errors <= bestErrors) {
+        bestErrors = errors;
+        bestEpoch = epoch + 1;
+      }
+      if (epoch + 1 - lastGain >= validation.patience) break;
+    }
   }
+  return {
+    layers,
+    lossHistory: Float64Array.from(history),
+    finalLoss: meanLoss(order),
+    epochsRun: history.length,
+    bestEpoch,
+    bestErrors,
+  };
+}
 
-  let finalLoss = 0;
-  for (let k = 0; k < rows; k += GROUP) {
-    const n = load(order, k, rows);
-    forward(layers, group);
-    finalLoss += crossEntropyDelta(last, groupLabels, n);
+/**
+ * The seeded split of the labelled rows for early stopping: each class's rows in a random
+ * order, every `1 / validationFraction`-th one held out (so each class with enough rows is in
+ * both parts). Undefined when fewer than 2 rows would be held out or fewer than 2 remain: too
+ * few to stop on, and training runs its epochs.
+ */
+function earlyStoppingSplit(
+  y: Int32Array,
+  options: DescentOptions,
+): { train: Int32Array; validation: Int32Array } | undefined {
+  const random = mulberry32(seedFrom(`early-stopping:${options.seed}`));
+  const order = Int32Array.from({ length: y.length }, (_, i) => i);
+  shuffle(order, random);
+  const sorted = Array.from(order).sort((a, b) => y[a] - y[b]);
+  const fraction = options.validationFraction ?? 0.1;
+  const train: number[] = [];
+  const validation: number[] = [];
+  let credit = 0.5;
+  for (const row of sorted) {
+    credit += fraction;
+    if (credit >= 1) {
+      credit -= 1;
+      validation.push(row);
+    } else {
+      train.push(row);
+    }
   }
+  if (validation.length < 2 || train.length < 2) return undefined;
+  return { train: Int32Array.from(train), validation: Int32Array.from(validation) };
+}
 
+function toModel(
+  code: string,
+  standardize: Standardizer,
+  run: EpochsRun,
+  epochs: number,
+  fitted?: Record<string, unknown>,
+): FeedForwardModel {
   return new FeedForwardModel({
     trainer: code,
     standardize,
-    layers: layers.map(toDenseLayer),
+    layers: run.layers.map(toDenseLayer),
     epochs,
-    finalLoss: finalLoss / rows,
-    lossHistory,
+    finalLoss: run.finalLoss,
+    lossHistory: run.lossHistory,
+    fitted,
   });
 }
 

@@ -24,6 +24,11 @@ export interface TrainInput<O = Record<string, unknown>> {
   dim: number;
   /** Width of the probability output; classes without a training row are allowed. */
   classCount: number;
+  /**
+   * Mean and scale of every item of the dataset (labelled or not), when the caller knows them:
+   * what a `standardize: 'dataset'` option learns from (see `standardizerFor`).
+   */
+  datasetStandardizer?: Standardizer;
   options: O;
 }
 
@@ -78,6 +83,11 @@ export interface TrainedModel {
    * it lags the weights a little; one entry per epoch.
    */
   readonly lossHistory: Float64Array;
+  /**
+   * What training chose from the data rather than from the options (e.g. the cross-validated
+   * `C` of `softmax`, the epochs early stopping kept for `mlp`); JSON-serialisable.
+   */
+  readonly fitted?: Record<string, unknown>;
   /**
    * Probabilities (and, if asked, embeddings) for row-major `rows x inputDim` features.
    *

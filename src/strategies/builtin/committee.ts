@@ -120,7 +120,12 @@ function meanKlOf(
   return Math.max(0, total / committee.length);
 }
 
-/** KL to the consensus: the committee members' mean divergence from their average. */
+/**
+ * KL to the consensus: the committee members' mean divergence from their average (the direction
+ * of McCallum & Nigam's "KL to the mean"). It grows with confident disagreement, so a committee
+ * of over-confident members (bagged, nearly separable fits on few labels) ranks first the rows
+ * one member is confidently wrong about: measured below random on the digits (README).
+ */
 export const klConsensus = committeeStrategy(
   'kl-consensus',
   'KL divergence to the consensus (query by committee): prefers items where the members\' distributions diverge most, on average, from their mean (in nats). See McCallum & Nigam, "Employing EM and Pool-Based Active Learning for Text Classification", 1998.',

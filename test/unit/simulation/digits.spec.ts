@@ -1,8 +1,9 @@
 /**
  * The acceptance test of `simulate` on real data: on the digits, uncertainty sampling with
  * margins must beat random sampling, at the end and over the whole learning curve, with the
- * softmax trainer's default options (measured: margin 0.943 vs random 0.912 mean test accuracy
- * at 200 labels, AUC 0.872 vs 0.860).
+ * softmax trainer at the notebook's C = 10 (measured: margin 0.946 vs random 0.918 mean test
+ * accuracy at 200 labels over 3 repeats). Its default, C by cross-validation at every step, is
+ * measured by `bench/simulation.ts` instead: several times the CPU of a fixed C.
  *
  * Run through the worker, as the server runs it: inside Jest's module sandbox the same numeric
  * code measured about three times slower (about 40 s instead of 8 s).
@@ -19,7 +20,7 @@ describe('a simulation on the digits', () => {
       batchSize: 20,
       budget: 200,
       repeats: 5,
-      trainer: { code: 'softmax' },
+      trainer: { code: 'softmax', options: { C: 10 } },
       seed: 20,
     });
     const [random, margin] = result.strategies;

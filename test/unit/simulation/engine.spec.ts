@@ -7,6 +7,7 @@ import {
   type SimulationProgress,
 } from '../../../src/ml/simulation-engine';
 import { FORBIDDEN_MARK } from '../../fixtures/simulation/guarded-trainer';
+import { DEFAULT_CS } from '../../../src/plugins/trainers/softmax-regression';
 import { blobs, registries, smallInput, withoutTime } from './helpers';
 
 const reg = registries();
@@ -99,7 +100,7 @@ describe('runSimulation', () => {
         batchSize: 1,
         budget: 3,
         repeats: 20,
-        trainer: { code: 'softmax', options: { epochs: 5 } },
+        trainer: { code: 'softmax', options: { C: 1, maxIterations: 5 } },
         seed: 3,
       },
       reg,
@@ -136,7 +137,7 @@ describe('runSimulation', () => {
         // Every eligible row: the last batch takes whatever is left.
         budget: eligible.length,
         repeats: 2,
-        trainer: { code: 'guarded-softmax', options: { epochs: 10 } },
+        trainer: { code: 'guarded-softmax', options: { C: 1, maxIterations: 10 } },
         seed: 5,
         recordSelections: true,
       },
@@ -198,7 +199,16 @@ describe('runSimulation', () => {
     const result = simulate();
     expect(result.trainer).toEqual({
       code: 'softmax',
-      options: { epochs: 30, learningRate: 0.01, l2: 0.001, batchSize: 64, seed: 0 },
+      options: {
+        C: 1,
+        maxIterations: 30,
+        Cs: DEFAULT_CS,
+        cvFolds: 5,
+        cvMaxRows: 2000,
+        standardize: 'dataset',
+        tolerance: 1e-6,
+        seed: 0,
+      },
     });
   });
 
@@ -215,8 +225,8 @@ describe('runSimulation', () => {
       ],
       [
         'bad trainer options',
-        { trainer: { code: 'softmax', options: { epochs: 0 } } },
-        'options.epochs',
+        { trainer: { code: 'softmax', options: { maxIterations: 0 } } },
+        'options.maxIterations',
         /Invalid options for trainer "softmax"/,
       ],
       [

@@ -57,7 +57,7 @@ export function smallInput(overrides: Partial<SimulationInput> = {}): Simulation
     batchSize: 8,
     budget: 30,
     repeats: 2,
-    trainer: { code: 'softmax', options: { epochs: 30 } },
+    trainer: { code: 'softmax', options: { C: 1, maxIterations: 30 } },
     seed: 11,
     ...overrides,
   };

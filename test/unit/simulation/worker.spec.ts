@@ -31,7 +31,7 @@ describe('runSimulationInWorker', () => {
     const result = await runSimulationInWorker(
       smallInput({
         strategies: [{ code: 'counting-margin' }],
-        trainer: { code: 'guarded-softmax', options: { epochs: 10 } },
+        trainer: { code: 'guarded-softmax', options: { C: 1, maxIterations: 10 } },
       }),
       { strategyModules: [COUNTING_STRATEGY_MODULE], trainerModules: [GUARDED_TRAINER_MODULE] },
     );

@@ -1,3 +1,4 @@
+import { STANDARDIZE_OPTION } from '../data';
 import { trainNetwork, type DescentOptions } from '../network';
 import type { Trainer } from '../types';
 import { descentProperties } from './shared';
@@ -8,6 +9,10 @@ const AUTO_EPOCHS = { minSteps: 1500, minEpochs: 5, maxEpochs: 1000 };
 export interface MlpOptions extends DescentOptions {
   hiddenUnits: number;
   activation: 'relu' | 'tanh';
+  standardize: NonNullable<DescentOptions['standardize']>;
+  earlyStopping: boolean;
+  validationFraction: number;
+  patience: number;
 }
 
 /**
@@ -17,7 +22,7 @@ export interface MlpOptions extends DescentOptions {
 export const mlp: Trainer<MlpOptions> = {
   code: 'mlp',
   description:
-    'A neural network with one hidden layer (ReLU or tanh) and L2 regularisation, trained by mini-batch Adam on standardised features. Learns non-linear boundaries; its hidden layer is the embedding.',
+    'A neural network with one hidden layer (ReLU or tanh) and L2 regularisation, trained by mini-batch Adam on standardised features, with early stopping on held-out labels. Learns non-linear boundaries; its hidden layer is the embedding.',
   optionsSchema: {
     type: 'object',
     properties: {
@@ -33,6 +38,27 @@ export const mlp: Trainer<MlpOptions> = {
         enum: ['relu', 'tanh'],
         default: 'relu',
         description: 'Activation of the hidden layer.',
+      },
+      standardize: STANDARDIZE_OPTION,
+      earlyStopping: {
+        type: 'boolean',
+        default: true,
+        description:
+          'Hold out validationFraction of the labels (each class in turn), train until their errors have not fallen for patience epochs (at most the epochs), then train on all labels for the epoch count of the last epoch with the fewest errors. Off when fewer than 2 labels would be held out.',
+      },
+      validationFraction: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: 0.5,
+        default: 0.1,
+        description: 'Share of the labels held out for early stopping.',
+      },
+      patience: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 10000,
+        default: 100,
+        description: 'Epochs without fewer held-out errors before early stopping.',
       },
     },
     additionalProperties: false,
