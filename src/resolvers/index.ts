@@ -10,6 +10,8 @@ import { BudgetMechanismResolver, QueueResolver } from './queue.resolver';
 import { SimulationResolver, TrainingResolver } from './task.resolver';
 import { SynthesisResolver } from './synthesis.resolver';
 import { StreamResolver } from './stream.resolver';
+import { ValidationDrawResolver } from './validation-draw.resolver';
+import { StoppingResolver } from './stopping.resolver';
 
 export const RESOLVERS = [
   ApiKeyResolver,
@@ -26,4 +28,6 @@ export const RESOLVERS = [
   SynthesisResolver,
   AutoLabelResolver,
   StreamResolver,
+  ValidationDrawResolver,
+  StoppingResolver,
 ] as const;

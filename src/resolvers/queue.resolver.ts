@@ -28,7 +28,7 @@ import { RoundNode, RoundProgressEventNode } from '../schema/round.types';
 import type { LabelQuery } from '../entities';
 import { PageArgs, toConnection } from '../schema/connection';
 import { authorize, Permission } from '../services/permissions';
-import type { QueueEvent, RoundEvent } from '../services/event-bus';
+import type { QueueEvent, RoundEvent, StoppingEvent } from '../services/event-bus';
 import {
   DEFAULT_LEASE_SECONDS,
   MAX_CLAIM_COUNT,
@@ -43,11 +43,12 @@ export interface SubscriptionContext extends GraphQLContext {
   subscribe: {
     queue(datasetId: string): AsyncIterableIterator<QueueEvent>;
     round(roundId: string): AsyncIterableIterator<RoundEvent>;
+    stopping(datasetId: string): AsyncIterableIterator<StoppingEvent>;
   };
 }
 
 /** The events once `check` passes; when it fails, the subscription ends with its error. */
-async function authorizedOrClosed<E>(
+export async function authorizedOrClosed<E>(
   events: AsyncIterableIterator<E>,
   check: Promise<unknown>,
 ): Promise<AsyncIterableIterator<E>> {

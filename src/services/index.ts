@@ -16,6 +16,7 @@ import { TaskService } from './task.service';
 import { SynthesisService } from './synthesis.service';
 import type { SynthesisMethodRegistry } from '../plugins/synthesis/registry';
 import { StreamService } from './stream.service';
+import { ValidationDrawService } from './validation-draw.service';
 import type { StreamPolicyRegistry } from '../plugins/stream-policies/registry';
 import type { TrainerRegistry } from '../plugins/trainers/registry';
 import type { EventBus } from './event-bus';
@@ -42,6 +43,8 @@ export interface Services {
   synthesis: SynthesisService;
   autoLabels: AutoLabelService;
   streams: StreamService;
+  /** Seeded random draws of the pool into the VALIDATION split, queued for people. */
+  validationDraws: ValidationDrawService;
 }
 
 export interface ServiceDeps {
@@ -58,10 +61,16 @@ export interface ServiceDeps {
 export function createServices(db: Database, config: QuarryConfig, deps: ServiceDeps): Services {
   const ds = db.ds;
   const datasets = new DatasetService(ds);
-  const models = new ModelService(ds, datasets, config.maxModelBytes, {
-    timeoutMs: config.modelCheckTimeoutMs,
-    maxRssBytes: config.modelCheckMaxRssBytes,
-  });
+  const models = new ModelService(
+    ds,
+    datasets,
+    config.maxModelBytes,
+    {
+      timeoutMs: config.modelCheckTimeoutMs,
+      maxRssBytes: config.modelCheckMaxRssBytes,
+    },
+    deps.events,
+  );
   const queues = new QueueListingService(ds, datasets);
   const claims = new ClaimService(ds, datasets, queues, deps.events);
   return {
@@ -88,5 +97,6 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
       maxItems: config.maxImportItems,
       modelCacheDir: config.modelCacheDir,
     }),
+    validationDraws: new ValidationDrawService(ds, datasets, deps.events),
   };
 }

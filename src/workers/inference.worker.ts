@@ -11,6 +11,7 @@ import { workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { BatchStrategy, PointwiseStrategy, Strategy } from '../strategies/types';
 import { argmaxRows, firstNonFinite, softmaxRows } from '../strategies/rows';
+import { temperProbabilities } from '../ml/calibration';
 import { firstLine, scoreTop, selectBatch } from '../strategies/selection';
 import type {
   ModelRef,
@@ -143,6 +144,9 @@ async function runScore(task: ScoreTask): Promise<ScoreResult> {
     }
     probs ??= new Float32Array(0);
     if (model.outputKind === 'LOGITS') softmaxRows(probs, rows, classCount);
+    if (model.temperature !== undefined && model.temperature !== 1) {
+      temperProbabilities(probs, classCount, model.temperature);
+    }
     const bad = firstNonFinite(probs);
     if (bad >= 0) {
       throw new Error(
