@@ -63,24 +63,47 @@ describe('certifyThreshold (fixed-sequence testing)', () => {
   const candidates = [0.9, 0.8, 0.7];
 
   it('chooses the lowest candidate before the first one whose exact bound misses the target', () => {
-    // 0.9: 59 right (bound 0.9505); 0.8: 99 right (0.9702); 0.7: 149 with 10 wrong (below 0.95).
-    const v = join(block(0.95, 59, 0), block(0.85, 40, 0), block(0.75, 50, 10));
+    // 200 items: two sequences at delta / 2 = 0.025 (72 error-free items certify 0.95), one
+    // from the top and one from 100 items. 0.9: 72 right (0.025^(1/72) = 0.9501); 0.8: 100
+    // right (0.9638); 0.7: 200 with 15 wrong (below 0.95).
+    const v = join(block(0.95, 72, 0), block(0.85, 28, 0), block(0.75, 100, 15));
     const c = certifyThreshold(v.confidences, v.correct, { target: 0.95, delta: 0.05, candidates });
     expect(c.threshold).toBe(0.8);
-    expect(c.n).toBe(99);
+    expect(c.delta).toBe(0.025);
+    expect(c.n).toBe(100);
     expect(c.errors).toBe(0);
-    expect(c.bound).toBeCloseTo(Math.pow(0.05, 1 / 99), 10);
-    expect(c.tested.map((t) => t.certified)).toEqual([true, true, false]);
+    expect(c.bound).toBeCloseTo(Math.pow(0.025, 1 / 100), 10);
+    expect(c.tested.map((t) => [t.chain, t.threshold, t.certified])).toEqual([
+      [0, 0.9, true],
+      [0, 0.8, true],
+      [0, 0.7, false],
+      [1, 0.8, true],
+      [1, 0.7, false],
+    ]);
     expect(c.tested[2].bound).toBeLessThan(0.95);
   });
 
-  it('stops at the first failure even when a lower candidate would pass on its own', () => {
-    // 0.8 fails (69 items, 3 wrong), 0.7 alone would pass (569 items, 3 wrong): not tested.
-    const v = join(block(0.95, 59, 0), block(0.85, 10, 3), block(0.75, 500, 0));
-    expect(clopperPearsonLower(566, 569, 0.05)).toBeGreaterThan(0.95);
+  it('stops a sequence at its first failure; the one starting at half the items certifies lower', () => {
+    // Top sequence: 0.9 passes (72 right), 0.8 fails (95 items, 5 wrong) and it stops there.
+    // The second starts at 298 items: 0.7 (595 items, 5 wrong) passes.
+    const v = join(block(0.95, 72, 0), block(0.85, 23, 5), block(0.75, 500, 0));
     const c = certifyThreshold(v.confidences, v.correct, { target: 0.95, delta: 0.05, candidates });
+    expect(c.tested.map((t) => [t.chain, t.threshold, t.certified])).toEqual([
+      [0, 0.9, true],
+      [0, 0.8, false],
+      [1, 0.7, true],
+    ]);
+    expect(c.threshold).toBe(0.7);
+    expect(c.bound).toBeCloseTo(clopperPearsonLower(590, 595, 0.025), 12);
+  });
+
+  it('runs one sequence at the whole delta when half the items are too few to start another', () => {
+    // 100 items: 50 < 72, so one sequence at 0.05, from 59 items (0.05^(1/59) = 0.9505).
+    const v = join(block(0.95, 59, 0), block(0.85, 11, 0), block(0.75, 30, 10));
+    const c = certifyThreshold(v.confidences, v.correct, { target: 0.95, delta: 0.05, candidates });
+    expect(c.delta).toBe(0.05);
     expect(c.threshold).toBe(0.9);
-    expect(c.tested).toHaveLength(2);
+    expect(c.bound).toBeCloseTo(Math.pow(0.05, 1 / 59), 10);
   });
 
   it('certifies nothing with 58 error-free items, and says more labels would help', () => {
@@ -105,8 +128,19 @@ describe('certifyThreshold (fixed-sequence testing)', () => {
     expect(c.threshold).toBeNull();
     const more = c.moreLabelsNeeded!;
     const n = 100 + more;
-    expect(clopperPearsonLower(n - Math.round(n * 0.03), n, 0.05)).toBeGreaterThanOrEqual(0.95);
+    expect(clopperPearsonLower(n - Math.round(n * 0.03), n, c.delta)).toBeGreaterThanOrEqual(0.95);
     expect(more).toBeGreaterThan(200);
+  });
+
+  it('tests a candidate only once it rests on 25% more items than the last one tested', () => {
+    // 100 items (one sequence): 59 items at 0.9, 70 (< 59 x 1.25) at 0.8: skipped; 100 at 0.7.
+    const v = join(block(0.95, 59, 0), block(0.85, 11, 0), block(0.75, 30, 0));
+    const c = certifyThreshold(v.confidences, v.correct, { target: 0.95, delta: 0.05, candidates });
+    expect(c.tested.map((t) => [t.threshold, t.n])).toEqual([
+      [0.9, 59],
+      [0.7, 100],
+    ]);
+    expect(c.threshold).toBe(0.7);
   });
 
   it('uses a fixed candidate list, highest first', () => {
@@ -116,6 +150,7 @@ describe('certifyThreshold (fixed-sequence testing)', () => {
   });
 
   it('splits delta evenly over the classes with per-class thresholds', () => {
+    // 200 items of each class: two sequences at 0.025 / 2 each.
     const v = join(block(0.95, 200, 0), block(0.95, 200, 30));
     const predicted = [...Array(200).fill(0), ...Array(200).fill(1)];
     const { classes } = certifyPerClass(v.confidences, v.correct, predicted, 2, {
@@ -123,9 +158,9 @@ describe('certifyThreshold (fixed-sequence testing)', () => {
       delta: 0.05,
       candidates,
     });
-    expect(classes[0].delta).toBe(0.025);
+    expect(classes[0].delta).toBe(0.0125);
     expect(classes[0].threshold).toBe(0.9);
-    expect(classes[0].bound).toBeCloseTo(Math.pow(0.025, 1 / 200), 10);
+    expect(classes[0].bound).toBeCloseTo(Math.pow(0.0125, 1 / 200), 10);
     expect(classes[1].threshold).toBeNull();
   });
 });
