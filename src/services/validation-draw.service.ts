@@ -71,10 +71,6 @@ export class ValidationDrawService {
     return this.ds.transaction(async (m) => {
       // The budget lock first, then the items: the order every label writer takes them in.
       const budget = await lockBudget(m, dataset.id);
-      requireRemaining(budget, input.size * budget.annotationsPerItem, {
-        what: `A validation draw of ${input.size} items (${answers(budget.annotationsPerItem)} each)`,
-        instead: 'draw fewer items',
-      });
       const pool = (await run<{ id: string }>(m, eligiblePoolIds(dataset.id))).map((r) => r.id);
       if (pool.length < input.size) {
         throw new BadUserInputError(
@@ -82,6 +78,10 @@ export class ValidationDrawService {
           [{ field: 'size', message: `at most ${pool.length} items can be drawn now` }],
         );
       }
+      requireRemaining(budget, input.size * budget.annotationsPerItem, {
+        what: `A validation draw of ${input.size} items (${answers(budget.annotationsPerItem)} each)`,
+        instead: 'draw fewer items',
+      });
       const picked = samplePermutation(pool.length, input.size, mulberry32(seed));
       const itemIds = Array.from(picked.subarray(0, input.size), (j) => pool[j]).sort((a, b) =>
         BigInt(a) < BigInt(b) ? -1 : 1,
