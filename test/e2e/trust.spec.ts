@@ -423,7 +423,7 @@ describeEachDb(
       const { registerModel } = await t().ok(REGISTER, {
         d: big,
         n: 'big',
-        b: overConfident.toString('base64'),
+        b: centroidModel(range(0, 100), 0.05).toString('base64'),
       });
       const { autoLabel } = await t().ok(
         'mutation($i: AutoLabelInput!) { autoLabel(input: $i) { id } }',
@@ -447,7 +447,9 @@ describeEachDb(
           ).autoLabelRun,
         { until: (r) => r.status === 'SUCCEEDED', timeoutMs: 60_000, what: 'the run' },
       );
-      expect(Math.min(...answeredAt)).toBeLessThan(new Date(run.finishedAt).getTime());
+      // All of them while it runs (measured: within 0.1 s, the run taking 1.8 s; before the event
+      // loop got a turn between chunks, 7 of the 10 waited for the whole run).
+      expect(Math.max(...answeredAt)).toBeLessThan(new Date(run.finishedAt).getTime());
     });
   },
   // Small chunks: a run scores the pool in many steps, each a chance for other requests.
