@@ -1,21 +1,6 @@
-import {
-  Arg,
-  Ctx,
-  Field,
-  FieldResolver,
-  Float,
-  ID,
-  Int,
-  ObjectType,
-  Resolver,
-  Root,
-  Subscription,
-} from 'type-graphql';
-import { DatasetNode } from '../schema/dataset.types';
-import { StoppingSignalNode } from '../schema/model.types';
+import { Arg, Field, Float, ID, Int, ObjectType, Resolver, Root, Subscription } from 'type-graphql';
 import type { StoppingEvent } from '../services/event-bus';
 import { Permission } from '../services/permissions';
-import type { GraphQLContext } from './context';
 import { authorizedOrClosed, type SubscriptionContext } from './queue.resolver';
 
 @ObjectType('LearningStabilisedEvent', {
@@ -39,19 +24,8 @@ export class LearningStabilisedEventNode {
   at: Date;
 }
 
-@Resolver(() => DatasetNode)
+@Resolver()
 export class StoppingResolver {
-  @FieldResolver(() => StoppingSignalNode, {
-    description:
-      'Whether more labels still pay: the stopping signal of the latest model version, the validation-accuracy trend and the budget left.',
-  })
-  async stoppingSignal(
-    @Root() dataset: DatasetNode,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<StoppingSignalNode> {
-    return ctx.services.models.stoppingSignal(ctx.key, dataset.id);
-  }
-
   @Subscription(() => LearningStabilisedEventNode, {
     description:
       "Announces when a dataset's stopping signal fires (a new model version makes the mean of the last three kappas exceed 0.99).",
