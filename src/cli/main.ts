@@ -208,7 +208,19 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A reader that stops early (`quarry export ... | head`) closes the pipe: the next write fails
+ * with EPIPE, which is the end of the command's work, not an error to report.
+ */
+export function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
 export function main(argv: string[]): void {
+  exitQuietlyOnClosedPipe();
   buildProgram()
     .parseAsync(argv)
     .catch((e: unknown) => {

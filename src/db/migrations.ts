@@ -8,6 +8,7 @@ import { AutoLabelStreamSynthesis1795302469268 } from '../../migrations/17953024
 import { RoundItemsSkipped1795304517000 } from '../../migrations/1795304517000-round-items-skipped';
 import { TaskHeartbeatRoundQueryRank1796145093796 } from '../../migrations/1796145093796-task-heartbeat-round-query-rank';
 import { Webhooks1796145478456 } from '../../migrations/1796145478456-webhooks';
+import { CalibrationStoppingValidationDraws1796145018323 } from '../../migrations/1796145018323-calibration-stopping-validation-draws';
 
 /** Every migration, in order, listed explicitly (no globs). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -20,4 +21,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   RoundItemsSkipped1795304517000,
   TaskHeartbeatRoundQueryRank1796145093796,
   Webhooks1796145478456,
+  CalibrationStoppingValidationDraws1796145018323,
 ];

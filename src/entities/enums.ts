@@ -71,6 +71,8 @@ export enum QueryMechanism {
   AUDIT = 'AUDIT',
   /** Membership query synthesis: generated items. */
   SYNTHESIS = 'SYNTHESIS',
+  /** A seeded random draw of the pool into the VALIDATION split (drawValidationSample). */
+  VALIDATION = 'VALIDATION',
 }
 
 /** What stream-based selective sampling decided for one arriving item. */
@@ -81,6 +83,11 @@ export enum StreamDecisionKind {
   AUTO_LABELED = 'AUTO_LABELED',
   /** It would have been queried, but the budget was spent. */
   DEFERRED = 'DEFERRED',
+  /**
+   * Below the threshold in force, but the policy's pacing held the query back (or the stream's
+   * certified threshold was not reached): neither labelled nor queried.
+   */
+  SKIPPED = 'SKIPPED',
 }
 
 export enum TaskStatus {

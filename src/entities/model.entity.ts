@@ -61,6 +61,21 @@ export class Model extends DatasetOwned {
   @Column({ name: 'human_labels', type: 'integer', default: 0 })
   humanLabels: number;
 
+  /**
+   * The temperature its probabilities are scaled by everywhere they are used (predictions,
+   * confidences, thresholds, audits): fitted on the VALIDATION labels at registration, 1 when
+   * there were too few.
+   */
+  @Column({ type: 'double precision', default: 1 })
+  temperature: number;
+
+  /**
+   * Its predictions on the dataset's stop set and the stopping signal after it (see
+   * `src/services/stopping.ts`); null when the dataset had no stop set.
+   */
+  @Column({ type: 'jsonb', nullable: true })
+  stopping: Record<string, unknown> | null;
+
   /** For models Quarry trained: trainer, options, seed, labels used, time taken. */
   @Column({ type: 'jsonb', nullable: true })
   training: Record<string, unknown> | null;

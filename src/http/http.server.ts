@@ -153,6 +153,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
         subscribe: {
           queue: (datasetId) => events.queueEvents(datasetId),
           round: (roundId) => events.roundEvents(roundId),
+          stopping: (datasetId) => events.stoppingEvents(datasetId),
         },
       }),
       // Validation errors of a subscribe message: graphql-js's own, passed on as they are.

@@ -58,13 +58,17 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
   let nonFinite = 0;
   let lastWrite = 0;
   let writing: Promise<unknown> = Promise.resolve();
+  const classThresholds = params.classThresholds ?? null;
+  // A class without a certified threshold gets no labels.
+  const thresholdOf = (c: number): number =>
+    classThresholds ? (classThresholds[c] ?? Infinity) : params.threshold;
   const scored = await scoreItems(deps, {
     selectSql: poolFeaturesCopy(pool),
     featureDim: dataset.featureDim,
     models: [model],
     onResult: (chunkIds, { predictedClass: c, confidence: conf, skipped }) => {
       for (let r = 0; r < chunkIds.length; r++) {
-        if (conf[r] >= params.threshold) {
+        if (conf[r] >= thresholdOf(c[r])) {
           ids.push(String(chunkIds[r]));
           classes.push(c[r]);
           confidences.push(conf[r]);

@@ -25,6 +25,7 @@ export async function modelRefs(
       outputName: true,
       outputKind: true,
       embeddingOutputName: true,
+      temperature: true,
     },
     where: ids.map((id) => ({ id })),
   });
@@ -49,6 +50,7 @@ export async function modelRefs(
       outputName: m.outputName,
       outputKind: m.outputKind,
       embeddingOutputName: m.embeddingOutputName,
+      temperature: m.temperature,
     });
   }
   return refs;

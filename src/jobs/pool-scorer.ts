@@ -56,6 +56,10 @@ export async function scoreItems(deps: ScoringDeps, opts: ScoreItemsOptions): Pr
   try {
     for await (const chunk of chunks) {
       if (failure) break;
+      // On the embedded database every statement runs on this thread: without a turn of the
+      // event loop between chunks, requests that arrived meanwhile (a `{ viewer { id } }`) are
+      // read only after the whole run, since the next chunk's read is always already waiting.
+      if (deps.db.kind === 'pglite') await new Promise<void>((r) => setImmediate(r));
       await opts.beforeChunk?.();
       scored += chunk.rows;
       const { ids, rows } = chunk;

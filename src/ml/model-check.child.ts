@@ -93,8 +93,36 @@ async function check(request: ModelCheckChildRequest): Promise<ModelCheckResult>
   }
 
   let metrics: ModelCheckResult['metrics'];
+  let evaluated: Float32Array | undefined;
   if (request.evaluate && request.evaluate.labels.length > 0) {
-    metrics = await evaluate(session, request, inputName, outputName, outputKind);
+    evaluated = await probabilitiesOf(
+      session,
+      request,
+      request.evaluate.features,
+      inputName,
+      outputName,
+      outputKind,
+    );
+    metrics = classificationMetrics(request.evaluate.labels, evaluated, classCount);
+  }
+  let predictions: Int16Array | undefined;
+  if (request.predict && request.predict.length > 0) {
+    const probs = await probabilitiesOf(
+      session,
+      request,
+      request.predict,
+      inputName,
+      outputName,
+      outputKind,
+    );
+    predictions = new Int16Array(probs.length / classCount);
+    for (let r = 0; r < predictions.length; r++) {
+      let best = 0;
+      for (let c = 1; c < classCount; c++) {
+        if (probs[r * classCount + c] > probs[r * classCount + best]) best = c;
+      }
+      predictions[r] = best;
+    }
   }
   await session.release();
   return {
@@ -104,22 +132,24 @@ async function check(request: ModelCheckChildRequest): Promise<ModelCheckResult>
     embeddingOutputName: embeddingName,
     embeddingDim,
     metrics,
+    evaluated,
+    predictions,
   };
 }
 
 const EVALUATION_BATCH_ROWS = 4096;
 
-/** Runs the model over the labelled rows in batches and measures it. */
-async function evaluate(
+/** Runs the model over rows in batches: their probabilities, row-major. */
+async function probabilitiesOf(
   session: ort.InferenceSession,
   request: ModelCheckChildRequest,
+  features: Float32Array,
   inputName: string,
   outputName: string,
   outputKind: ModelOutputKind,
-) {
+): Promise<Float32Array> {
   const { featureDim, classCount } = request;
-  const { features, labels } = request.evaluate!;
-  const rows = labels.length;
+  const rows = features.length / featureDim;
   const probabilities = new Float32Array(rows * classCount);
   for (let start = 0; start < rows; start += EVALUATION_BATCH_ROWS) {
     const n = Math.min(EVALUATION_BATCH_ROWS, rows - start);
@@ -131,7 +161,7 @@ async function evaluate(
       ]);
     } catch (error) {
       throw new Rejection(
-        `onnxruntime failed to run the model on the validation items: ${firstLine(error)}`,
+        `onnxruntime failed to run the model on the dataset's items: ${firstLine(error)}`,
       );
     }
     const scores = floatMatrix(out[outputName], outputName, n);
@@ -139,7 +169,7 @@ async function evaluate(
     target.set(scores.data);
     if (outputKind === ModelOutputKind.LOGITS) softmaxRows(target, classCount);
   }
-  return classificationMetrics(labels, probabilities, classCount);
+  return probabilities;
 }
 
 function softmaxRows(values: Float32Array, width: number): void {

@@ -34,6 +34,11 @@ export interface ModelCheckRequest {
    * row-major `featureDim`-wide features and their class indices.
    */
   evaluate?: { features: Float32Array; labels: Int32Array };
+  /**
+   * Unlabelled rows (row-major, `featureDim` wide) whose predicted classes come back as
+   * `predictions`: the dataset's stop set, for the stopping signal.
+   */
+  predict?: Float32Array;
 }
 
 /** How to use a model that passed the check. */
@@ -46,6 +51,10 @@ export interface ModelCheckResult {
   embeddingDim: number | null;
   /** The model's metrics on `evaluate`, when given (and not empty). */
   metrics?: ClassificationMetrics;
+  /** Its probabilities on `evaluate`'s rows, row-major (to fit a temperature on). */
+  evaluated?: Float32Array;
+  /** Its predicted class of each `predict` row. */
+  predictions?: Int16Array;
 }
 
 /** Limits on the child process that validates one model. */

@@ -18,6 +18,8 @@ function toNode(v: AutoLabelRunView): AutoLabelRunNode {
     auditRate: params.auditRate,
     seed: params.seed,
     validation: params.validation,
+    certificate: params.certificate ?? null,
+    classThresholds: params.classThresholds ?? null,
     scoredCount: result?.scored ?? null,
     labelledCount: result?.labelledCount ?? null,
     skippedCount: result?.skipped ?? null,
@@ -41,7 +43,7 @@ function toNode(v: AutoLabelRunView): AutoLabelRunNode {
 export class AutoLabelResolver {
   @Mutation(() => AutoLabelRunNode, {
     description:
-      'Starts auto-labelling as a job: every POOL item without a HUMAN or IMPORT label and not in an open query whose top predicted probability reaches the threshold gets a MODEL label linked to the model and its confidence (replacing an older MODEL label, which revoking brings back). With targetPrecision the threshold is chosen at once from the human-labelled VALIDATION items. round(auditRate x labels) of the new labels, drawn at random, open as AUDIT queries for people (they spend budget; when they do not fit, the run FAILS with BUDGET_EXHAUSTED and writes nothing). BAD_USER_INPUT for a model of another dataset, not exactly one of threshold and targetPrecision, values out of range, fewer than 30 validation labels for a target, or a target no threshold reaches; BUDGET_EXHAUSTED up front when audits are asked for and no budget is left.',
+      'Starts auto-labelling as a job: every POOL item without a HUMAN or IMPORT label and not in an open query whose top predicted probability reaches the threshold gets a MODEL label linked to the model and its confidence (replacing an older MODEL label, which revoking brings back). With targetPrecision the threshold is certified at once on the human-labelled VALIDATION items (see AutoLabelInput.targetPrecision); with perClassThresholds each class has its own. round(auditRate x labels) of the new labels, drawn at random, open as AUDIT queries for people (they spend budget; when they do not fit, the run FAILS with BUDGET_EXHAUSTED and writes nothing). BAD_USER_INPUT for a model of another dataset, not exactly one of threshold and targetPrecision, values out of range, or a target no threshold can be certified for (the error says about how many more validation labels would be needed); BUDGET_EXHAUSTED up front when audits are asked for and no budget is left.',
   })
   async autoLabel(
     @Arg('input') input: AutoLabelInput,

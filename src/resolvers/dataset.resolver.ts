@@ -1,6 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { CreateDatasetInput, DatasetNode, UpdateDatasetInput } from '../schema/dataset.types';
 import { BudgetNode } from '../schema/queue.types';
+import { StoppingSignalNode } from '../schema/model.types';
 import { Permission } from '../services/permissions';
 import type { GraphQLContext } from './context';
 
@@ -51,5 +52,16 @@ export class DatasetResolver {
         remaining: dataset.labelBudget,
       }
     );
+  }
+
+  @FieldResolver(() => StoppingSignalNode, {
+    description:
+      'Whether more labels still pay: the stopping signal of the latest model version, the validation-accuracy trend and the budget left.',
+  })
+  stoppingSignal(
+    @Root() dataset: DatasetNode,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<StoppingSignalNode> {
+    return ctx.services.models.stoppingSignal(ctx.key, dataset.id);
   }
 }

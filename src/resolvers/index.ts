@@ -11,6 +11,8 @@ import { SimulationResolver, TrainingResolver } from './task.resolver';
 import { SynthesisResolver } from './synthesis.resolver';
 import { StreamResolver } from './stream.resolver';
 import { WebhookResolver } from './webhook.resolver';
+import { ValidationDrawResolver } from './validation-draw.resolver';
+import { StoppingResolver } from './stopping.resolver';
 
 export const RESOLVERS = [
   ApiKeyResolver,
@@ -28,4 +30,6 @@ export const RESOLVERS = [
   AutoLabelResolver,
   StreamResolver,
   WebhookResolver,
+  ValidationDrawResolver,
+  StoppingResolver,
 ] as const;

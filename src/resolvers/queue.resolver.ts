@@ -28,7 +28,7 @@ import { RoundNode, RoundProgressEventNode } from '../schema/round.types';
 import type { LabelQuery, Round } from '../entities';
 import { PageArgs, toConnection } from '../schema/connection';
 import { authorize, Permission } from '../services/permissions';
-import type { QueueCounts, QueueEvent, RoundEvent } from '../services/event-bus';
+import type { QueueCounts, QueueEvent, RoundEvent, StoppingEvent } from '../services/event-bus';
 import { queueStreamWithSnapshot, roundProgressStream } from '../services/live-updates';
 import {
   DEFAULT_LEASE_SECONDS,
@@ -44,11 +44,12 @@ export interface SubscriptionContext extends GraphQLContext {
   subscribe: {
     queue(datasetId: string): AsyncIterableIterator<QueueEvent>;
     round(roundId: string): AsyncIterableIterator<RoundEvent>;
+    stopping(datasetId: string): AsyncIterableIterator<StoppingEvent>;
   };
 }
 
 /** The events once `check` passes; when it fails, the subscription ends with its error. */
-async function authorizedOrClosed<E>(
+export async function authorizedOrClosed<E>(
   events: AsyncIterableIterator<E>,
   check: Promise<unknown>,
 ): Promise<AsyncIterableIterator<E>> {

@@ -2,7 +2,14 @@ import type { Label } from '../entities';
 import { LabelSource } from '../entities';
 import type { ClassificationMetrics } from '../ml/classification-metrics';
 import type { LabelNode } from '../schema/label.types';
-import type { ModelMetricsNode, PredictionNode } from '../schema/model.types';
+import type {
+  ModelCalibrationNode,
+  ModelMetricsNode,
+  ModelStoppingNode,
+  PredictionNode,
+} from '../schema/model.types';
+import type { CalibrationFacts } from '../services/model.service';
+import type { StoppingRecord } from '../services/stopping';
 import type { PredictionRow } from '../services/item.service';
 import type { PluginShape } from '../schema/base.types';
 import type { Plugin, PluginRegistry } from '../plugins/registry';
@@ -91,5 +98,39 @@ export function toMetricsNode(
     expectedCalibrationError: m.expectedCalibrationError,
     perClass: m.perClass.map((c, i) => ({ value: className(classes, i), ...c })),
     confusion: m.confusion,
+    calibration: calibrationNode(metrics.calibration as CalibrationFacts | undefined),
+  };
+}
+
+function calibrationNode(c: CalibrationFacts | undefined): ModelCalibrationNode | null {
+  if (!c) return null;
+  const fit = (f: CalibrationFacts['before']) => ({
+    logLoss: f.logLoss,
+    expectedCalibrationError: f.expectedCalibrationError,
+    bins: f.calibrationBins,
+  });
+  return { temperature: c.temperature, before: fit(c.before), after: fit(c.after) };
+}
+
+/** How a model version was made: `trainer {options}`, or `uploaded`. */
+export function madeBy(training: Record<string, unknown> | null): string {
+  if (!training) return 'uploaded';
+  const trainer = typeof training.trainer === 'string' ? training.trainer : 'trained';
+  const options = training.options;
+  return options && typeof options === 'object' && Object.keys(options).length > 0
+    ? `${trainer} ${JSON.stringify(options)}`
+    : trainer;
+}
+
+/** A model's stopping facts as the schema shows them. */
+export function toStoppingNode(stopping: Record<string, unknown> | null): ModelStoppingNode | null {
+  if (!stopping) return null;
+  const s = stopping as unknown as StoppingRecord;
+  return {
+    kappa: s.kappa,
+    meanKappa: s.meanKappa,
+    stabilised: s.stabilised,
+    fired: s.fired,
+    stopSetSize: s.stopSetSize,
   };
 }

@@ -20,7 +20,7 @@ import { className, datasetClasses, loadReferenced, toPluginNode } from './shape
 export class StreamResolver {
   @Mutation(() => StreamItemsResult, {
     description:
-      "Stream-based selective sampling. Stores the new items (as importItems would, in the POOL, unlabelled), scores each with the model, and decides them in input order with the stream's policy: QUERIED (the model's confidence is below the policy's threshold: queued for a human in one batch of mechanism STREAM, spending budget), AUTO_LABELED (at or above it: a MODEL label from the model) or DEFERRED (it would be queried but the budget is spent; it stays in the pool). All or nothing; every decision is stored (see streamDecisions). The stream (per dataset and name) is made on first use with this policy; later calls must give the same policy and params (CONFLICT otherwise), and its state carries over between calls. BAD_USER_INPUT for an unknown model or policy, bad params or bad items (each listed). At most the importItems limit of items per call; an empty list decides nothing.",
+      "Stream-based selective sampling. Stores the new items (as importItems would, in the POOL, unlabelled), scores each with the model, and decides them in input order with the stream's policy: QUERIED (the model's confidence is below the policy's threshold: queued for a human in one batch of mechanism STREAM, spending budget), AUTO_LABELED (at or above the threshold in force: a MODEL label from the model), DEFERRED (it would be queried but the budget is spent; it stays in the pool) or SKIPPED (below the threshold while the policy's pacing held the query back, or below the certified threshold of certifiedRunId: it stays in the pool, unlabelled). Thresholds are always probabilities in [0, 1]. All or nothing; every decision is stored (see streamDecisions). The stream (per dataset and name) is made on first use with this policy; later calls must give the same policy and params (CONFLICT otherwise), and its state carries over between calls. BAD_USER_INPUT for an unknown model or policy, bad params or bad items (each listed). At most the importItems limit of items per call; an empty list decides nothing.",
   })
   async streamItems(
     @Arg('datasetId', () => ID) datasetId: string,
@@ -33,6 +33,12 @@ export class StreamResolver {
       description: `The stream's name (default \`${DEFAULT_STREAM_NAME}\`): streams keep separate policies and states.`,
     })
     stream: string | null,
+    @Arg('certifiedRunId', () => ID, {
+      nullable: true,
+      description:
+        "A CERTIFIED auto-label run of the same model: an item is AUTO_LABELED only when its confidence also reaches that run's certified threshold (its class's, with per-class thresholds); below it, an item the policy would accept is SKIPPED.",
+    })
+    certifiedRunId: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<StreamItemsResult> {
     const r = await ctx.services.streams.streamItems(
@@ -42,6 +48,7 @@ export class StreamResolver {
       items,
       policy,
       stream ?? DEFAULT_STREAM_NAME,
+      certifiedRunId,
     );
     const count = (kind: StreamDecisionKind) =>
       r.decisions.filter((d) => d.decision === kind).length;
@@ -51,6 +58,7 @@ export class StreamResolver {
       queriedCount: count(StreamDecisionKind.QUERIED),
       autoLabeledCount: count(StreamDecisionKind.AUTO_LABELED),
       deferredCount: count(StreamDecisionKind.DEFERRED),
+      skippedCount: count(StreamDecisionKind.SKIPPED),
       roundId: r.roundId,
       budgetRemaining: r.budgetRemaining,
     };

@@ -10,7 +10,7 @@ import {
 } from '../schema/task.types';
 import { Task, TaskKind } from '../entities';
 import type { GraphQLContext } from './context';
-import { datasetClasses, toMetricsNode } from './shapes';
+import { datasetClasses, madeBy, toMetricsNode, toStoppingNode } from './shapes';
 
 @Resolver(() => TrainingRunNode)
 export class TrainingResolver {
@@ -61,6 +61,8 @@ export class TrainingResolver {
       model: m as ModelNode,
       humanLabels: m.humanLabels,
       metrics: toMetricsNode(m.metrics, classes),
+      madeBy: madeBy(m.training),
+      stopping: toStoppingNode(m.stopping),
     }));
   }
 

@@ -6,7 +6,7 @@ import { ThresholdSource } from '../services/auto-label.service';
 registerEnumType(ThresholdSource, {
   name: 'ThresholdSource',
   description:
-    "How an auto-label run's threshold was set: FIXED (given), or TARGET_PRECISION (the lowest threshold whose precision on the human-labelled VALIDATION items reaches the target).",
+    "How an auto-label run's threshold was set: FIXED (given); CERTIFIED (the lowest candidate threshold whose exact Clopper-Pearson lower bound of precision on the human-labelled VALIDATION items reaches the target at the asked confidence, by fixed-sequence testing: Learn-then-Test); TARGET_PRECISION (runs made before certification: the lowest threshold whose point estimate reached the target).",
 });
 
 @InputType({
@@ -30,9 +30,22 @@ export class AutoLabelInput {
   @Field(() => Float, {
     nullable: true,
     description:
-      'Choose the threshold: the lowest one whose precision on the human-labelled VALIDATION items reaches this, in (0, 1]. Needs at least 30 such items (and 30 at or above the threshold).',
+      'Certify the threshold: with probability at least `confidence`, the precision of the auto-labels is at least this, in (0, 1). Candidate thresholds are fixed in advance and tested from the highest down (fixed-sequence testing, Learn-then-Test) with exact Clopper-Pearson bounds on the human-labelled VALIDATION items (imported as VALIDATION or drawn at random by drawValidationSample; never items picked by rounds); the lowest certified one is used. When none can be certified, BAD_USER_INPUT says about how many more validation labels would be needed (extensions.validationLabelsNeeded) and nothing is labelled.',
   })
   targetPrecision?: number | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'With targetPrecision: the confidence of the guarantee, in (0, 1). Default 0.95.',
+  })
+  confidence?: number | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'With targetPrecision: certify one threshold per predicted class, each at (1 - confidence) / classes (Bonferroni), so that all hold together; a class with no certified threshold gets no labels. Default false.',
+  })
+  perClassThresholds?: boolean | null;
 
   @Field(() => Float, {
     description:
@@ -67,16 +80,96 @@ export class AutoLabelValidationNode {
   @Field(() => Float, { description: 'count / total: the share the threshold would label.' })
   coverage: number;
 
-  @Field(() => Float, { description: "Lower end of the precision's 95% Wilson interval." })
+  @Field(() => Float, {
+    description: "Lower end of the precision's exact (Clopper-Pearson) 95% interval.",
+  })
   lower: number;
 
-  @Field(() => Float, { description: "Upper end of the precision's 95% Wilson interval." })
+  @Field(() => Float, {
+    description: "Upper end of the precision's exact (Clopper-Pearson) 95% interval.",
+  })
   upper: number;
+}
+
+@ObjectType('AutoLabelClassCertificate', {
+  description: "One class's certified threshold (runs with perClassThresholds).",
+})
+export class AutoLabelClassCertificateNode {
+  @Field({ description: 'The class name.' })
+  value: string;
+
+  @Field(() => Int)
+  classIndex: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Null: nothing could be certified for this class, which gets no labels.',
+  })
+  threshold: number | null;
+
+  @Field(() => Int, { description: 'Validation items of this predicted class at or above it.' })
+  n: number;
+
+  @Field(() => Int)
+  errors: number;
+
+  @Field(() => Float, { description: 'Exact lower bound of their precision at 1 - delta.' })
+  bound: number;
+
+  @Field(() => Float, {
+    description: "The error rate of this class's test: (1 - confidence) / classes.",
+  })
+  delta: number;
+}
+
+@ObjectType('AutoLabelCertificate', {
+  description:
+    'The guarantee of a CERTIFIED run: with probability at least `confidence`, the precision of its auto-labels is at least `target`, judged only on human-labelled VALIDATION items (imported as VALIDATION or drawn at random from the pool by drawValidationSample), never on items that rounds picked.',
+})
+export class AutoLabelCertificateNode {
+  @Field(() => Float)
+  target: number;
+
+  @Field(() => Float)
+  confidence: number;
+
+  @Field()
+  perClass: boolean;
+
+  @Field(() => Int, { description: 'Human-labelled VALIDATION items judged on.' })
+  validationLabels: number;
+
+  @Field(() => Int, {
+    description: 'Of those, items drawn at random from the pool by drawValidationSample.',
+  })
+  drawnLabels: number;
+
+  @Field(() => Float, {
+    description: 'The certified threshold (the lowest class threshold with perClass).',
+  })
+  threshold: number;
+
+  @Field(() => Int, {
+    description: 'Validation items at or above the threshold (summed over certified classes).',
+  })
+  n: number;
+
+  @Field(() => Int, { description: 'Of those, the ones the model got wrong.' })
+  errors: number;
+
+  @Field(() => Float, {
+    description:
+      'Exact one-sided Clopper-Pearson lower bound of their precision at the confidence (the lowest class bound with perClass); at least target.',
+  })
+  bound: number;
+
+  @Field(() => [AutoLabelClassCertificateNode], { nullable: true })
+  classes: AutoLabelClassCertificateNode[] | null;
 }
 
 @ObjectType('AutoLabelAudit', {
   description:
-    "How often people's answers to the run's ANSWERED audit queries agree with its MODEL labels, with a 95% Wilson interval.",
+    "How often people's answers to the run's ANSWERED audit queries agree with its MODEL labels, with an exact (Clopper-Pearson) 95% interval.",
 })
 export class AutoLabelAuditNode {
   @Field(() => Int)
@@ -140,6 +233,19 @@ export class AutoLabelRunNode extends TaskRunNode {
     description: 'Null when the dataset has no human-labelled validation items.',
   })
   validation: AutoLabelValidationNode | null;
+
+  @Field(() => AutoLabelCertificateNode, {
+    nullable: true,
+    description: 'The guarantee of a CERTIFIED run; null for other runs.',
+  })
+  certificate: AutoLabelCertificateNode | null;
+
+  @Field(() => [Float], {
+    nullable: 'itemsAndList',
+    description:
+      'With per-class thresholds: the threshold of each class index (null: the class gets no labels).',
+  })
+  classThresholds: (number | null)[] | null;
 
   @Field(() => Int, { nullable: true, description: 'POOL items scored; null until the run ends.' })
   scoredCount: number | null;

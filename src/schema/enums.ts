@@ -46,12 +46,12 @@ registerEnumType(LabelQueryStatus, {
 registerEnumType(QueryMechanism, {
   name: 'QueryMechanism',
   description:
-    'What made a batch of label queries: POOL_ROUND (a strategy over the pool), STREAM (selective sampling of arriving items), AUDIT (checking auto-labels), SYNTHESIS (generated items).',
+    'What made a batch of label queries: POOL_ROUND (a strategy over the pool), STREAM (selective sampling of arriving items), AUDIT (checking auto-labels), SYNTHESIS (generated items), VALIDATION (a seeded random draw of the pool into the VALIDATION split, by drawValidationSample).',
 });
 registerEnumType(StreamDecisionKind, {
   name: 'StreamDecisionKind',
   description:
-    'QUERIED (the model was unsure: queued for a human), AUTO_LABELED (sure enough: a MODEL label), DEFERRED (would be queried, but the budget was spent).',
+    'QUERIED (the model was unsure: queued for a human), AUTO_LABELED (sure enough: a MODEL label), DEFERRED (would be queried, but the budget was spent), SKIPPED (below the threshold in force while the policy’s pacing held the query back, or below the stream’s certified threshold: neither labelled nor queried). AUTO_LABELED always means the confidence was at or above the recorded threshold.',
 });
 registerEnumType(TaskStatus, {
   name: 'TaskStatus',

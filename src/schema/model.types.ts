@@ -64,6 +64,55 @@ export class ClassMetricsNode {
   support: number;
 }
 
+@ObjectType('CalibrationBin', {
+  description: 'One bin of a reliability diagram: top-class confidences in (lower, upper].',
+})
+export class CalibrationBinNode {
+  @Field(() => Float)
+  lower: number;
+
+  @Field(() => Float)
+  upper: number;
+
+  @Field(() => Int, { description: 'Validation items whose confidence falls in the bin.' })
+  count: number;
+
+  @Field(() => Float, { description: 'Their mean top-class confidence (0 when empty).' })
+  confidence: number;
+
+  @Field(() => Float, { description: 'The share of them predicted right (0 when empty).' })
+  accuracy: number;
+}
+
+@ObjectType('CalibrationFit', {
+  description: "A model's calibration on the VALIDATION items, at one temperature.",
+})
+export class CalibrationFitNode {
+  @Field(() => Float)
+  logLoss: number;
+
+  @Field(() => Float)
+  expectedCalibrationError: number;
+
+  @Field(() => [CalibrationBinNode], { description: 'The 15 reliability-diagram bins.' })
+  bins: CalibrationBinNode[];
+}
+
+@ObjectType('ModelCalibration', {
+  description:
+    'Temperature scaling fitted at registration on the VALIDATION labels (at least 20; else the temperature is 1): probabilities become softmax(log p / temperature) in every prediction, confidence, threshold and audit. It changes no predicted class.',
+})
+export class ModelCalibrationNode {
+  @Field(() => Float, { description: 'Above 1 softens an over-confident model.' })
+  temperature: number;
+
+  @Field(() => CalibrationFitNode, { description: 'As the model gave them.' })
+  before: CalibrationFitNode;
+
+  @Field(() => CalibrationFitNode, { description: 'After temperature scaling.' })
+  after: CalibrationFitNode;
+}
+
 @ObjectType('ModelMetrics', {
   description:
     "A model's quality on the dataset's labelled VALIDATION items (HUMAN or IMPORT labels; synthetic items excluded), measured when it was registered.",
@@ -91,6 +140,34 @@ export class ModelMetricsNode {
 
   @Field(() => [[Int]], { description: 'confusion[true][predicted], by class index.' })
   confusion: number[][];
+
+  @Field(() => ModelCalibrationNode, {
+    nullable: true,
+    description:
+      'The temperature and the calibration before and after it; logLoss and expectedCalibrationError above are after. Null for models registered before calibration.',
+  })
+  calibration: ModelCalibrationNode | null;
+}
+
+@ObjectType('ModelStopping', {
+  description:
+    "The stopping signal after this version (Bloodgood & Vijay-Shanker 2009): Cohen's kappa between its predictions and the previous version's on the dataset's fixed stop set of up to 2,000 unlabelled POOL items; stabilised when the mean of the last three kappas exceeds 0.99.",
+})
+export class ModelStoppingNode {
+  @Field(() => Float, { nullable: true, description: 'Null for the first version.' })
+  kappa: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Null before three kappas.' })
+  meanKappa: number | null;
+
+  @Field()
+  stabilised: boolean;
+
+  @Field({ description: 'This version made the signal fire.' })
+  fired: boolean;
+
+  @Field(() => Int)
+  stopSetSize: number;
 }
 
 @ObjectType('LearningCurvePoint', { description: 'One model version on the learning curve.' })
@@ -106,6 +183,60 @@ export class LearningCurvePointNode {
     description: 'Null when the dataset had no labelled VALIDATION items then.',
   })
   metrics: ModelMetricsNode | null;
+
+  @Field(() => String, {
+    description:
+      'How the version was made, to tell versions apart: `trainer {options}` for trained models (e.g. `softmax {"l2":0.01}`), `uploaded` otherwise.',
+  })
+  madeBy: string;
+
+  @Field(() => ModelStoppingNode, {
+    nullable: true,
+    description: 'Null when the dataset had no unlabelled POOL items for a stop set.',
+  })
+  stopping: ModelStoppingNode | null;
+}
+
+@ObjectType('StoppingSignal', {
+  description:
+    "Whether more labels still pay: the stopping signal of the latest model version (Cohen's kappa between successive versions on a fixed stop set; stabilised when the mean of the last three exceeds 0.99), the validation-accuracy trend and the budget left. When it first fires, a `learningStabilised` event is published.",
+})
+export class StoppingSignalNode {
+  @Field(() => Int, { nullable: true, description: 'The latest version; null before any model.' })
+  modelVersion: number | null;
+
+  @Field()
+  stabilised: boolean;
+
+  @Field(() => Int, { nullable: true, description: 'The version that made the signal fire.' })
+  stabilisedAtVersion: number | null;
+
+  @Field(() => Float, { nullable: true })
+  meanKappa: number | null;
+
+  @Field(() => [Float], {
+    nullable: 'items',
+    description: 'Kappas of the last three versions, oldest first.',
+  })
+  recentKappas: (number | null)[];
+
+  @Field(() => [Float], {
+    nullable: 'items',
+    description: 'Validation accuracy of the last three versions, oldest first.',
+  })
+  recentAccuracy: (number | null)[];
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Latest validation accuracy minus that of three versions back.',
+  })
+  accuracyTrend: number | null;
+
+  @Field(() => Int, { nullable: true })
+  stopSetSize: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Label units left; null without a budget.' })
+  budgetRemaining: number | null;
 }
 
 @ObjectType('Prediction', { description: "A model's latest prediction for an item (a pre-label)." })

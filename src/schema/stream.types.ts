@@ -40,7 +40,7 @@ export class StreamNode extends DatasetRecordNode {
 
   @Field(() => GraphQLJSON, {
     description:
-      'The state after the last decided item: counters (seen, requested, queried, deferred, accepted), the seed of the random draws, and the policy’s own state (e.g. the current threshold).',
+      'The state after the last decided item: counters (seen, requested, queried, deferred, accepted, skipped), the seed of the random draws, and the policy’s own state (e.g. the current threshold).',
   })
   state: Record<string, unknown>;
 
@@ -110,6 +110,12 @@ export class StreamItemsResult {
 
   @Field(() => Int)
   deferredCount: number;
+
+  @Field(() => Int, {
+    description:
+      'Items below the threshold in force that were neither queried (pacing) nor labelled.',
+  })
+  skippedCount: number;
 
   @Field(() => ID, {
     nullable: true,

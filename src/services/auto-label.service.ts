@@ -2,13 +2,21 @@ import type { EntityManager } from 'typeorm';
 import type { QuarryConfig } from '../config';
 import type { Database } from '../db/database';
 import { ApiKey, Dataset, Model, Task, TaskKind, TaskStatus } from '../entities';
-import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '../errors';
+import {
+  BadUserInputError,
+  ConflictError,
+  ErrorCode,
+  InputProblem,
+  NotFoundError,
+  QuarryError,
+} from '../errors';
 import { authorizeRow, Permission } from './permissions';
 import {
-  precisionAtThreshold,
-  thresholdForPrecision,
-  wilsonInterval,
-} from '../ml/auto-label-stats';
+  certifyPerClass,
+  certifyThreshold,
+  clopperPearsonInterval,
+  minimumCertifiableCount,
+} from '../ml/precision-certificate';
 import type { EventBus } from './event-bus';
 import type { InferencePool } from '../workers/inference.pool';
 import type { JobQueue } from '../jobs/job-queue';
@@ -27,8 +35,9 @@ import { RoundStatus } from '../entities';
 import { enqueueTask } from './task.service';
 import { intProblem, randomSeed, SEED_RANGE } from './validate';
 import {
-  MIN_VALIDATION_LABELS,
+  DEFAULT_CERTIFICATION_CONFIDENCE,
   ThresholdSource,
+  type AutoLabelCertificate,
   type AgreementStats,
   type AutoLabelInput,
   type AutoLabelParams,
@@ -38,6 +47,15 @@ import {
 } from './auto-label.types';
 
 export * from './auto-label.types';
+
+/** The validation items as the run's model scored them. */
+interface ScoredValidation {
+  confidences: number[];
+  correct: boolean[];
+  predicted: number[];
+  /** Items drawn at random from the pool by drawValidationSample. */
+  drawn: number;
+}
 
 /**
  * Auto-labelling with audit: validated up front (nothing is created when anything is wrong; a
@@ -86,6 +104,25 @@ export class AutoLabelService {
         message: `must be a precision in (0, 1]; got ${input.targetPrecision}`,
       });
     }
+    if (has(input.targetPrecision) && input.targetPrecision === 1) {
+      problems.push({
+        field: 'targetPrecision',
+        message:
+          'must be below 1: no finite number of validation labels certifies a precision of 1',
+      });
+    }
+    if (has(input.confidence) && !(input.confidence > 0 && input.confidence < 1)) {
+      problems.push({
+        field: 'confidence',
+        message: `must be in (0, 1); got ${input.confidence}`,
+      });
+    }
+    if (!has(input.targetPrecision) && (has(input.confidence) || input.perClassThresholds)) {
+      problems.push({
+        field: has(input.confidence) ? 'confidence' : 'perClassThresholds',
+        message: 'only applies with targetPrecision (a certified threshold)',
+      });
+    }
     if (!(input.auditRate >= 0 && input.auditRate <= 1)) {
       problems.push({ field: 'auditRate', message: `must be from 0 to 1; got ${input.auditRate}` });
     }
@@ -108,38 +145,34 @@ export class AutoLabelService {
 
     const scored = await this.scoreValidation(dataset, input.modelId);
     let threshold: number;
-    let validation: ValidationFacts | null = null;
+    let certificate: AutoLabelCertificate | null = null;
+    let classThresholds: (number | null)[] | null = null;
     if (has(input.targetPrecision)) {
-      const choice = thresholdForPrecision(
-        scored.confidences,
-        scored.correct,
-        input.targetPrecision,
-        MIN_VALIDATION_LABELS,
-      );
-      if (choice.status !== 'FOUND') {
-        throw new BadUserInputError(`Cannot choose a threshold: ${choice.message}`, [
-          { field: 'targetPrecision', message: choice.message },
-        ]);
-      }
-      threshold = choice.threshold;
-      validation = toFacts(choice, scored.confidences.length);
+      certificate = this.certify(dataset, scored, {
+        target: input.targetPrecision,
+        confidence: input.confidence ?? DEFAULT_CERTIFICATION_CONFIDENCE,
+        perClass: input.perClassThresholds ?? false,
+      });
+      threshold = certificate.threshold;
+      classThresholds = certificate.classes?.map((c) => c.threshold) ?? null;
     } else {
       threshold = input.threshold as number;
-      if (scored.confidences.length > 0) {
-        const at = precisionAtThreshold(scored.confidences, scored.correct, threshold);
-        validation = toFacts(at, scored.confidences.length);
-      }
     }
+    const validation = validationFacts(scored, (c) =>
+      classThresholds ? classThresholds[c] : threshold,
+    );
     const params: AutoLabelParams = {
       modelId: input.modelId,
       threshold,
       thresholdSource: has(input.targetPrecision)
-        ? ThresholdSource.TARGET_PRECISION
+        ? ThresholdSource.CERTIFIED
         : ThresholdSource.FIXED,
       targetPrecision: input.targetPrecision ?? null,
       auditRate: input.auditRate,
       seed,
       validation,
+      certificate,
+      classThresholds,
     };
     const jobs = this.jobs;
     const task = await this.ds.transaction(async (m: EntityManager) => {
@@ -165,17 +198,19 @@ export class AutoLabelService {
     return task;
   }
 
-  /** The model's top class and its probability on each human-labelled validation item. */
-  private async scoreValidation(
-    dataset: Dataset,
-    modelId: string,
-  ): Promise<{ confidences: number[]; correct: boolean[] }> {
-    const labels = await run<{ id: string; c: number }>(this.ds, validationTruth(dataset.id));
-    if (labels.length === 0) return { confidences: [], correct: [] };
-    const truth = new Map(labels.map((l) => [l.id, l.c]));
+  /**
+   * The model's top class and its probability on each human-labelled validation item, and how
+   * many of those items were drawn at random from the pool by `drawValidationSample`.
+   */
+  private async scoreValidation(dataset: Dataset, modelId: string): Promise<ScoredValidation> {
+    const labels = await run<{ id: string; c: number; drawn: boolean }>(
+      this.ds,
+      validationTruth(dataset.id),
+    );
+    const scored: ScoredValidation = { confidences: [], correct: [], predicted: [], drawn: 0 };
+    if (labels.length === 0) return scored;
+    const truth = new Map(labels.map((l) => [l.id, l]));
     const [model] = await modelRefs(this.ds, [modelId], this.config.modelCacheDir);
-    const confidences: number[] = [];
-    const correct: boolean[] = [];
     await scoreItems(
       { db: this.db, config: this.config, inference: this.inference },
       {
@@ -184,16 +219,102 @@ export class AutoLabelService {
         models: [model],
         onResult: (ids, res) => {
           ids.forEach((id, r) => {
-            const c = truth.get(String(id));
+            const label = truth.get(String(id));
             // Labelled after the label query above: not judged.
-            if (c === undefined) return;
-            confidences.push(res.confidence[r]);
-            correct.push(res.predictedClass[r] === c);
+            if (label === undefined) return;
+            scored.confidences.push(res.confidence[r]);
+            scored.correct.push(res.predictedClass[r] === label.c);
+            scored.predicted.push(res.predictedClass[r]);
+            if (label.drawn) scored.drawn += 1;
           });
         },
       },
     );
-    return { confidences, correct };
+    return scored;
+  }
+
+  /**
+   * The certified threshold(s) for a target precision, or BAD_USER_INPUT saying how many more
+   * validation labels would be needed when nothing can be certified (then nothing is written).
+   */
+  private certify(
+    dataset: Dataset,
+    scored: ScoredValidation,
+    ask: { target: number; confidence: number; perClass: boolean },
+  ): AutoLabelCertificate {
+    const delta = 1 - ask.confidence;
+    const options = { target: ask.target, delta };
+    const total = scored.confidences.length;
+    const base = {
+      target: ask.target,
+      confidence: ask.confidence,
+      perClass: ask.perClass,
+      validationLabels: total,
+      drawnLabels: scored.drawn,
+    };
+    const refuse = (found: string, more: number | null): never => {
+      const advice =
+        more === null
+          ? 'The model is not precise enough on the validation items at any candidate threshold: lower the target or train a better model.'
+          : `About ${more} more validation label${more === 1 ? '' : 's'} drawn at random (drawValidationSample) would be needed if the model stays as precise as it is on them; or lower the target or the confidence.`;
+      const message = `No threshold can be certified to give a precision of at least ${ask.target} with confidence ${ask.confidence}: ${found} Nothing was labelled. ${advice}`;
+      throw new QuarryError(ErrorCode.BAD_USER_INPUT, message, {
+        problems: [{ field: 'targetPrecision', message }],
+        problemCount: 1,
+        validationLabelsNeeded: more,
+      });
+    };
+    if (!ask.perClass) {
+      const c = certifyThreshold(scored.confidences, scored.correct, options);
+      if (c.threshold === null) {
+        const nMin = minimumCertifiableCount(ask.target, delta);
+        refuse(
+          c.tested.length === 0
+            ? `no candidate threshold has the ${nMin} validation items at or above it that it would need even without an error (there are ${total} validation labels).`
+            : `at the first candidate tested (${c.tested[0].threshold}), ${c.n} validation items with ${c.errors} errors give an exact lower bound of ${c.bound.toFixed(4)}.`,
+          total === 0 ? nMin : c.moreLabelsNeeded,
+        );
+      }
+      return {
+        ...base,
+        threshold: c.threshold!,
+        n: c.n,
+        errors: c.errors,
+        bound: c.bound,
+        classes: null,
+      };
+    }
+    const { classes } = certifyPerClass(
+      scored.confidences,
+      scored.correct,
+      scored.predicted,
+      dataset.classes.length,
+      options,
+    );
+    const certified = classes.filter((c) => c.threshold !== null);
+    if (certified.length === 0) {
+      const needs = classes.map((c) => c.moreLabelsNeeded).filter((n): n is number => n !== null);
+      refuse(
+        `no class's threshold could be certified at ${(delta / classes.length).toPrecision(3)} each.`,
+        needs.length > 0 ? Math.min(...needs) : null,
+      );
+    }
+    return {
+      ...base,
+      threshold: Math.min(...certified.map((c) => c.threshold!)),
+      n: certified.reduce((a, c) => a + c.n, 0),
+      errors: certified.reduce((a, c) => a + c.errors, 0),
+      bound: Math.min(...certified.map((c) => c.bound)),
+      classes: classes.map((c, classIndex) => ({
+        classIndex,
+        value: dataset.classes[classIndex],
+        threshold: c.threshold,
+        n: c.n,
+        errors: c.errors,
+        bound: c.bound,
+        delta: c.delta,
+      })),
+    };
   }
 
   private async load(key: ApiKey, id: string, permission: Permission): Promise<Task> {
@@ -221,7 +342,7 @@ export class AutoLabelService {
 
   /**
    * The run with its audit: for each ANSWERED audit query, whether the people's answer equals the
-   * run's MODEL label of the item; overall and by the label's class, with 95% Wilson intervals.
+   * run's MODEL label of the item; overall and by the label's class, with exact (Clopper-Pearson) 95% intervals.
    */
   async view(task: Task): Promise<AutoLabelRunView> {
     const params = task.params as unknown as AutoLabelParams;
@@ -296,27 +417,36 @@ export class AutoLabelService {
 }
 
 function stats(agreed: number, audited: number): AgreementStats {
-  const w = wilsonInterval(agreed, audited);
+  const w = clopperPearsonInterval(agreed, audited);
   return { audited, agreed, rate: w.estimate, lower: w.lower, upper: w.upper };
 }
 
-function toFacts(
-  at: {
-    count: number;
-    correct: number;
-    precision: number | null;
-    coverage: number;
-    interval: { lower: number; upper: number };
-  },
-  total: number,
-): ValidationFacts {
+/**
+ * The model's labels on the validation items at the run's threshold(s) (null without validation
+ * labels), with the exact 95% interval of their precision.
+ */
+function validationFacts(
+  scored: ScoredValidation,
+  thresholdOf: (classIndex: number) => number | null,
+): ValidationFacts | null {
+  const total = scored.confidences.length;
+  if (total === 0) return null;
+  let count = 0;
+  let correct = 0;
+  scored.confidences.forEach((confidence, i) => {
+    const t = thresholdOf(scored.predicted[i]);
+    if (t === null || confidence < t) return;
+    count += 1;
+    if (scored.correct[i]) correct += 1;
+  });
+  const interval = clopperPearsonInterval(correct, count);
   return {
     total,
-    count: at.count,
-    correct: at.correct,
-    precision: at.precision,
-    coverage: at.coverage,
-    lower: at.interval.lower,
-    upper: at.interval.upper,
+    count,
+    correct,
+    precision: interval.estimate,
+    coverage: count / total,
+    lower: interval.lower,
+    upper: interval.upper,
   };
 }

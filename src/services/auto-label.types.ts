@@ -9,8 +9,57 @@ import type { Task } from '../entities';
 export enum ThresholdSource {
   /** Given by the caller. */
   FIXED = 'FIXED',
-  /** The lowest one reaching the caller's target precision on the human-labelled validation items. */
+  /**
+   * Runs made before certification: the lowest threshold whose point estimate of precision on the
+   * validation items reached the target.
+   */
   TARGET_PRECISION = 'TARGET_PRECISION',
+  /**
+   * Certified: the lowest candidate threshold whose exact lower bound of precision on the
+   * human-labelled validation items reaches the target at the asked confidence (Learn-then-Test).
+   */
+  CERTIFIED = 'CERTIFIED',
+}
+
+/** The confidence of a certificate when the caller gives none. */
+export const DEFAULT_CERTIFICATION_CONFIDENCE = 0.95;
+
+/** One class's certified threshold, with per-class thresholds. */
+export interface ClassCertificate {
+  classIndex: number;
+  value: string;
+  /** Null: nothing could be certified for this class, and it gets no auto-labels. */
+  threshold: number | null;
+  n: number;
+  errors: number;
+  bound: number;
+  /** The error rate of this class's test: delta / classes. */
+  delta: number;
+}
+
+/**
+ * The guarantee of a certified run: with probability at least `confidence`, the precision of its
+ * auto-labels is at least `target` (for items drawn like the validation items).
+ */
+export interface AutoLabelCertificate {
+  target: number;
+  confidence: number;
+  perClass: boolean;
+  /** Human-labelled VALIDATION items judged on. */
+  validationLabels: number;
+  /** Of those, items drawn at random from the pool by drawValidationSample. */
+  drawnLabels: number;
+  /** The chosen threshold (the lowest class threshold with perClass). */
+  threshold: number;
+  /**
+   * Validation items at or above the threshold, their errors and the exact lower bound of their
+   * precision (with perClass: the sums over certified classes, and the lowest class bound).
+   */
+  n: number;
+  errors: number;
+  bound: number;
+  /** With perClass, one entry per class. */
+  classes: ClassCertificate[] | null;
 }
 
 /**
@@ -30,6 +79,10 @@ export interface AutoLabelInput {
   auditRate: number;
   /** Seeds the audit draw; random when not given. */
   seed?: number | null;
+  /** With targetPrecision: the confidence of the guarantee, in (0, 1). Default 0.95. */
+  confidence?: number | null;
+  /** With targetPrecision: certify a threshold per predicted class. Default false. */
+  perClassThresholds?: boolean | null;
 }
 
 /** The model's labels on the human-labelled validation items at the run's threshold. */
@@ -55,6 +108,13 @@ export interface AutoLabelParams {
   seed: number;
   /** Null when the dataset has no human-labelled validation items. */
   validation: ValidationFacts | null;
+  /** The guarantee, for a CERTIFIED run. */
+  certificate?: AutoLabelCertificate | null;
+  /**
+   * Per class index, the threshold its items must reach (null: the class is not labelled); when
+   * absent, `threshold` applies to every class.
+   */
+  classThresholds?: (number | null)[] | null;
 }
 
 /** What an auto-label task stores as its result. */
@@ -83,7 +143,7 @@ export interface AutoLabelResult {
   cancelledAudits?: number;
 }
 
-/** An agreement rate with its 95% Wilson interval. */
+/** An agreement rate with its exact (Clopper-Pearson) 95% interval. */
 export interface AgreementStats {
   audited: number;
   agreed: number;

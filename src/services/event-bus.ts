@@ -59,7 +59,19 @@ export interface KeyEvent {
   at: string;
 }
 
-export type QuarryEvent = QueueEvent | RoundEvent | KeyEvent;
+/** A dataset's stopping signal fired: a model version's predictions have stabilised. */
+export interface StoppingEvent {
+  type: 'stopping';
+  datasetId: string;
+  modelId: string;
+  version: number;
+  meanKappa: number;
+  at: string;
+}
+
+export type QuarryEvent = QueueEvent | RoundEvent | KeyEvent | StoppingEvent;
+
+type Unstamped = Omit<QueueEvent, 'at'> | Omit<RoundEvent, 'at'> | Omit<StoppingEvent, 'at'>;
 
 /** Something that happened to a dataset that webhooks may hear of. */
 export interface Occurrence {
@@ -102,7 +114,7 @@ export class EventBus {
   }
 
   /** Publishes an event with the caller's transaction (or at once, outside one). */
-  async publish(m: Queryable, event: Omit<QueueEvent, 'at'> | Omit<RoundEvent, 'at'>) {
+  async publish(m: Queryable, event: Unstamped) {
     await run(m, notify(...this.notification(event)));
     if (event.type === 'queue') await this.occurredInQueue(m, event);
   }
@@ -147,7 +159,7 @@ export class EventBus {
    * The channel and payload of `pg_notify` for an event, for callers that publish it from a
    * statement of their own (saving a round trip on a hot path).
    */
-  notification(event: Omit<QueueEvent, 'at'> | Omit<RoundEvent, 'at'>): [string, string] {
+  notification(event: Unstamped): [string, string] {
     return [this.channel, JSON.stringify({ ...event, at: new Date().toISOString() })];
   }
 
@@ -167,6 +179,11 @@ export class EventBus {
   /** Progress and state changes of one round. */
   roundEvents(roundId: string): AsyncIterableIterator<RoundEvent> {
     return this.subscribe<RoundEvent>(`round:${roundId.toLowerCase()}`);
+  }
+
+  /** A dataset's stopping-signal events. */
+  stoppingEvents(datasetId: string): AsyncIterableIterator<StoppingEvent> {
+    return this.subscribe<StoppingEvent>(`stopping:${datasetId.toLowerCase()}`);
   }
 
   private subscribe<E>(topic: string): AsyncIterableIterator<E> {
@@ -209,6 +226,7 @@ export class EventBus {
     if (event.type === 'queue') this.emitter.emit(`queue:${event.datasetId}`, event);
     else if (event.type === 'round') this.emitter.emit(`round:${event.roundId}`, event);
     else if (event.type === 'key') this.emitter.emit('key-revoked', event.keyId);
+    else if (event.type === 'stopping') this.emitter.emit(`stopping:${event.datasetId}`, event);
   }
 
   /** Ends every subscription and stops listening. */

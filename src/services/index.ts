@@ -17,6 +17,7 @@ import { TaskService } from './task.service';
 import { SynthesisService } from './synthesis.service';
 import type { SynthesisMethodRegistry } from '../plugins/synthesis/registry';
 import { StreamService } from './stream.service';
+import { ValidationDrawService } from './validation-draw.service';
 import type { StreamPolicyRegistry } from '../plugins/stream-policies/registry';
 import type { TrainerRegistry } from '../plugins/trainers/registry';
 import type { EventBus } from './event-bus';
@@ -45,6 +46,8 @@ export interface Services {
   streams: StreamService;
   /** Webhooks: registration, delivery log, and the outbox of every dataset event. */
   webhooks: WebhookService;
+  /** Seeded random draws of the pool into the VALIDATION split, queued for people. */
+  validationDraws: ValidationDrawService;
 }
 
 export interface ServiceDeps {
@@ -101,5 +104,6 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
       modelCacheDir: config.modelCacheDir,
     }),
     webhooks,
+    validationDraws: new ValidationDrawService(ds, datasets, deps.events),
   };
 }

@@ -5,7 +5,15 @@ import type { EventBus } from './event-bus';
 import { packFeatures } from './features';
 import { BadUserInputError, NotFoundError, PayloadTooLargeError } from '../errors';
 import { authorizeRow, Permission } from './permissions';
-import { checkModel, ModelCheckError, ModelCheckLimits } from '../ml/model-check';
+import {
+  checkModel,
+  ModelCheckError,
+  type ModelCheckLimits,
+  type ModelCheckResult,
+} from '../ml/model-check';
+import { fitTemperature, temperProbabilities } from '../ml/calibration';
+import { classificationMetrics, type ClassificationMetrics } from '../ml/classification-metrics';
+import { datasetStopping, prepareStopSet, stoppingRecord, type DatasetStopping } from './stopping';
 import { DatasetService } from './dataset.service';
 import { isUuid } from '../db/db-errors';
 import { lockDataset } from '../db/sql/datasets.sql';
@@ -44,6 +52,8 @@ const MODEL_COLUMNS = [
   'embeddingOutputName',
   'embeddingDim',
   'metrics',
+  'temperature',
+  'stopping',
   'humanLabels',
   'training',
   'createdBy',
@@ -65,6 +75,12 @@ export class ModelService {
     /** Where MODEL_REGISTERED goes (the webhook outbox). */
     private readonly events?: EventBus,
   ) {}
+
+  /** The dataset's stopping signal now (see `src/services/stopping.ts`). */
+  async stoppingSignal(key: ApiKey, datasetId: string): Promise<DatasetStopping> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
+    return datasetStopping(this.ds, dataset.id);
+  }
 
   /**
    * Validates the model in a child process (loads in onnxruntime, right input width and class
@@ -96,6 +112,7 @@ export class ModelService {
     }
     const sample = await this.sampleFeatures(dataset.id, dataset.featureDim);
     const evaluate = await this.validationSet(dataset);
+    const stopSet = await prepareStopSet(this.ds, dataset);
     const humanLabels = training ? training.humanLabels : await this.humanLabelCount(dataset.id);
     let checked;
     try {
@@ -110,6 +127,7 @@ export class ModelService {
           embeddingOutput: input.embeddingOutput ?? undefined,
           sample,
           evaluate,
+          predict: stopSet?.features,
         },
         this.checkLimits,
       );
@@ -119,7 +137,13 @@ export class ModelService {
       }
       throw e;
     }
+    const calibrated = calibrate(checked, evaluate, dataset.classes.length);
+    const stopping =
+      stopSet && checked.predictions
+        ? await stoppingRecord(this.ds, dataset, stopSet, checked.predictions)
+        : null;
     const sha256 = crypto.createHash('sha256').update(input.onnx).digest('hex');
+    const events = this.events;
     const saved = await this.ds.transaction(async (m) => {
       // Serialise version numbering per dataset.
       await run(m, lockDataset(dataset.id));
@@ -136,7 +160,9 @@ export class ModelService {
         outputKind: checked.outputKind,
         embeddingOutputName: checked.embeddingOutputName,
         embeddingDim: checked.embeddingDim,
-        metrics: (checked.metrics as unknown as Record<string, unknown>) ?? null,
+        metrics: calibrated.metrics,
+        temperature: calibrated.temperature,
+        stopping: stopping as unknown as Record<string, unknown> | null,
         humanLabels,
         training,
         createdBy,
@@ -146,6 +172,15 @@ export class ModelService {
         kind: WebhookEventKind.MODEL_REGISTERED,
         data: { modelId: model.id, name, version: v, trained: training !== null },
       });
+      if (stopping?.fired && events) {
+        await events.publish(m, {
+          type: 'stopping',
+          datasetId: dataset.id,
+          modelId: model.id,
+          version: v,
+          meanKappa: stopping.meanKappa!,
+        });
+      }
       return model;
     });
     return strip(saved);
@@ -204,6 +239,44 @@ export class ModelService {
     authorizeRow(key, Permission.MANAGE_MODELS, model.datasetId, 'Model', id);
     return model;
   }
+}
+
+/** Fewest VALIDATION labels a temperature is fitted on; with fewer it stays 1. */
+export const MIN_CALIBRATION_ROWS = 20;
+
+/** Calibration facts kept in `model.metrics.calibration`. */
+export interface CalibrationFacts {
+  temperature: number;
+  before: Pick<ClassificationMetrics, 'logLoss' | 'expectedCalibrationError' | 'calibrationBins'>;
+  after: Pick<ClassificationMetrics, 'logLoss' | 'expectedCalibrationError' | 'calibrationBins'>;
+}
+
+/**
+ * Temperature scaling on the VALIDATION labels: the metrics stored are those of the calibrated
+ * model (the one every later use sees), with the calibration before and after.
+ */
+function calibrate(
+  checked: ModelCheckResult,
+  evaluate: { labels: Int32Array } | undefined,
+  classCount: number,
+): { temperature: number; metrics: Record<string, unknown> | null } {
+  if (!checked.metrics) return { temperature: 1, metrics: null };
+  const before = checked.metrics;
+  const pick = (m: ClassificationMetrics) => ({
+    logLoss: m.logLoss,
+    expectedCalibrationError: m.expectedCalibrationError,
+    calibrationBins: m.calibrationBins,
+  });
+  let temperature = 1;
+  let after = before;
+  if (evaluate && checked.evaluated && evaluate.labels.length >= MIN_CALIBRATION_ROWS) {
+    temperature = fitTemperature(checked.evaluated, evaluate.labels, classCount);
+    const probabilities = Float64Array.from(checked.evaluated);
+    temperProbabilities(probabilities, classCount, temperature);
+    after = classificationMetrics(evaluate.labels, probabilities, classCount);
+  }
+  const calibration: CalibrationFacts = { temperature, before: pick(before), after: pick(after) };
+  return { temperature, metrics: { ...after, calibration } as unknown as Record<string, unknown> };
 }
 
 function strip(m: Model): ModelInfo {

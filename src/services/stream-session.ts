@@ -31,6 +31,12 @@ export interface StreamState {
   deferred: number;
   /** Items whose model label was accepted. */
   accepted: number;
+  /**
+   * Items the policy accepted below the threshold in force (e.g. held back by its pacing), or
+   * below the stream's certified threshold: neither labelled nor queried. Absent in states
+   * stored before it was counted (0).
+   */
+  skipped?: number;
   /** The policy's own state (see its `stateSchema`). */
   policyState: Json;
 }
@@ -39,9 +45,16 @@ export interface StreamState {
 export interface StreamStep {
   /** What the policy wanted. */
   decision: StreamDecision;
-  /** What happens: a `QUERY` without budget left is `DEFERRED`. */
+  /**
+   * What happens: a `QUERY` without budget left is `DEFERRED`; an `ACCEPT` below the threshold
+   * in force is `SKIPPED`.
+   */
   outcome: StreamOutcome;
-  /** The threshold the item's confidence was compared with. */
+  /**
+   * The threshold in force, a probability in [0, 1]: for a `QUERY`, the one the policy compared
+   * the confidence with; for an `ACCEPT`, the one the confidence had to reach (the policy's, or
+   * the certified one when that is higher).
+   */
   threshold: number;
   /** The numbers behind the decision, when the policy gives them. */
   reason?: Record<string, number>;
@@ -69,6 +82,7 @@ const validateEnvelope = new Ajv({ allErrors: true, strict: true }).compile({
     queried: COUNTER,
     deferred: COUNTER,
     accepted: COUNTER,
+    skipped: COUNTER,
     policyState: {},
   },
 });
@@ -138,9 +152,12 @@ export class StreamSession {
         `This stream is decided by the policy "${s.policy}"; it cannot continue with "${code}". Start a new stream to change policies.`,
       );
     }
-    if (s.queried + s.deferred !== s.requested || s.requested + s.accepted !== s.seen) {
+    if (
+      s.queried + s.deferred !== s.requested ||
+      s.requested + s.accepted + (s.skipped ?? 0) !== s.seen
+    ) {
       throw new Error(
-        `A stream state's counters disagree: seen ${s.seen}, requested ${s.requested}, queried ${s.queried}, deferred ${s.deferred}, accepted ${s.accepted}.`,
+        `A stream state's counters disagree: seen ${s.seen}, requested ${s.requested}, queried ${s.queried}, deferred ${s.deferred}, accepted ${s.accepted}, skipped ${s.skipped ?? 0}.`,
       );
     }
     StreamSession.checkPolicyState(plugin, s.policyState, 'the stored state');
@@ -166,8 +183,13 @@ export class StreamSession {
    * `budgetRemaining` the label units left (Infinity: no budget). A `QUERY` with less than one
    * unit left becomes `DEFERRED`; the policy's state moves on the same either way (see
    * `StreamPolicy`). The caller spends one unit for each `QUERIED` outcome.
+   *
+   * An item is `ACCEPTED` (gets the model's label) only when its confidence is at least the
+   * threshold in force: the policy's, and `acceptFloor` (a certified threshold) when higher.
+   * An `ACCEPT` below it is `SKIPPED`: a pacing policy that holds a query back does not thereby
+   * turn an uncertain item into a label.
    */
-  next(confidence: number, budgetRemaining = Infinity): StreamStep {
+  next(confidence: number, budgetRemaining = Infinity, acceptFloor = 0): StreamStep {
     if (!(confidence >= 0 && confidence <= 1)) {
       throw new RangeError(`A stream item's confidence must be in [0, 1]; got ${confidence}.`);
     }
@@ -187,9 +209,18 @@ export class StreamSession {
         `Stream policy "${this.policy.code}" decided ${JSON.stringify(verdict.decision)}; expected QUERY or ACCEPT.`,
       );
     }
+    if (!(verdict.threshold >= 0 && verdict.threshold <= 1)) {
+      throw new Error(
+        `Stream policy "${this.policy.code}" gave the threshold ${verdict.threshold}; a threshold is a probability in [0, 1].`,
+      );
+    }
     let outcome: StreamOutcome;
-    if (verdict.decision === 'ACCEPT') outcome = 'ACCEPTED';
-    else outcome = budgetRemaining >= 1 ? 'QUERIED' : 'DEFERRED';
+    let threshold = verdict.threshold;
+    if (verdict.decision === 'ACCEPT') {
+      // A floor above 1 (a class with no certified threshold) accepts nothing.
+      outcome = confidence >= threshold && confidence >= acceptFloor ? 'ACCEPTED' : 'SKIPPED';
+      threshold = Math.min(1, Math.max(threshold, acceptFloor));
+    } else outcome = budgetRemaining >= 1 ? 'QUERIED' : 'DEFERRED';
     this.current = {
       ...s,
       seen: s.seen + 1,
@@ -197,20 +228,23 @@ export class StreamSession {
       queried: s.queried + (outcome === 'QUERIED' ? 1 : 0),
       deferred: s.deferred + (outcome === 'DEFERRED' ? 1 : 0),
       accepted: s.accepted + (outcome === 'ACCEPTED' ? 1 : 0),
+      skipped: (s.skipped ?? 0) + (outcome === 'SKIPPED' ? 1 : 0),
       policyState: verdict.state,
     };
-    const step: StreamStep = { decision: verdict.decision, outcome, threshold: verdict.threshold };
+    const step: StreamStep = { decision: verdict.decision, outcome, threshold };
     if (verdict.reason) step.reason = verdict.reason;
     return step;
   }
 
   /**
    * Decides items in arrival order, spending one of `budgetRemaining` units for each
-   * `QUERIED` one; returns the steps and the units left.
+   * `QUERIED` one; returns the steps and the units left. `acceptFloors[i]`, when given, is the
+   * certified threshold item i must reach to be accepted (see {@link next}).
    */
   decideBatch(
     confidences: ArrayLike<number>,
     budgetRemaining = Infinity,
+    acceptFloors?: ArrayLike<number>,
   ): { steps: StreamStep[]; budgetRemaining: number } {
     // Checked up front so that a bad value leaves the state as it was, not half-advanced.
     for (let i = 0; i < confidences.length; i++) {
@@ -222,7 +256,7 @@ export class StreamSession {
     const steps: StreamStep[] = [];
     let left = budgetRemaining;
     for (let i = 0; i < confidences.length; i++) {
-      const step = this.next(confidences[i], left);
+      const step = this.next(confidences[i], left, acceptFloors?.[i] ?? 0);
       if (step.outcome === 'QUERIED') left -= 1;
       steps.push(step);
     }

@@ -8,7 +8,10 @@ import {
   Model,
   QueryMechanism,
   StreamDecisionKind,
+  Task,
+  TaskKind,
 } from '../entities';
+import { ThresholdSource, type AutoLabelParams } from './auto-label.types';
 import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '../errors';
 import { authorize, Permission } from './permissions';
 import type { EventBus } from './event-bus';
@@ -91,6 +94,7 @@ const OUTCOME_KIND: Record<StreamOutcome, StreamDecisionKind> = {
   QUERIED: StreamDecisionKind.QUERIED,
   ACCEPTED: StreamDecisionKind.AUTO_LABELED,
   DEFERRED: StreamDecisionKind.DEFERRED,
+  SKIPPED: StreamDecisionKind.SKIPPED,
 };
 
 /** JSON with object keys sorted, so that two equal parameter objects compare equal as text. */
@@ -133,6 +137,7 @@ export class StreamService {
     items: ImportItemInput[],
     policy: StreamPolicyInput,
     streamName: string = DEFAULT_STREAM_NAME,
+    certifiedRunId: string | null = null,
   ): Promise<StreamItemsResult> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.MANAGE_ROUNDS);
     // The call imports items and writes MODEL labels as well as queries.
@@ -145,6 +150,9 @@ export class StreamService {
     }
     const params = this.policies.params(policy.code, policy.params);
     await this.checkModel(dataset, modelId);
+    const floorOf = certifiedRunId
+      ? await this.certifiedFloor(dataset, modelId, certifiedRunId)
+      : null;
     const existing = await this.findStream(this.ds.manager, dataset.id, streamName);
     if (existing) this.checkSamePolicy(existing, policy.code, params);
     if (items.length > this.opts.maxItems) {
@@ -208,6 +216,9 @@ export class StreamService {
       );
     }
     const confidences = Float64Array.from(scored.confidence, (c) => Math.min(1, Math.max(0, c)));
+    const acceptFloors = floorOf
+      ? Float64Array.from(scored.predictedClass, (c) => floorOf(c))
+      : undefined;
 
     try {
       return await this.ds.transaction((m) =>
@@ -216,6 +227,7 @@ export class StreamService {
           truthIndex,
           confidences,
           predictedClass: scored.predictedClass,
+          acceptFloors,
         }),
       );
     } catch (e) {
@@ -243,6 +255,7 @@ export class StreamService {
       truthIndex: (number | null)[];
       confidences: Float64Array;
       predictedClass: Int16Array;
+      acceptFloors?: Float64Array;
     },
   ): Promise<StreamItemsResult> {
     // The stream row is the lock that keeps a stream's decisions in arrival order: made on first
@@ -287,6 +300,7 @@ export class StreamService {
     const { steps } = session.decideBatch(
       scores.confidences,
       free === null ? Infinity : Math.floor(free / k),
+      scores.acceptFloors,
     );
     const kinds = steps.map((s) => OUTCOME_KIND[s.outcome]);
     const at = (kind: StreamDecisionKind) => kinds.flatMap((x, i) => (x === kind ? [i] : []));
@@ -367,6 +381,37 @@ export class StreamService {
       roundId,
       budgetRemaining: free === null ? null : free - queried.length * k,
     };
+  }
+
+  /**
+   * The certified threshold of an auto-label run, by predicted class: BAD_USER_INPUT unless the
+   * run is a CERTIFIED run of this dataset and model (its threshold holds for that model only).
+   */
+  private async certifiedFloor(
+    dataset: Dataset,
+    modelId: string,
+    runId: string,
+  ): Promise<(classIndex: number) => number> {
+    const task = isUuid(runId)
+      ? await this.ds.getRepository(Task).findOneBy({ id: runId, kind: TaskKind.AUTO_LABEL })
+      : null;
+    const params = task?.params as unknown as AutoLabelParams | undefined;
+    const problem = (message: string) =>
+      new BadUserInputError(`certifiedRunId: ${message}`, [
+        { field: 'certifiedRunId', id: runId, message },
+      ]);
+    if (!task || task.datasetId !== dataset.id || !params) {
+      throw problem('no auto-label run with this id in the dataset');
+    }
+    if (params.thresholdSource !== ThresholdSource.CERTIFIED || !params.certificate) {
+      throw problem('the run has no certified threshold (give it a targetPrecision)');
+    }
+    if (params.modelId !== modelId) {
+      throw problem(`the run certified model ${params.modelId}, not the model scoring this stream`);
+    }
+    const classThresholds = params.classThresholds ?? null;
+    // A class without a certified threshold is never accepted: above every confidence.
+    return (c) => (classThresholds ? (classThresholds[c] ?? 1.5) : params.threshold);
   }
 
   /** BAD_USER_INPUT unless the model is one of the dataset's. */

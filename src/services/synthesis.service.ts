@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { ApiKey, Dataset, Item, ItemOrigin, QueryMechanism, Round } from '../entities';
 import { Permission } from './permissions';
+import { BadUserInputError } from '../errors';
 import type { EventBus } from './event-bus';
 import { mulberry32, samplePermutation, seedFrom } from '../strategies/math';
 import type { SynthesisMethodRegistry } from '../plugins/synthesis/registry';
@@ -84,7 +85,19 @@ export class SynthesisService {
     // Method, count and params first: cheap, and a bad request should not read the labelled set.
     this.registry.get(input.method);
     requireInt(input.count, 'count', { min: 1, max: this.maxCount }, { overMax: MORE_IN_SEVERAL });
-    this.registry.params(input.method, input.params);
+    const params = this.registry.params(input.method, input.params);
+    const classes = (params as { classes?: unknown }).classes;
+    if (Array.isArray(classes)) {
+      const unknown = classes.filter(
+        (c) => !(Number.isInteger(c) && c >= 0 && c < dataset.classes.length),
+      );
+      if (unknown.length > 0) {
+        const message = `names class index${unknown.length === 1 ? '' : 'es'} ${unknown.join(', ')}, but the dataset's classes are indexes 0 to ${dataset.classes.length - 1} (${dataset.classes.map((name, i) => `${i}: ${name}`).join(', ')})`;
+        throw new BadUserInputError(`params.classes ${message}.`, [
+          { field: 'params.classes', message },
+        ]);
+      }
+    }
 
     const labelled = await this.labelledSet(dataset, seed);
     const result = synthesize(this.registry, {

@@ -22,6 +22,11 @@ export interface ModelRef {
   outputKind: 'PROBABILITIES' | 'LOGITS';
   /** The output that gives a `[rows, embeddingDim]` embedding, if the model has one. */
   embeddingOutputName?: string | null;
+  /**
+   * The model's calibration temperature: probabilities become softmax(log p / temperature) in
+   * the worker, before anything reads them. Default 1 (as given).
+   */
+  temperature?: number;
 }
 
 /** A strategy by the module that exports it and its code. */

@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { BatchStrategy, PointwiseStrategy, Strategy } from '../strategies/types';
 import { argmaxRows, softmaxRows } from '../strategies/rows';
 import { nonFiniteRows, withoutRows } from './finite-rows';
+import { temperProbabilities } from '../ml/calibration';
 import { firstLine, scoreTop, selectBatch } from '../strategies/selection';
 import type {
   ModelRef,
@@ -144,6 +145,9 @@ async function runScore(task: ScoreTask): Promise<ScoreResult> {
     }
     probs ??= new Float32Array(0);
     if (model.outputKind === 'LOGITS') softmaxRows(probs, rows, classCount);
+    if (model.temperature !== undefined && model.temperature !== 1) {
+      temperProbabilities(probs, classCount, model.temperature);
+    }
     probabilities.push(probs);
   }
 

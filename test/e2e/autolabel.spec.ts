@@ -1,4 +1,10 @@
-import { wilsonInterval } from '../../src/ml/auto-label-stats';
+import { temperProbabilities } from '../../src/ml/calibration';
+import {
+  CANDIDATE_THRESHOLDS,
+  clopperPearsonInterval,
+  minimumCertifiableCount,
+  TEST_STEP_GROWTH,
+} from '../../src/ml/precision-certificate';
 import { ApiKeyRole } from '../../src/entities';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';
@@ -10,6 +16,9 @@ import { waitFor } from '../helpers/wait-for';
 
 const RUN_FIELDS = `id status error threshold thresholdSource targetPrecision auditRate seed
   validation { total count correct precision coverage lower upper }
+  certificate { target confidence perClass validationLabels drawnLabels threshold n errors bound
+    classes { value classIndex threshold n errors bound delta } }
+  classThresholds
   scoredCount labelledCount skippedCount auditCount auditRoundId
   auditRound { id mechanism strategy size status }
   audit { audited agreed rate lower upper }
@@ -67,6 +76,49 @@ async function digitsDataset(
   return createDataset.id;
 }
 
+/**
+ * Certification redone by hand on validation items as scored here: two fixed sequences over
+ * the fixed candidates (from the top, and from half of the items when that is above where the
+ * top one starts), each at delta / 2, testing a candidate once it rests on 25% more items than
+ * the last tested; a candidate is certified when P(X >= right | n, target) <= delta / 2 for X
+ * binomial (exactly when the Clopper-Pearson lower bound reaches the target); the lowest
+ * certified candidate of either sequence is chosen.
+ */
+function certifyByHand(
+  val: Scored[],
+  target: number,
+  delta: number,
+): { threshold: number; n: number; errors: number; delta: number } | null {
+  const half = Math.ceil(val.length / 2);
+  const starts = half > minimumCertifiableCount(target, delta / 2) ? [0, half] : [0];
+  const d = delta / starts.length;
+  let chosen: { threshold: number; n: number; errors: number; delta: number } | null = null;
+  for (const start of starts) {
+    let level = Math.max(start, minimumCertifiableCount(target, d));
+    for (const threshold of CANDIDATE_THRESHOLDS) {
+      const above = val.filter((s) => s.confidence >= threshold);
+      const n = above.length;
+      if (n < level) continue;
+      while (level <= n) level = Math.ceil(level * TEST_STEP_GROWTH);
+      const errors = above.filter((s) => s.predicted !== s.truth).length;
+      if (binomialUpperTail(n - errors, n, target) > d) break;
+      if (!chosen || threshold < chosen.threshold) chosen = { threshold, n, errors, delta: d };
+    }
+  }
+  return chosen;
+}
+
+/** P(X >= k) for X ~ Binomial(n, p), summed term by term in log space. */
+function binomialUpperTail(k: number, n: number, p: number): number {
+  let logC = 0;
+  let tail = 0;
+  for (let j = 0; j <= n; j++) {
+    if (j > 0) logC += Math.log((n - j + 1) / j);
+    if (j >= k) tail += Math.exp(logC + j * Math.log(p) + (n - j) * Math.log(1 - p));
+  }
+  return tail;
+}
+
 async function settle(t: TestServer, id: string): Promise<any> {
   return waitFor(async () => (await t.ok(RUN, { id })).autoLabelRun, {
     until: (autoLabelRun) => !['QUEUED', 'RUNNING'].includes(autoLabelRun.status),
@@ -83,7 +135,10 @@ interface Scored {
   confidence: number;
 }
 
-/** Every item of the dataset scored by the model in onnxruntime here (not by the server). */
+/**
+ * Every item of the dataset scored by the model in onnxruntime here (not by the server), with
+ * the model's stored calibration temperature applied.
+ */
 async function scoreAll(t: TestServer, d: string, modelId: string): Promise<Scored[]> {
   const items: { id: string; split: string; features: Buffer; truth: number }[] = await t.sql(
     `SELECT id::text AS id, split, features, ground_truth AS truth FROM item
@@ -91,7 +146,7 @@ async function scoreAll(t: TestServer, d: string, modelId: string): Promise<Scor
     [d],
   );
   const [model] = await t.sql(
-    'SELECT onnx, output_name AS "outputName", output_kind AS "outputKind" FROM model WHERE id = $1',
+    'SELECT onnx, output_name AS "outputName", output_kind AS "outputKind", temperature FROM model WHERE id = $1',
     [modelId],
   );
   const flat = new Float32Array(items.length * 64);
@@ -108,6 +163,10 @@ async function scoreAll(t: TestServer, d: string, modelId: string): Promise<Scor
       const s = e.reduce((a, b) => a + b, 0);
       row = e.map((v) => v / s);
     }
+    // The server's calibration, computed as the inference workers do (float32, in place).
+    const tempered = Float32Array.from(row);
+    temperProbabilities(tempered, 10, model.temperature);
+    row = Array.from(tempered);
     let best = 0;
     for (let c = 1; c < 10; c++) if (row[c] > row[best]) best = c;
     return {
@@ -229,7 +288,7 @@ describeEachDb('auto-labelling with audit', (t) => {
     expect(runA.audit).toEqual({ audited: 0, agreed: 0, rate: null, lower: 0, upper: 1 });
   });
 
-  it('reports the audited agreement with its Wilson interval, per class too, and human answers win', async () => {
+  it('reports the audited agreement with its exact (Clopper-Pearson) interval, per class too, and human answers win', async () => {
     const k = runA.auditCount;
     const truthOf = new Map(scored.map((s) => [s.id, s]));
     const annotator = await t().createKey(ApiKeyRole.ANNOTATOR, [d]);
@@ -261,7 +320,7 @@ describeEachDb('auto-labelling with audit', (t) => {
       }
     }
     const { autoLabelRun } = await t().ok(RUN, { id: runA.id });
-    const w = wilsonInterval(agreed, k);
+    const w = clopperPearsonInterval(agreed, k);
     expect(autoLabelRun.audit.audited).toBe(k);
     expect(autoLabelRun.audit.agreed).toBe(agreed);
     expect(autoLabelRun.audit.rate).toBeCloseTo(agreed / k, 10);
@@ -269,7 +328,7 @@ describeEachDb('auto-labelling with audit', (t) => {
     expect(autoLabelRun.audit.upper).toBeCloseTo(w.upper, 10);
     for (const c of autoLabelRun.auditByClass) {
       const mine = perClass.get(DIGIT_CLASSES.indexOf(c.value)) ?? { audited: 0, agreed: 0 };
-      const wc = wilsonInterval(mine.agreed, mine.audited);
+      const wc = clopperPearsonInterval(mine.agreed, mine.audited);
       expect([c.value, c.audited, c.agreed]).toEqual([c.value, mine.audited, mine.agreed]);
       expect(c.lower).toBeCloseTo(wc.lower, 10);
       expect(c.upper).toBeCloseTo(wc.upper, 10);
@@ -284,34 +343,37 @@ describeEachDb('auto-labelling with audit', (t) => {
     expect(item.labels.map((l: any) => l.source).sort()).toEqual(['HUMAN', 'MODEL']);
   });
 
-  it('chooses the lowest threshold reaching a target precision on validation, and revoking the run restores every label', async () => {
+  it('certifies the threshold as the exact binomial test allows, and revoking the run restores every label', async () => {
     const before = await labelState(t(), d);
     const target = 0.9;
+    const delta = 0.05;
     const { autoLabel } = await t().ok(AUTO, {
       i: { datasetId: d, modelId, targetPrecision: target, auditRate: 0.2, seed: 5 },
     });
-    expect(autoLabel.thresholdSource).toBe('TARGET_PRECISION');
+    expect(autoLabel.thresholdSource).toBe('CERTIFIED');
     expect(autoLabel.targetPrecision).toBe(target);
-    // The chosen threshold reaches the target on the validation items (as scored here), and no
-    // lower threshold resting on 30 items or more does.
     const val = scored.filter((s) => s.split === 'VALIDATION');
-    const precisionAt = (th: number) => {
-      const above = val.filter((s) => s.confidence >= th);
-      return {
-        n: above.length,
-        p: above.filter((s) => s.predicted === s.truth).length / above.length,
-      };
-    };
-    const chosen = precisionAt(autoLabel.threshold - 1e-7);
-    expect(chosen.n).toBeGreaterThanOrEqual(30);
-    expect(chosen.p).toBeGreaterThanOrEqual(target);
-    expect(autoLabel.validation.precision).toBeCloseTo(chosen.p, 6);
-    expect(autoLabel.validation.count).toBe(chosen.n);
-    for (const s of val) {
-      if (s.confidence >= autoLabel.threshold - 1e-6) continue;
-      const lower = precisionAt(s.confidence);
-      if (lower.n >= 30) expect([s.confidence, lower.p < target]).toEqual([s.confidence, true]);
-    }
+    const chosen = certifyByHand(val, target, delta);
+    expect(chosen).not.toBeNull();
+    expect(autoLabel.threshold).toBe(chosen!.threshold);
+    expect(autoLabel.certificate).toMatchObject({
+      target,
+      confidence: 0.95,
+      perClass: false,
+      validationLabels: 360,
+      drawnLabels: 0,
+      threshold: chosen!.threshold,
+      n: chosen!.n,
+      errors: chosen!.errors,
+    });
+    expect(autoLabel.certificate.bound).toBeGreaterThanOrEqual(target);
+    expect(binomialUpperTail(chosen!.n - chosen!.errors, chosen!.n, target)).toBeLessThanOrEqual(
+      chosen!.delta,
+    );
+    expect(autoLabel.validation).toMatchObject({
+      count: chosen!.n,
+      correct: chosen!.n - chosen!.errors,
+    });
     const runB = await settle(t(), autoLabel.id);
     expect(runB.status).toBe('SUCCEEDED');
     expect(runB.auditCount).toBe(Math.round(0.2 * runB.labelledCount));
@@ -411,6 +473,57 @@ describeEachDb('auto-labelling with audit', (t) => {
     expect(await labelState(t(), d)).toEqual(state);
   });
 
+  it('refuses a target it cannot certify, saying about how many more validation labels it needs', async () => {
+    const before = await counts(t());
+    const res = await t().gql(AUTO, {
+      i: { datasetId: d, modelId, targetPrecision: 0.95, confidence: 0.99, auditRate: 0 },
+    });
+    expect(codeOf(res)).toBe('BAD_USER_INPUT');
+    const needed = res.errors![0].extensions!.validationLabelsNeeded as number;
+    expect(Number.isInteger(needed) && needed > 0).toBe(true);
+    expect(res.errors![0].message).toContain(`About ${needed} more validation labels`);
+    expect(res.errors![0].message).toContain('Nothing was labelled');
+    expect(await counts(t())).toEqual(before);
+  });
+
+  it('certifies one threshold per class with the confidence split over the classes', async () => {
+    const { autoLabel } = await t().ok(AUTO, {
+      i: {
+        datasetId: d,
+        modelId,
+        targetPrecision: 0.75,
+        perClassThresholds: true,
+        auditRate: 0,
+        seed: 2,
+      },
+    });
+    const cert = autoLabel.certificate;
+    expect(cert.perClass).toBe(true);
+    expect(cert.classes).toHaveLength(10);
+    const val = scored.filter((s) => s.split === 'VALIDATION');
+    for (const c of cert.classes) {
+      // 0.05 / 10 classes, halved when the class has two sequences.
+      expect([0.005, 0.0025].some((x) => Math.abs(c.delta - x) < 1e-12)).toBe(true);
+      if (c.threshold === null) continue;
+      const mine = val.filter((s) => s.predicted === c.classIndex && s.confidence >= c.threshold);
+      expect([c.value, c.n]).toEqual([c.value, mine.length]);
+      expect(binomialUpperTail(c.n - c.errors, c.n, 0.75)).toBeLessThanOrEqual(c.delta);
+    }
+    expect(autoLabel.classThresholds).toEqual(cert.classes.map((c: any) => c.threshold));
+    const run = await settle(t(), autoLabel.id);
+    expect(run.status).toBe('SUCCEEDED');
+    const labels: { c: number; conf: number }[] = await t().sql(
+      `SELECT class_index AS c, confidence AS conf FROM label WHERE run_id = $1`,
+      [run.id],
+    );
+    for (const l of labels) {
+      const th = autoLabel.classThresholds[l.c];
+      expect(th).not.toBeNull();
+      expect(l.conf).toBeGreaterThanOrEqual(th - 1e-6);
+    }
+    await t().ok(REVOKE, { id: run.id });
+  });
+
   it('refuses a target precision with too few validation labels, naming the counts', async () => {
     const small = await digitsDataset(t(), 'digits-small', {
       seedLabels: 0,
@@ -426,7 +539,10 @@ describeEachDb('auto-labelling with audit', (t) => {
       i: { datasetId: small, modelId: registerModel.id, targetPrecision: 0.9, auditRate: 0 },
     });
     expect(codeOf(res)).toBe('BAD_USER_INPUT');
-    expect(res.errors![0].message).toMatch(/at least 30 labelled validation items.*are 12/);
+    // 29 error-free items are the fewest that certify 0.9 at confidence 0.95 (0.9^29 < 0.05).
+    expect(res.errors![0].message).toMatch(
+      /No threshold can be certified.*0\.9 with confidence 0\.95: no candidate threshold has the 29 validation items/,
+    );
     expect(await counts(t())).toEqual(before);
   });
 

@@ -167,6 +167,30 @@ for (const backend of backends()) {
       expect(lines.find((l) => l.split(',')[1] === '1')).toContain(',7,HUMAN,');
     });
 
+    it('exits quietly when the reader of `quarry export` closes the pipe early (| head)', async () => {
+      const { stdout, stderr } = await run(
+        '/bin/sh',
+        [
+          '-c',
+          `"${process.execPath}" "${QUARRY}" export --dataset digits --format csv | head -n 2`,
+        ],
+        { env: { ...process.env, ...env, QUARRY_URL: server!.url, QUARRY_API_KEY: key } },
+      );
+      expect(stdout.trim().split('\n')).toHaveLength(2);
+      expect(stderr).toBe('');
+    });
+
+    it('tells model versions apart in `quarry learning-curve`', async () => {
+      const { stdout } = await quarry(['learning-curve', '--dataset', 'digits'], {
+        ...env,
+        QUARRY_URL: server!.url,
+        QUARRY_API_KEY: key,
+      });
+      const [head, v1] = stdout.trim().split('\n');
+      expect(head).toMatch(/^version\s+name\s+made by\s+labels.*kappa$/);
+      expect(v1).toMatch(/^1\s+\S+\s+uploaded\s/);
+    });
+
     if (backend === 'pglite') {
       it('refuses to open the embedded database while the server holds it', async () => {
         await expect(

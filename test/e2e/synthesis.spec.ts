@@ -352,7 +352,11 @@ describeEachDb(
         ['a parameter the method does not have', { m: 'smote', n: 1, p: { kk: 3 } }, /params\.kk/],
         ['a parameter out of range', { m: 'smote', n: 1, p: { k: 0 } }, /params\.k/],
         ['params that are not an object', { m: 'mixup', n: 1, p: [1] }, /params must be an object/],
-        ['a class with no labelled items', { m: 'gaussian', n: 1, p: { classes: [5] } }, /class 5/],
+        [
+          'a class index the dataset does not have',
+          { m: 'gaussian', n: 1, p: { classes: [5] } },
+          /params\.classes names class index 5, but the dataset's classes are indexes 0 to 2/,
+        ],
         ['smote for a class of one item', { m: 'smote', n: 1, p: { classes: [2] } }, /class 2/],
         [
           'mixup of a single class',

@@ -133,7 +133,22 @@ describe('variable-threshold', () => {
     [1, 0.9, 0.9, 0.99, 0.891, 0.8019].forEach((t, i) => expect(thresholds[i]).toBeCloseTo(t, 12));
     expect(steps[1].reason).toEqual({ spentShare: 0.5, budgetShare: 0.5 });
     expect(steps[5].reason).toEqual({ spentShare: 0.5, budgetShare: 0.5 });
-    expect(session.state).toMatchObject({ seen: 6, requested: 3, queried: 3, accepted: 3 });
+    // Held back below the threshold in force: neither queried nor labelled (0.6 < 0.9, 0.1 < 0.8019).
+    expect(outcomes(steps)).toEqual([
+      'QUERIED',
+      'SKIPPED',
+      'ACCEPTED',
+      'QUERIED',
+      'QUERIED',
+      'SKIPPED',
+    ]);
+    expect(session.state).toMatchObject({
+      seen: 6,
+      requested: 3,
+      queried: 3,
+      accepted: 1,
+      skipped: 2,
+    });
     expect((session.state.policyState as { threshold: number }).threshold).toBeCloseTo(0.8019, 12);
   });
 
@@ -298,11 +313,11 @@ describe('a stream session', () => {
     expect(decisions(capped.steps)).toEqual(decisions(free.steps));
     expect(outcomes(capped.steps)).toEqual([
       'QUERIED',
-      'ACCEPTED',
+      'SKIPPED',
       'QUERIED',
-      'ACCEPTED',
+      'SKIPPED',
       'DEFERRED',
-      'ACCEPTED',
+      'SKIPPED',
       'DEFERRED',
       'ACCEPTED',
     ]);
@@ -354,5 +369,48 @@ describe('a stream session', () => {
       badUserInput(() => StreamSession.start(registry, 'variable-threshold', { window: -1 }, 1))
         .message,
     ).toMatch(/params\.window must be >= 0/);
+  });
+});
+
+describe('the threshold in force', () => {
+  it.each(['variable-threshold', 'randomized-variable-threshold'])(
+    '%s accepts an item only at or above it, and skips the uncertain ones its pacing holds back',
+    (code) => {
+      // Mostly uncertain items: the policy is ahead of its pace most of the time.
+      const confidences = stream(2000, `floor-${code}`, (_t, u) => 0.2 + 0.8 * u);
+      const session = StreamSession.start(registry, code, { budgetShare: 0.1 }, 'seed-9');
+      const { steps } = session.decideBatch(confidences);
+      let skipped = 0;
+      steps.forEach((s, i) => {
+        expect(s.threshold).toBeGreaterThanOrEqual(0);
+        expect(s.threshold).toBeLessThanOrEqual(1);
+        if (s.outcome === 'ACCEPTED') expect(confidences[i]).toBeGreaterThanOrEqual(s.threshold);
+        if (s.outcome === 'SKIPPED') {
+          skipped += 1;
+          expect(s.decision).toBe('ACCEPT');
+          expect(confidences[i]).toBeLessThan(s.threshold);
+        }
+      });
+      expect(skipped).toBeGreaterThan(100);
+      const st = session.state;
+      expect(st.requested + st.accepted + (st.skipped ?? 0)).toBe(st.seen);
+      expect((session.state.policyState as { threshold: number }).threshold).toBeLessThanOrEqual(1);
+    },
+  );
+
+  it('with a certified floor, accepts only items that also reach it', () => {
+    const confidences = [0.5, 0.95, 0.97, 0.99, 0.999];
+    const session = StreamSession.start(registry, 'fixed-threshold', { threshold: 0.9 }, 1);
+    const { steps } = session.decideBatch(confidences, Infinity, [0.98, 0.98, 0.98, 0.98, 2]);
+    expect(outcomes(steps)).toEqual(['QUERIED', 'SKIPPED', 'SKIPPED', 'ACCEPTED', 'SKIPPED']);
+    expect(steps.map((s) => s.threshold)).toEqual([0.9, 0.98, 0.98, 0.98, 1]);
+  });
+
+  it('resumes a state stored before skipped items were counted', () => {
+    const session = StreamSession.start(registry, 'fixed-threshold', { threshold: 0.9 }, 1);
+    session.decideBatch([0.95, 0.5]);
+    const { skipped: _skipped, ...old } = session.state;
+    const resumed = StreamSession.resume(registry, 'fixed-threshold', { threshold: 0.9 }, old);
+    expect(resumed.next(0.99).outcome).toBe('ACCEPTED');
   });
 });

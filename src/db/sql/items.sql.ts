@@ -169,3 +169,26 @@ export function copyFeaturesBinary(select: string, to: 'stdout' | 'pglite-blob')
     ? `COPY (${select}) TO STDOUT WITH (FORMAT binary)`
     : `COPY (${select}) TO '/dev/blob' WITH (FORMAT binary)`;
 }
+
+/**
+ * A fixed pseudo-random choice of up to `limit` imported POOL items nobody has labelled (HUMAN
+ * or IMPORT), ordered by a hash of their id: a dataset's stop set, drawn once.
+ */
+export function stopSetCandidates(datasetId: string, limit: number): SqlStatement {
+  return sql(
+    `SELECT i.id::text AS id FROM item i
+     WHERE i.dataset_id = $1 AND i.split = 'POOL' AND i.origin = 'IMPORTED'
+       AND NOT ${hasCurrentLabel('i.id', 'human-or-import')}
+     ORDER BY md5(i.id::text), i.id LIMIT $2`,
+    [datasetId, limit],
+  );
+}
+
+/** The features of items, in the order of `itemIds` (text ids). */
+export function featuresOfItems(itemIds: readonly string[]): SqlStatement {
+  return sql(
+    `SELECT i.features FROM unnest($1::bigint[]) WITH ORDINALITY AS t(id, k)
+     JOIN item i ON i.id = t.id ORDER BY t.k`,
+    [itemIds],
+  );
+}

@@ -218,11 +218,14 @@ export function humanPoolLabelCount(datasetId: string): SqlStatement {
 
 /**
  * The person-given (HUMAN or IMPORT) label of each VALIDATION item of a dataset, the best-ranked
- * one per item: the ground truth auto-labelling calibrates its threshold on.
+ * one per item: the ground truth auto-labelling certifies its threshold on; `drawn` tells the
+ * items that `drawValidationSample` drew at random from the pool (a batch of mechanism VALIDATION).
  */
 export function validationTruth(datasetId: string): SqlStatement {
   return sql(
-    `SELECT DISTINCT ON (l.item_id) l.item_id::text AS id, l.class_index AS c
+    `SELECT DISTINCT ON (l.item_id) l.item_id::text AS id, l.class_index AS c,
+            EXISTS (SELECT 1 FROM label_query q JOIN round r ON r.id = q.round_id
+                    WHERE q.item_id = l.item_id AND r.mechanism = 'VALIDATION') AS drawn
      FROM label l JOIN item i ON i.id = l.item_id
      WHERE l.dataset_id = $1 AND i.split = 'VALIDATION' AND l.superseded_at IS NULL
        AND l.source IN ('HUMAN', 'IMPORT')

@@ -77,3 +77,23 @@ export function mergePredictionStage(modelId: string): SqlStatement {
     [modelId],
   );
 }
+
+/**
+ * The dataset's latest model versions, newest first, with their stopping records and validation
+ * accuracy: what the next version's stopping signal is computed from.
+ */
+export function latestStopping(datasetId: string, limit: number): SqlStatement {
+  return sql(
+    `SELECT id, version, stopping, (metrics->>'accuracy')::float8 AS accuracy
+     FROM model WHERE dataset_id = $1 ORDER BY version DESC LIMIT $2`,
+    [datasetId, limit],
+  );
+}
+
+/** The stop set a model defined (`stopping.itemIds`), as text ids. */
+export function stopSetOf(modelId: string): SqlStatement {
+  return sql(
+    `SELECT jsonb_array_elements_text(stopping->'itemIds') AS id FROM model WHERE id = $1`,
+    [modelId],
+  );
+}

@@ -92,3 +92,22 @@ export function stillEligible(itemIds: readonly string[], scope: PoolScope): Sql
     scope.roundId ? [itemIds, scope.roundId] : [itemIds],
   );
 }
+
+/**
+ * The ids of the imported (not synthetic) POOL items a round may pick, as text, in id order:
+ * what `drawValidationSample` draws its random sample from.
+ */
+export function eligiblePoolIds(datasetId: string): SqlStatement {
+  return sql(
+    `SELECT i.id::text AS id FROM item i
+     WHERE i.dataset_id = $1 AND i.split = 'POOL' AND i.origin = 'IMPORTED'
+       AND ${poolEligibility('i.id', 'any', null)}
+     ORDER BY i.id`,
+    [datasetId],
+  );
+}
+
+/** Moves items into the VALIDATION split (a random draw held out from the pool). */
+export function moveToValidation(itemIds: readonly string[]): SqlStatement {
+  return sql(`UPDATE item SET split = 'VALIDATION' WHERE id = ANY($1::bigint[])`, [itemIds]);
+}

@@ -16,9 +16,11 @@ export type StreamDecision = 'QUERY' | 'ACCEPT';
 
 /**
  * What became of one item: `QUERIED` (a label is paid for), `ACCEPTED` (the model's label is
- * taken) or `DEFERRED` (the policy wanted a label but the budget was spent).
+ * taken: its confidence is at least the threshold in force), `DEFERRED` (the policy wanted a
+ * label but the budget was spent) or `SKIPPED` (the policy accepted an item below the threshold
+ * in force, e.g. when its pacing held a query back: neither labelled nor queried).
  */
-export type StreamOutcome = 'QUERIED' | 'ACCEPTED' | 'DEFERRED';
+export type StreamOutcome = 'QUERIED' | 'ACCEPTED' | 'DEFERRED' | 'SKIPPED';
 
 /** Any JSON value: what a policy's state may be made of. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -48,8 +50,10 @@ export interface StreamItemContext {
 export interface StreamVerdict<S> {
   decision: StreamDecision;
   /**
-   * The threshold the confidence was compared with (after any randomisation): `QUERY` when
-   * `confidence < threshold` and the policy's own pacing allows it.
+   * The threshold the confidence was compared with (after any randomisation), a probability in
+   * [0, 1]: `QUERY` when `confidence < threshold` and the policy's own pacing allows it. The
+   * session accepts an item only when its confidence is at least this (an `ACCEPT` below it is
+   * `SKIPPED`), so AUTO_LABELED always means "at or above the threshold in force".
    */
   threshold: number;
   /** The policy's state after this item: persist it and pass it with the next item. */

@@ -14,6 +14,11 @@
  *   else:                                   ACCEPT, θ unchanged
  * ```
  *
+ * θ is kept within (0, 1] and θr clipped to [0, 1], so that the threshold in force is always a
+ * probability. When the spent share is at the budget the policy returns ACCEPT with θ: the
+ * session labels the item only if its confidence reaches θ, and otherwise skips it (the paper
+ * leaves it unlabelled too; it does not turn it into a model label).
+ *
  * The spent share is either u/t (labels requested over items seen, this item included: the
  * paper's definition, and the one that spends b · N labels evenly over N items) or, for
  * unbounded streams, the paper's sliding-window estimate û/w with û ← û(w − 1)/w + labelling_t.
@@ -172,13 +177,15 @@ function decideVariable(
       reason: { spentShare, budgetShare },
     };
   }
-  const threshold = randomizedThreshold(state.threshold);
+  // A threshold is a probability: θ·η is clipped to [0, 1], and θ never grows past 1 (at 1
+  // every item below certainty is queried already; more would only delay the narrowing).
+  const threshold = Math.min(1, Math.max(0, randomizedThreshold(state.threshold)));
   const query = item.confidence < threshold;
   return {
     decision: query ? 'QUERY' : 'ACCEPT',
     threshold,
     state: {
-      threshold: state.threshold * (query ? 1 - params.step : 1 + params.step),
+      threshold: Math.min(1, state.threshold * (query ? 1 - params.step : 1 + params.step)),
       spending: decay(query),
     },
   };
