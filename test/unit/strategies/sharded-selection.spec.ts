@@ -1,0 +1,197 @@
+/**
+ * The batch strategies' distance passes on a selection team (shared WebAssembly memory, SIMD
+ * kernel, every inference thread) give the same picks as the single-thread implementation they
+ * replaced, kept verbatim in ./reference as the oracle, for any number of threads.
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { badge } from '../../../src/strategies/builtin/badge';
+import { clusterMargin } from '../../../src/strategies/builtin/cluster-margin';
+import { kCenter } from '../../../src/strategies/builtin/k-center';
+import { leadTeam } from '../../../src/strategies/kernels/passes';
+import { createSharedMemory, instantiateKernel } from '../../../src/strategies/kernels/simd-kernel';
+import { dot, mulberry32, squaredDistance } from '../../../src/strategies/math';
+import type { BatchStrategy, Pick, ScoredRows } from '../../../src/strategies/types';
+import { InferencePool } from '../../../src/workers/inference.pool';
+import { randomPool, select, withDefaults } from './helpers';
+import { badge as badgeReference } from './reference/badge.reference';
+import { clusterMargin as clusterMarginReference } from './reference/cluster-margin.reference';
+import { kCenter as kCenterReference } from './reference/k-center.reference';
+
+const BUILTINS = path.resolve(__dirname, '../../../src/strategies/builtin/index.js');
+const PASSES = path.resolve(__dirname, '../../../src/strategies/kernels/passes.js');
+
+/** A copy, so a pool whose buffers are transferred to a worker can be used again. */
+function copy(pool: ScoredRows): ScoredRows {
+  return {
+    ...pool,
+    probabilities: pool.probabilities.map((p) => p.slice()),
+    embeddings: pool.embeddings?.slice(),
+  };
+}
+
+/** Rows around a few centres, with exact duplicates and ties in distance. */
+function clusteredPool(seed: number, rows: number, dim: number): ScoredRows {
+  const pool = randomPool(seed, rows, 4, dim);
+  const random = mulberry32(seed + 1);
+  const centres = Array.from({ length: 6 }, () => Array.from({ length: dim }, () => random() * 20));
+  const e = pool.embeddings!;
+  for (let r = 0; r < rows; r++) {
+    const c = centres[r % centres.length];
+    for (let j = 0; j < dim; j++) e[r * dim + j] = c[j] + (random() - 0.5);
+  }
+  // Duplicates of earlier rows: equal distances everywhere, ties to the lower row.
+  for (let r = 10; r < rows; r += 17) e.copyWithin(r * dim, (r - 10) * dim, (r - 9) * dim);
+  return pool;
+}
+
+const exact = (picks: Pick[]) => picks.map((p) => [p.index, p.score, p.reason]);
+
+describe('the WebAssembly kernels', () => {
+  it.each([1, 3, 4, 7, 13, 64, 258])(
+    'give bit-identical squaredDistance and dot to math.ts (dim %i)',
+    (dim) => {
+      const rows = 37;
+      const memory = createSharedMemory(4);
+      const kernel = instantiateKernel(memory);
+      const emb = new Float32Array(memory.buffer, 0, rows * dim);
+      const random = mulberry32(dim);
+      for (let i = 0; i < emb.length; i++) emb[i] = (random() - 0.5) * 1e3 * random();
+      const align = (at: number) => Math.ceil(at / 16) * 16;
+      const idxAt = align(rows * dim * 4);
+      const idx = new Int32Array(memory.buffer, idxAt, rows);
+      idx.set(Array.from({ length: rows }, (_, i) => (i * 7) % rows));
+      const centreAt = align(idxAt + rows * 4);
+      const centre = new Float64Array(memory.buffer, centreAt, dim);
+      centre.set(emb.subarray(5 * dim, 6 * dim));
+      const outAt = centreAt + dim * 8;
+      const out = new Float64Array(memory.buffer, outAt, rows);
+      kernel.sqdist(0, idxAt, rows, centreAt, dim, outAt);
+      expect(Array.from(out)).toEqual(Array.from(idx, (r) => squaredDistance(emb, r, emb, 5, dim)));
+      kernel.dot(0, idxAt, rows, centreAt, dim, outAt);
+      expect(Array.from(out)).toEqual(Array.from(idx, (r) => dot(emb, r, emb, 5, dim)));
+    },
+  );
+});
+
+describe.each<[string, BatchStrategy<any>, BatchStrategy<any>]>([
+  ['k-center', kCenter, kCenterReference],
+  ['badge', badge, badgeReference],
+  ['cluster-margin', clusterMargin, clusterMarginReference],
+])('%s on a team of one thread', (_name, strategy, reference) => {
+  it.each([
+    ['random, dim 13', randomPool(3, 900, 5, 13), 40],
+    ['clustered with duplicates, dim 32', clusteredPool(4, 5000, 32), 120],
+    ['clustered, more picks than blocks hold, dim 6', clusteredPool(5, 2100, 6), 300],
+  ])('picks what the single-thread implementation picks (%s)', (_pool, pool, size) => {
+    const params = strategy === kCenter ? {} : { candidatePool: 0 };
+    const options = { params: strategy === clusterMargin ? { candidatePool: 1500 } : params };
+    expect(exact(select(strategy, pool, size, options))).toEqual(
+      exact(select(reference, pool, size, options)),
+    );
+  });
+});
+
+describe('k-center with labelled items on a team', () => {
+  it('picks what the single-thread implementation picks', () => {
+    const pool = clusteredPool(6, 3000, 24);
+    const labelled = { rows: 40, embeddings: clusteredPool(7, 40, 24).embeddings! };
+    expect(exact(select(kCenter, pool, 90, { labelled }))).toEqual(
+      exact(select(kCenterReference, pool, 90, { labelled })),
+    );
+  });
+});
+
+describe('helper threads joining a team', () => {
+  it('compute blocks of the passes, and the picks stay those of one thread', async () => {
+    const pool = clusteredPool(8, 20_000, 32);
+    const expected = exact(select(kCenterReference, pool, 100));
+    const memory = createSharedMemory();
+    const helpers = [0, 1].map(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const worker = new Worker(
+            `const { workerData, parentPort } = require('node:worker_threads');
+             parentPort.postMessage(require(workerData.passes).helpSelection(workerData.memory));`,
+            { eval: true, workerData: { passes: PASSES, memory } },
+          );
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+    );
+    // Let the helpers start, so that they take part (a late one would only join later passes).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const team = leadTeam(memory);
+    let picks: Pick[];
+    try {
+      picks = kCenter.select({
+        size: 100,
+        pool,
+        params: withDefaults(kCenter),
+        random: mulberry32(1),
+        team,
+      });
+    } finally {
+      team.finish();
+    }
+    const blocks = await Promise.all(helpers);
+    expect(exact(picks)).toEqual(expected);
+    expect(blocks.every((b) => b > 0)).toBe(true);
+  });
+
+  it('return at once when the team has already finished', async () => {
+    const memory = createSharedMemory();
+    leadTeam(memory).finish();
+    const worker = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       parentPort.postMessage(require(workerData.passes).helpSelection(workerData.memory));`,
+      { eval: true, workerData: { passes: PASSES, memory } },
+    );
+    await expect(new Promise((resolve) => worker.once('message', resolve))).resolves.toBe(0);
+  });
+});
+
+describe.each([1, 2, 3])('InferencePool.select with %i threads', (threads) => {
+  let inference: InferencePool;
+  beforeAll(() => {
+    inference = new InferencePool({ threads });
+  });
+  afterAll(() => inference.destroy());
+
+  it.each<[string, BatchStrategy<any>, Record<string, unknown>]>([
+    ['k-center', kCenterReference, {}],
+    ['badge', badgeReference, { candidatePool: 0 }],
+    ['cluster-margin', clusterMarginReference, { candidatePool: 800 }],
+  ])('gives the single-thread picks of %s', async (code, reference, given) => {
+    const pool = clusteredPool(9, 6000, 40);
+    const params = withDefaults(reference, given);
+    const size = code === 'cluster-margin' ? 60 : 200;
+    const expected = select(reference, pool, size, { params, random: mulberry32(77) });
+    const picks = await inference.select({
+      strategy: { modulePath: BUILTINS, code, params },
+      size,
+      seed: 77,
+      pool: copy(pool),
+    });
+    expect(exact(picks)).toEqual(exact(expected));
+  });
+
+  it('runs two selections at once without either waiting for the other', async () => {
+    const params = withDefaults(kCenterReference);
+    const a = clusteredPool(10, 8000, 16);
+    const b = clusteredPool(11, 8000, 16);
+    const both = await Promise.all(
+      [a, b].map((pool) =>
+        inference.select({
+          strategy: { modulePath: BUILTINS, code: 'k-center', params },
+          size: 100,
+          seed: 1,
+          pool: copy(pool),
+        }),
+      ),
+    );
+    expect(both.map(exact)).toEqual(
+      [a, b].map((pool) => exact(select(kCenterReference, pool, 100))),
+    );
+  });
+});
