@@ -1,4 +1,9 @@
-import { KCENTER_BLOCK_ROWS, kCenterArgs, type KCenterLayout } from '../kernels/k-center.passes';
+import {
+  KCENTER_BLOCK_ROWS,
+  kCenterArgs,
+  MAX_FILTER_DIM,
+  type KCenterLayout,
+} from '../kernels/k-center.passes';
 import { leadTeam, PASS } from '../kernels/passes';
 import type { SelectionTeam } from '../kernels/team';
 import type { BatchStrategy, Pick } from '../types';
@@ -67,6 +72,7 @@ function greedy(
   count: number,
 ): Pick[] {
   const blocks = Math.ceil(rows / KCENTER_BLOCK_ROWS);
+  const dimPad = dim <= MAX_FILTER_DIM ? Math.ceil(dim / 16) * 16 : 0;
   const l: KCenterLayout = {
     emb: team.putF32(embeddings),
     rows,
@@ -85,6 +91,12 @@ function greedy(
     fixed,
     pickedRows: team.alloc(count * 4),
     labelledIdx: team.alloc(fixed * 4),
+    q: team.alloc(rows * dimPad),
+    dimPad,
+    scale: team.alloc(rows * 8),
+    q2: team.alloc(rows * 8),
+    qError: team.alloc(rows * 8),
+    centre16: team.alloc(dimPad * 2),
   };
   team.f64(l.minD2, rows).fill(Infinity);
   team.i32(l.nearest, rows).fill(-1);
@@ -93,6 +105,8 @@ function greedy(
   for (let c = 0; c < fixed; c++) labelledIdx[c] = c;
   const emb = team.f32(l.emb, rows * dim);
   const centre = team.f64(l.centre, dim);
+  const centre16 = new Int16Array(team.memory.buffer, l.centre16, dimPad);
+  const q = new Int8Array(team.memory.buffer, l.q, rows * dimPad);
   const picked = team.u8(l.picked, rows);
   const pickedRows = team.i32(l.pickedRows, count);
 
@@ -111,6 +125,7 @@ function greedy(
     return { row, d2 };
   };
 
+  if (dimPad > 0) team.run(PASS.kCenterQuantize, blocks, kCenterArgs(l));
   let next: number;
   let nextD2: number;
   if (fixed > 0) {
@@ -133,8 +148,9 @@ function greedy(
 
     const id = fixed + t;
     centre.set(emb.subarray(next * dim, (next + 1) * dim));
+    centre16.set(q.subarray(next * dimPad, (next + 1) * dimPad));
     team.run(PASS.kCenterGaps, Math.ceil(id / KCENTER_BLOCK_ROWS), kCenterArgs(l, id));
-    team.run(PASS.kCenterStep, blocks, kCenterArgs(l, id));
+    team.run(PASS.kCenterStep, blocks, kCenterArgs(l, id, next));
     ({ row: next, d2: nextD2 } = farthest());
   }
 }

@@ -14,6 +14,15 @@ import type { Pass, TeamMemory } from './team';
  */
 export const PRUNE_MARGIN = 1 + 1e-6;
 
+/**
+ * Relative rounding allowed in the filter's float64 arithmetic (see {@link step}): far above
+ * the few ulps its five operations can lose.
+ */
+const FILTER_SLACK = 1e-9;
+
+/** Widest rows the filter takes: dim x 127 x 127 must fit in an int32. */
+export const MAX_FILTER_DIM = 65536;
+
 /** Rows per block of a row pass; centres per block of the gap pass. */
 export const KCENTER_BLOCK_ROWS = 2048;
 
@@ -47,6 +56,18 @@ export interface KCenterLayout {
   pickedRows: number;
   /** int32 0 .. fixed-1, the labelled items as an index list. */
   labelledIdx: number;
+  /**
+   * The filter's copy of the embeddings: int8 rows of `dimPad` values (a multiple of 16,
+   * zero-padded), a float64 scale per row (the row ≈ scale · q), ||q||² and a bound on
+   * ||row - scale · q||, as float64 per row; the new centre's q widened to `dimPad` int16.
+   * `dimPad` 0: no filter.
+   */
+  q: number;
+  dimPad: number;
+  scale: number;
+  q2: number;
+  qError: number;
+  centre16: number;
 }
 
 const FIELDS: (keyof KCenterLayout)[] = [
@@ -67,6 +88,12 @@ const FIELDS: (keyof KCenterLayout)[] = [
   'fixed',
   'pickedRows',
   'labelledIdx',
+  'q',
+  'dimPad',
+  'scale',
+  'q2',
+  'qError',
+  'centre16',
 ];
 
 /** The layout as pass arguments, followed by `extra`. */
@@ -173,10 +200,53 @@ const gaps: Pass = (team, args, block) => {
   for (let j = start; j < end; j++) quarter[j] = quarter[j] / 4;
 };
 
-/** One greedy step: rows that the new centre (args: its number) may be nearer to, then the farthest. */
+/**
+ * The filter's int8 copy of the block's rows: q = round(row / scale) with scale = max |row| / 127,
+ * ||q||², and ||row - scale · q|| rounded up.
+ */
+const quantize: Pass = (team, args, block) => {
+  const l = layoutOf(args);
+  const [start, end] = rangeOf(l, block);
+  const { dim, dimPad } = l;
+  const emb = team.f32(l.emb, l.rows * dim);
+  const q = new Int8Array(team.memory.buffer, l.q, l.rows * dimPad);
+  const scales = team.f64(l.scale, l.rows);
+  const q2 = team.f64(l.q2, l.rows);
+  const errors = team.f64(l.qError, l.rows);
+  for (let r = start; r < end; r++) {
+    let max = 0;
+    for (let c = 0; c < dim; c++) max = Math.max(max, Math.abs(emb[r * dim + c]));
+    const scale = max > 0 && max < Infinity ? max / 127 : 1;
+    let e2 = 0;
+    let n2 = 0;
+    for (let c = 0; c < dim; c++) {
+      const x = emb[r * dim + c];
+      const v = Math.max(-127, Math.min(127, Math.round(x / scale)));
+      q[r * dimPad + c] = v;
+      n2 += v * v;
+      const d = x - scale * v;
+      e2 += d * d;
+    }
+    scales[r] = scale;
+    q2[r] = n2;
+    // NaN (a NaN or infinite value in the row) keeps the row out of the filter: always exact.
+    errors[r] = max < Infinity ? Math.sqrt(e2) * (1 + FILTER_SLACK) : NaN;
+  }
+};
+
+/**
+ * One greedy step: rows that the new centre c (args: its number and row) may be nearer to, then
+ * the farthest. Two filters decide which rows get the exact distance, and neither changes a
+ * value. The triangle inequality (see {@link PRUNE_MARGIN}); then the int8 copies (a quarter of
+ * the memory traffic, an exact integer dot product): with x' = scale · q,
+ * ||x - c|| >= ||x' - c'|| - ||x - x'|| - ||c - c'||, so a row whose lower bound is at least its
+ * current distance cannot get nearer and keeps its value. The rows left (a few percent once the
+ * first picks are made) get the exact `sqdist`.
+ */
 const step: Pass = (team, args, block) => {
   const l = layoutOf(args);
   const id = args[FIELDS.length];
+  const centreRow = args[FIELDS.length + 1];
   const [start, end] = rangeOf(l, block);
   const picked = team.u8(l.picked, l.rows);
   const minD2 = team.f64(l.minD2, l.rows);
@@ -191,6 +261,7 @@ const step: Pass = (team, args, block) => {
     const j = nearest[r];
     if (d > 0 && (j < 0 || quarterGap2[j] < d * PRUNE_MARGIN)) idx[start + n++] = r;
   }
+  if (l.dimPad > 0) n = filter(team, l, start, n, centreRow);
   team.kernel.sqdist(l.emb, l.idx + start * 4, n, l.centre, l.dim, l.out + start * 8);
   for (let i = start; i < start + n; i++) {
     const r = idx[i];
@@ -202,4 +273,29 @@ const step: Pass = (team, args, block) => {
   blockArgmax(team, l, block, minD2, true);
 };
 
-export const K_CENTER_PASSES = { meanDistance, labelledCentres, gaps, step };
+/** Keeps, of the `n` listed rows from `start`, those the int8 bound cannot rule out; returns how many. */
+function filter(team: TeamMemory, l: KCenterLayout, start: number, n: number, c: number): number {
+  const idx = team.i32(l.idx, l.rows);
+  const out = team.f64(l.out, l.rows);
+  const minD2 = team.f64(l.minD2, l.rows);
+  const scale = team.f64(l.scale, l.rows);
+  const q2 = team.f64(l.q2, l.rows);
+  const qError = team.f64(l.qError, l.rows);
+  team.kernel.qdot(l.q, l.idx + start * 4, n, l.centre16, l.dimPad, l.out + start * 8);
+  const sc = scale[c];
+  const c2 = sc * sc * q2[c];
+  const ec = qError[c];
+  let kept = 0;
+  for (let i = start; i < start + n; i++) {
+    const r = idx[i];
+    const s = scale[r];
+    const x2 = s * s * q2[r];
+    // ||x' - c'||², within a few ulps of (x2 + c2): the slack covers them.
+    const d2 = x2 + c2 - 2 * s * sc * out[i] - FILTER_SLACK * (x2 + c2);
+    const low = Math.sqrt(Math.max(0, d2)) - qError[r] - ec;
+    if (!(low > 0 && low * low >= minD2[r] * (1 + FILTER_SLACK))) idx[start + kept++] = r;
+  }
+  return kept;
+}
+
+export const K_CENTER_PASSES = { meanDistance, labelledCentres, gaps, quantize, step };

@@ -16,6 +16,7 @@ export const PASS = {
   badgeInit: 4,
   badgeStep: 5,
   pairwise: 6,
+  kCenterQuantize: 7,
 } as const;
 
 const PASSES: Pass[] = [
@@ -26,6 +27,7 @@ const PASSES: Pass[] = [
   BADGE_PASSES.init,
   BADGE_PASSES.step,
   PAIRWISE_PASSES.pairwise,
+  K_CENTER_PASSES.quantize,
 ];
 
 /** The leader's team over a memory a pool sent (helpers may join), or a team of one. */

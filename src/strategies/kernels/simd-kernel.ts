@@ -7,7 +7,7 @@
  * TypeScript helpers in `../math.ts`, so they give bit-identical results and never change a pick:
  * - `sqdist` is `squaredDistance`: four running sums over the columns taken four at a time
  *   (lanes (s0, s1) and (s2, s3) of two `f64x2` registers: WebAssembly SIMD), the tail added to s0,
- *   then `s0 + s1 + (s2 + s3)`. WebAssembly never fuses a multiply and an add, nor does V8 in JS.
+ *   then `s0 + s1 + (s2 + s3)`; two rows side by side, as their sums are independent. WebAssembly never fuses a multiply and an add, nor does V8 in JS.
  * - `dot` is `dot`: one running sum per row, in column order. A single sum is a chain of
  *   dependent additions, so four rows run side by side to keep the adder busy.
  *
@@ -30,6 +30,12 @@ export interface Kernel {
   sqdist: KernelFunction;
   /** out[i] = dot(row idx[i], centre). */
   dot: KernelFunction;
+  /**
+   * out[i] = the integer dot product of int8 row idx[i] of `q` (rows of `dim`, a multiple of 16,
+   * values; the first argument) with an int16 centre of `dim` values: the filter of
+   * `k-center.passes.ts`. Exact while dim x 127² fits in an int32.
+   */
+  qdot: KernelFunction;
 }
 
 /** Most 64 KiB pages a kernel memory may grow to (4 GiB, the most 32-bit addresses reach). */
@@ -126,6 +132,12 @@ const op = {
   f64x2Add: simd(240),
   f64x2Sub: simd(241),
   f64x2Mul: simd(242),
+  f64ConvertI32S: [0xb7],
+  i16x8ExtendLowI8x16S: simd(135),
+  i16x8ExtendHighI8x16S: simd(136),
+  i32x4ExtractLane: (lane: number) => simd(27, lane),
+  i32x4Add: simd(174),
+  i32x4DotI16x8S: simd(186),
 };
 
 /** `local += step` for an i32 local. */
@@ -163,27 +175,30 @@ function rowAddress(i: number, k: number, p: number): number[] {
   ];
 }
 
-/** The body of `sqdist`: locals after the 6 parameters. */
+/**
+ * The body of `sqdist`: two rows side by side (their four sums are independent chains of
+ * additions, so they overlap), then the rest one by one.
+ */
 function sqdistBody(): number[] {
   const i = 6;
-  const p = 7;
-  const cp = 8;
-  const end4 = 9;
-  const pend = 10;
-  const d = 11; // v128 scratch
-  const acc01 = 12; // v128
-  const acc23 = 13; // v128
-  const s0 = 14; // f64
-  const diff = 15; // f64
+  const p = [7, 8];
+  const cp = 9;
+  const end4 = 10;
+  const pend = 11;
+  const d = 12; // v128 scratch
+  const acc01 = [13, 14]; // v128: (s0, s1) of each row
+  const acc23 = [15, 16]; // v128: (s2, s3)
+  const s0 = [17, 18]; // f64
+  const diff = 19; // f64
   const locals = [
-    [5, I32],
-    [3, V128],
-    [2, F64],
+    [6, I32],
+    [5, V128],
+    [3, F64],
   ];
-  /** acc = acc + (promote(p + at) - centre[cp + 2*at])² over two lanes. */
-  const pair = (acc: number, at: number) => [
+  /** acc = acc + (promote(row + at) - centre[cp + 2*at])² over two lanes. */
+  const pair = (acc: number, row: number, at: number) => [
     ...get(acc),
-    ...get(p),
+    ...get(row),
     ...op.v128Load64Zero(at),
     ...op.f64x2PromoteLowF32x4,
     ...get(cp),
@@ -195,6 +210,87 @@ function sqdistBody(): number[] {
     ...op.f64x2Add,
     ...set(acc),
   ];
+  const rowsLoop = (ways: number) => {
+    const k = Array.from({ length: ways }, (_, w) => w);
+    return [
+      ...k.flatMap((w) => rowAddress(i, w, p[w])),
+      ...get(CENTRE),
+      ...set(cp),
+      ...k.flatMap((w) => [...op.v128Zero, ...set(acc01[w]), ...op.v128Zero, ...set(acc23[w])]),
+      ...get(p[0]),
+      ...get(end4),
+      ...op.i32Add,
+      ...set(pend),
+      // Four columns at a time.
+      ...op.block,
+      ...op.loop,
+      ...get(p[0]),
+      ...get(pend),
+      ...op.i32GeU,
+      ...op.brIf(1),
+      ...k.flatMap((w) => [...pair(acc01[w], p[w], 0), ...pair(acc23[w], p[w], 8)]),
+      ...k.flatMap((w) => bump(p[w], 16)),
+      ...bump(cp, 32),
+      ...op.br(0),
+      ...op.end,
+      ...op.end,
+      // The tail, into s0.
+      ...k.flatMap((w) => [...get(acc01[w]), ...op.f64x2ExtractLane(0), ...set(s0[w])]),
+      ...get(DIM),
+      ...i32c(3),
+      ...op.i32And,
+      ...i32c(2),
+      ...op.i32Shl,
+      ...get(p[0]),
+      ...op.i32Add,
+      ...set(pend),
+      ...op.block,
+      ...op.loop,
+      ...get(p[0]),
+      ...get(pend),
+      ...op.i32GeU,
+      ...op.brIf(1),
+      ...k.flatMap((w) => [
+        ...get(p[w]),
+        ...op.f32Load(),
+        ...op.f64PromoteF32,
+        ...get(cp),
+        ...op.f64Load(),
+        ...op.f64Sub,
+        ...tee(diff),
+        ...get(diff),
+        ...op.f64Mul,
+        ...get(s0[w]),
+        ...op.f64Add,
+        ...set(s0[w]),
+        ...bump(p[w], 4),
+      ]),
+      ...bump(cp, 8),
+      ...op.br(0),
+      ...op.end,
+      ...op.end,
+      // out[i + w] = s0 + s1 + (s2 + s3)
+      ...k.flatMap((w) => [
+        ...get(OUT),
+        ...get(i),
+        ...i32c(3),
+        ...op.i32Shl,
+        ...op.i32Add,
+        ...get(s0[w]),
+        ...get(acc01[w]),
+        ...op.f64x2ExtractLane(1),
+        ...op.f64Add,
+        ...get(acc23[w]),
+        ...op.f64x2ExtractLane(0),
+        ...get(acc23[w]),
+        ...op.f64x2ExtractLane(1),
+        ...op.f64Add,
+        ...op.f64Add,
+        ...op.f64Store(8 * w),
+      ]),
+      ...bump(i, ways),
+    ];
+  };
   const code = [
     // end4 = (dim & ~3) * 4 bytes
     ...get(DIM),
@@ -203,91 +299,27 @@ function sqdistBody(): number[] {
     ...i32c(2),
     ...op.i32Shl,
     ...set(end4),
+    // while (i + 2 <= n): two rows
+    ...op.block,
+    ...op.loop,
+    ...get(i),
+    ...i32c(2),
+    ...op.i32Add,
+    ...get(N),
+    ...op.i32GtU,
+    ...op.brIf(1),
+    ...rowsLoop(2),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+    // while (i < n): one row
     ...op.block,
     ...op.loop,
     ...get(i),
     ...get(N),
     ...op.i32GeU,
     ...op.brIf(1),
-    ...rowAddress(i, 0, p),
-    ...get(CENTRE),
-    ...set(cp),
-    ...op.v128Zero,
-    ...set(acc01),
-    ...op.v128Zero,
-    ...set(acc23),
-    ...get(p),
-    ...get(end4),
-    ...op.i32Add,
-    ...set(pend),
-    // Four columns at a time.
-    ...op.block,
-    ...op.loop,
-    ...get(p),
-    ...get(pend),
-    ...op.i32GeU,
-    ...op.brIf(1),
-    ...pair(acc01, 0),
-    ...pair(acc23, 8),
-    ...bump(p, 16),
-    ...bump(cp, 32),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
-    // The tail, into s0.
-    ...get(acc01),
-    ...op.f64x2ExtractLane(0),
-    ...set(s0),
-    // pend = end of the row = p + (dim - 4 * (dim >> 2)) * 4
-    ...get(DIM),
-    ...i32c(3),
-    ...op.i32And,
-    ...i32c(2),
-    ...op.i32Shl,
-    ...get(p),
-    ...op.i32Add,
-    ...set(pend),
-    ...op.block,
-    ...op.loop,
-    ...get(p),
-    ...get(pend),
-    ...op.i32GeU,
-    ...op.brIf(1),
-    ...get(p),
-    ...op.f32Load(),
-    ...op.f64PromoteF32,
-    ...get(cp),
-    ...op.f64Load(),
-    ...op.f64Sub,
-    ...tee(diff),
-    ...get(diff),
-    ...op.f64Mul,
-    ...get(s0),
-    ...op.f64Add,
-    ...set(s0),
-    ...bump(p, 4),
-    ...bump(cp, 8),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
-    // out[i] = s0 + s1 + (s2 + s3)
-    ...get(OUT),
-    ...get(i),
-    ...i32c(3),
-    ...op.i32Shl,
-    ...op.i32Add,
-    ...get(s0),
-    ...get(acc01),
-    ...op.f64x2ExtractLane(1),
-    ...op.f64Add,
-    ...get(acc23),
-    ...op.f64x2ExtractLane(0),
-    ...get(acc23),
-    ...op.f64x2ExtractLane(1),
-    ...op.f64Add,
-    ...op.f64Add,
-    ...op.f64Store(),
-    ...bump(i, 1),
+    ...rowsLoop(1),
     ...op.br(0),
     ...op.end,
     ...op.end,
@@ -384,6 +416,102 @@ function dotBody(): number[] {
   return body(locals, code);
 }
 
+/**
+ * The body of `qdot`: the integer dot product of int8 rows with an int16 centre, sixteen values
+ * per step (`i32x4.dot_i16x8_s`), exact.
+ */
+function qdotBody(): number[] {
+  const i = 6;
+  const p = 7;
+  const cp = 8;
+  const pend = 9;
+  const v = 10; // v128: 16 x int8
+  const acc = [11, 12]; // v128: int32 sums
+  const locals = [
+    [4, I32],
+    [3, V128],
+  ];
+  const half = (k: number) => [
+    ...get(acc[k]),
+    ...get(v),
+    ...(k ? op.i16x8ExtendHighI8x16S : op.i16x8ExtendLowI8x16S),
+    ...get(cp),
+    ...op.v128Load(16 * k),
+    ...op.i32x4DotI16x8S,
+    ...op.i32x4Add,
+    ...set(acc[k]),
+  ];
+  const lane = (k: number) => [...get(acc[0]), ...op.i32x4ExtractLane(k)];
+  const code = [
+    ...op.block,
+    ...op.loop,
+    ...get(i),
+    ...get(N),
+    ...op.i32GeU,
+    ...op.brIf(1),
+    // p = q + idx[i] * dimPad (DIM is dimPad here, EMB is q, CENTRE the int16 centre)
+    ...get(IDX),
+    ...get(i),
+    ...i32c(2),
+    ...op.i32Shl,
+    ...op.i32Add,
+    ...op.i32Load(),
+    ...get(DIM),
+    ...op.i32Mul,
+    ...get(EMB),
+    ...op.i32Add,
+    ...tee(p),
+    ...get(DIM),
+    ...op.i32Add,
+    ...set(pend),
+    ...get(CENTRE),
+    ...set(cp),
+    ...op.v128Zero,
+    ...set(acc[0]),
+    ...op.v128Zero,
+    ...set(acc[1]),
+    ...op.block,
+    ...op.loop,
+    ...get(p),
+    ...get(pend),
+    ...op.i32GeU,
+    ...op.brIf(1),
+    ...get(p),
+    ...op.v128Load(),
+    ...set(v),
+    ...half(0),
+    ...half(1),
+    ...bump(p, 16),
+    ...bump(cp, 32),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+    ...get(acc[0]),
+    ...get(acc[1]),
+    ...op.i32x4Add,
+    ...set(acc[0]),
+    ...get(OUT),
+    ...get(i),
+    ...i32c(3),
+    ...op.i32Shl,
+    ...op.i32Add,
+    ...lane(0),
+    ...lane(1),
+    ...op.i32Add,
+    ...lane(2),
+    ...op.i32Add,
+    ...lane(3),
+    ...op.i32Add,
+    ...op.f64ConvertI32S,
+    ...op.f64Store(),
+    ...bump(i, 1),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+  return body(locals, code);
+}
+
 function body(locals: number[][], code: number[]): number[] {
   const decl = [
     ...uleb(locals.length),
@@ -417,9 +545,20 @@ export function kernelBytes(): Uint8Array {
       ...uleb(1),
       ...uleb(MAX_PAGES),
     ]),
-    ...section(3, [2, 0, 0]),
-    ...section(7, [2, ...name('sqdist'), 0x00, 0, ...name('dot'), 0x00, 1]),
-    ...section(10, [2, ...sqdistBody(), ...dotBody()]),
+    ...section(3, [3, 0, 0, 0]),
+    ...section(7, [
+      3,
+      ...name('sqdist'),
+      0x00,
+      0,
+      ...name('dot'),
+      0x00,
+      1,
+      ...name('qdot'),
+      0x00,
+      2,
+    ]),
+    ...section(10, [3, ...sqdistBody(), ...dotBody(), ...qdotBody()]),
   ];
   return Uint8Array.from(bytes);
 }

@@ -14,9 +14,9 @@ import { dot, mulberry32, squaredDistance } from '../../../src/strategies/math';
 import type { BatchStrategy, Pick, ScoredRows } from '../../../src/strategies/types';
 import { InferencePool } from '../../../src/workers/inference.pool';
 import { randomPool, select, withDefaults } from './helpers';
-import { badge as badgeReference } from './reference/badge.reference';
-import { clusterMargin as clusterMarginReference } from './reference/cluster-margin.reference';
-import { kCenter as kCenterReference } from './reference/k-center.reference';
+import { badge as badgeReference } from '../../../bench/reference/badge.reference';
+import { clusterMargin as clusterMarginReference } from '../../../bench/reference/cluster-margin.reference';
+import { kCenter as kCenterReference } from '../../../bench/reference/k-center.reference';
 
 const BUILTINS = path.resolve(__dirname, '../../../src/strategies/builtin/index.js');
 const PASSES = path.resolve(__dirname, '../../../src/strategies/kernels/passes.js');
@@ -72,6 +72,29 @@ describe('the WebAssembly kernels', () => {
       expect(Array.from(out)).toEqual(Array.from(idx, (r) => dot(emb, r, emb, 5, dim)));
     },
   );
+
+  it('give the exact integer dot product of int8 rows with an int16 centre', () => {
+    const rows = 21;
+    const width = 48;
+    const memory = createSharedMemory(1);
+    const kernel = instantiateKernel(memory);
+    const q = new Int8Array(memory.buffer, 0, rows * width);
+    const random = mulberry32(5);
+    for (let i = 0; i < q.length; i++) q[i] = Math.round(random() * 254) - 127;
+    q.fill(-127, 0, width);
+    const idx = new Int32Array(memory.buffer, 2048, rows);
+    idx.set(Array.from({ length: rows }, (_, i) => rows - 1 - i));
+    const centre = new Int16Array(memory.buffer, 4096, width).fill(-127);
+    const out = new Float64Array(memory.buffer, 8192, rows);
+    kernel.qdot(0, 2048, rows, 4096, width, 8192);
+    const expected = Array.from(idx, (r) => {
+      let s = 0;
+      for (let c = 0; c < width; c++) s += q[r * width + c] * centre[c];
+      return s;
+    });
+    expect(Array.from(out)).toEqual(expected);
+    expect(out[rows - 1]).toBe(127 * 127 * width);
+  });
 });
 
 describe.each<[string, BatchStrategy<any>, BatchStrategy<any>]>([
@@ -90,6 +113,20 @@ describe.each<[string, BatchStrategy<any>, BatchStrategy<any>]>([
       exact(select(reference, pool, size, options)),
     );
   });
+});
+
+describe('k-center at extreme scales (the int8 filter must never decide wrongly)', () => {
+  it.each([1e-30, 1e-20, 1e20, 1e30])(
+    'picks what the single-thread implementation picks (x %d)',
+    (factor) => {
+      const pool = clusteredPool(12, 1500, 20);
+      const e = pool.embeddings!;
+      for (let i = 0; i < e.length; i++)
+        e[i] = Math.fround(e[i] * factor * (i % 3 === 0 ? 1e-3 : 1));
+      e.fill(0, 0, 20);
+      expect(exact(select(kCenter, pool, 200))).toEqual(exact(select(kCenterReference, pool, 200)));
+    },
+  );
 });
 
 describe('k-center with labelled items on a team', () => {

@@ -1,13 +1,17 @@
-import { sortByScore, topK } from '../../../../src/strategies/math';
-import type { BatchStrategy } from '../../../../src/strategies/types';
+/**
+ * The single-thread implementation before the selection team (Quarry 0.1, verbatim but for import
+ * paths): the JS baseline of `bench:selection` and the oracle of the sharded-selection spec.
+ */
+import { sortByScore, topK } from '../../src/strategies/math';
+import type { BatchStrategy } from '../../src/strategies/types';
 import { averageLinkage } from './clustering.reference';
 import {
   batchCount,
   embeddingsOf,
   probabilitiesOf,
   roundRobin,
-} from '../../../../src/strategies/builtin/shared';
-import { uncertaintyScores } from '../../../../src/strategies/builtin/uncertainty';
+} from '../../src/strategies/builtin/shared';
+import { uncertaintyScores } from '../../src/strategies/builtin/uncertainty';
 
 /** Parameters of {@link clusterMargin}. */
 export interface ClusterMarginParams {

@@ -1,11 +1,15 @@
-import { argmax, dot, squaredNorm } from '../../../../src/strategies/math';
-import type { BatchStrategy, Pick } from '../../../../src/strategies/types';
+/**
+ * The single-thread implementation before the selection team (Quarry 0.1, verbatim but for import
+ * paths): the JS baseline of `bench:selection` and the oracle of the sharded-selection spec.
+ */
+import { argmax, dot, squaredNorm } from '../../src/strategies/math';
+import type { BatchStrategy, Pick } from '../../src/strategies/types';
 import {
   batchCount,
   embeddingsOf,
   marginCandidates,
   probabilitiesOf,
-} from '../../../../src/strategies/builtin/shared';
+} from '../../src/strategies/builtin/shared';
 
 /** Parameters of {@link badge}. */
 export interface BadgeParams {

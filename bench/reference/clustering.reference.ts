@@ -1,4 +1,8 @@
-import { squaredDistance } from '../../../../src/strategies/math';
+/**
+ * The single-thread implementation before the selection team (Quarry 0.1, verbatim but for import
+ * paths): the JS baseline of `bench:selection` and the oracle of the sharded-selection spec.
+ */
+import { squaredDistance } from '../../src/strategies/math';
 
 /**
  * Agglomerative clustering with average linkage (UPGMA) on Euclidean distances, cut into
