@@ -1,4 +1,5 @@
 import { BADGE_BLOCK_ROWS, badgeArgs, type BadgeLayout } from '../kernels/badge.passes';
+import { filterWidth } from '../kernels/int8-filter';
 import { leadTeam, PASS } from '../kernels/passes';
 import type { SelectionTeam } from '../kernels/team';
 import type { BatchStrategy, Pick, SelectionContext } from '../types';
@@ -61,6 +62,7 @@ function seed(team: SelectionTeam, ctx: SelectionContext<BadgeParams>, count: nu
   const k = pool.classCount;
   const { embeddings, dim } = embeddingsOf(pool, 'badge');
   const blocks = Math.ceil(rows / BADGE_BLOCK_ROWS);
+  const dimPad = filterWidth(dim);
   const l: BadgeLayout = {
     emb: team.putF32(embeddings),
     probabilities: team.putF32(p),
@@ -77,6 +79,12 @@ function seed(team: SelectionTeam, ctx: SelectionContext<BadgeParams>, count: nu
     bestG2: team.alloc(blocks * 8),
     bestRow: team.alloc(blocks * 4),
     centre: team.alloc(dim * 8),
+    q: team.alloc(rows * dimPad),
+    dimPad,
+    scale: team.alloc(rows * 8),
+    q2: team.alloc(rows * 8),
+    qError: team.alloc(rows * 8),
+    centre16: team.alloc(dimPad * 2),
   };
   team.run(PASS.badgeInit, blocks, badgeArgs(l));
   const a2 = team.f64(l.a2, rows);
@@ -85,6 +93,8 @@ function seed(team: SelectionTeam, ctx: SelectionContext<BadgeParams>, count: nu
   const picked = team.u8(l.picked, rows);
   const centre = team.f64(l.centre, dim);
   const emb = team.f32(l.emb, rows * dim);
+  const q = new Int8Array(team.memory.buffer, l.q, rows * dimPad);
+  const centre16 = new Int16Array(team.memory.buffer, l.centre16, dimPad);
 
   // The first pick: the largest ||g||² over the blocks in order (ties: the lower row).
   const bestG2 = team.f64(l.bestG2, blocks);
@@ -111,6 +121,7 @@ function seed(team: SelectionTeam, ctx: SelectionContext<BadgeParams>, count: nu
 
     const c = next;
     centre.set(emb.subarray(c * dim, (c + 1) * dim));
+    centre16.set(q.subarray(c * dimPad, (c + 1) * dimPad));
     team.run(PASS.badgeStep, blocks, badgeArgs(l, c, a2[c] * h2[c]));
     let total = 0;
     for (let r = 0; r < rows; r++) if (!picked[r]) total += minD2[r];

@@ -1,9 +1,5 @@
-import {
-  KCENTER_BLOCK_ROWS,
-  kCenterArgs,
-  MAX_FILTER_DIM,
-  type KCenterLayout,
-} from '../kernels/k-center.passes';
+import { filterWidth } from '../kernels/int8-filter';
+import { KCENTER_BLOCK_ROWS, kCenterArgs, type KCenterLayout } from '../kernels/k-center.passes';
 import { leadTeam, PASS } from '../kernels/passes';
 import type { SelectionTeam } from '../kernels/team';
 import type { BatchStrategy, Pick } from '../types';
@@ -72,7 +68,7 @@ function greedy(
   count: number,
 ): Pick[] {
   const blocks = Math.ceil(rows / KCENTER_BLOCK_ROWS);
-  const dimPad = dim <= MAX_FILTER_DIM ? Math.ceil(dim / 16) * 16 : 0;
+  const dimPad = filterWidth(dim);
   const l: KCenterLayout = {
     emb: team.putF32(embeddings),
     rows,

@@ -4,7 +4,8 @@
  * single-thread code it replaced (`dot` through the `dot` kernel), so the same draws.
  */
 import { argmax, dot, squaredNorm } from '../math';
-import type { Pass } from './team';
+import { FILTER_SLACK, quantizeRows } from './int8-filter';
+import type { Pass, TeamMemory } from './team';
 
 /**
  * Squared distances closer to 0 than this fraction of the two squared norms are cancellation
@@ -39,6 +40,14 @@ export interface BadgeLayout {
   bestRow: number;
   /** dim float64: the last pick's embedding, widened. */
   centre: number;
+  /** The int8 copy of the embeddings (see `int8-filter.ts`); `dimPad` 0: no filter. */
+  q: number;
+  dimPad: number;
+  scale: number;
+  q2: number;
+  qError: number;
+  /** dimPad int16: the last pick's int8 row, widened. */
+  centre16: number;
 }
 
 const FIELDS: (keyof BadgeLayout)[] = [
@@ -57,6 +66,12 @@ const FIELDS: (keyof BadgeLayout)[] = [
   'bestG2',
   'bestRow',
   'centre',
+  'q',
+  'dimPad',
+  'scale',
+  'q2',
+  'qError',
+  'centre16',
 ];
 
 export function badgeArgs(layout: BadgeLayout, ...extra: number[]): number[] {
@@ -69,7 +84,10 @@ function layoutOf(args: Float64Array): BadgeLayout {
   return layout;
 }
 
-/** Predicted class, ||a||² and ||h||² of each row, and the block's largest ||g||². */
+/**
+ * Predicted class, ||a||² and ||h||² of each row, the block's largest ||g||², and the int8 copy
+ * of its embeddings.
+ */
 const init: Pass = (team, args, block) => {
   const l = layoutOf(args);
   const start = block * BADGE_BLOCK_ROWS;
@@ -95,6 +113,7 @@ const init: Pass = (team, args, block) => {
   }
   team.f64(l.bestG2, block + 1)[block] = best;
   team.i32(l.bestRow, block + 1)[block] = row;
+  if (l.dimPad > 0) quantizeRows(team, l.emb, l.rows, l.dim, l, start, end);
 };
 
 /** Lowers each unpicked row's minD2 to its distance to the last pick (args: its row, its ||g||²). */
@@ -115,6 +134,7 @@ const step: Pass = (team, args, block) => {
   const out = team.f64(l.out, l.rows);
   let n = 0;
   for (let r = start; r < end; r++) if (!picked[r]) idx[start + n++] = r;
+  if (l.dimPad > 0) n = filter(team, l, start, n, c, g2c);
   team.kernel.dot(l.emb, l.idx + start * 4, n, l.centre, l.dim, l.out + start * 8);
   const yc = predicted[c];
   for (let i = start; i < start + n; i++) {
@@ -127,5 +147,63 @@ const step: Pass = (team, args, block) => {
     if (d2 < minD2[r]) minD2[r] = d2;
   }
 };
+
+/**
+ * Keeps, of the `n` listed rows from `start`, those whose distance to pick c could be below
+ * their minD2; returns how many. With H = <h_r, h_c> and its estimate H' = s_r s_c <q_r, q_c>
+ * (exact integers), |H - H'| <= e_r ||h_c|| + s_r ||q_r|| e_c; aa is computed as in the exact
+ * pass, so the exact d2 = g2r + g2c - 2 aa H is at least the bound below (less a slack for
+ * rounding); a row whose bound is at least its minD2 (and above the duplicate threshold) keeps
+ * its value, which is what the exact pass would leave.
+ */
+function filter(
+  team: TeamMemory,
+  l: BadgeLayout,
+  start: number,
+  n: number,
+  c: number,
+  g2c: number,
+): number {
+  const k = l.k;
+  const p = team.f32(l.probabilities, l.rows * k);
+  const predicted = team.i32(l.predicted, l.rows);
+  const a2 = team.f64(l.a2, l.rows);
+  const h2 = team.f64(l.h2, l.rows);
+  const minD2 = team.f64(l.minD2, l.rows);
+  const idx = team.i32(l.idx, l.rows);
+  const out = team.f64(l.out, l.rows);
+  const scale = team.f64(l.scale, l.rows);
+  const q2 = team.f64(l.q2, l.rows);
+  const qError = team.f64(l.qError, l.rows);
+  team.kernel.qdot(l.q, l.idx + start * 4, n, l.centre16, l.dimPad, l.out + start * 8);
+  const yc = predicted[c];
+  const sc = scale[c];
+  const hc = Math.sqrt(h2[c]) * (1 + FILTER_SLACK);
+  const ec = qError[c];
+  // The exact pass's float64 dot product of two rows is within dim ulps of <h_r, h_c>.
+  const dotSlack = l.dim * 2.3e-16 + FILTER_SLACK;
+  let kept = 0;
+  for (let i = start; i < start + n; i++) {
+    const r = idx[i];
+    const d = minD2[r];
+    if (d === Infinity) {
+      idx[start + kept++] = r;
+      continue;
+    }
+    const y = predicted[r];
+    const aa = dot(p, r, p, c, k) - p[r * k + yc] - p[c * k + y] + (y === yc ? 1 : 0);
+    const g2r = a2[r] * h2[r];
+    const s = scale[r];
+    const estimate = s * sc * out[i];
+    const error = qError[r] * hc + s * Math.sqrt(q2[r]) * ec + dotSlack * Math.sqrt(h2[r]) * hc;
+    const worst = aa >= 0 ? estimate + error : estimate - error;
+    const magnitude = g2r + g2c + 2 * Math.abs(aa) * (Math.abs(estimate) + error);
+    const low = g2r + g2c - 2 * aa * worst - FILTER_SLACK * magnitude;
+    const skip =
+      low > DUPLICATE_TOLERANCE * (g2r + g2c) * (1 + FILTER_SLACK) && low >= d * (1 + FILTER_SLACK);
+    if (!skip) idx[start + kept++] = r;
+  }
+  return kept;
+}
 
 export const BADGE_PASSES = { init, step };

@@ -4,6 +4,7 @@
  * as the single-thread code it replaced (`squaredDistance`, through the `sqdist` kernel), so the
  * picks are identical for any number of threads.
  */
+import { FILTER_SLACK, quantizeRows } from './int8-filter';
 import type { Pass, TeamMemory } from './team';
 
 /**
@@ -13,15 +14,6 @@ import type { Pass, TeamMemory } from './team';
  * The factor leaves a margin far above rounding error, so pruning never changes a pick.
  */
 export const PRUNE_MARGIN = 1 + 1e-6;
-
-/**
- * Relative rounding allowed in the filter's float64 arithmetic (see {@link step}): far above
- * the few ulps its five operations can lose.
- */
-const FILTER_SLACK = 1e-9;
-
-/** Widest rows the filter takes: dim x 127 x 127 must fit in an int32. */
-export const MAX_FILTER_DIM = 65536;
 
 /** Rows per block of a row pass; centres per block of the gap pass. */
 export const KCENTER_BLOCK_ROWS = 2048;
@@ -200,38 +192,11 @@ const gaps: Pass = (team, args, block) => {
   for (let j = start; j < end; j++) quarter[j] = quarter[j] / 4;
 };
 
-/**
- * The filter's int8 copy of the block's rows: q = round(row / scale) with scale = max |row| / 127,
- * ||q||², and ||row - scale · q|| rounded up.
- */
+/** The filter's int8 copy of the block's rows (see `int8-filter.ts`). */
 const quantize: Pass = (team, args, block) => {
   const l = layoutOf(args);
   const [start, end] = rangeOf(l, block);
-  const { dim, dimPad } = l;
-  const emb = team.f32(l.emb, l.rows * dim);
-  const q = new Int8Array(team.memory.buffer, l.q, l.rows * dimPad);
-  const scales = team.f64(l.scale, l.rows);
-  const q2 = team.f64(l.q2, l.rows);
-  const errors = team.f64(l.qError, l.rows);
-  for (let r = start; r < end; r++) {
-    let max = 0;
-    for (let c = 0; c < dim; c++) max = Math.max(max, Math.abs(emb[r * dim + c]));
-    const scale = max > 0 && max < Infinity ? max / 127 : 1;
-    let e2 = 0;
-    let n2 = 0;
-    for (let c = 0; c < dim; c++) {
-      const x = emb[r * dim + c];
-      const v = Math.max(-127, Math.min(127, Math.round(x / scale)));
-      q[r * dimPad + c] = v;
-      n2 += v * v;
-      const d = x - scale * v;
-      e2 += d * d;
-    }
-    scales[r] = scale;
-    q2[r] = n2;
-    // NaN (a NaN or infinite value in the row) keeps the row out of the filter: always exact.
-    errors[r] = max < Infinity ? Math.sqrt(e2) * (1 + FILTER_SLACK) : NaN;
-  }
+  quantizeRows(team, l.emb, l.rows, l.dim, l, start, end);
 };
 
 /**

@@ -115,19 +115,29 @@ describe.each<[string, BatchStrategy<any>, BatchStrategy<any>]>([
   });
 });
 
-describe('k-center at extreme scales (the int8 filter must never decide wrongly)', () => {
-  it.each([1e-30, 1e-20, 1e20, 1e30])(
-    'picks what the single-thread implementation picks (x %d)',
-    (factor) => {
-      const pool = clusteredPool(12, 1500, 20);
-      const e = pool.embeddings!;
-      for (let i = 0; i < e.length; i++)
-        e[i] = Math.fround(e[i] * factor * (i % 3 === 0 ? 1e-3 : 1));
-      e.fill(0, 0, 20);
-      expect(exact(select(kCenter, pool, 200))).toEqual(exact(select(kCenterReference, pool, 200)));
-    },
-  );
-});
+describe.each<[string, BatchStrategy<any>, BatchStrategy<any>]>([
+  ['k-center', kCenter, kCenterReference],
+  ['badge', badge, badgeReference],
+])(
+  '%s at extreme scales (the int8 filter must never decide wrongly)',
+  (_name, strategy, reference) => {
+    it.each([1e-30, 1e-20, 1e20, 1e30])(
+      'picks what the single-thread implementation picks (x %d)',
+      (factor) => {
+        const pool = clusteredPool(12, 1500, 20);
+        const e = pool.embeddings!;
+        for (let i = 0; i < e.length; i++) {
+          e[i] = Math.fround(e[i] * factor * (i % 3 === 0 ? 1e-3 : 1));
+        }
+        e.fill(0, 0, 20);
+        const params = { params: { candidatePool: 0 } };
+        expect(exact(select(strategy, pool, 200, params))).toEqual(
+          exact(select(reference, pool, 200, params)),
+        );
+      },
+    );
+  },
+);
 
 describe('k-center with labelled items on a team', () => {
   it('picks what the single-thread implementation picks', () => {
