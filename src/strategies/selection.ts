@@ -3,6 +3,7 @@
  * a batch strategy's picks checked. Pure (no onnxruntime, no server state), so the inference
  * workers and the in-memory simulation (`src/ml/simulation-engine.ts`) select the same way.
  */
+import type { SelectionTeam } from './kernels/team';
 import { mulberry32 } from './math';
 import type { BatchStrategy, Pick, PointwiseStrategy, ScoredRows } from './types';
 import { gatherRows, topRows } from './rows';
@@ -97,6 +98,8 @@ export function selectBatch(
     seed: number;
     pool: ScoredRows;
     labelled?: { rows: number; embeddings: Float32Array };
+    /** The threads a strategy that `usesTeam` runs its passes on; see `SelectionContext.team`. */
+    team?: SelectionTeam;
   },
 ): Pick[] {
   const expected = Math.min(task.size, task.pool.rows);
@@ -108,6 +111,7 @@ export function selectBatch(
       pool: task.pool,
       labelled: task.labelled,
       random: mulberry32(task.seed),
+      team: task.team,
     });
   } catch (error) {
     throw new Error(`strategy '${call.code}' failed to select: ${firstLine(error)}`);

@@ -10,6 +10,7 @@
  *   state, no I/O), and everything it returns must be structured-cloneable.
  */
 
+import type { SelectionTeam } from './kernels/team';
 import type { Plugin } from '../plugins/registry';
 
 /** What a strategy needs from inference. */
@@ -60,6 +61,13 @@ export interface SelectionContext<P> {
   labelled?: { rows: number; embeddings: Float32Array };
   /** A seeded generator of numbers in [0, 1): the same seed gives the same sequence. */
   random: () => number;
+  /**
+   * The inference threads as a team over one shared WebAssembly memory, for strategies that
+   * declare `usesTeam` (the built-in k-center, BADGE and cluster-margin run their distance
+   * passes on it; see `kernels/team.ts`). Absent outside the inference pool: such a strategy
+   * then makes a team of its own thread.
+   */
+  team?: SelectionTeam;
 }
 
 /**
@@ -90,6 +98,11 @@ export interface BatchStrategy<P = Record<string, unknown>> extends StrategyBase
    * highest-scored rows by it become the candidates `select` sees. Null: the whole pool.
    */
   candidatePool(params: P): { strategy: string; size: number } | null;
+  /**
+   * True when `select` runs its work on `ctx.team`: the inference pool then lends it its other
+   * threads for the selection. Absent: the other threads stay free for other work.
+   */
+  readonly usesTeam?: boolean;
   /** Returns `min(size, pool.rows)` distinct picks in rank order. */
   select(ctx: SelectionContext<P>): Pick[];
 }

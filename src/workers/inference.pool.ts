@@ -1,8 +1,11 @@
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { types } from 'node:util';
+import { createSharedMemory } from '../strategies/kernels/simd-kernel';
+import { finishTeam } from '../strategies/kernels/team';
 import { requireInteger, requireString, withDefaults, WorkerPool } from './worker-pool';
 import type {
+  HelpTask,
   ModelRef,
   Pick,
   ReleaseTask,
@@ -141,7 +144,22 @@ export class InferencePool {
   async select(task: SelectTask): Promise<Pick[]> {
     validateSelectTask(task);
     const arrays = [...task.pool.probabilities, task.pool.embeddings, task.labelled?.embeddings];
-    return this.#pool.run<Pick[]>('select', task, arrays);
+    if (this.threads === 1) return this.#pool.run<Pick[]>('select', task, arrays);
+    // The other threads join the strategy's team (k-center, BADGE, cluster-margin) over one
+    // shared memory. A helper that starts late joins what is left, one that starts after the
+    // selection returns at once; the worker releases them when the strategy does not use a team.
+    const teamMemory = createSharedMemory();
+    const selecting = this.#pool.run<Pick[]>('select', { ...task, teamMemory }, arrays);
+    const help: HelpTask = { teamMemory };
+    for (let i = 1; i < this.threads; i++) {
+      // A helper refused by a full queue, or failing, only leaves the team smaller.
+      this.#pool.run<number>('help', help).catch(() => 0);
+    }
+    try {
+      return await selecting;
+    } finally {
+      finishTeam(teamMemory);
+    }
   }
 
   /**

@@ -2,6 +2,7 @@
  * What travels between the server and the inference workers. Plain data only: every field is
  * structured-cloneable, and the typed arrays' buffers are transferred, not copied.
  */
+import type { WasmMemory } from '../strategies/kernels/simd-kernel';
 import type { TopRows } from '../strategies/selection';
 import type { Pick, ScoredRows } from '../strategies/types';
 
@@ -107,6 +108,16 @@ export interface SelectTask {
   pool: ScoredRows;
   /** The labelled items' embeddings, for strategies that need them. Transferred too. */
   labelled?: { rows: number; embeddings: Float32Array };
+  /**
+   * Set by `InferencePool.select`: the shared memory of the selection team that the pool's other
+   * threads join (see {@link HelpTask}).
+   */
+  teamMemory?: WasmMemory;
+}
+
+/** Sent with a `SelectTask` to the pool's other threads: join the team in `teamMemory`. */
+export interface HelpTask {
+  teamMemory: WasmMemory;
 }
 
 export type { Pick, ScoredRows };

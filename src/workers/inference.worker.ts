@@ -13,8 +13,11 @@ import type { BatchStrategy, PointwiseStrategy, Strategy } from '../strategies/t
 import { argmaxRows, softmaxRows } from '../strategies/rows';
 import { nonFiniteRows, withoutRows } from './finite-rows';
 import { temperProbabilities } from '../ml/calibration';
+import { helpSelection, leadTeam } from '../strategies/kernels/passes';
+import { finishTeam } from '../strategies/kernels/team';
 import { firstLine, scoreTop, selectBatch } from '../strategies/selection';
 import type {
+  HelpTask,
   ModelRef,
   Pick,
   ReleaseTask,
@@ -52,9 +55,24 @@ export const score = taskHandler(async (task: ScoreTask): Promise<ScoreResult> =
 
 /** Runs a batch strategy's `select` with a seeded generator; see `SelectTask`. */
 export const select = taskHandler((task: SelectTask): Pick[] => {
-  const strategy = findStrategy(task.strategy, 'batch') as BatchStrategy;
-  return selectBatch(strategy, task.strategy, task);
+  const memory = task.teamMemory;
+  try {
+    const strategy = findStrategy(task.strategy, 'batch') as BatchStrategy;
+    if (!strategy.usesTeam || !memory) {
+      if (memory) finishTeam(memory);
+      return selectBatch(strategy, task.strategy, task);
+    }
+    return selectBatch(strategy, task.strategy, { ...task, team: leadTeam(memory) });
+  } finally {
+    if (memory) finishTeam(memory);
+  }
 });
+
+/**
+ * Lends this thread to the selection team of a `select` running on another thread until that
+ * selection finishes (at once when it already has); returns how many blocks it computed.
+ */
+export const help = taskHandler((task: HelpTask): number => helpSelection(task.teamMemory));
 
 /**
  * Releases every session of this worker. `InferencePool.destroy` sends one per thread; each

@@ -1,5 +1,8 @@
-import { argmax, dot, squaredNorm } from '../math';
-import type { BatchStrategy, Pick } from '../types';
+import { BADGE_BLOCK_ROWS, badgeArgs, type BadgeLayout } from '../kernels/badge.passes';
+import { filterWidth } from '../kernels/int8-filter';
+import { leadTeam, PASS } from '../kernels/passes';
+import type { SelectionTeam } from '../kernels/team';
+import type { BatchStrategy, Pick, SelectionContext } from '../types';
 import { batchCount, embeddingsOf, marginCandidates, probabilitiesOf } from './shared';
 
 /** Parameters of {@link badge}. */
@@ -10,13 +13,6 @@ export interface BadgeParams {
    */
   candidatePool: number;
 }
-
-/**
- * Squared distances closer to 0 than this fraction of the two squared norms are cancellation
- * noise of the expanded formula: the rows are treated as duplicates (distance 0), so they are
- * never drawn again, as in exact arithmetic.
- */
-const DUPLICATE_TOLERANCE = 1e-12;
 
 /**
  * BADGE: k-means++ seeding over gradient embeddings g = (p - onehot(argmax p)) ⊗ h, the
@@ -30,7 +26,13 @@ const DUPLICATE_TOLERANCE = 1e-12;
  *   ||g_x - g_y||² = ||a_x||²||h_x||² + ||a_y||²||h_y||² - 2 <a_x,a_y> <h_x,h_y>,
  *   <a_x,a_y> = <p_x,p_y> - p_x[ŷ_y] - p_y[ŷ_x] + [ŷ_x = ŷ_y],
  *   ||a_x||² = ||p_x||² - 2 p_x[ŷ_x] + 1,
- * so each pick costs O(rows x (classes + dim)) and memory stays O(rows).
+ * so each pick costs O(rows x (classes + dim)) and memory stays O(rows). Rows whose two
+ * squared norms are so close that the difference is cancellation noise count as duplicates
+ * (`DUPLICATE_TOLERANCE`).
+ *
+ * The distance passes run on the selection team (every inference thread, see `k-center`); the
+ * draw itself sums the distances in row order on one thread, so the draws do not depend on the
+ * number of threads.
  *
  * Score = d2, the squared distance to the nearest earlier pick when drawn (for the first pick,
  * ||g||², its distance to the zero gradient of a fully confident prediction).
@@ -38,6 +40,7 @@ const DUPLICATE_TOLERANCE = 1e-12;
 export const badge: BatchStrategy<BadgeParams> = {
   code: 'badge',
   kind: 'batch',
+  usesTeam: true,
   description:
     'BADGE: k-means++ seeding over gradient embeddings, so the batch is both uncertain (large gradients) and diverse. See Ash et al., "Deep Batch Active Learning by Diverse, Uncertain Gradient Lower Bounds", ICLR 2020.',
   needs: ['PROBABILITIES', 'EMBEDDINGS'],
@@ -45,77 +48,99 @@ export const badge: BatchStrategy<BadgeParams> = {
     5000,
     'How many items with the smallest margins are considered; 0: the whole pool.',
   ),
-  select({ size, pool, random }) {
-    const rows = pool.rows;
-    const count = batchCount(size, pool);
+  select(ctx) {
+    const count = batchCount(ctx.size, ctx.pool);
     if (count === 0) return [];
-    const p = probabilitiesOf(pool, 'badge');
-    const k = pool.classCount;
-    const { embeddings, dim } = embeddingsOf(pool, 'badge');
-
-    const predicted = new Int32Array(rows);
-    const a2 = new Float64Array(rows);
-    const h2 = new Float64Array(rows);
-    let first = 0;
-    let firstG2 = -1;
-    for (let r = 0; r < rows; r++) {
-      const y = argmax(p, r * k, k);
-      predicted[r] = y;
-      a2[r] = Math.max(0, squaredNorm(p, r, k) - 2 * p[r * k + y] + 1);
-      h2[r] = squaredNorm(embeddings, r, dim);
-      const g2 = a2[r] * h2[r];
-      if (g2 > firstG2) {
-        firstG2 = g2;
-        first = r;
-      }
-    }
-
-    const minD2 = new Float64Array(rows).fill(Infinity);
-    const picked = new Uint8Array(rows);
-    const picks: Pick[] = [];
-    let next = first;
-    let nextD2 = firstG2;
-    for (;;) {
-      picks.push({
-        index: next,
-        score: nextD2,
-        reason: { gradientNorm: Math.sqrt(a2[next] * h2[next]), d2: nextD2 },
-      });
-      picked[next] = 1;
-      minD2[next] = 0;
-      if (picks.length === count) return picks;
-
-      const c = next;
-      const yc = predicted[c];
-      const g2c = a2[c] * h2[c];
-      let total = 0;
-      for (let r = 0; r < rows; r++) {
-        if (picked[r]) continue;
-        const y = predicted[r];
-        const aa = dot(p, r, p, c, k) - p[r * k + yc] - p[c * k + y] + (y === yc ? 1 : 0);
-        const g2r = a2[r] * h2[r];
-        let d2 = g2r + g2c - 2 * aa * dot(embeddings, r, embeddings, c, dim);
-        if (d2 <= DUPLICATE_TOLERANCE * (g2r + g2c)) d2 = 0;
-        if (d2 < minD2[r]) minD2[r] = d2;
-        total += minD2[r];
-      }
-
-      next = -1;
-      if (total > 0) {
-        // D² sampling: the first row whose running sum passes u lands on row r with
-        // probability minD2[r] / total.
-        const u = random() * total;
-        let running = 0;
-        for (let r = 0; r < rows; r++) {
-          if (picked[r] || minD2[r] <= 0) continue;
-          running += minD2[r];
-          next = r;
-          if (running > u) break;
-        }
-      } else {
-        for (let r = 0; r < rows && next < 0; r++) if (!picked[r]) next = r;
-      }
-      nextD2 = minD2[next];
-    }
+    return seed(ctx.team ?? leadTeam(), ctx, count);
   },
 };
+
+function seed(team: SelectionTeam, ctx: SelectionContext<BadgeParams>, count: number): Pick[] {
+  const { pool, random } = ctx;
+  const rows = pool.rows;
+  const p = probabilitiesOf(pool, 'badge');
+  const k = pool.classCount;
+  const { embeddings, dim } = embeddingsOf(pool, 'badge');
+  const blocks = Math.ceil(rows / BADGE_BLOCK_ROWS);
+  const dimPad = filterWidth(dim);
+  const l: BadgeLayout = {
+    emb: team.putF32(embeddings),
+    probabilities: team.putF32(p),
+    rows,
+    dim,
+    k,
+    predicted: team.alloc(rows * 4),
+    a2: team.alloc(rows * 8),
+    h2: team.alloc(rows * 8),
+    minD2: team.alloc(rows * 8),
+    picked: team.alloc(rows),
+    idx: team.alloc(rows * 4),
+    out: team.alloc(rows * 8),
+    bestG2: team.alloc(blocks * 8),
+    bestRow: team.alloc(blocks * 4),
+    centre: team.alloc(dim * 8),
+    q: team.alloc(rows * dimPad),
+    dimPad,
+    scale: team.alloc(rows * 8),
+    q2: team.alloc(rows * 8),
+    qError: team.alloc(rows * 8),
+    centre16: team.alloc(dimPad * 2),
+  };
+  team.run(PASS.badgeInit, blocks, badgeArgs(l));
+  const a2 = team.f64(l.a2, rows);
+  const h2 = team.f64(l.h2, rows);
+  const minD2 = team.f64(l.minD2, rows).fill(Infinity);
+  const picked = team.u8(l.picked, rows);
+  const centre = team.f64(l.centre, dim);
+  const emb = team.f32(l.emb, rows * dim);
+  const q = new Int8Array(team.memory.buffer, l.q, rows * dimPad);
+  const centre16 = new Int16Array(team.memory.buffer, l.centre16, dimPad);
+
+  // The first pick: the largest ||g||² over the blocks in order (ties: the lower row).
+  const bestG2 = team.f64(l.bestG2, blocks);
+  const bestRow = team.i32(l.bestRow, blocks);
+  let next = 0;
+  let nextD2 = -1;
+  for (let b = 0; b < blocks; b++) {
+    if (bestG2[b] > nextD2) {
+      nextD2 = bestG2[b];
+      next = bestRow[b];
+    }
+  }
+
+  const picks: Pick[] = [];
+  for (;;) {
+    picks.push({
+      index: next,
+      score: nextD2,
+      reason: { gradientNorm: Math.sqrt(a2[next] * h2[next]), d2: nextD2 },
+    });
+    picked[next] = 1;
+    minD2[next] = 0;
+    if (picks.length === count) return picks;
+
+    const c = next;
+    centre.set(emb.subarray(c * dim, (c + 1) * dim));
+    centre16.set(q.subarray(c * dimPad, (c + 1) * dimPad));
+    team.run(PASS.badgeStep, blocks, badgeArgs(l, c, a2[c] * h2[c]));
+    let total = 0;
+    for (let r = 0; r < rows; r++) if (!picked[r]) total += minD2[r];
+
+    next = -1;
+    if (total > 0) {
+      // D² sampling: the first row whose running sum passes u lands on row r with
+      // probability minD2[r] / total.
+      const u = random() * total;
+      let running = 0;
+      for (let r = 0; r < rows; r++) {
+        if (picked[r] || minD2[r] <= 0) continue;
+        running += minD2[r];
+        next = r;
+        if (running > u) break;
+      }
+    } else {
+      for (let r = 0; r < rows && next < 0; r++) if (!picked[r]) next = r;
+    }
+    nextD2 = minD2[next];
+  }
+}

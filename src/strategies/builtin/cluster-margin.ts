@@ -56,7 +56,8 @@ export const clusterMargin: BatchStrategy<ClusterMarginParams> = {
     },
   },
   candidatePool: (params) => ({ strategy: 'margin', size: params.candidatePool }),
-  select({ size, pool, params }) {
+  usesTeam: true,
+  select({ size, pool, params, team }) {
     const rows = pool.rows;
     const count = batchCount(size, pool);
     if (count === 0) return [];
@@ -74,6 +75,7 @@ export const clusterMargin: BatchStrategy<ClusterMarginParams> = {
       dim,
       candidates,
       params.clusterCount > 0 ? params.clusterCount : count,
+      team,
     );
 
     const clusters: number[][] = [];

@@ -1,4 +1,6 @@
-import { squaredDistance } from '../math';
+import { PAIRWISE_BLOCK_ROWS } from '../kernels/pairwise.passes';
+import { leadTeam, PASS } from '../kernels/passes';
+import type { SelectionTeam } from '../kernels/team';
 
 /**
  * Agglomerative clustering with average linkage (UPGMA) on Euclidean distances, cut into
@@ -12,6 +14,9 @@ import { squaredDistance } from '../math';
  * distances go to the chain's previous element, then to the lower index, so the result is
  * deterministic.
  *
+ * The distance matrix is computed on the selection `team` (every inference thread over one
+ * shared memory, `sqdist` kernel: the same values as `Math.sqrt(squaredDistance(...))`).
+ *
  * @param embeddings row-major, `dim` columns
  * @param members the rows to cluster (n of them)
  * @returns one label per member, in `members` order: clusters are numbered 0, 1, ... in order of
@@ -22,6 +27,7 @@ export function averageLinkage(
   dim: number,
   members: ArrayLike<number>,
   clusterCount: number,
+  team: SelectionTeam = leadTeam(),
 ): Int32Array {
   const n = members.length;
   const labels = new Int32Array(n);
@@ -32,14 +38,7 @@ export function averageLinkage(
   const base = new Float64Array(n);
   for (let i = 0; i < n; i++) base[i] = i * n - (i * (i + 1)) / 2 - i - 1;
   const at = (i: number, j: number) => (i < j ? base[i] + j : base[j] + i);
-  const distance = new Float64Array((n * (n - 1)) / 2);
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      distance[base[i] + j] = Math.sqrt(
-        squaredDistance(embeddings, members[i], embeddings, members[j], dim),
-      );
-    }
-  }
+  const distance = pairwiseDistances(team, embeddings, dim, members);
 
   const size = new Float64Array(n).fill(1);
   const active = new Uint8Array(n).fill(1);
@@ -124,4 +123,23 @@ export function averageLinkage(
     labels[i] = numberOf[r];
   }
   return labels;
+}
+
+/** The condensed upper triangle of the members' Euclidean distances, computed on the team. */
+function pairwiseDistances(
+  team: SelectionTeam,
+  embeddings: Float32Array,
+  dim: number,
+  members: ArrayLike<number>,
+): Float64Array {
+  const n = members.length;
+  const pairs = (n * (n - 1)) / 2;
+  const blocks = Math.ceil(Math.max(0, n - 1) / PAIRWISE_BLOCK_ROWS);
+  const emb = team.putF32(embeddings);
+  const rows = team.alloc(n * 4);
+  team.i32(rows, n).set(members);
+  const distance = team.alloc(pairs * 8);
+  const centres = team.alloc(blocks * dim * 8);
+  team.run(PASS.pairwise, blocks, [emb, dim, rows, n, distance, centres]);
+  return team.f64(distance, pairs);
 }
