@@ -53,6 +53,12 @@ export interface QuarryConfig {
   maxSelectionBytes: number;
   /** Where validated models are written for the inference workers to load. */
   modelCacheDir: string;
+  /**
+   * Where rounds keep each dataset's POOL feature vectors between rounds (files checked against
+   * the database every round); `null` (QUARRY_FEATURE_CACHE_DIR=off) reads them from the
+   * database every round.
+   */
+  featureCacheDir: string | null;
 }
 
 export const DEFAULT_CONFIG: QuarryConfig = {
@@ -80,6 +86,7 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   jobPollingSeconds: 2,
   maxSelectionBytes: 1024 * 1024 * 1024,
   modelCacheDir: path.join(os.tmpdir(), 'quarry-model-cache'),
+  featureCacheDir: path.join(os.tmpdir(), 'quarry-feature-cache'),
 };
 
 /**
@@ -109,6 +116,13 @@ function intFromEnv(
 function dataDirFromEnv(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
   return raw.startsWith('memory://') ? raw : path.resolve(raw);
+}
+
+/** `off` turns the feature cache off (null); a directory is made absolute; unset: the default. */
+function featureCacheDirFromEnv(raw: string | undefined): string | null | undefined {
+  const value = raw?.trim();
+  if (!value) return undefined;
+  return value === 'off' ? null : path.resolve(value);
 }
 
 function defined<T extends object>(o: T): Partial<T> {
@@ -151,6 +165,7 @@ export function loadConfig(
     modelCacheDir: env.QUARRY_MODEL_CACHE_DIR?.trim()
       ? path.resolve(env.QUARRY_MODEL_CACHE_DIR)
       : undefined,
+    featureCacheDir: featureCacheDirFromEnv(env.QUARRY_FEATURE_CACHE_DIR),
   });
   const config = { ...DEFAULT_CONFIG, ...fromEnv, ...defined(overrides) };
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {

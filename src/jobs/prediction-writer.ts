@@ -63,6 +63,57 @@ export async function writePredictions(
 }
 
 /**
+ * The items whose prediction by a model this process has stored, as one bit per item id: a
+ * model's prediction of an item never changes, so a later round with the same model skips them.
+ * Measured on 1M items: every round after the first re-sent 1M predictions that the merge then
+ * dropped (ON CONFLICT DO NOTHING), seconds of work that overlapped the next round and made
+ * successive rounds 2x slower. Another process does not know of them and merges them again,
+ * harmlessly; ids above {@link MAX_REMEMBERED_ID} are never remembered.
+ */
+class StoredPredictions {
+  private readonly byModel = new Map<string, Uint8Array>();
+
+  /** The rows of the chunk not stored yet (all of them when none is remembered). */
+  missing(modelId: string, ids: BigInt64Array): number[] | undefined {
+    const bits = this.byModel.get(modelId);
+    if (!bits) return undefined;
+    const out: number[] = [];
+    for (let r = 0; r < ids.length; r++) {
+      const id = Number(ids[r]);
+      if (id > MAX_REMEMBERED_ID || id >= bits.length * 8 || !(bits[id >> 3] & (1 << (id & 7))))
+        out.push(r);
+    }
+    return out;
+  }
+
+  remember(modelId: string, ids: BigInt64Array): void {
+    let bits = this.byModel.get(modelId) ?? new Uint8Array(0);
+    let top = 0;
+    for (const id of ids) if (id <= BigInt(MAX_REMEMBERED_ID) && Number(id) > top) top = Number(id);
+    if (top >= bits.length * 8) {
+      const grown = new Uint8Array(Math.max((top >> 3) + 1, bits.length * 2));
+      grown.set(bits);
+      bits = grown;
+    }
+    for (const big of ids) {
+      const id = Number(big);
+      if (id <= MAX_REMEMBERED_ID) bits[id >> 3] |= 1 << (id & 7);
+    }
+    // Re-inserted at the end of the map's order: the models used longest ago are forgotten first.
+    this.byModel.delete(modelId);
+    this.byModel.set(modelId, bits);
+    while (this.byModel.size > REMEMBERED_MODELS)
+      this.byModel.delete(this.byModel.keys().next().value!);
+  }
+}
+
+/** Item ids up to this (256 Mi, a 32 MiB bitmap per model) are remembered. */
+const MAX_REMEMBERED_ID = 2 ** 28;
+/** Models whose stored predictions a process remembers. */
+const REMEMBERED_MODELS = 8;
+const stored = new StoredPredictions();
+
+/**
  * A round's predictions: kept in memory while the pool scores (14 bytes an item) and stored
  * once the round is open, so the database and the cores serve the scoring first (measured on
  * 1M items, 2 cores: storing them alongside the scoring made the round take ~2x as long).
@@ -83,15 +134,26 @@ export class PredictionSink {
   ) {}
 
   add(ids: BigInt64Array, predictedClass: Int16Array, confidence: Float32Array): void {
-    this.chunks.push({ ids, predictedClass, confidence });
+    const rows = stored.missing(this.modelId, ids);
+    if (rows === undefined || rows.length === ids.length) {
+      this.chunks.push({ ids, predictedClass, confidence });
+    } else if (rows.length > 0) {
+      this.chunks.push({
+        ids: BigInt64Array.from(rows, (r) => ids[r]),
+        predictedClass: Int16Array.from(rows, (r) => predictedClass[r]),
+        confidence: Float32Array.from(rows, (r) => confidence[r]),
+      });
+    }
   }
 
   /** Stores everything added so far; failures are reported to `onError` once. */
   async flush(): Promise<void> {
     const chunks = this.chunks.splice(0);
     try {
-      for (const c of chunks)
+      for (const c of chunks) {
         await writePredictions(this.db, this.modelId, c.ids, c.predictedClass, c.confidence);
+        stored.remember(this.modelId, c.ids);
+      }
     } catch (e) {
       this.onError(e);
     }
