@@ -167,6 +167,7 @@ export async function startServer(
     started.add('job work', async () => {
       runner.interrupt();
       await stopJobs();
+      await runner.settle();
     });
 
     const http = await startHttpServer({ config, db, services, plugins, events });

@@ -63,30 +63,19 @@ export async function writePredictions(
 }
 
 /**
- * The items whose prediction by a model this process has stored, as one bit per item id: a
- * model's prediction of an item never changes, so a later round with the same model skips them.
- * Measured on 1M items: every round after the first re-sent 1M predictions that the merge then
- * dropped (ON CONFLICT DO NOTHING), seconds of work that overlapped the next round and made
- * successive rounds 2x slower. Another process does not know of them and merges them again,
- * harmlessly; ids above {@link MAX_REMEMBERED_ID} are never remembered.
+ * The items whose prediction by a model this process has stored or is storing, as one bit per
+ * item id: a model's prediction of an item never changes, so a later round with the same model
+ * skips them. Measured on 200k-1M items: every round after the first re-sent every prediction,
+ * which the merge then dropped (ON CONFLICT DO NOTHING): seconds of work that held up the next
+ * round. A failed write forgets the model (the next round stores them again). Another process
+ * does not know of them and merges them again, harmlessly; ids above {@link MAX_REMEMBERED_ID}
+ * are never remembered.
  */
 class StoredPredictions {
   private readonly byModel = new Map<string, Uint8Array>();
 
-  /** The rows of the chunk not stored yet (all of them when none is remembered). */
-  missing(modelId: string, ids: BigInt64Array): number[] | undefined {
-    const bits = this.byModel.get(modelId);
-    if (!bits) return undefined;
-    const out: number[] = [];
-    for (let r = 0; r < ids.length; r++) {
-      const id = Number(ids[r]);
-      if (id > MAX_REMEMBERED_ID || id >= bits.length * 8 || !(bits[id >> 3] & (1 << (id & 7))))
-        out.push(r);
-    }
-    return out;
-  }
-
-  remember(modelId: string, ids: BigInt64Array): void {
+  /** Marks the chunk's items as stored and returns the rows that were not (all: undefined). */
+  claim(modelId: string, ids: BigInt64Array): number[] | undefined {
     let bits = this.byModel.get(modelId) ?? new Uint8Array(0);
     let top = 0;
     for (const id of ids) if (id <= BigInt(MAX_REMEMBERED_ID) && Number(id) > top) top = Number(id);
@@ -95,15 +84,25 @@ class StoredPredictions {
       grown.set(bits);
       bits = grown;
     }
-    for (const big of ids) {
-      const id = Number(big);
-      if (id <= MAX_REMEMBERED_ID) bits[id >> 3] |= 1 << (id & 7);
+    const fresh: number[] = [];
+    for (let r = 0; r < ids.length; r++) {
+      const id = Number(ids[r]);
+      if (id > MAX_REMEMBERED_ID) fresh.push(r);
+      else if (!(bits[id >> 3] & (1 << (id & 7)))) {
+        bits[id >> 3] |= 1 << (id & 7);
+        fresh.push(r);
+      }
     }
     // Re-inserted at the end of the map's order: the models used longest ago are forgotten first.
     this.byModel.delete(modelId);
     this.byModel.set(modelId, bits);
     while (this.byModel.size > REMEMBERED_MODELS)
       this.byModel.delete(this.byModel.keys().next().value!);
+    return fresh.length === ids.length ? undefined : fresh;
+  }
+
+  forget(modelId: string): void {
+    this.byModel.delete(modelId);
   }
 }
 
@@ -134,8 +133,8 @@ export class PredictionSink {
   ) {}
 
   add(ids: BigInt64Array, predictedClass: Int16Array, confidence: Float32Array): void {
-    const rows = stored.missing(this.modelId, ids);
-    if (rows === undefined || rows.length === ids.length) {
+    const rows = stored.claim(this.modelId, ids);
+    if (rows === undefined) {
       this.chunks.push({ ids, predictedClass, confidence });
     } else if (rows.length > 0) {
       this.chunks.push({
@@ -150,11 +149,10 @@ export class PredictionSink {
   async flush(): Promise<void> {
     const chunks = this.chunks.splice(0);
     try {
-      for (const c of chunks) {
+      for (const c of chunks)
         await writePredictions(this.db, this.modelId, c.ids, c.predictedClass, c.confidence);
-        stored.remember(this.modelId, c.ids);
-      }
     } catch (e) {
+      stored.forget(this.modelId);
       this.onError(e);
     }
   }

@@ -105,6 +105,13 @@ export class RoundRunner {
     this.phases[phase] = Date.now() - this.phaseStart;
   }
 
+  private readonly storing = new Set<Promise<void>>();
+
+  /** Waits for the predictions of finished rounds to be stored (shutdown, after interrupt()). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.storing]);
+  }
+
   /** Makes running rounds stop at their next chunk, leaving them to be retried (shutdown). */
   interrupt(): void {
     this.interrupted = true;
@@ -171,8 +178,12 @@ export class RoundRunner {
       await this.notify(roundId);
     } finally {
       clearInterval(beat);
-      // The round is already open (or over): its predictions finish storing before the job ends.
-      await predictions.flush();
+      // The round is already open (or over): its predictions are stored in the background, so
+      // that the next round's job does not wait for them (they took seconds on 1M items, first
+      // round of a model); a stopping process waits for them in settle().
+      const storing = predictions.flush();
+      this.storing.add(storing);
+      void storing.finally(() => this.storing.delete(storing));
     }
   }
 
