@@ -78,6 +78,12 @@ export interface QuarryConfig {
   webhookTimeoutMs: number;
   /** How often each open subscription's key is checked for revocation (besides the revocation event). */
   subscriptionKeyCheckMs: number;
+  /**
+   * Where rounds keep each dataset's POOL feature vectors between rounds (files checked against
+   * the database every round); `null` (QUARRY_FEATURE_CACHE_DIR=off) reads them from the
+   * database every round.
+   */
+  featureCacheDir: string | null;
   /** Limits on operations and on callers at the edge (src/http/limits.ts, rate-limit.ts). */
   edge: EdgeLimits;
 }
@@ -168,6 +174,7 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   webhookMaxAttempts: 5,
   webhookTimeoutMs: 10_000,
   subscriptionKeyCheckMs: 5000,
+  featureCacheDir: path.join(os.tmpdir(), 'quarry-feature-cache'),
 };
 
 /** `true`/`false` (also 1/0, on/off, yes/no) in variable `name`; unset or blank: undefined. */
@@ -273,6 +280,13 @@ function dataDirFromEnv(raw: string | undefined): string | undefined {
   return raw.startsWith('memory://') ? raw : path.resolve(raw);
 }
 
+/** `off` turns the feature cache off (null); a directory is made absolute; unset: the default. */
+function featureCacheDirFromEnv(raw: string | undefined): string | null | undefined {
+  const value = raw?.trim();
+  if (!value) return undefined;
+  return value === 'off' ? null : path.resolve(value);
+}
+
 function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -332,6 +346,7 @@ export function loadConfig(
     webhookMaxAttempts: intFromEnv(env, 'QUARRY_WEBHOOK_MAX_ATTEMPTS', 1, 100),
     webhookTimeoutMs: intFromEnv(env, 'QUARRY_WEBHOOK_TIMEOUT_MS', 1),
     subscriptionKeyCheckMs: intFromEnv(env, 'QUARRY_SUBSCRIPTION_KEY_CHECK_MS', 100),
+    featureCacheDir: featureCacheDirFromEnv(env.QUARRY_FEATURE_CACHE_DIR),
   });
   const config = { ...DEFAULT_CONFIG, ...fromEnv, ...defined(overrides) };
   config.edge = { ...edgeFromEnv(env, DEFAULT_CONFIG.edge), ...overrides.edge };

@@ -189,6 +189,7 @@ export async function startServer(
     started.add('job work', async () => {
       await handBack();
       await stopJobs();
+      await runner.settle();
     });
 
     const http = await startHttpServer({ config, db, services, plugins, events, inference });

@@ -9,6 +9,7 @@ import { RoundItemsSkipped1795304517000 } from '../../migrations/1795304517000-r
 import { TaskHeartbeatRoundQueryRank1796145093796 } from '../../migrations/1796145093796-task-heartbeat-round-query-rank';
 import { Webhooks1796145478456 } from '../../migrations/1796145478456-webhooks';
 import { CalibrationStoppingValidationDraws1796145018323 } from '../../migrations/1796145018323-calibration-stopping-validation-draws';
+import { DatasetPoolItems1795310000000 } from '../../migrations/1795310000000-dataset-pool-items';
 
 /** Every migration, in order, listed explicitly (no globs). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -22,4 +23,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   TaskHeartbeatRoundQueryRank1796145093796,
   Webhooks1796145478456,
   CalibrationStoppingValidationDraws1796145018323,
+  DatasetPoolItems1795310000000,
 ];

@@ -1,6 +1,6 @@
 import type { QuarryConfig } from '../config';
 import type { Database } from '../db/database';
-import { streamFeatures } from '../db/pool-reader';
+import { streamFeatures, type FeatureChunk } from '../db/pool-reader';
 import type { InferencePool } from '../workers/inference.pool';
 import type { ModelRef, ScoreResult, ScoreTask } from '../workers/inference.types';
 import { readAhead } from './read-ahead';
@@ -16,7 +16,9 @@ export interface ScoringDeps {
 /** What to score and where the results go; see {@link scoreItems}. */
 export interface ScoreItemsOptions {
   /** The chunk select a feature stream wraps in COPY: see `src/db/sql/pool.sql.ts`. */
-  selectSql: (afterId: string, limit: number) => string;
+  selectSql?: (afterId: string, limit: number) => string;
+  /** Or the chunks themselves (a round's pool from the feature cache); wins over `selectSql`. */
+  chunks?: AsyncGenerator<FeatureChunk>;
   featureDim: number;
   /** The models, in order; none gives every chunk an empty result (a random round). */
   models: ModelRef[];
@@ -46,12 +48,15 @@ export async function scoreItems(deps: ScoringDeps, opts: ScoreItemsOptions): Pr
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   let scored = 0;
+  const selectSql = opts.selectSql;
+  if (!opts.chunks && !selectSql) throw new TypeError('scoreItems needs chunks or selectSql');
   const chunks = readAhead(
-    streamFeatures(deps.db, {
-      selectSql: opts.selectSql,
-      featureDim: opts.featureDim,
-      chunkRows: deps.config.roundChunkRows,
-    }),
+    opts.chunks ??
+      streamFeatures(deps.db, {
+        selectSql: selectSql!,
+        featureDim: opts.featureDim,
+        chunkRows: deps.config.roundChunkRows,
+      }),
   );
   try {
     for await (const chunk of chunks) {

@@ -3,7 +3,8 @@ import type { QuarryConfig } from '../config';
 import type { Database } from '../db/database';
 import { Dataset, Round, RoundStatus } from '../entities';
 import type { InferencePool } from '../workers/inference.pool';
-import { streamFeatures } from '../db/pool-reader';
+import { streamFeatures, type FeatureChunk } from '../db/pool-reader';
+import { FeatureCache } from './feature-cache';
 import type { ModelRef, ScoreResult, ScoreTask, StrategyRef } from '../workers/inference.types';
 import { logger } from '../logger';
 import { roundDuration, roundsFinished } from '../metrics';
@@ -22,10 +23,19 @@ import * as roundsSql from '../db/sql/rounds.sql';
 import { run } from '../db/sql/statement';
 import { scoreItems } from './pool-scorer';
 import type { StrategyRegistry } from '../strategies/registry';
-import type { Pick, ScoredRows } from '../strategies/types';
+import type { Pick } from '../strategies/types';
 import { modelRefs } from './model-files';
 import { PredictionSink } from './prediction-writer';
 import { RunningJobs } from './running-jobs';
+import {
+  allOf,
+  candidatesOf,
+  toScoredRows,
+  topOf,
+  TopKeeper,
+  type Candidate,
+  type Chosen,
+} from './round-candidates';
 
 /** A problem that ends a round FAILED with this message for people. */
 export class RoundError extends Error {}
@@ -35,41 +45,14 @@ class RoundCancelled extends Error {}
 /** The process is stopping: the round is left as it is, for its job to be retried. */
 class RoundInterrupted extends Error {}
 
-/** One selected item, before it becomes a LabelQuery. */
-interface Chosen {
-  itemId: bigint;
-  score: number;
-  reason: Record<string, number>;
-}
-
-/** A candidate a batch strategy selects from: its item and its inference outputs. */
-interface Candidate extends Chosen {
-  probabilities: Float32Array[];
-  embedding?: Float32Array;
-}
-
-/** Higher score first; equal scores: the lower item id first (the documented tie-break). */
-function byRank(a: Chosen, b: Chosen): number {
-  if (a.score !== b.score) return b.score > a.score ? 1 : -1;
-  return a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0;
-}
-
-/** Keeps the best `keep` entries seen, trimming in batches (cheap for many small inserts). */
-class TopKeeper<T extends Chosen> {
-  private entries: T[] = [];
-  constructor(private readonly keep: number) {}
-  add(items: T[]): void {
-    for (const e of items) this.entries.push(e);
-    if (this.entries.length > 4 * this.keep + 1024) this.trim();
-  }
-  private trim(): void {
-    this.entries.sort(byRank);
-    this.entries.length = Math.min(this.entries.length, this.keep);
-  }
-  result(): T[] {
-    this.trim();
-    return this.entries;
-  }
+/** Where a round's pool comes from: see {@link RoundRunner.poolSource}. */
+interface PoolSource {
+  scope: PoolScope;
+  /** The eligible rows' chunks; none: stream `scope` from the database. */
+  chunks?: AsyncGenerator<FeatureChunk>;
+  /** How many rows the pool holds. */
+  total: Promise<number>;
+  release(): Promise<void>;
 }
 
 /** Counts a round job that ended in this process, and how long it ran. */
@@ -97,7 +80,13 @@ export class RoundRunner {
     ) => Promise<void> = async () => undefined,
     /** Where round progress and queue changes are published (subscriptions). */
     private readonly events?: EventBus,
-  ) {}
+  ) {
+    this.featureCache = config.featureCacheDir
+      ? new FeatureCache(config.featureCacheDir, db, config.roundChunkRows)
+      : undefined;
+  }
+
+  private readonly featureCache: FeatureCache | undefined;
 
   /** Publishes the round's state; a failure to publish never fails the round. */
   private async notify(roundId: string, m?: EntityManager): Promise<void> {
@@ -135,6 +124,13 @@ export class RoundRunner {
    */
   interrupt(): Promise<void> {
     return this.running.interrupt((roundId) => run(this.db.ds, roundsSql.handBackRound(roundId)));
+  }
+
+  private readonly storing = new Set<Promise<void>>();
+
+  /** Waits for the predictions of finished rounds to be stored (shutdown, after interrupt()). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.storing]);
   }
 
   /** Ends a round whose job failed too often (its processes kept dying or stopping). */
@@ -197,23 +193,57 @@ export class RoundRunner {
       await this.notify(roundId);
       observeRound('FAILED', started);
     } finally {
-      // The round is already open (or over): its predictions finish storing before the job ends.
-      await predictions.flush();
+      // The round is already open (or over): its predictions are stored in the background, so
+      // that the next round's job does not wait for them (they took seconds on 1M items, first
+      // round of a model); a stopping process waits for them in settle().
+      const storing = predictions.flush();
+      this.storing.add(storing);
+      void storing.finally(() => this.storing.delete(storing));
     }
   }
 
   private async execute(round: Round, predictions: PredictionSink): Promise<void> {
     const ds = this.db.ds;
     const dataset = await ds.getRepository(Dataset).findOneByOrFail({ id: round.datasetId });
+    const models = await modelRefs(ds, round.modelIds, this.config.modelCacheDir);
+    const eligible = await this.poolSource(dataset, roundPool(round));
+    try {
+      await this.select(round, dataset, eligible, models, predictions);
+    } finally {
+      await eligible.release();
+    }
+  }
+
+  /**
+   * The round's pool: from the feature cache when it is on (the vectors from files checked
+   * against the database, the eligibility read from the database), else streamed from the
+   * database with the eligibility in the statement.
+   */
+  private async poolSource(dataset: Dataset, scope: PoolScope): Promise<PoolSource> {
+    if (this.featureCache) {
+      const read = await this.featureCache.pool(dataset, scope);
+      logger.debug({ datasetId: dataset.id, source: read.source }, 'round pool source');
+      return { ...read, scope };
+    }
+    // Counted while the pool scores (the count costs about a third of reading the pool on
+    // PostgreSQL): progress shows the total as soon as it is known.
+    const total = run<{ n: number }>(this.db.ds, countPool(scope)).then(([{ n }]) => n);
+    total.catch(() => undefined); // awaited after scoring; never left unhandled
+    return { scope, total, release: async () => undefined };
+  }
+
+  private async select(
+    round: Round,
+    dataset: Dataset,
+    eligible: PoolSource,
+    models: ModelRef[],
+    predictions: PredictionSink,
+  ): Promise<void> {
+    const ds = this.db.ds;
     const registered = this.registry.get(round.strategy);
     const strategy = registered.plugin;
     const params = this.registry.params(round.strategy, round.params);
-    const models = await modelRefs(ds, round.modelIds, this.config.modelCacheDir);
-    const eligible = roundPool(round);
-    const count = countPool(eligible);
-    // Counted while the pool scores (the count costs about a third of reading the pool on
-    // PostgreSQL): progress shows the total as soon as it is known.
-    const counting = run<{ n: number }>(ds, count).then(async ([{ n }]) => {
+    const counting = eligible.total.then(async (n) => {
       await run(ds, roundsSql.setItemsTotal(round.id, n));
       await this.notify(round.id);
       return n;
@@ -318,7 +348,7 @@ export class RoundRunner {
   private async scorePool(
     round: Round,
     dataset: Dataset,
-    pool: PoolScope,
+    pool: PoolSource,
     models: ModelRef[],
     opts: {
       embeddings: boolean;
@@ -331,7 +361,8 @@ export class RoundRunner {
     return scoreItems(
       { db: this.db, config: this.config, inference: this.inference },
       {
-        selectSql: poolFeaturesCopy(pool),
+        chunks: pool.chunks,
+        selectSql: pool.chunks ? undefined : poolFeaturesCopy(pool.scope),
         featureDim: dataset.featureDim,
         models,
         embeddings: opts.embeddings,
@@ -447,58 +478,4 @@ export class RoundRunner {
 /** The items a pool round may pick (its own queries, from a retried open, do not count). */
 function roundPool(round: Round): PoolScope {
   return { datasetId: round.datasetId, labels: 'any', roundId: round.id };
-}
-
-function topOf(ids: BigInt64Array, res: ScoreResult): Chosen[] {
-  const top = res.top;
-  if (!top) return [];
-  return Array.from(top.rows, (row, k) => ({
-    itemId: ids[row],
-    score: top.scores[k],
-    reason: top.reasons[k],
-  }));
-}
-
-function candidatesOf(ids: BigInt64Array, res: ScoreResult): Candidate[] {
-  const top = res.top;
-  if (!top) return [];
-  const c = res.classCount;
-  const e = top.embeddingDim ?? 0;
-  return Array.from(top.rows, (row, k) => ({
-    itemId: ids[row],
-    score: top.scores[k],
-    reason: top.reasons[k],
-    probabilities: (top.probabilities ?? []).map((p) => p.slice(k * c, (k + 1) * c)),
-    embedding: top.embeddings ? top.embeddings.slice(k * e, (k + 1) * e) : undefined,
-  }));
-}
-
-function allOf(ids: BigInt64Array, res: ScoreResult): Candidate[] {
-  const all = res.all;
-  const c = res.classCount;
-  const e = all?.embeddingDim ?? 0;
-  return Array.from(ids, (itemId, row) => ({
-    itemId,
-    score: 0,
-    reason: {},
-    probabilities: (all?.probabilities ?? []).map((p) => p.slice(row * c, (row + 1) * c)),
-    embedding: all?.embeddings ? all.embeddings.slice(row * e, (row + 1) * e) : undefined,
-  }));
-}
-
-/** Packs candidates (in item-id order) into the row-major arrays a strategy selects from. */
-function toScoredRows(candidates: Candidate[], classCount: number, modelCount: number): ScoredRows {
-  const rows = candidates.length;
-  const probabilities = Array.from({ length: modelCount }, (_, m) => {
-    const out = new Float32Array(rows * classCount);
-    candidates.forEach((cand, r) => out.set(cand.probabilities[m], r * classCount));
-    return out;
-  });
-  const dim = candidates[0]?.embedding?.length ?? 0;
-  let embeddings: Float32Array | undefined;
-  if (dim > 0) {
-    embeddings = new Float32Array(rows * dim);
-    candidates.forEach((cand, r) => embeddings!.set(cand.embedding!, r * dim));
-  }
-  return { rows, classCount, probabilities, embeddings, embeddingDim: dim || undefined };
 }

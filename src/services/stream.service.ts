@@ -1,3 +1,4 @@
+import { refreshStatistics } from '../db/statistics';
 import crypto from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import {
@@ -294,6 +295,7 @@ export class StreamService {
       }),
     );
     const itemIds = inserted.map((r) => r.id);
+    await refreshStatistics(m, 'item', itemIds.length);
 
     // Each query needs annotationsPerItem answers, each a unit: the session counts queries.
     const k = budget.annotationsPerItem;
@@ -317,6 +319,7 @@ export class StreamService {
         Array.from(scores.confidences),
       ),
     );
+    await refreshStatistics(m, 'prediction', itemIds.length);
 
     const labelIds = new Map<number, string>();
     if (accepted.length > 0) {

@@ -1,3 +1,4 @@
+import { refreshStatistics } from '../db/statistics';
 import crypto from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { ApiKey, Dataset, Item, ItemOrigin, QueryMechanism, Round } from '../entities';
@@ -152,6 +153,7 @@ export class SynthesisService {
           syntheses: rows.map((r) => JSON.stringify(r.synthesis)),
         }),
       );
+      await refreshStatistics(m, 'item', inserted.length);
       // Matched by external id: nothing promises RETURNING keeps the SELECT's order.
       const byExternal = new Map(inserted.map((r) => [r.externalId, r]));
       const items = rows.map((r) => byExternal.get(r.externalId)!);

@@ -3,6 +3,8 @@ import type { AnalyzedTable } from '../../src/db/sql/statistics.sql';
 import type { Queryable } from '../../src/db/sql/statement';
 import { CLAIM, openRound, queueDataset } from '../helpers/queues';
 import { describeEachDb } from '../helpers/server';
+import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
+import { testModel } from '../helpers/models';
 
 const TABLES: AnalyzedTable[] = ['item', 'label', 'label_query', 'query_slot', 'prediction'];
 
@@ -43,6 +45,36 @@ describeEachDb('planner statistics kept by Quarry', (t) => {
       false,
     );
     expect(await refreshStatistics(db(), 'label_query', 50 + Math.ceil(0.1 * known))).toBe(true);
+  });
+
+  it('knows the items and predictions a stream batch wrote, with no ANALYZE of its own', async () => {
+    const { createDataset } = await t().ok(
+      'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+      { i: { name: 'planner-stream', classes: DIGIT_CLASSES, featureDim: 64 } },
+    );
+    const d = createDataset.id;
+    const { registerModel } = await t().ok(
+      'mutation($d: ID!, $b: String!) { registerModel(datasetId: $d, name: "m", onnxBase64: $b) { id } }',
+      { d, b: testModel({ seed: 1 }).toString('base64') },
+    );
+    const itemsBefore = await plannerRows('item');
+    expect(await plannerRows('prediction')).toBeLessThan(1);
+    const digits = loadDigits();
+    await t().ok(
+      `mutation($d: ID!, $m: ID!, $items: [ImportItemInput!]!, $p: StreamPolicyInput!) {
+        streamItems(datasetId: $d, modelId: $m, items: $items, policy: $p) { queriedCount } }`,
+      {
+        d,
+        m: registerModel.id,
+        p: { code: 'fixed-threshold', params: { threshold: 0.5 } },
+        items: digits.features.slice(0, 300).map((f, i) => ({
+          externalId: `s${i}`,
+          featuresBase64: f32base64(f),
+        })),
+      },
+    );
+    expect(await plannerRows('item')).toBe(itemsBefore + 300);
+    expect(await plannerRows('prediction')).toBe(300);
   });
 
   it('refuses to analyze a table it does not keep', async () => {

@@ -107,7 +107,63 @@ export function eligiblePoolIds(datasetId: string): SqlStatement {
   );
 }
 
-/** Moves items into the VALIDATION split (a random draw held out from the pool). */
+/**
+ * Moves POOL items into the VALIDATION split (a random draw held out from the pool), keeping
+ * `dataset.pool_items` (what feature caches check themselves against) in step: the item
+ * triggers count inserts and deletes only.
+ */
 export function moveToValidation(itemIds: readonly string[]): SqlStatement {
-  return sql(`UPDATE item SET split = 'VALIDATION' WHERE id = ANY($1::bigint[])`, [itemIds]);
+  return sql(
+    `WITH moved AS (
+       UPDATE item SET split = 'VALIDATION' WHERE id = ANY($1::bigint[]) AND split = 'POOL'
+       RETURNING dataset_id
+     )
+     UPDATE dataset d SET pool_items = d.pool_items - m.c
+     FROM (SELECT dataset_id, count(*)::int AS c FROM moved GROUP BY dataset_id) m
+     WHERE d.id = m.dataset_id`,
+    [itemIds],
+  );
+}
+
+/**
+ * Every POOL item of the dataset, eligible or not, after `afterId`: what a feature cache holds
+ * (features never change after import, and neither does an item's split).
+ */
+export function poolItemsCopy(datasetId: string): (afterId: string, limit: number) => string {
+  return chunkSelect(`i.dataset_id = ${copyLiteral(datasetId)} AND i.split = 'POOL'`);
+}
+
+/**
+ * What a feature cache checks itself against: how many POOL items the dataset holds (`n`, kept
+ * by triggers on `item`: one row read), the largest of their ids (`maxId`, text; one step down
+ * the `(dataset_id, split, id)` index) and when the dataset was made (`createdMs`, which tells
+ * a dataset from another of the same id).
+ */
+export function poolItemCount(datasetId: string): SqlStatement {
+  return sql(
+    `SELECT d.pool_items AS n, (extract(epoch FROM d.created_at) * 1000)::float8 AS "createdMs",
+            (SELECT max(i.id) FROM item i WHERE i.dataset_id = d.id AND i.split = 'POOL')::text AS "maxId"
+     FROM dataset d WHERE d.id = $1`,
+    [datasetId],
+  );
+}
+
+/**
+ * The complement of pool eligibility (see {@link poolEligibility}) over the dataset's items:
+ * the ids (`id`, text) that have a current label (of `scope.labels`) or wait in an open or tied
+ * query of another round. Read from `label` and `label_query` alone, through their dataset
+ * indexes: a round that holds its pool's vectors elsewhere (a feature cache) filters them with
+ * it without scanning the wide `item` rows. May name items of other splits; callers ignore those.
+ */
+export function poolExclusions(scope: PoolScope): SqlStatement {
+  const bySource = scope.labels === 'any' ? '' : ` AND l.source IN ('HUMAN', 'IMPORT')`;
+  const otherRound = scope.roundId ? ' AND lq.round_id <> $2::uuid' : '';
+  return sql(
+    `SELECT l.item_id::text AS id FROM label l
+       WHERE l.dataset_id = $1 AND l.superseded_at IS NULL${bySource}
+     UNION
+     SELECT lq.item_id::text FROM label_query lq
+       WHERE lq.dataset_id = $1 AND lq.status IN ('OPEN', 'NEEDS_REVIEW')${otherRound}`,
+    scope.roundId ? [scope.datasetId, scope.roundId] : [scope.datasetId],
+  );
 }
