@@ -5,6 +5,7 @@ import { RoundHeartbeat1795297860891 } from '../../migrations/1795297860891-roun
 import { LabelQueues1795298973454 } from '../../migrations/1795298973454-label-queues';
 import { TrainersSimulation1795301123921 } from '../../migrations/1795301123921-trainers-simulation';
 import { AutoLabelStreamSynthesis1795302469268 } from '../../migrations/1795302469268-auto-label-stream-synthesis';
+import { WebAppDatasetDisplay1796145044843 } from '../../migrations/1796145044843-web-app-dataset-display';
 
 /** Every migration, in order, listed explicitly (no globs). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -14,4 +15,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   LabelQueues1795298973454,
   TrainersSimulation1795301123921,
   AutoLabelStreamSynthesis1795302469268,
+  WebAppDatasetDisplay1796145044843,
 ];

@@ -16,6 +16,8 @@ export interface Loaders {
   itemLabel: DataLoader<string, Label | null>;
   itemLabels: DataLoader<string, Label[]>;
   roundQueries: DataLoader<string, LabelQuery[]>;
+  /** A round's queries settled by their answers. */
+  roundSettled: DataLoader<string, number>;
   /** Label queries by id, as the queue shows them. */
   query: DataLoader<string, QueueQuery | null>;
   item: DataLoader<string, ItemRow | null>;
@@ -48,6 +50,7 @@ export function createLoaders(
     itemLabel: new DataLoader((ids) => services.labels.resolvedByItemIds(ids)),
     itemLabels: new DataLoader((ids) => services.labels.historyByItemIds(ids)),
     roundQueries: new DataLoader((ids) => services.rounds.queriesByRoundIds(ids)),
+    roundSettled: new DataLoader((ids) => services.rounds.settledCounts(ids)),
     query: new DataLoader(async (ids: readonly string[]) => {
       const rows = await services.queues.queriesByIds(ids);
       return oneByKey(ids, rows, (r) => r.id);

@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { LabelQueryNode } from '../schema/queue.types';
 import { RoundNode, RoundProgress, StartRoundInput } from '../schema/round.types';
 import type { Round } from '../entities';
@@ -43,5 +43,13 @@ export class RoundResolver {
   @FieldResolver(() => [LabelQueryNode], { description: "The round's queries by rank." })
   queries(@Root() round: Round, @Ctx() ctx: GraphQLContext): Promise<LabelQueryNode[]> {
     return ctx.loaders.roundQueries.load(round.id);
+  }
+
+  @FieldResolver(() => Int, {
+    description:
+      "The round's queries settled by their answers (ANSWERED, or NEEDS_REVIEW on a tie): its labelling progress, of `size`.",
+  })
+  answeredCount(@Root() round: Round, @Ctx() ctx: GraphQLContext): Promise<number> {
+    return ctx.loaders.roundSettled.load(round.id);
   }
 }
