@@ -53,6 +53,8 @@ export interface QuarryConfig {
   maxSelectionBytes: number;
   /** Where validated models are written for the inference workers to load. */
   modelCacheDir: string;
+  /** The web app's built files, served at `/` (QUARRY_WEB_DIR; `off` serves none). */
+  webDir: string | null;
 }
 
 export const DEFAULT_CONFIG: QuarryConfig = {
@@ -80,6 +82,8 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   jobPollingSeconds: 2,
   maxSelectionBytes: 1024 * 1024 * 1024,
   modelCacheDir: path.join(os.tmpdir(), 'quarry-model-cache'),
+  // dist/src/config.js -> the repository's packages/web/dist (Vite's output).
+  webDir: path.resolve(__dirname, '..', '..', 'packages', 'web', 'dist'),
 };
 
 /**
@@ -151,6 +155,12 @@ export function loadConfig(
     modelCacheDir: env.QUARRY_MODEL_CACHE_DIR?.trim()
       ? path.resolve(env.QUARRY_MODEL_CACHE_DIR)
       : undefined,
+    webDir:
+      env.QUARRY_WEB_DIR?.trim() === 'off'
+        ? null
+        : env.QUARRY_WEB_DIR?.trim()
+          ? path.resolve(env.QUARRY_WEB_DIR)
+          : undefined,
   });
   const config = { ...DEFAULT_CONFIG, ...fromEnv, ...defined(overrides) };
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {

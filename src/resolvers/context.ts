@@ -25,6 +25,8 @@ export interface Loaders {
   /** Keyed `<modelId>:<itemId>`. */
   prediction: DataLoader<string, PredictionRow | null>;
   round: DataLoader<string, Round | null>;
+  /** A model's version number (null when there is no such model). */
+  modelVersion: DataLoader<string, number | null>;
   budget: DataLoader<string, DatasetBudget | null>;
   budgetByMechanism: DataLoader<string, MechanismBudget[]>;
   queryAnswers: DataLoader<string, QueryAnswer[]>;
@@ -59,6 +61,7 @@ export function createLoaders(
     itemPredictions: new DataLoader((ids) => services.items.predictionsByIds(ids)),
     prediction: new DataLoader((keys) => services.items.predictionsByModelItem(keys)),
     round: new DataLoader((ids) => services.rounds.byIds(ids)),
+    modelVersion: new DataLoader((ids) => services.models.versionsByIds(ids)),
     budget: new DataLoader((ids) => services.queues.budgets(ids)),
     budgetByMechanism: new DataLoader((ids) => services.queues.budgetsByMechanism(ids)),
     queryAnswers: new DataLoader((ids) => services.queues.answersByQueryIds(ids)),
