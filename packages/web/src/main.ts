@@ -88,7 +88,7 @@ async function route(): Promise<void> {
   session ??= await resume();
   if (!session) return signInPage();
   header(session);
-  const [, page, id] = location.hash.replace(/^#\/?/, '/').split('/');
+  const [, page, id] = location.hash.split('?')[0].replace(/^#\/?/, '/').split('/');
   try {
     if (page === 'label' && id) cleanup = await renderLabel(main, session, decodeURIComponent(id));
     else if (page === 'dashboard' && id) {
