@@ -198,4 +198,82 @@ describeInBrowser('labelling page', (w) => {
     expect(stored.get(x)?.value).toBe('bird');
     expect(stored.has(y)).toBe(false);
   });
+
+  it('wakes up when a round opens, without a reload', async () => {
+    const d = await queueDataset(w().t, 'waiting', { items: 10 });
+    const { page } = await w().signedIn(
+      await w().createKey(ApiKeyRole.ANNOTATOR, [d]),
+      `#/label/${d}`,
+    );
+    await page.getByRole('heading', { name: 'Nothing to label right now' }).waitFor();
+    await page.evaluate(() => ((globalThis as any).__stillHere = true));
+    await openRound(w().t, d, 3);
+    const x = await shownItem(page);
+    await page.getByTestId('queue-left').filter({ hasText: /^3$/ }).waitFor();
+    expect(await page.evaluate(() => (globalThis as any).__stillHere)).toBe(true);
+    await page.keyboard.press('2');
+    const stored = await waitFor(() => labelsByExternalId(d), {
+      until: (m) => m.has(x),
+      what: `a label of ${x}`,
+    });
+    expect(stored.get(x)?.value).toBe('dog');
+  });
+
+  it('finds a class by typing its name when there are more than ten', async () => {
+    const classes = [
+      'apple',
+      'apricot',
+      'banana',
+      'blueberry',
+      'cherry',
+      'date',
+      'fig',
+      'grape',
+      'kiwi',
+      'lemon',
+      'lime',
+      'mango',
+    ];
+    const { createDataset } = await w().t.ok(
+      'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+      {
+        i: { name: 'fruit', classes, featureDim: 2 },
+      },
+    );
+    const d = createDataset.id;
+    await w().t.ok(
+      'mutation($d: ID!, $items: [ImportItemInput!]!) { importItems(datasetId: $d, items: $items) { importedCount } }',
+      {
+        d,
+        items: Array.from({ length: 6 }, (_, i) => ({
+          externalId: `f${i}`,
+          features: [i, 1],
+          payload: { text: `fruit ${i}` },
+        })),
+      },
+    );
+    await openRound(w().t, d, 4);
+    const { page } = await w().signedIn(
+      await w().createKey(ApiKeyRole.ANNOTATOR, [d]),
+      `#/label/${d}`,
+    );
+    const x = await shownItem(page);
+    // Typing starts the search; Enter picks the first class that matches.
+    await page.keyboard.type('mang');
+    expect(await page.locator('button.class').allTextContents()).toEqual([
+      expect.stringContaining('mango'),
+    ]);
+    await page.keyboard.press('Enter');
+    const y = await shownItem(page, x);
+    // Number keys pick by position among the classes shown: 2 is the second.
+    await page.keyboard.press('2');
+    await shownItem(page, y);
+    const stored = await waitFor(() => labelsByExternalId(d), {
+      until: (m) => m.size === 2,
+      what: '2 labels',
+    });
+    expect(stored.get(x)?.value).toBe('mango');
+    expect(stored.get(y)?.value).toBe('apricot');
+    expect(await w().axe(page)).toEqual([]);
+  });
 });

@@ -32,6 +32,8 @@ export function lineChart(opts: {
   yRange?: [number, number];
   bars?: boolean;
   xTime?: boolean;
+  /** The x axis's range (default: the data's); e.g. the last hour for a time chart. */
+  xRange?: [number, number];
 }): HTMLElement {
   const plot = h('div', { class: 'chart', 'aria-hidden': 'true' });
   const figure = h(
@@ -55,11 +57,20 @@ export function lineChart(opts: {
         legend: { show: true },
         cursor: { show: true },
         scales: {
-          x: { time: opts.xTime === true },
+          x: opts.xRange
+            ? { time: opts.xTime === true, range: opts.xRange }
+            : { time: opts.xTime === true },
           y: opts.yRange ? { range: opts.yRange } : { auto: true },
         },
         axes: [
-          { label: opts.xLabel, stroke: '#222' },
+          // Whole steps on a count axis (model versions, labels), never 1.2 or 1.4.
+          opts.xTime
+            ? { label: opts.xLabel, stroke: '#222' }
+            : {
+                label: opts.xLabel,
+                stroke: '#222',
+                incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000],
+              },
           { label: opts.yLabel, stroke: '#222' },
         ],
         series: [

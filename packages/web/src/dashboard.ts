@@ -290,6 +290,8 @@ export async function renderDashboard(
             xLabel: 'Time',
             yLabel: 'Queries',
             xTime: true,
+            xRange:
+              depthSeries.length === 1 ? [depthSeries[0].t - 60, depthSeries[0].t + 60] : undefined,
             x: depthSeries.map((d) => d.t),
             series: [{ label: 'Queue depth', values: depthSeries.map((d) => d.depth) }],
           }),
@@ -299,6 +301,7 @@ export async function renderDashboard(
             yLabel: 'Answers',
             xTime: true,
             bars: true,
+            xRange: [Date.now() / 1000 - 3600, Date.now() / 1000 + 60],
             x: throughput.map((t) => t.t),
             series: [{ label: 'Answers', values: throughput.map((t) => t.n) }],
           }),

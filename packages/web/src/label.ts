@@ -121,11 +121,8 @@ export async function renderLabel(
     current = null;
     answered++;
     last = { claim: held.claim, value, expiresAt: held.expiresAt };
-    const sent = performance.now();
     client.queue.submit(held.claim, value).then(
-      () => {
-        main.dataset.lastRoundTripMs = String(Math.round(performance.now() - sent));
-      },
+      () => undefined,
       (e: unknown) => {
         answered--;
         if (last?.claim === held.claim) last = null;
