@@ -651,7 +651,7 @@ async function main(): Promise<void> {
           if (queries[0].status !== 'OPEN') throw new Error('query not open');
           const classIndex = Number(claimed.queryId) % CLASSES.length;
           await r.query(
-            'UPDATE query_slot SET class_index = $2, answered_at = now(), lease_expires_at = NULL WHERE id = $1',
+            'UPDATE query_slot SET class_index = $2, answered_at = now() WHERE id = $1',
             [slot.id, classIndex],
           );
           const itemIds = [queries[0].itemId];

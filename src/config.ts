@@ -84,6 +84,8 @@ export interface QuarryConfig {
    * database every round.
    */
   featureCacheDir: string | null;
+  /** The web app's built files, served at `/` (QUARRY_WEB_DIR; `off` serves none). */
+  webDir: string | null;
   /** Limits on operations and on callers at the edge (src/http/limits.ts, rate-limit.ts). */
   edge: EdgeLimits;
 }
@@ -175,6 +177,8 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   webhookTimeoutMs: 10_000,
   subscriptionKeyCheckMs: 5000,
   featureCacheDir: path.join(os.tmpdir(), 'quarry-feature-cache'),
+  // dist/src/config.js -> the repository's packages/web/dist (Vite's output).
+  webDir: path.resolve(__dirname, '..', '..', 'packages', 'web', 'dist'),
 };
 
 /** `true`/`false` (also 1/0, on/off, yes/no) in variable `name`; unset or blank: undefined. */
@@ -347,6 +351,12 @@ export function loadConfig(
     webhookTimeoutMs: intFromEnv(env, 'QUARRY_WEBHOOK_TIMEOUT_MS', 1),
     subscriptionKeyCheckMs: intFromEnv(env, 'QUARRY_SUBSCRIPTION_KEY_CHECK_MS', 100),
     featureCacheDir: featureCacheDirFromEnv(env.QUARRY_FEATURE_CACHE_DIR),
+    webDir:
+      env.QUARRY_WEB_DIR?.trim() === 'off'
+        ? null
+        : env.QUARRY_WEB_DIR?.trim()
+          ? path.resolve(env.QUARRY_WEB_DIR)
+          : undefined,
   });
   const config = { ...DEFAULT_CONFIG, ...fromEnv, ...defined(overrides) };
   config.edge = { ...edgeFromEnv(env, DEFAULT_CONFIG.edge), ...overrides.edge };

@@ -10,6 +10,7 @@ import { TaskHeartbeatRoundQueryRank1796145093796 } from '../../migrations/17961
 import { Webhooks1796145478456 } from '../../migrations/1796145478456-webhooks';
 import { CalibrationStoppingValidationDraws1796145018323 } from '../../migrations/1796145018323-calibration-stopping-validation-draws';
 import { DatasetPoolItems1795310000000 } from '../../migrations/1795310000000-dataset-pool-items';
+import { WebAppDatasetDisplay1796145044843 } from '../../migrations/1796145044843-web-app-dataset-display';
 
 /** Every migration, in order, listed explicitly (no globs). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -24,4 +25,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   Webhooks1796145478456,
   CalibrationStoppingValidationDraws1796145018323,
   DatasetPoolItems1795310000000,
+  WebAppDatasetDisplay1796145044843,
 ];

@@ -1,5 +1,6 @@
 import { Column, Entity } from 'typeorm';
 import { UuidIdColumn, CreatedAtColumn, UpdatedAtColumn } from './columns';
+import { PayloadKind } from './enums';
 
 @Entity({ name: 'dataset' })
 export class Dataset {
@@ -32,6 +33,18 @@ export class Dataset {
    */
   @Column({ name: 'pool_items', type: 'integer', default: 0, select: false })
   poolItems: number;
+
+  /** Instructions for annotators, as Markdown. */
+  @Column({ type: 'text', default: '' })
+  guidelines: string;
+
+  /** The payload field a labelling page shows (null: the whole payload). */
+  @Column({ name: 'payload_field', type: 'varchar', length: 200, nullable: true })
+  payloadField: string | null;
+
+  /** How a labelling page shows the payload (see PayloadKind). */
+  @Column({ name: 'payload_kind', type: 'varchar', length: 20, default: PayloadKind.AUTO })
+  payloadKind: PayloadKind;
 
   @CreatedAtColumn()
   createdAt: Date;

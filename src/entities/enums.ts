@@ -25,6 +25,17 @@ export const LABEL_SOURCE_RANK: Record<LabelSource, number> = {
   [LabelSource.MODEL]: 1,
 };
 
+/** How a labelling page shows an item's payload (or the dataset's payload field of it). */
+export enum PayloadKind {
+  /** Text as text, an image URL as an image, an object as a table. */
+  AUTO = 'AUTO',
+  TEXT = 'TEXT',
+  IMAGE_URL = 'IMAGE_URL',
+  TABLE = 'TABLE',
+  /** A list of numbers drawn as a square grey-level image (e.g. 8x8 digits). */
+  PIXELS = 'PIXELS',
+}
+
 export enum ModelOutputKind {
   PROBABILITIES = 'PROBABILITIES',
   LOGITS = 'LOGITS',

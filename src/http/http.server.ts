@@ -21,6 +21,7 @@ import type { EventBus } from '../services/event-bus';
 import { formatError, httpErrorHandler } from './errors';
 import { exportLabelsRoute } from './export.route';
 import { healthRoutes } from './health.route';
+import { webRoutes } from './web.route';
 import { keyFromHeaders } from './keys';
 import { entitiesByIds } from '../services/by-key';
 import { addressOf, bodyParsersByRole, edgeGate, gateKey } from './edge-gate';
@@ -221,6 +222,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
 
   app.use(healthRoutes(db));
   app.get('/metrics', metricsRoute(metricsRegistry, config, services));
+  app.use(webRoutes(config.webDir));
   app.get('/export/labels', exportLabelsRoute(services, authenticate));
   app.use(
     '/graphql',

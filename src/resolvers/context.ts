@@ -15,6 +15,8 @@ export interface Loaders {
   itemFeatures: DataLoader<string, Buffer | null>;
   itemLabel: DataLoader<string, Label | null>;
   itemLabels: DataLoader<string, Label[]>;
+  /** A round's queries settled by their answers. */
+  roundSettled: DataLoader<string, number>;
   /** Label queries by id, as the queue shows them. */
   query: DataLoader<string, QueueQuery | null>;
   item: DataLoader<string, ItemRow | null>;
@@ -22,6 +24,8 @@ export interface Loaders {
   /** Keyed `<modelId>:<itemId>`. */
   prediction: DataLoader<string, PredictionRow | null>;
   round: DataLoader<string, Round | null>;
+  /** A model's version number (null when there is no such model). */
+  modelVersion: DataLoader<string, number | null>;
   budget: DataLoader<string, DatasetBudget | null>;
   budgetByMechanism: DataLoader<string, MechanismBudget[]>;
   queryAnswers: DataLoader<string, QueryAnswer[]>;
@@ -60,6 +64,7 @@ export function createLoaders(
     itemFeatures: new DataLoader((ids) => services.items.featuresByIds(ids)),
     itemLabel: new DataLoader((ids) => services.labels.resolvedByItemIds(ids)),
     itemLabels: new DataLoader((ids) => services.labels.historyByItemIds(ids)),
+    roundSettled: new DataLoader((ids) => services.rounds.settledCounts(ids)),
     query: new DataLoader(async (ids: readonly string[]) => {
       const rows = await services.queues.queriesByIds(ids);
       return oneByKey(ids, rows, (r) => r.id);
@@ -68,6 +73,7 @@ export function createLoaders(
     itemPredictions: new DataLoader((ids) => services.items.predictionsByIds(ids)),
     prediction: new DataLoader((keys) => services.items.predictionsByModelItem(keys)),
     round: new DataLoader((ids) => services.rounds.byIds(ids)),
+    modelVersion: new DataLoader((ids) => services.models.versionsByIds(ids)),
     budget: new DataLoader((ids) => services.queues.budgets(ids)),
     budgetByMechanism: new DataLoader((ids) => services.queues.budgetsByMechanism(ids)),
     queryAnswers: new DataLoader((ids) => services.queues.answersByQueryIds(ids)),

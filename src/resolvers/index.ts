@@ -4,6 +4,7 @@ import { DatasetResolver } from './dataset.resolver';
 import { ItemResolver } from './item.resolver';
 import { LabelResolver } from './label.resolver';
 import { ModelResolver } from './model.resolver';
+import { PredictionResolver } from './prediction.resolver';
 import { RoundResolver } from './round.resolver';
 import { StrategyResolver } from './strategy.resolver';
 import { BudgetMechanismResolver, QueueResolver } from './queue.resolver';
@@ -20,6 +21,7 @@ export const RESOLVERS = [
   ItemResolver,
   LabelResolver,
   ModelResolver,
+  PredictionResolver,
   RoundResolver,
   StrategyResolver,
   QueueResolver,

@@ -14,6 +14,7 @@ import {
 import {
   AnnotatorAgreementNode,
   BudgetNode,
+  LabellingStatsNode,
   LabelQueryConnection,
   MechanismBudgetNode,
   LabelQueryNode,
@@ -154,6 +155,19 @@ export class QueueResolver {
     return { query, value: r.value, replayed: r.replayed };
   }
 
+  @Mutation(() => SubmitLabelResult, {
+    description:
+      "Changes the answer you gave with a claim while the claim's lease has not ended (the U key of a labelling page): with one answer needed, the new class becomes the item's HUMAN label (the first is kept as history). Spends no more budget. BAD_USER_INPUT for an unknown class; CONFLICT when the claim has no answer, its lease ended, or the query was settled by several annotators; FORBIDDEN for someone else's claim.",
+  })
+  async changeAnswer(
+    @Arg('claimToken') claimToken: string,
+    @Arg('value') value: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<SubmitLabelResult> {
+    const r = await ctx.services.answers.change(ctx.key, claimToken, value);
+    return { query: r.query!, value: r.value, replayed: false };
+  }
+
   @Mutation(() => LabelQueryNode, {
     description:
       "Settles a tied query (NEEDS_REVIEW): the value becomes the item's HUMAN label and the query is ANSWERED.",
@@ -164,6 +178,26 @@ export class QueueResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<LabelQueryNode> {
     return ctx.services.answers.resolveReview(ctx.key, queryId, value);
+  }
+
+  @Query(() => LabellingStatsNode, {
+    description:
+      "A dataset's class balance (current labels by source and class), each annotator's answers, skips and mean time per answer, and the answers per minute of the last hour: what a dashboard shows.",
+  })
+  async labellingStats(
+    @Arg('datasetId', () => ID) datasetId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<LabellingStatsNode> {
+    const stats = await ctx.services.agreements.stats(ctx.key, datasetId);
+    const classes = await datasetClasses(ctx, stats.datasetId);
+    return {
+      ...stats,
+      classBalance: stats.classBalance.map((c) => ({
+        source: c.source,
+        value: className(classes, c.classIndex),
+        count: c.count,
+      })),
+    };
   }
 
   @Query(() => [AnnotatorAgreementNode], {

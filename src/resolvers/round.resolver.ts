@@ -1,4 +1,15 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import {
+  Arg,
+  Args,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
 import { PageArgs, toConnection } from '../schema/connection';
 import { LabelQueryConnection } from '../schema/queue.types';
 import { RoundNode, RoundProgress, StartRoundInput } from '../schema/round.types';
@@ -55,5 +66,13 @@ export class RoundResolver {
       LabelQueryConnection,
       await ctx.services.rounds.queriesPage(round.id, first, after),
     );
+  }
+
+  @FieldResolver(() => Int, {
+    description:
+      "The round's queries settled by their answers (ANSWERED, or NEEDS_REVIEW on a tie): its labelling progress, of `size`.",
+  })
+  answeredCount(@Root() round: Round, @Ctx() ctx: GraphQLContext): Promise<number> {
+    return ctx.loaders.roundSettled.load(round.id);
   }
 }

@@ -1,5 +1,6 @@
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { RecordNode } from './base.types';
+import { PayloadKind } from './enums';
 
 @ObjectType('Dataset', {
   description: 'A collection of items to label, with its classes and feature length.',
@@ -25,6 +26,18 @@ export class DatasetNode extends RecordNode {
 
   @Field(() => Int, { description: 'Distinct annotators who must answer each query (default 1).' })
   annotationsPerItem: number;
+
+  @Field({ description: 'Instructions for annotators, as Markdown (empty when none).' })
+  guidelines: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The payload field a labelling page shows; null for the whole payload.',
+  })
+  payloadField: string | null;
+
+  @Field(() => PayloadKind, { description: 'How a labelling page shows the payload.' })
+  payloadKind: PayloadKind;
 
   @Field()
   updatedAt: Date;
@@ -52,6 +65,21 @@ export class CreateDatasetInput {
 
   @Field(() => Int, { nullable: true, defaultValue: 1 })
   annotationsPerItem?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'Instructions for annotators, as Markdown.' })
+  guidelines?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The payload field a labelling page shows; omit (or null) for the whole payload.',
+  })
+  payloadField?: string | null;
+
+  @Field(() => PayloadKind, {
+    nullable: true,
+    description: 'How a labelling page shows the payload (default AUTO).',
+  })
+  payloadKind?: PayloadKind | null;
 }
 
 @InputType()
@@ -76,4 +104,19 @@ export class UpdateDatasetInput {
 
   @Field(() => Int, { nullable: true })
   annotationsPerItem?: number | null;
+  @Field(() => String, { nullable: true, description: 'Instructions for annotators, as Markdown.' })
+  guidelines?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'The payload field a labelling page shows; null for the whole payload; omit to keep it.',
+  })
+  payloadField?: string | null;
+
+  @Field(() => PayloadKind, {
+    nullable: true,
+    description: 'How a labelling page shows the payload (default AUTO).',
+  })
+  payloadKind?: PayloadKind | null;
 }

@@ -6,6 +6,7 @@ import {
   LabelQueryStatus,
   LabelSource,
   ModelOutputKind,
+  PayloadKind,
   QueryMechanism,
   RoundStatus,
   StreamDecisionKind,
@@ -77,6 +78,11 @@ export enum StrategyNeed {
   COMMITTEE = 'COMMITTEE',
 }
 registerEnumType(StrategyNeed, { name: 'StrategyNeed' });
+registerEnumType(PayloadKind, {
+  name: 'PayloadKind',
+  description:
+    "How a labelling page shows an item's payload: AUTO (text as text, an image URL as an image, an object as a table), TEXT, IMAGE_URL, TABLE, or PIXELS (a list of numbers as a square grey-level image).",
+});
 registerEnumType(ApiKeyRole, {
   name: 'ApiKeyRole',
   description:
@@ -90,6 +96,7 @@ export {
   LabelQueryStatus,
   LabelSource,
   ModelOutputKind,
+  PayloadKind,
   QueryMechanism,
   QueueEventKind,
   RoundStatus,

@@ -1,6 +1,6 @@
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
-import { LabelQueryStatus, QueryMechanism, QueueEventKind } from './enums';
+import { LabelQueryStatus, LabelSource, QueryMechanism, QueueEventKind } from './enums';
 import { ConnectionType } from './connection';
 import { DatasetRecordNode } from './base.types';
 
@@ -181,6 +181,66 @@ export class QueueCountsNode {
 
   @Field(() => Int, { description: 'Answered queries.' })
   answered: number;
+}
+@ObjectType('ClassCount', { description: 'Current labels of one class from one source.' })
+export class ClassCountNode {
+  @Field(() => LabelSource)
+  source: LabelSource;
+
+  @Field({ description: 'The class name.' })
+  value: string;
+
+  @Field(() => Int)
+  count: number;
+}
+
+@ObjectType('AnnotatorActivity', { description: "One annotator's work on a dataset." })
+export class AnnotatorActivityNode {
+  @Field()
+  annotatorId: string;
+
+  @Field(() => Int, { description: 'Answers given.' })
+  answers: number;
+
+  @Field(() => Int, { description: 'Queries skipped.' })
+  skips: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Mean seconds from claim to answer; null before any answer.',
+  })
+  secondsPerAnswer: number | null;
+
+  @Field(() => Date, { nullable: true })
+  lastAnswerAt: Date | null;
+}
+
+@ObjectType('ThroughputPoint', { description: 'Answers given in one minute.' })
+export class ThroughputPointNode {
+  @Field({ description: 'The minute (its start).' })
+  minute: Date;
+
+  @Field(() => Int)
+  answers: number;
+}
+
+@ObjectType('LabellingStats', {
+  description: "A dataset's labelling work at a glance, for dashboards.",
+})
+export class LabellingStatsNode {
+  @Field(() => ID)
+  datasetId: string;
+
+  @Field(() => [ClassCountNode], { description: 'Current labels by source and class.' })
+  classBalance: ClassCountNode[];
+
+  @Field(() => [AnnotatorActivityNode], { description: 'Annotators, busiest first (up to 200).' })
+  annotators: AnnotatorActivityNode[];
+
+  @Field(() => [ThroughputPointNode], {
+    description: 'Answers per minute over the last hour, oldest first (empty minutes left out).',
+  })
+  throughput: ThroughputPointNode[];
 }
 
 @ObjectType('QueueEvent', { description: "A change to a dataset's label queue." })

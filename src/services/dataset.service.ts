@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { ApiKey, Dataset } from '../entities';
+import { ApiKey, Dataset, PayloadKind } from '../entities';
 import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '../errors';
 import { authorize, Permission } from './permissions';
 import { isUuid, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
@@ -14,6 +14,9 @@ export interface CreateDatasetInput {
   featureDim: number;
   labelBudget?: number | null;
   annotationsPerItem?: number | null;
+  guidelines?: string | null;
+  payloadField?: string | null;
+  payloadKind?: PayloadKind | null;
 }
 
 export interface UpdateDatasetInput {
@@ -24,7 +27,15 @@ export interface UpdateDatasetInput {
   /** A new budget; explicit null removes the budget. */
   labelBudget?: number | null;
   annotationsPerItem?: number | null;
+  /** New guidelines (Markdown); omit to keep them. */
+  guidelines?: string | null;
+  /** The payload field to show; explicit null shows the whole payload. */
+  payloadField?: string | null;
+  payloadKind?: PayloadKind | null;
 }
+
+/** Longest guidelines accepted (characters of Markdown). */
+export const MAX_GUIDELINES_LENGTH = 100_000;
 
 /** Largest feature vector accepted (1 MiB of float32 per item). */
 export const MAX_FEATURE_DIM = 262_144;
@@ -61,6 +72,22 @@ function checkBudget(budget: number | null | undefined, problems: InputProblem[]
 function checkAnnotations(k: number | null | undefined, problems: InputProblem[]): void {
   const problem = k === null || k === undefined ? undefined : intProblem(k, { min: 1, max: 100 });
   if (problem) problems.push({ field: 'annotationsPerItem', message: problem });
+}
+
+function checkDisplay(
+  input: { guidelines?: string | null; payloadField?: string | null },
+  problems: InputProblem[],
+): void {
+  if (input.guidelines && input.guidelines.length > MAX_GUIDELINES_LENGTH) {
+    problems.push({
+      field: 'guidelines',
+      message: `must be at most ${MAX_GUIDELINES_LENGTH} characters; got ${input.guidelines.length}`,
+    });
+  }
+  const field = input.payloadField;
+  if (field !== undefined && field !== null && (!field.trim() || field.length > 200)) {
+    problems.push({ field: 'payloadField', message: 'must be 1 to 200 characters, or null' });
+  }
 }
 
 function invalid(problems: InputProblem[]): BadUserInputError {
@@ -118,6 +145,7 @@ export class DatasetService {
     if (featureDimProblem) problems.push({ field: 'featureDim', message: featureDimProblem });
     checkBudget(input.labelBudget, problems);
     checkAnnotations(input.annotationsPerItem, problems);
+    checkDisplay(input, problems);
     if (problems.length > 0) throw invalid(problems);
     try {
       return await this.ds.getRepository(Dataset).save({
@@ -127,6 +155,9 @@ export class DatasetService {
         featureDim: input.featureDim,
         labelBudget: input.labelBudget ?? null,
         annotationsPerItem: input.annotationsPerItem ?? 1,
+        guidelines: input.guidelines ?? '',
+        payloadField: input.payloadField ?? null,
+        payloadKind: input.payloadKind ?? PayloadKind.AUTO,
       });
     } catch (e) {
       if (pgCode(e) === PG_UNIQUE_VIOLATION) {
@@ -165,6 +196,12 @@ export class DatasetService {
         checkAnnotations(input.annotationsPerItem, problems);
         dataset.annotationsPerItem = input.annotationsPerItem;
       }
+      checkDisplay(input, problems);
+      if (input.guidelines !== undefined && input.guidelines !== null)
+        dataset.guidelines = input.guidelines;
+      if (input.payloadField !== undefined) dataset.payloadField = input.payloadField;
+      if (input.payloadKind !== undefined && input.payloadKind !== null)
+        dataset.payloadKind = input.payloadKind;
       if (problems.length > 0) throw invalid(problems);
       try {
         return await m.getRepository(Dataset).save(dataset);

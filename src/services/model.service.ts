@@ -19,7 +19,7 @@ import { isUuid } from '../db/db-errors';
 import { lockDataset } from '../db/sql/datasets.sql';
 import { sampleFeatures } from '../db/sql/items.sql';
 import { humanPoolLabelCount, validationLabels } from '../db/sql/labels.sql';
-import { nextModelVersion } from '../db/sql/models.sql';
+import { modelVersions, nextModelVersion } from '../db/sql/models.sql';
 import { run } from '../db/sql/statement';
 import { requireLength } from './validate';
 
@@ -238,6 +238,17 @@ export class ModelService {
     // A model of a dataset outside the key's scope looks like a missing one, as rounds do.
     authorizeRow(key, Permission.MANAGE_MODELS, model.datasetId, 'Model', id);
     return model;
+  }
+
+  /**
+   * The version of each model, for DataLoader (a pre-label names its model's version; anyone who
+   * may see the prediction may see that number, so no permission beyond the prediction's).
+   */
+  async versionsByIds(ids: readonly string[]): Promise<(number | null)[]> {
+    const select = modelVersions(ids.filter(isUuid));
+    const rows: { id: string; version: number }[] = await run(this.ds, select);
+    const byId = new Map(rows.map((r) => [r.id, r.version]));
+    return ids.map((id) => byId.get(id) ?? null);
   }
 }
 

@@ -1,8 +1,9 @@
 import type { DataSource } from 'typeorm';
-import type { ApiKey } from '../entities';
+import type { ApiKey, LabelSource } from '../entities';
 import { Permission } from './permissions';
 import { DatasetService } from './dataset.service';
-import { agreementByAnnotator } from '../db/sql/slots.sql';
+import { activityByAnnotator, agreementByAnnotator, answersPerMinute } from '../db/sql/slots.sql';
+import { currentLabelCounts } from '../db/sql/labels.sql';
 import { run } from '../db/sql/statement';
 
 export interface AnnotatorAgreement {
@@ -16,6 +17,25 @@ export interface AnnotatorAgreement {
   /** agreed / (answers − tied); null before any resolved answer. */
   rate: number | null;
 }
+
+/** What a dashboard shows of a dataset's labelling work. */
+export interface LabellingStats {
+  datasetId: string;
+  /** Current labels by source and class. */
+  classBalance: { source: LabelSource; classIndex: number; count: number }[];
+  annotators: {
+    annotatorId: string;
+    answers: number;
+    skips: number;
+    secondsPerAnswer: number | null;
+    lastAnswerAt: Date | null;
+  }[];
+  /** Answers per minute of the last hour (minutes without answers left out). */
+  throughput: { minute: Date; answers: number }[];
+}
+
+/** Minutes of throughput {@link AgreementService.stats} reports. */
+export const THROUGHPUT_MINUTES = 60;
 
 /** How annotators agree on queries answered by several of them. */
 export class AgreementService {
@@ -33,5 +53,19 @@ export class AgreementService {
       ...r,
       rate: r.answers - r.tied > 0 ? r.agreed / (r.answers - r.tied) : null,
     }));
+  }
+
+  /** Class balance, annotators' activity and the last hour's throughput of a dataset. */
+  async stats(key: ApiKey, datasetId: string): Promise<LabellingStats> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_LABELS);
+    const balance = currentLabelCounts(dataset.id);
+    const activity = activityByAnnotator(dataset.id);
+    const perMinute = answersPerMinute(dataset.id, THROUGHPUT_MINUTES);
+    return {
+      datasetId: dataset.id,
+      classBalance: await run(this.ds, balance),
+      annotators: await run(this.ds, activity),
+      throughput: await run(this.ds, perMinute),
+    };
   }
 }

@@ -1,17 +1,17 @@
 import type { DataSource } from 'typeorm';
 import { ApiKey, LabelQueryStatus, LabelSource, WebhookEventKind } from '../entities';
 import { queueAnswers, queueSubmits } from '../metrics';
-import { BadUserInputError, ConflictError, NotFoundError } from '../errors';
+import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import { authorize, inScope, Permission } from './permissions';
 import type { EventBus } from './event-bus';
 import { QueueEventKind } from './event-bus';
 import { DatasetService } from './dataset.service';
-import { isBigintId } from '../db/db-errors';
+import { isBigintId, isUuid } from '../db/db-errors';
 import { withIdempotency } from './idempotency';
 import { writeCurrentLabels } from './label.service';
 import { answerQuery, lockQueryStatus, queryWithClasses, settleQuery } from '../db/sql/queries.sql';
 import { run } from '../db/sql/statement';
-import { answersOfQuery, recordAnswer } from '../db/sql/slots.sql';
+import { answeredSlot, answersOfQuery, changeAnswer, recordAnswer } from '../db/sql/slots.sql';
 import type { QueueListingService, QueueQuery } from './queue-listing.service';
 import type { ClaimService } from './queue-claim.service';
 
@@ -158,6 +158,61 @@ export class AnswerService {
   }
 
   /**
+   * Changes the answer given with a claim, while that claim's lease has not ended: the slot's
+   * answer, and (one answer needed) the item's HUMAN label, which supersedes the first one. Spends
+   * nothing more. CONFLICT when the claim was not answered, its lease ended, or its query was
+   * settled by several annotators (a reviewer decides then); FORBIDDEN for another key's claim.
+   */
+  async change(key: ApiKey, claimToken: string, value: string): Promise<SubmitResult> {
+    authorize(key, Permission.ANNOTATE);
+    return this.ds.transaction(async (m) => {
+      const select = answeredSlot(claimToken);
+      const [slot]: AnsweredSlot[] = isUuid(claimToken) ? await run(m, select) : [];
+      if (!slot || !slot.answeredAt) {
+        throw new ConflictError(
+          'This claim has no answer to change: submit an answer with submitLabel first.',
+        );
+      }
+      if (slot.apiKeyId !== key.id) throw new ForbiddenError('This answer is someone else’s.');
+      if (!slot.live) {
+        throw new ConflictError(
+          "This answer's lease has ended, so it can no longer be changed. Ask a reviewer to relabel the item.",
+        );
+      }
+      const classIndex = slot.classes.indexOf(value);
+      if (classIndex < 0) {
+        throw new BadUserInputError(
+          `${JSON.stringify(value)} is not a class of this dataset (${slot.classes.join(', ')}).`,
+          [{ field: 'value', message: 'not a class of this dataset' }],
+        );
+      }
+      const settledByMany = slot.answersNeeded > 1 && slot.status !== LabelQueryStatus.OPEN;
+      if (settledByMany || slot.status === LabelQueryStatus.CANCELLED) {
+        throw new ConflictError(
+          `Query ${slot.queryId} is ${slot.status}${settledByMany ? ' by several annotators' : ''}; its answers can no longer be changed.`,
+        );
+      }
+      if (classIndex !== slot.classIndex) {
+        const change = changeAnswer(slot.id, classIndex);
+        await run(m, change);
+        if (slot.status === LabelQueryStatus.ANSWERED) {
+          await writeCurrentLabels(m, {
+            datasetId: slot.datasetId,
+            source: LabelSource.HUMAN,
+            apiKeyId: key.id,
+            itemIds: [slot.itemId],
+            classIndexes: [classIndex],
+            annotatorIds: [slot.annotatorId],
+            confidences: [null],
+          });
+        }
+      }
+      const [query] = await this.queues.queriesByIds([slot.queryId], m);
+      return { queryId: slot.queryId, value, status: query.status, replayed: false, query };
+    });
+  }
+
+  /**
    * Settles a tied query (NEEDS_REVIEW) with a reviewer's answer: it becomes the item's HUMAN
    * label and the query's resolved answer. Spends no budget.
    */
@@ -219,6 +274,21 @@ export class AnswerService {
     }
     return query;
   }
+}
+
+interface AnsweredSlot {
+  id: string;
+  queryId: string;
+  datasetId: string;
+  apiKeyId: string;
+  annotatorId: string;
+  answeredAt: Date | null;
+  classIndex: number | null;
+  live: boolean;
+  status: LabelQueryStatus;
+  answersNeeded: number;
+  itemId: string;
+  classes: string[];
 }
 
 /** The most frequent value and its count, or null when two or more share the top count. */

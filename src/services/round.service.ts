@@ -11,7 +11,7 @@ import type { EventBus } from './event-bus';
 import { answers, lockBudget, requireRemaining } from './budget';
 import { closeRound } from './round-lifecycle';
 import { requireInt, requireSeed } from './validate';
-import { lockRoundStatus } from '../db/sql/rounds.sql';
+import { lockRoundStatus, settledQueryCounts } from '../db/sql/rounds.sql';
 import { run } from '../db/sql/statement';
 import { entitiesByIds } from './by-key';
 import { decodeCursor, encodeCursor, pageSize, type Page } from './pagination';
@@ -233,5 +233,13 @@ export class RoundService {
       hasPreviousPage: afterRank !== undefined,
       totalCount: () => repo.countBy({ roundId }),
     };
+  }
+
+  /** Each round's queries settled by their answers, for DataLoader. */
+  async settledCounts(roundIds: readonly string[]): Promise<number[]> {
+    const select = settledQueryCounts(roundIds);
+    const rows: { roundId: string; settled: number }[] = await run(this.ds, select);
+    const byId = new Map(rows.map((r) => [r.roundId, r.settled]));
+    return roundIds.map((id) => byId.get(id) ?? 0);
   }
 }

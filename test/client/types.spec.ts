@@ -44,6 +44,7 @@ async function typeChecks(): Promise<void> {
     value: string;
     confidence: number;
     modelId: string;
+    modelVersion: number | null;
   } | null>();
   // @ts-expect-error a decision must be a class name, { value }, { skip } or { release }
   await client.queue.work('1', () => 3);

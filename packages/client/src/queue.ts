@@ -1,6 +1,7 @@
 import type { GraphQLTransport } from './client.js';
 import { QuarryError } from './errors.js';
 import {
+  ChangeAnswerDocument,
   ClaimQueriesDocument,
   ReleaseQueryDocument,
   RenewLeaseDocument,
@@ -132,6 +133,20 @@ export class QueueApi {
       { idempotent: true, signal: opts.signal },
     );
     return submitLabel;
+  }
+
+  /**
+   * Changes the answer given with this claim while its lease has not ended (with one answer
+   * needed, the item's label changes too). `CONFLICT` once the lease has ended.
+   */
+  async changeAnswer(claim: Claim, value: string): Promise<SubmitResult> {
+    // Setting the same answer twice leaves the same state: a lost answer may be repeated.
+    const { changeAnswer } = await this.t.request(
+      ChangeAnswerDocument,
+      { claimToken: claim.token, value },
+      { idempotent: true },
+    );
+    return changeAnswer;
   }
 
   /** Extends the claim's lease to `leaseSeconds` from now; answers the new expiry. */

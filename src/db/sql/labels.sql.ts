@@ -250,3 +250,13 @@ export function personLabelledPool(datasetId: string, origin: string): SqlStatem
     [datasetId, origin],
   );
 }
+
+/** A dataset's current labels counted by source and class (the class balance). */
+export function currentLabelCounts(datasetId: string): SqlStatement {
+  return sql(
+    `SELECT source, class_index AS "classIndex", count(*)::int AS count
+     FROM label WHERE dataset_id = $1 AND superseded_at IS NULL
+     GROUP BY source, class_index ORDER BY source, class_index`,
+    [datasetId],
+  );
+}

@@ -97,3 +97,7 @@ export function stopSetOf(modelId: string): SqlStatement {
     [modelId],
   );
 }
+/** The version numbers of several models (by their primary key). */
+export function modelVersions(modelIds: readonly string[]): SqlStatement {
+  return sql('SELECT id, version FROM model WHERE id = ANY($1::uuid[])', [modelIds]);
+}

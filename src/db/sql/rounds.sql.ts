@@ -144,3 +144,13 @@ export function markSelecting(roundId: string): SqlStatement {
     [roundId],
   );
 }
+
+/** Per round: its queries settled by their answers (ANSWERED or NEEDS_REVIEW). */
+export function settledQueryCounts(roundIds: readonly string[]): SqlStatement {
+  return sql(
+    `SELECT round_id AS "roundId", count(*)::int AS settled FROM label_query
+     WHERE round_id = ANY($1::uuid[]) AND status IN ('ANSWERED', 'NEEDS_REVIEW')
+     GROUP BY round_id`,
+    [roundIds],
+  );
+}

@@ -150,10 +150,41 @@ export function insertSkip(
   );
 }
 
-/** Stores a slot's answer; its lease ends. */
+/**
+ * Stores a slot's answer. The lease is kept: until it ends the annotator may change the answer
+ * ({@link changeAnswer}); every count of held units looks only at unanswered slots.
+ */
 export function recordAnswer(slotId: string, classIndex: number): SqlStatement {
+  return sql('UPDATE query_slot SET class_index = $2, answered_at = now() WHERE id = $1', [
+    slotId,
+    classIndex,
+  ]);
+}
+
+/**
+ * The answered slot a claim token holds, locked with its query (slot first), with `live` while
+ * the claim's lease has not ended and the query's `status`, `answersNeeded`, `itemId`,
+ * `roundId` and its dataset's `classes`.
+ */
+export function answeredSlot(token: string): SqlStatement {
   return sql(
-    'UPDATE query_slot SET class_index = $2, answered_at = now(), lease_expires_at = NULL WHERE id = $1',
+    `SELECT s.id, s.query_id AS "queryId", s.dataset_id AS "datasetId", s.api_key_id AS "apiKeyId",
+            s.annotator_id AS "annotatorId", s.answered_at AS "answeredAt",
+            s.class_index AS "classIndex", coalesce(s.lease_expires_at > now(), false) AS live,
+            q.status, q.answers_needed AS "answersNeeded", q.item_id::text AS "itemId",
+            q.round_id::text AS "roundId", d.classes
+     FROM query_slot s JOIN label_query q ON q.id = s.query_id JOIN dataset d ON d.id = s.dataset_id
+     WHERE s.claim_token = $1 FOR UPDATE OF s, q`,
+    [token],
+  );
+}
+
+/** Replaces an answered slot's answer (and the query's resolved class when it was settled by it). */
+export function changeAnswer(slotId: string, classIndex: number): SqlStatement {
+  return sql(
+    `WITH s AS (UPDATE query_slot SET class_index = $2 WHERE id = $1 RETURNING query_id)
+     UPDATE label_query q SET resolved_class = $2 FROM s
+     WHERE q.id = s.query_id AND q.status = 'ANSWERED' AND q.answers_needed = 1`,
     [slotId, classIndex],
   );
 }
@@ -218,5 +249,36 @@ export function leasesOfTokens(tokens: readonly string[]): SqlStatement {
        FROM query_slot s JOIN label_query q ON q.id = s.query_id AND q.status = 'OPEN'
       WHERE s.claim_token = ANY($1::uuid[]) AND s.answered_at IS NULL`,
     [tokens],
+  );
+}
+
+/**
+ * Per annotator of a dataset: answers given, skips, the mean seconds from claim to answer and
+ * the last answer's time, busiest first.
+ */
+export function activityByAnnotator(datasetId: string): SqlStatement {
+  return sql(
+    `SELECT coalesce(a.annotator_id, k.annotator_id) AS "annotatorId", coalesce(a.answers, 0)::int AS answers,
+            coalesce(k.skips, 0)::int AS skips, a."secondsPerAnswer", a."lastAnswerAt"
+     FROM (SELECT annotator_id, count(*) AS answers,
+                  avg(extract(epoch FROM answered_at - claimed_at))::float8 AS "secondsPerAnswer",
+                  max(answered_at) AS "lastAnswerAt"
+           FROM query_slot WHERE dataset_id = $1 AND answered_at IS NOT NULL GROUP BY annotator_id) a
+     FULL JOIN (SELECT annotator_id, count(*) AS skips FROM query_skip WHERE dataset_id = $1
+                GROUP BY annotator_id) k ON k.annotator_id = a.annotator_id
+     ORDER BY 2 DESC, 1
+     LIMIT 200`,
+    [datasetId],
+  );
+}
+
+/** Answers given to a dataset's queries per minute over the last `minutes` minutes, oldest first. */
+export function answersPerMinute(datasetId: string, minutes: number): SqlStatement {
+  return sql(
+    `SELECT date_trunc('minute', answered_at) AS minute, count(*)::int AS answers
+     FROM query_slot
+     WHERE dataset_id = $1 AND answered_at > now() - make_interval(mins => $2)
+     GROUP BY 1 ORDER BY 1`,
+    [datasetId, minutes],
   );
 }

@@ -1,0 +1,81 @@
+import { ApiKeyRole } from '../../src/entities';
+import { describeInBrowser } from '../helpers/browser';
+import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
+import { openRound } from '../helpers/queues';
+import { trainSoftmax } from '../helpers/training';
+
+describeInBrowser('dashboard', (w) => {
+  /** 300 digits: 40 labelled and 200 unlabelled POOL items, 60 labelled VALIDATION items. */
+  async function digitsDataset(name: string): Promise<string> {
+    const { features, labels } = loadDigits();
+    const { createDataset } = await w().t.ok(
+      'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+      {
+        i: {
+          name,
+          classes: DIGIT_CLASSES,
+          featureDim: 64,
+          payloadField: 'pixels',
+          payloadKind: 'PIXELS',
+        },
+      },
+    );
+    const items = features.slice(0, 300).map((f, i) => ({
+      externalId: `d${i}`,
+      featuresBase64: f32base64(f),
+      payload: { pixels: f },
+      split: i < 60 ? 'VALIDATION' : 'POOL',
+      label: i < 100 ? labels[i] : null,
+    }));
+    await w().t.ok(
+      'mutation($d: ID!, $items: [ImportItemInput!]!) { importItems(datasetId: $d, items: $items) { importedCount } }',
+      { d: createDataset.id, items },
+    );
+    return createDataset.id;
+  }
+
+  it('shows queue depth and round progress change live, and a new point on the learning curve after training', async () => {
+    const d = await digitsDataset('watched');
+    const model = await trainSoftmax(w().t, d);
+    await openRound(w().t, d, 10, { strategy: 'margin', modelIds: [model] });
+    const admin = await w().signedIn(w().t.adminKey, `#/dashboard/${d}?refresh=1`);
+    const page = admin.page;
+    await page.getByTestId('queue-depth').filter({ hasText: /^10$/ }).waitFor();
+    await page.getByTestId('round-progress').filter({ hasText: '0 of 10 answered' }).waitFor();
+    await page.locator('[data-testid=learning-curve] tbody tr').first().waitFor();
+    expect(await page.locator('[data-testid=learning-curve] tbody tr').count()).toBe(1);
+    // A marker that a reload would lose: the updates below must arrive without one.
+    await page.evaluate(() => ((globalThis as any).__stillHere = true));
+
+    const ana = await w().signedIn(await w().createKey(ApiKeyRole.ANNOTATOR, [d]), `#/label/${d}`);
+    await ana.page.getByText('Model suggests').waitFor();
+    for (let i = 0; i < 3; i++) {
+      const shown = await ana.page.locator('#item-title').getAttribute('data-external-id');
+      await ana.page.keyboard.press('Enter');
+      await ana.page.waitForFunction(
+        (prev) =>
+          (globalThis as any).document
+            .querySelector('#item-title')
+            ?.getAttribute('data-external-id') !== prev,
+        shown,
+      );
+    }
+    await page.getByTestId('queue-depth').filter({ hasText: /^7$/ }).waitFor();
+    await page.getByTestId('round-progress').filter({ hasText: '3 of 10 answered' }).waitFor();
+    await page.locator('[data-testid=annotators] tbody tr').first().waitFor();
+
+    await trainSoftmax(w().t, d);
+    await page.locator('[data-testid=learning-curve] tbody tr').nth(1).waitFor({ timeout: 20_000 });
+    expect(await page.locator('[data-testid=learning-curve] tbody th').allTextContents()).toEqual([
+      'v1',
+      'v2',
+    ]);
+    expect(await page.locator('[data-panel=curve] figure').getAttribute('data-points')).toBe('2');
+    expect(await page.evaluate(() => (globalThis as any).__stillHere)).toBe(true);
+
+    await w().screenshot(page, 'dashboard');
+    expect(await w().axe(page)).toEqual([]);
+    await w().screenshot(ana.page, 'label-digits');
+    expect(await w().axe(ana.page)).toEqual([]);
+  });
+});
