@@ -32,12 +32,18 @@ export function roundState(round: Round): RoundEvent {
   };
 }
 
-/** Whether `next` is news after `last`: a later status, or more progress in the same one. */
-function advances(last: RoundEvent, next: RoundEvent): boolean {
+/**
+ * Whether `next` is behind `last` (an earlier status, or less progress in the same one): an event
+ * committed before the state was read, which the state already shows.
+ */
+function behind(last: RoundEvent, next: RoundEvent): boolean {
   const a = STATUS_ORDER[last.status as RoundStatus] ?? 0;
   const b = STATUS_ORDER[next.status as RoundStatus] ?? 0;
-  if (b !== a) return b > a;
-  return next.scored > last.scored;
+  return b < a || (b === a && next.scored < last.scored);
+}
+
+function sameState(a: RoundEvent, b: RoundEvent): boolean {
+  return a.status === b.status && a.scored === b.scored && a.total === b.total;
 }
 
 /**
@@ -51,11 +57,14 @@ export async function* roundProgressStream(
   current: Round,
 ): AsyncGenerator<RoundEvent> {
   try {
-    let last = roundState(current);
-    yield last;
-    if (roundIsOver(last.status)) return;
+    const state = roundState(current);
+    yield state;
+    if (roundIsOver(state.status)) return;
+    let last = state;
     for await (const event of events) {
-      if (!advances(last, event)) continue;
+      if (behind(last, event)) continue;
+      // The state read may already be the newest event's: not sent twice.
+      if (last === state && sameState(state, event)) continue;
       last = event;
       yield event;
       if (roundIsOver(event.status)) return;
