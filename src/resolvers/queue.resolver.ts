@@ -305,7 +305,7 @@ export class QueueResolver {
 
   @Subscription(() => RoundProgressEventNode, {
     description:
-      "A round's state as the subscription starts (so a round that already opened still tells so), then its status and progress as it scores (once per chunk), selects and opens (or fails); the subscription completes once the round is OPEN, CLOSED, FAILED or CANCELLED.",
+      "A round's state as the subscription starts (so a round that already opened still tells so), then its status and progress as it scores (once per chunk), selects and opens (or fails); the subscription completes once the round is over (CLOSED, FAILED or CANCELLED).",
     subscribe: async ({ args, context }) => {
       const ctx = context as SubscriptionContext;
       const events = ctx.subscribe.round(String(args.roundId));

@@ -2,20 +2,20 @@ import { RoundStatus, type Round } from '../entities';
 import type { QueueCounts, QueueEvent, RoundEvent } from './event-bus';
 import { QueueEventKind } from './event-bus';
 
-/** The order a round's progress moves in; the last four end it. */
-const PROGRESS_ORDER: Record<RoundStatus, number> = {
+/** The order a round's status moves in; the last three end it. */
+const STATUS_ORDER: Record<RoundStatus, number> = {
   [RoundStatus.QUEUED]: 0,
   [RoundStatus.SCORING]: 1,
   [RoundStatus.SELECTING]: 2,
   [RoundStatus.OPEN]: 3,
-  [RoundStatus.CLOSED]: 3,
-  [RoundStatus.FAILED]: 3,
-  [RoundStatus.CANCELLED]: 3,
+  [RoundStatus.CLOSED]: 4,
+  [RoundStatus.FAILED]: 4,
+  [RoundStatus.CANCELLED]: 4,
 };
 
-/** Whether a round's progress is over: it opened (its queries are out), or it ended. */
-export function progressIsOver(status: string): boolean {
-  return PROGRESS_ORDER[status as RoundStatus] === 3;
+/** Whether a round is over: CLOSED, FAILED or CANCELLED (an OPEN round may still be cancelled). */
+export function roundIsOver(status: string): boolean {
+  return STATUS_ORDER[status as RoundStatus] === 4;
 }
 
 /** A round's current state as a progress event. */
@@ -32,18 +32,23 @@ export function roundState(round: Round): RoundEvent {
   };
 }
 
-/** Whether `next` is news after `last`: a later status, or more progress in the same one. */
-function advances(last: RoundEvent, next: RoundEvent): boolean {
-  const a = PROGRESS_ORDER[last.status as RoundStatus] ?? 0;
-  const b = PROGRESS_ORDER[next.status as RoundStatus] ?? 0;
-  if (b !== a) return b > a;
-  if (a === 3) return next.status !== last.status;
-  return next.status !== last.status || next.scored > last.scored;
+/**
+ * Whether `next` is behind `last` (an earlier status, or less progress in the same one): an event
+ * committed before the state was read, which the state already shows.
+ */
+function behind(last: RoundEvent, next: RoundEvent): boolean {
+  const a = STATUS_ORDER[last.status as RoundStatus] ?? 0;
+  const b = STATUS_ORDER[next.status as RoundStatus] ?? 0;
+  return b < a || (b === a && next.scored < last.scored);
+}
+
+function sameState(a: RoundEvent, b: RoundEvent): boolean {
+  return a.status === b.status && a.scored === b.scored && a.total === b.total;
 }
 
 /**
  * `roundProgress`: the round's state as read when the subscription started, then every change
- * after it, ending once the round's progress is over (OPEN, CLOSED, FAILED or CANCELLED). The
+ * after it, ending once the round is over (CLOSED, FAILED or CANCELLED). The
  * events were being listened to before the state was read, so nothing in between is missed;
  * what the read already showed is not sent twice.
  */
@@ -52,14 +57,17 @@ export async function* roundProgressStream(
   current: Round,
 ): AsyncGenerator<RoundEvent> {
   try {
-    let last = roundState(current);
-    yield last;
-    if (progressIsOver(last.status)) return;
+    const state = roundState(current);
+    yield state;
+    if (roundIsOver(state.status)) return;
+    let last = state;
     for await (const event of events) {
-      if (!advances(last, event)) continue;
+      if (behind(last, event)) continue;
+      // The state read may already be the newest event's: not sent twice.
+      if (last === state && sameState(state, event)) continue;
       last = event;
       yield event;
-      if (progressIsOver(event.status)) return;
+      if (roundIsOver(event.status)) return;
     }
   } finally {
     await events.return?.();

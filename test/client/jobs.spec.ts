@@ -117,8 +117,11 @@ describeEachDb('client SDK: models, rounds, jobs and subscriptions', (t) => {
       kind: 'CLAIMED',
       queryIds: [claim.query.id],
     });
+    // roundProgress starts with the round's state as it is, then follows it to its end.
+    expect((await nextRoundEvent).value).toMatchObject({ roundId, status: 'OPEN' });
     await live.rounds.cancel(roundId);
-    expect((await nextRoundEvent).value).toMatchObject({ roundId, status: 'CANCELLED' });
+    expect((await roundEvents.next()).value).toMatchObject({ roundId, status: 'CANCELLED' });
+    expect((await roundEvents.next()).done).toBe(true);
     await queueEvents.return(undefined);
     await roundEvents.return(undefined);
 

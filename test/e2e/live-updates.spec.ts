@@ -32,14 +32,20 @@ describeEachDb(
       d = await queueDataset(t(), 'live', { items: 40 });
     });
 
-    it('a round that opened before the subscription started still delivers OPEN, then completes', async () => {
+    it('a round that opened before the subscription started still delivers OPEN; it completes when the round ends', async () => {
       const round = await openRound(t(), d, 4);
       const sub = await subscribe(t().url, t().adminKey, ROUND_PROGRESS, { r: round });
       try {
+        const [first] = await sub.waitFor(1);
+        expect(first.roundProgress).toEqual({
+          roundId: round,
+          status: 'OPEN',
+          scored: 40,
+          total: 40,
+        });
+        await t().ok('mutation($id: ID!) { cancelRound(id: $id) { status } }', { id: round });
         expect(await sub.ended).toBe('completed');
-        expect(sub.events.map((e) => e.roundProgress)).toEqual([
-          { roundId: round, status: 'OPEN', scored: 40, total: 40 },
-        ]);
+        expect(sub.events.map((e) => e.roundProgress.status)).toEqual(['OPEN', 'CANCELLED']);
       } finally {
         await sub.close();
       }
