@@ -82,21 +82,6 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   httpServer.headersTimeout = 66_000;
 
   const datasetsById = (ids: readonly string[]) => entitiesByIds(db.ds, Dataset, ids);
-  const authenticate = async (req: express.Request): Promise<ApiKey> => {
-    const record = requestRecord(req);
-    try {
-      const key = await services.apiKeys.authenticate(keyFromHeaders(req.headers));
-      record.keyId = key.id;
-      return key;
-    } catch (e) {
-      if (e instanceof QuarryError) {
-        e.extensions.http = { status: 401 };
-        e.extensions.requestId = record.id;
-        record.errorCode = String(e.extensions.code);
-      }
-      throw e;
-    }
-  };
 
   // Subscriptions: the GraphQL over WebSocket protocol (graphql-ws) on the same path. The key
   // comes in the connection_init payload ({ authorization: "Bearer qk_…" }) or the upgrade
@@ -223,12 +208,18 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   app.use(healthRoutes(db));
   app.get('/metrics', metricsRoute(metricsRegistry, config, services));
   app.use(webRoutes(config.webDir));
-  app.get('/export/labels', exportLabelsRoute(services, authenticate));
+  const gate = edgeGate({ config, apiKeys: services.apiKeys, rateLimits });
+  // The export is read as it streams: the gate (key, rates) before it, like /graphql.
+  app.get(
+    '/export/labels',
+    gate,
+    exportLabelsRoute(services, async (req) => gateKey(req.res!)),
+  );
   app.use(
     '/graphql',
     cors(corsOptions(config)),
     // Authentication, rates and sizes on the headers: nothing of the body is read before.
-    edgeGate({ config, apiKeys: services.apiKeys, rateLimits }),
+    gate,
     bodyParsersByRole(config),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => ({

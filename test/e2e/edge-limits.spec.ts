@@ -263,7 +263,9 @@ describeEachDb(
 describeEachDb(
   'failed authentication',
   (t) => {
-    it('is rate-limited per address: after the limit even a good key waits', async () => {
+    it('is rate-limited per address: past the limit even a right guess waits', async () => {
+      const working = await t().createKey(ApiKeyRole.ANNOTATOR);
+      expect((await t().gql('{ viewer { id } }', {}, working)).status).toBe(200);
       const bad = await Promise.all(
         Array.from({ length: 5 }, () => t().gql('{ viewer { id } }', {}, 'qk_wrong')),
       );
@@ -276,6 +278,11 @@ describeEachDb(
       expect(sixth.status).toBe(429);
       expect(Number(sixth.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(codeOf((await sixth.json()) as GqlResponse)).toBe('RATE_LIMITED');
+      // A valid key not used from here lately is a guess like any other: it waits too.
+      const guess = await t().gql('{ viewer { id } }', {}, t().adminKey);
+      expect(guess.status).toBe(429);
+      // The key in use a moment ago goes on working.
+      expect((await t().gql('{ viewer { id } }', {}, working)).status).toBe(200);
     });
   },
   { edge: { ...DEFAULT_CONFIG.edge, authFailuresPerMinute: 5 } },
