@@ -89,7 +89,11 @@ export function trainNetwork(
   const y = Int32Array.from(labels);
   const all = Int32Array.from({ length: rows }, (_, i) => i);
 
-  const stopping = options.earlyStopping ? earlyStoppingSplit(y, options) : undefined;
+  const patience = options.patience ?? 100;
+  // Within `patience` epochs of the limit nothing can stop early (large sets get few epochs):
+  // holding labels out and fitting twice would only double the work.
+  const stopping =
+    options.earlyStopping && maxEpochs > patience ? earlyStoppingSplit(y, options) : undefined;
   if (!stopping) {
     const run = runEpochs(input, x, y, all, maxEpochs, spec);
     return toModel(code, standardize, run, maxEpochs);
@@ -99,7 +103,7 @@ export function trainNetwork(
   // leaving a tenth out of the final model costs more than the second, shorter run.
   const probe = runEpochs(input, x, y, stopping.train, maxEpochs, spec, {
     rows: stopping.validation,
-    patience: options.patience ?? 100,
+    patience,
   });
   const epochs = Math.max(1, probe.bestEpoch);
   const run = runEpochs(input, x, y, all, epochs, spec);

@@ -226,8 +226,11 @@ describe('early stopping of the mlp trainer', () => {
     expect(stopped.layers).toEqual(same.layers);
   });
 
-  it('runs every epoch when switched off, or when too few labels would be held out', () => {
+  it('runs every epoch when switched off, when too few labels would be held out, or when the limit is within patience', () => {
     expect(train('mlp', noisy, { epochs: 60, earlyStopping: false }).epochs).toBe(60);
+    const short = train('mlp', noisy, { epochs: 30, patience: 30 });
+    expect(short.epochs).toBe(30);
+    expect(short.fitted).toBeUndefined();
     const tiny = separable(12, 5);
     const model = train('mlp', tiny, { epochs: 60 });
     expect(model.epochs).toBe(60);

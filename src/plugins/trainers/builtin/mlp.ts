@@ -44,7 +44,7 @@ export const mlp: Trainer<MlpOptions> = {
         type: 'boolean',
         default: true,
         description:
-          'Hold out validationFraction of the labels (each class in turn), train until their errors have not fallen for patience epochs (at most the epochs), then train on all labels for the epoch count of the last epoch with the fewest errors. Off when fewer than 2 labels would be held out.',
+          'Hold out validationFraction of the labels (each class in turn), train until their errors have not fallen for patience epochs (at most the epochs), then train on all labels for the epoch count of the last epoch with the fewest errors. Off when fewer than 2 labels would be held out, or when the epoch limit is not above patience (nothing could stop early).',
       },
       validationFraction: {
         type: 'number',
