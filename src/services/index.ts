@@ -67,7 +67,7 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
   return {
     apiKeys: new ApiKeyService(ds),
     datasets,
-    items: new ItemService(ds, datasets, config.maxImportItems),
+    items: new ItemService(ds, datasets, config.maxImportItems, db.kind),
     labels: new LabelService(ds, datasets, config.maxLabelItems),
     models,
     rounds: new RoundService(ds, datasets, deps.registry, deps.jobs, deps.events),
