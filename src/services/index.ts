@@ -82,7 +82,7 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
   return {
     apiKeys: new ApiKeyService(ds, deps.events),
     datasets,
-    items: new ItemService(ds, datasets, config.maxImportItems),
+    items: new ItemService(ds, datasets, config.maxImportItems, db.kind),
     labels: new LabelService(ds, datasets, config.maxLabelItems, deps.events),
     models,
     rounds: new RoundService(ds, datasets, deps.registry, deps.jobs, deps.events),

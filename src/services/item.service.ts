@@ -1,4 +1,6 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { DatabaseKind } from '../db/database';
+import { copyImportedItems, encodeImportedItems } from '../db/item-copy';
 import { ApiKey, Dataset, Item, ItemOrigin, ItemSplit, LabelSource } from '../entities';
 import { BadUserInputError, InputProblem } from '../errors';
 import { Permission } from './permissions';
@@ -8,6 +10,7 @@ import { isBigintId, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
 import { keysetPage, type ListPage } from './pagination';
 import {
   featuresByIds,
+  allocateItemIds,
   insertImportedItems,
   itemById,
   itemListing,
@@ -153,7 +156,50 @@ export class ItemService {
     private readonly ds: DataSource,
     private readonly datasets: DatasetService,
     private readonly maxImportItems: number,
+    /** On PostgreSQL items are written by binary COPY; PGlite keeps the INSERT. */
+    private readonly dbKind: DatabaseKind = 'pglite',
   ) {}
+
+  /** Writes the checked items; returns their ids in `items` order. */
+  private async writeItems(
+    m: EntityManager,
+    datasetId: string,
+    items: ImportItemInput[],
+    features: (i: number) => Buffer,
+    truthIndex: (number | null)[],
+  ): Promise<string[]> {
+    if (this.dbKind === 'postgres') {
+      // Ids in import order, then one binary COPY (see src/db/item-copy.ts).
+      const ids = (await run<{ id: string }>(m, allocateItemIds(items.length)))
+        .map((r) => BigInt(r.id))
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const data = encodeImportedItems(
+        datasetId,
+        items.map((item, i) => ({
+          id: ids[i],
+          externalId: item.externalId,
+          payload: JSON.stringify(item.payload ?? {}),
+          features: features(i),
+          split: item.split ?? ItemSplit.POOL,
+          groundTruth: truthIndex[i] ?? null,
+        })),
+      );
+      await copyImportedItems(m, data);
+      return ids.map(String);
+    }
+    const inserted = await run<{ id: string; external_id: string }>(
+      m,
+      insertImportedItems(datasetId, {
+        externalIds: items.map((i) => i.externalId),
+        payloads: items.map((i) => JSON.stringify(i.payload ?? {})),
+        features: items.map((_, i) => features(i)),
+        splits: items.map((i) => i.split ?? ItemSplit.POOL),
+        groundTruths: truthIndex,
+      }),
+    );
+    const idByExternal = new Map(inserted.map((r) => [r.external_id, r.id]));
+    return items.map((i) => idByExternal.get(i.externalId)!);
+  }
 
   /**
    * Imports up to `maxImportItems` items in one transaction. Every item is checked first; any
@@ -183,19 +229,14 @@ export class ItemService {
 
     try {
       return await this.ds.transaction(async (m) => {
-        const inserted = await run<{ id: string; external_id: string }>(
+        const itemIds = await this.writeItems(
           m,
-          insertImportedItems(dataset.id, {
-            externalIds: items.map((i) => i.externalId),
-            payloads: items.map((i) => JSON.stringify(i.payload ?? {})),
-            features: items.map((_, i) => block.rowBytes(i)),
-            splits: items.map((i) => i.split ?? ItemSplit.POOL),
-            groundTruths: truthIndex,
-          }),
+          dataset.id,
+          items,
+          (i) => block.rowBytes(i),
+          truthIndex,
         );
-        await refreshStatistics(m, 'item', inserted.length);
-        const idByExternal = new Map(inserted.map((r) => [r.external_id, r.id]));
-        const itemIds = items.map((i) => idByExternal.get(i.externalId)!);
+        await refreshStatistics(m, 'item', itemIds.length);
         const labelled = items.map((_, i) => i).filter((i) => classIndex[i] !== undefined);
         if (labelled.length > 0) {
           await run(
@@ -210,7 +251,7 @@ export class ItemService {
           );
           await refreshStatistics(m, 'label', labelled.length);
         }
-        return { importedCount: inserted.length, labelledCount: labelled.length, itemIds };
+        return { importedCount: itemIds.length, labelledCount: labelled.length, itemIds };
       });
     } catch (e) {
       if (pgCode(e) === PG_UNIQUE_VIOLATION) {
