@@ -4,11 +4,7 @@
  */
 import { squaredDistance } from '../../src/strategies/math';
 import type { BatchStrategy, Pick } from '../../src/strategies/types';
-import {
-  batchCount,
-  embeddingsOf,
-  marginCandidates,
-} from '../../src/strategies/builtin/shared';
+import { batchCount, embeddingsOf, marginCandidates } from '../../src/strategies/builtin/shared';
 
 /** Parameters of {@link kCenter}. */
 export interface KCenterParams {

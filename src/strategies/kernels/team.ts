@@ -13,7 +13,8 @@
  * The control block, at the start of the memory:
  * - int32 `CLAIM`: `generation << 20 | next block`. Claiming is a compare-and-swap on the whole
  *   word, so a thread holding a stale pass can never claim a block of the next one.
- * - int32 `DONE`: blocks finished in the current pass; int32 `STATE`: 1 once finished.
+ * - int32 `DONE`: blocks finished in the current pass; int32 `STATE`: 1 once finished; int32
+ *   `FAILED`: blocks that threw (counted as done, so nobody waits for them; the leader throws).
  * - two parameter slots of {@link SLOT_VALUES} float64, used by alternate generations: a slot is
  *   rewritten only two generations later, after every block of the one between was claimed.
  */
@@ -22,6 +23,7 @@ import { createSharedMemory, instantiateKernel, type Kernel, type WasmMemory } f
 const CLAIM = 0;
 const DONE = 1;
 const STATE = 2;
+const FAILED = 3;
 const FINISHED = 1;
 const BLOCK_BITS = 20;
 const BLOCK_MASK = (1 << BLOCK_BITS) - 1;
@@ -45,6 +47,8 @@ export class TeamMemory {
   readonly memory: WasmMemory;
   readonly kernel: Kernel;
   readonly #control: Int32Array;
+  /** The error of the last block that threw on this thread. */
+  lastError: unknown;
 
   constructor(memory: WasmMemory) {
     this.memory = memory;
@@ -96,9 +100,15 @@ export class TeamMemory {
       // The slot was stable between the load and a successful swap: it is rewritten only after
       // every block of the next generation has been claimed.
       if (Atomics.compareExchange(control, CLAIM, word, word + 1) !== word) continue;
-      passes[kind](this, args, block);
-      ran++;
-      if (Atomics.add(control, DONE, 1) + 1 === blocks) Atomics.notify(control, DONE);
+      try {
+        passes[kind](this, args, block);
+        ran++;
+      } catch (error) {
+        this.lastError = error;
+        Atomics.add(control, FAILED, 1);
+      } finally {
+        if (Atomics.add(control, DONE, 1) + 1 === blocks) Atomics.notify(control, DONE);
+      }
     }
   }
 }
@@ -163,8 +173,14 @@ export class SelectionTeam extends TeamMemory {
     this.work(this.#passes, { word: 0 });
     for (;;) {
       const done = Atomics.load(control, DONE);
-      if (done >= blocks) return;
+      if (done >= blocks) break;
       Atomics.wait(control, DONE, done);
+    }
+    const failed = Atomics.exchange(control, FAILED, 0);
+    if (failed > 0) {
+      const cause =
+        this.lastError instanceof Error ? `: ${this.lastError.message}` : ' on a helper thread';
+      throw new Error(`${failed} block(s) of selection pass ${kind} failed${cause}`);
     }
   }
 

@@ -9,6 +9,7 @@ import { badge } from '../../../src/strategies/builtin/badge';
 import { clusterMargin } from '../../../src/strategies/builtin/cluster-margin';
 import { kCenter } from '../../../src/strategies/builtin/k-center';
 import { leadTeam } from '../../../src/strategies/kernels/passes';
+import { SelectionTeam } from '../../../src/strategies/kernels/team';
 import { createSharedMemory, instantiateKernel } from '../../../src/strategies/kernels/simd-kernel';
 import { dot, mulberry32, squaredDistance } from '../../../src/strategies/math';
 import type { BatchStrategy, Pick, ScoredRows } from '../../../src/strategies/types';
@@ -184,6 +185,18 @@ describe('helper threads joining a team', () => {
     const blocks = await Promise.all(helpers);
     expect(exact(picks)).toEqual(expected);
     expect(blocks.every((b) => b > 0)).toBe(true);
+  });
+
+  it('make the leader throw, not wait, when a block fails', () => {
+    const memory = createSharedMemory();
+    const failing = [
+      (_team: unknown, _args: Float64Array, block: number) => {
+        if (block === 3) throw new Error('boom');
+      },
+    ];
+    const team = new SelectionTeam(memory, failing);
+    expect(() => team.run(0, 8, [])).toThrow('1 block(s) of selection pass 0 failed: boom');
+    expect(() => team.run(0, 2, [])).not.toThrow();
   });
 
   it('return at once when the team has already finished', async () => {
