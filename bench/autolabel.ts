@@ -5,7 +5,7 @@
  * the seed (softmax by default), then for each threshold one auto-label run (no audits) labels
  * the pool; the table shows the share of the unlabelled pool it labelled, the true precision of
  * those labels against the hidden ground truth, and what the validation items predicted (with
- * its 95% Wilson interval). Each run is revoked before the next. In-process server on the
+ * its exact 95% interval). Each run is revoked before the next. In-process server on the
  * embedded database, everything through GraphQL.
  *
  *   npm run build && node dist/bench/autolabel.js [trainer] [options-json]
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
         'pool share labelled',
         'labels',
         'true precision',
-        'validation precision [95% CI] (n)',
+        'validation precision [exact 95% CI] (n)',
         'seconds',
       ],
     ];

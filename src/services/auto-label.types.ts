@@ -62,18 +62,12 @@ export interface AutoLabelCertificate {
   classes: ClassCertificate[] | null;
 }
 
-/**
- * The fewest human-labelled VALIDATION items a target precision is judged on (and the fewest
- * items at or above the chosen threshold): fewer make a precision of 1 too easy to see by chance.
- */
-export const MIN_VALIDATION_LABELS = 30;
-
 export interface AutoLabelInput {
   datasetId: string;
   modelId: string;
   /** Label items whose top-class probability is at least this; exclusive with targetPrecision. */
   threshold?: number | null;
-  /** Choose the threshold from the validation items; exclusive with threshold. */
+  /** Certify a threshold reaching this precision on the validation items; exclusive with threshold. */
   targetPrecision?: number | null;
   /** Share of the new labels queued for human audit, 0 to 1. */
   auditRate: number;
