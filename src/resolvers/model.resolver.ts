@@ -1,6 +1,6 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GraphQLUpload, type FileUpload } from 'graphql-upload-minimal';
-import { ModelMetricsNode, ModelNode } from '../schema/model.types';
+import { ModelMetricsNode, ModelNode, PredictionNode } from '../schema/model.types';
 import { datasetClasses, toMetricsNode } from './shapes';
 import type { ModelInfo } from '../services/model.service';
 import { ModelOutputKind } from '../schema/enums';
@@ -130,5 +130,17 @@ export class ModelResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<ModelMetricsNode | null> {
     return toMetricsNode(model.metrics, (await datasetClasses(ctx, model.datasetId)) ?? []);
+  }
+}
+
+@Resolver(() => PredictionNode)
+export class PredictionResolver {
+  @FieldResolver(() => Int, {
+    nullable: true,
+    description:
+      "The model's version number, to show beside a pre-label (null if the model is gone).",
+  })
+  modelVersion(@Root() p: PredictionNode, @Ctx() ctx: GraphQLContext): Promise<number | null> {
+    return ctx.loaders.modelVersion.load(p.modelId);
   }
 }
