@@ -8,10 +8,11 @@ import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';
 import { gqlTo, serve, stopProcess, type Served } from '../helpers/process';
 import { waitFor } from '../helpers/wait-for';
+import { withQueryList } from '../helpers/queues';
 
 const START = `mutation($i: StartRoundInput!) { startRound(input: $i) { id } }`;
 const ROUND = `query($id: ID!) { round(id: $id) {
-  status error progress { scored total } queries { score item { id } }
+  status error progress { scored total } queries(first: 1000) { edges { node { score item { id } } } }
 } }`;
 const IMPORT =
   'mutation($d: ID!, $items: [ImportItemInput!]!) { importItems(datasetId: $d, items: $items) { importedCount } }';
@@ -77,8 +78,8 @@ async function margin(t: TestServer, d: string, model: string, size: number): Pr
   expect(round.status).toBe('OPEN');
   return {
     id: startRound.id,
-    picks: round.queries.map((q: { item: { id: string } }) => q.item.id),
-    scores: round.queries.map((q: { score: number }) => q.score),
+    picks: withQueryList(round).queries.map((q: { item: { id: string } }) => q.item.id),
+    scores: withQueryList(round).queries.map((q: { score: number }) => q.score),
     total: round.progress.total,
   };
 }
