@@ -27,13 +27,6 @@ export class Dataset {
   @Column({ name: 'annotations_per_item', type: 'integer', default: 1 })
   annotationsPerItem: number;
 
-  /**
-   * POOL items the dataset holds, kept by triggers on `item` (migration DatasetPoolItems): what a
-   * feature cache checks itself against. Not an API field.
-   */
-  @Column({ name: 'pool_items', type: 'integer', default: 0, select: false })
-  poolItems: number;
-
   /** Instructions for annotators, as Markdown. */
   @Column({ type: 'text', default: '' })
   guidelines: string;

@@ -109,7 +109,7 @@ export function eligiblePoolIds(datasetId: string): SqlStatement {
 
 /**
  * Moves POOL items into the VALIDATION split (a random draw held out from the pool), keeping
- * `dataset.pool_items` (what feature caches check themselves against) in step: the item
+ * `dataset_pool_count` (what feature caches check themselves against) in step: the item
  * triggers count inserts and deletes only.
  */
 export function moveToValidation(itemIds: readonly string[]): SqlStatement {
@@ -118,9 +118,9 @@ export function moveToValidation(itemIds: readonly string[]): SqlStatement {
        UPDATE item SET split = 'VALIDATION' WHERE id = ANY($1::bigint[]) AND split = 'POOL'
        RETURNING dataset_id
      )
-     UPDATE dataset d SET pool_items = d.pool_items - m.c
+     UPDATE dataset_pool_count p SET pool_items = p.pool_items - m.c
      FROM (SELECT dataset_id, count(*)::int AS c FROM moved GROUP BY dataset_id) m
-     WHERE d.id = m.dataset_id`,
+     WHERE p.dataset_id = m.dataset_id`,
     [itemIds],
   );
 }
@@ -141,7 +141,7 @@ export function poolItemsCopy(datasetId: string): (afterId: string, limit: numbe
  */
 export function poolItemCount(datasetId: string): SqlStatement {
   return sql(
-    `SELECT d.pool_items AS n, (extract(epoch FROM d.created_at) * 1000)::float8 AS "createdMs",
+    `SELECT coalesce((SELECT p.pool_items FROM dataset_pool_count p WHERE p.dataset_id = d.id), 0) AS n, (extract(epoch FROM d.created_at) * 1000)::float8 AS "createdMs",
             (SELECT max(i.id) FROM item i WHERE i.dataset_id = d.id AND i.split = 'POOL')::text AS "maxId"
      FROM dataset d WHERE d.id = $1`,
     [datasetId],
