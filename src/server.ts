@@ -13,6 +13,7 @@ import { logger } from './logger';
 import { loadPlugins } from './plugins/load-plugins';
 import { createServices, type Services } from './services';
 import { EventBus } from './services/event-bus';
+import { startTracing, traceJob } from './tracing';
 import type { StrategyRegistry } from './strategies/registry';
 import { InferencePool } from './workers/inference.pool';
 import { TrainerPool } from './workers/trainer.pool';
@@ -116,6 +117,9 @@ export async function startServer(
     const plugins = loadPlugins(config);
     await plugins.init({ config, logger });
     started.add('plugins', () => plugins.destroy());
+    // OpenTelemetry only when an OTLP endpoint is configured; stopped last, so it flushes all.
+    const stopTracing = await startTracing();
+    if (stopTracing) started.add('tracing', stopTracing);
 
     const db =
       opts.db ??
@@ -204,10 +208,15 @@ export async function startServer(
     const startJobs = () =>
       (working ??= (async () => {
         await jobs.workRounds(
-          (data) => runner.run(data.roundId),
+          (data) =>
+            traceJob('quarry.round', { 'quarry.round_id': data.roundId }, () =>
+              runner.run(data.roundId),
+            ),
           (data) => runner.giveUp(data.roundId),
         );
-        await jobs.workTasks((data) => tasks.run(data.taskId));
+        await jobs.workTasks((data) =>
+          traceJob('quarry.task', { 'quarry.task_id': data.taskId }, () => tasks.run(data.taskId)),
+        );
         await jobs.workLeaseChecks((data) => leases.check(data));
         await jobs.workWebhooks((data) => webhookSender.send(data.deliveryId));
       })());

@@ -7,6 +7,7 @@ import { BudgetExhaustedError } from '../errors';
 import { logger } from '../logger';
 import { graphqlDuration, graphqlOperations, httpRequests } from '../metrics';
 import type { GraphQLContext, RequestRecord } from '../resolvers/context';
+import { recordRequestSpan } from '../tracing';
 
 export type { RequestRecord };
 
@@ -46,12 +47,27 @@ export function requestLog(slowRequestMs: number) {
     };
     records.set(req, record);
     res.setHeader('x-request-id', record.id);
+    const startedAt = Date.now();
     const started = process.hrtime.bigint();
     res.once('close', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const status = res.writableFinished ? res.statusCode : 499;
       const path = req.originalUrl.split('?')[0];
-      httpRequests.inc({ route: routeOf(path), status: String(status) });
+      const route = routeOf(path);
+      httpRequests.inc({ route, status: String(status) });
+      if (route === '/graphql') {
+        recordRequestSpan({
+          startedAt,
+          durationMs: ms,
+          requestId: record.id,
+          method: req.method,
+          status,
+          operationName: record.operationName,
+          operationType: record.operationType,
+          keyId: record.keyId,
+          errorCode: record.errorCode,
+        });
+      }
       const line = {
         reqId: record.id,
         method: req.method,
