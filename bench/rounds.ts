@@ -6,7 +6,7 @@
  *   (b) a cold `margin` round of 1,000 from startRound to OPEN, over HTTP, against a fresh
  *       server process (its pool read from the database, the feature cache written), / (a),
  *   (c) the second (warm) round on the same pool, its vectors from the feature cache, / (a),
- *   (b') four successive rounds (no ANALYZE by the bench: only what Quarry keeps itself),
+ *   (b') four successive rounds (the bench leaves planner statistics to Quarry alone),
  *   (d) a `k-center` round selecting 1,000 from a 100,000-item pool,
  *   (e) the server process's peak RSS,
  *   (f) the latency of a small query (`datasets`) while the round scores.

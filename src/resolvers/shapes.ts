@@ -104,12 +104,16 @@ export function toMetricsNode(
 
 function calibrationNode(c: CalibrationFacts | undefined): ModelCalibrationNode | null {
   if (!c) return null;
-  const fit = (f: CalibrationFacts['before']) => ({
+  const calibrationFit = (f: CalibrationFacts['before']) => ({
     logLoss: f.logLoss,
     expectedCalibrationError: f.expectedCalibrationError,
     bins: f.calibrationBins,
   });
-  return { temperature: c.temperature, before: fit(c.before), after: fit(c.after) };
+  return {
+    temperature: c.temperature,
+    before: calibrationFit(c.before),
+    after: calibrationFit(c.after),
+  };
 }
 
 /** How a model version was made: `trainer {options}`, or `uploaded`. */
