@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { ENTITIES } from '../entities';
 import { MIGRATIONS } from './migrations';
 import { lockDataDir } from './lock';
+import { withStartupLock } from './startup-lock';
 import { logger } from '../logger';
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -183,7 +184,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   }
   if (opts.migrate ?? true) {
     try {
-      await db.ds.runMigrations({ transaction: 'each' });
+      // Processes started together migrate one after the other, never side by side.
+      await withStartupLock(db.ds, db.kind, () => db.ds.runMigrations({ transaction: 'each' }));
     } catch (e) {
       await db.close();
       throw e;

@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { Queryable } from '../db/sql/statement';
 import type { Database } from '../db/database';
 import { logger } from '../logger';
+import { withStartupLock } from '../db/startup-lock';
 
 /** The queue that runs rounds. */
 export const ROUND_QUEUE = 'quarry-round';
@@ -80,6 +81,13 @@ export class JobQueue {
       ),
     });
     boss.on('error', (err) => logger.error({ err }, 'job queue error'));
+    // Processes started together set pg-boss up one after the other: its queue creation
+    // (DDL on the job table) deadlocks with another process's at the same moment.
+    await withStartupLock(db.ds, db.kind, () => JobQueue.setUp(boss, opts));
+    return new JobQueue(boss, opts);
+  }
+
+  private static async setUp(boss: PgBoss, opts: JobQueueOptions): Promise<void> {
     await boss.start();
     await boss.createQueue(ROUND_GAVE_UP_QUEUE, { name: ROUND_GAVE_UP_QUEUE });
     const roundQueue = {
@@ -113,7 +121,6 @@ export class JobQueue {
     await boss.createQueue(LEASE_QUEUE, { name: LEASE_QUEUE, retryLimit: 2, retryDelay: 1 });
     await boss.createQueue(WEBHOOK_QUEUE, webhookQueue);
     await boss.updateQueue(WEBHOOK_QUEUE, webhookQueue);
-    return new JobQueue(boss, opts);
   }
 
   /** Enqueues a second look at a round, in `afterSeconds` (it was running elsewhere). */

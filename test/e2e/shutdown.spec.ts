@@ -7,7 +7,7 @@ import { ApiKeyService } from '../../src/services/api-key.service';
 import { backends, createEmptyPgDatabase, type BackendName } from '../helpers/db';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { testModel } from '../helpers/models';
-import { gqlTo, serve, stopProcess, type Served } from '../helpers/process';
+import { gqlTo, serve, serveAll, stopProcess, type Served } from '../helpers/process';
 import { withQueryList } from '../helpers/queues';
 import { waitFor } from '../helpers/wait-for';
 
@@ -111,9 +111,32 @@ if (backends().includes('postgres')) {
       await db.drop();
     });
 
+    it('start together on a fresh database: migrations and job queues are set up once, without a deadlock', async () => {
+      const fresh = await createEmptyPgDatabase();
+      const dirs = [0, 1, 2].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'quarry-together-')));
+      try {
+        const started = await serveAll(
+          dirs.map((dir) => ({
+            ...db.env,
+            DATABASE_URL: fresh.url,
+            QUARRY_DATA_DIR: path.join(dir, 'data'),
+            QUARRY_MODEL_CACHE_DIR: path.join(dir, 'models'),
+          })),
+        );
+        try {
+          for (const s of started) expect((await fetch(`${s.base}/readyz`)).status).toBe(200);
+        } finally {
+          await Promise.all(started.map((s) => stopProcess(s)));
+        }
+      } finally {
+        await fresh.drop();
+        for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }, 90_000);
+
     it('share one rate limit per key', async () => {
       const env = { ...db.env, QUARRY_RATE_LIMIT_REQUESTS_PER_SECOND: 'ANNOTATOR=10' };
-      const [a, b] = await Promise.all([serve(env), serve(env)]);
+      const [a, b] = await serveAll([env, env]);
       servers.push(a, b);
       const annotator = db.keys[1];
       const answers = await Promise.all(

@@ -41,6 +41,20 @@ export function serve(env: NodeJS.ProcessEnv): Promise<Served> {
   });
 }
 
+/**
+ * Starts several `quarry serve` processes at once; when one fails to start, the others are
+ * killed before the error is thrown (so a failed test leaves no process behind).
+ */
+export async function serveAll(envs: NodeJS.ProcessEnv[]): Promise<Served[]> {
+  const started = await Promise.allSettled(envs.map((env) => serve(env)));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (!failed) return started.map((s) => (s as PromiseFulfilledResult<Served>).value);
+  await Promise.all(
+    started.map((s) => (s.status === 'fulfilled' ? stopProcess(s.value, 'SIGKILL') : undefined)),
+  );
+  throw failed.reason;
+}
+
 /** Sends `signal` (SIGKILL: a crash; SIGTERM: a shutdown) and waits for the process to exit. */
 export function stopProcess(s: Served, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   return new Promise((resolve) => {
