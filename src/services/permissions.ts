@@ -43,8 +43,9 @@ export function inScope(datasetIds: readonly string[], datasetId: string): boole
 }
 
 /**
- * Throws FORBIDDEN unless the key's role grants `permission` and, when a dataset is named, the
- * key's scope includes it. Called before anything is read or written.
+ * Throws FORBIDDEN unless the key's role grants `permission`, and NOT_FOUND when a dataset is
+ * named that is outside the key's scope (exactly as for a dataset that does not exist). Called
+ * before anything is read or written.
  */
 export function authorize(key: ApiKey, permission: Permission, datasetId?: string): void {
   if (!ROLE_PERMISSIONS[key.role].has(permission)) {
@@ -55,10 +56,10 @@ export function authorize(key: ApiKey, permission: Permission, datasetId?: strin
   if (permission === Permission.CREATE_DATASET && key.datasetIds && key.role !== ApiKeyRole.ADMIN) {
     throw new ForbiddenError('A key scoped to datasets may not create datasets.');
   }
+  // Outside the key's scope a dataset looks missing: the same NOT_FOUND, word for word, as an
+  // id that names no dataset, so a scoped key cannot tell which other datasets exist.
   if (datasetId !== undefined && key.datasetIds && !inScope(key.datasetIds, datasetId)) {
-    throw new ForbiddenError(
-      `This key is not allowed to act on dataset ${JSON.stringify(datasetId)}.`,
-    );
+    throw new NotFoundError('Dataset', datasetId);
   }
 }
 

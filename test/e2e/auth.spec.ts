@@ -216,9 +216,11 @@ describeEachDb('authentication and permissions', (t) => {
   describe('the role matrix', () => {
     type Role = 'ADMIN' | 'SERVICE' | 'SERVICE scoped to A' | 'ANNOTATOR scoped to A';
     const ROLES: Role[] = ['ADMIN', 'SERVICE', 'SERVICE scoped to A', 'ANNOTATOR scoped to A'];
-    type Outcome = 'allowed' | 'FORBIDDEN';
+    type Outcome = 'allowed' | 'FORBIDDEN' | 'NOT_FOUND';
     const Y: Outcome = 'allowed';
     const N: Outcome = 'FORBIDDEN';
+    /** A dataset outside the key's scope looks missing (the role is checked first). */
+    const X: Outcome = 'NOT_FOUND';
 
     const keys = {} as Record<Role, string>;
     let A: string;
@@ -269,7 +271,7 @@ describeEachDb('authentication and permissions', (t) => {
         outcomes: [Y, Y, Y, Y],
       },
       'dataset(A)': { request: datasetById(() => A), outcomes: [Y, Y, Y, Y] },
-      'dataset(B)': { request: datasetById(() => B), outcomes: [Y, Y, N, N] },
+      'dataset(B)': { request: datasetById(() => B), outcomes: [Y, Y, X, X] },
       createDataset: {
         request: () => ({
           query: CREATE_DATASET,
@@ -298,10 +300,10 @@ describeEachDb('authentication and permissions', (t) => {
       'importItems(B)': {
         request: importInto(() => B),
         state: () => count(t(), 'item WHERE dataset_id = $1', [B]),
-        outcomes: [Y, Y, N, N],
+        outcomes: [Y, Y, X, N],
       },
       'items(A)': { request: itemsOf(() => A), outcomes: [Y, Y, Y, Y] },
-      'items(B)': { request: itemsOf(() => B), outcomes: [Y, Y, N, N] },
+      'items(B)': { request: itemsOf(() => B), outcomes: [Y, Y, X, X] },
       'labelItems(A)': {
         request: () => ({
           query:
@@ -363,8 +365,8 @@ describeEachDb('authentication and permissions', (t) => {
       const { query, variables } = op.request();
       const res = await t().gql(query, variables, keys[role]);
       const after = await op.state?.();
-      if (outcome === 'FORBIDDEN') {
-        expect(codeOf(res)).toBe('FORBIDDEN');
+      if (outcome !== 'allowed') {
+        expect(codeOf(res)).toBe(outcome);
         expect(res.data ?? null).toBeNull();
         expect(after).toEqual(before);
       } else if (op.allowedError) {
@@ -422,7 +424,7 @@ describeEachDb('authentication and permissions', (t) => {
         expect(dataset.id).toBe(A);
       }
       const other = await t().gql(q, { id: B.toUpperCase() }, keys['SERVICE scoped to A']);
-      expect(codeOf(other)).toBe('FORBIDDEN');
+      expect(codeOf(other)).toBe('NOT_FOUND');
     });
 
     it("answers a scoped key alike for another dataset's item and for a missing item", async () => {

@@ -75,7 +75,7 @@ describeEachDb('queue events over WebSocket', (t) => {
   it('refuses to subscribe to a dataset outside the key’s scope', async () => {
     const other = await queueDataset(t(), 'events-other', { items: 3 });
     await expect(firstEvent(t(), annotator, QUEUE_CHANGED, { d: other })).rejects.toThrow(
-      /FORBIDDEN/,
+      /NOT_FOUND/,
     );
   });
 

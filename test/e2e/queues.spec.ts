@@ -553,8 +553,8 @@ describeEachDb('label queues', (t) => {
 
     it('sees only the queues of its datasets', async () => {
       expect(await queueIds(t(), mine, key)).toHaveLength(3);
-      expect(codeOf(await t().gql(QUEUE, { d: other }, key))).toBe('FORBIDDEN');
-      expect(codeOf(await t().gql(CLAIM, { d: other, n: 1 }, key))).toBe('FORBIDDEN');
+      expect(codeOf(await t().gql(QUEUE, { d: other }, key))).toBe('NOT_FOUND');
+      expect(codeOf(await t().gql(CLAIM, { d: other, n: 1 }, key))).toBe('NOT_FOUND');
     });
 
     it('can only claim, renew, release, skip and submit', async () => {

@@ -1,6 +1,6 @@
 import { ApiKey, ApiKeyRole } from '../../src/entities';
 import { authorize, datasetScope, Permission } from '../../src/services/permissions';
-import { ForbiddenError } from '../../src/errors';
+import { ForbiddenError, NotFoundError } from '../../src/errors';
 
 const A = '0b7f3c1e-8a52-4c0e-9d8e-6f1a2b3c4d5e';
 const B = '9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f';
@@ -9,14 +9,18 @@ function key(role: ApiKeyRole, datasetIds: string[] | null = null): ApiKey {
   return Object.assign(new ApiKey(), { id: 'k', name: 'test', role, datasetIds });
 }
 
-/** Whether `authorize` lets the call through; anything but FORBIDDEN fails the test. */
+/**
+ * Whether `authorize` lets the call through; a refusal must be FORBIDDEN (the role) or NOT_FOUND
+ * (a dataset outside the scope), anything else fails the test.
+ */
 function allows(k: ApiKey, permission: Permission, datasetId?: string): boolean {
   try {
     authorize(k, permission, datasetId);
     return true;
   } catch (e) {
-    expect(e).toBeInstanceOf(ForbiddenError);
-    expect((e as ForbiddenError).extensions.code).toBe('FORBIDDEN');
+    const code = e instanceof NotFoundError ? 'NOT_FOUND' : 'FORBIDDEN';
+    expect(e).toBeInstanceOf(code === 'NOT_FOUND' ? NotFoundError : ForbiddenError);
+    expect((e as ForbiddenError).extensions.code).toBe(code);
     return false;
   }
 }
@@ -75,8 +79,9 @@ describe('authorize', () => {
       (role) => {
         const scoped = key(role, [A]);
         expect(allows(scoped, P.READ_DATASET, A)).toBe(true);
-        expect(allows(scoped, P.READ_DATASET, B)).toBe(false);
-        expect(allows(scoped, P.READ_DATASET, 'not-a-uuid')).toBe(false);
+        for (const other of [B, 'not-a-uuid']) {
+          expect(() => authorize(scoped, P.READ_DATASET, other)).toThrow(NotFoundError);
+        }
         expect(allows(scoped, P.READ_DATASET)).toBe(true);
       },
     );
@@ -87,9 +92,15 @@ describe('authorize', () => {
       expect(allows(key(ApiKeyRole.SERVICE, [A]), P.WRITE_DATASET, A)).toBe(true);
     });
 
-    it('names the dataset it may not act on', () => {
+    it('answers another dataset exactly as a dataset that does not exist (NOT_FOUND)', () => {
       expect(() => authorize(key(ApiKeyRole.SERVICE, [A]), P.WRITE_DATASET, B)).toThrow(
-        `This key is not allowed to act on dataset "${B}".`,
+        new NotFoundError('Dataset', B),
+      );
+    });
+
+    it('checks the role before the scope: FORBIDDEN for a permission the role lacks', () => {
+      expect(() => authorize(key(ApiKeyRole.ANNOTATOR, [A]), P.WRITE_DATASET, B)).toThrow(
+        ForbiddenError,
       );
     });
 
