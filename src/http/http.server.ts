@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import express from 'express';
 import cors from 'cors';
 import { ApolloServer, HeaderMap } from '@apollo/server';
@@ -27,7 +28,7 @@ import { entitiesByIds } from '../services/by-key';
 import { addressOf, bodyParsersByRole, edgeGate, gateKey } from './edge-gate';
 import { operationLimits } from './limits';
 import { rateLimitedError, RateLimits } from './rate-limit';
-import { Drain } from './shutdown';
+import { Drain, SHUTDOWN_CLOSE_CODE } from './shutdown';
 import type { InferencePool } from '../workers/inference.pool';
 import { corsOptions, DocumentPolicy, originAllowed } from './graphql-policy';
 import { metricsRoute, serverRegistry, startMetricsServer } from './metrics.route';
@@ -86,7 +87,28 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   // Subscriptions: the GraphQL over WebSocket protocol (graphql-ws) on the same path. The key
   // comes in the connection_init payload ({ authorization: "Bearer qk_…" }) or the upgrade
   // request's Authorization header.
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const wsServer = new WebSocketServer({ noServer: true });
+  // Upgrades are taken here rather than by the WebSocket server itself, so that one arriving
+  // while the server drains is refused with a 503 like any other request.
+  httpServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/graphql') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (drain.draining) {
+      drain.refuseUpgrade(socket);
+      return;
+    }
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+  });
+  // Open subscriptions end as the drain starts, with a code that makes clients reconnect (to
+  // another process): waiting for the process to stop would only delay them.
+  drain.onStart(() => {
+    for (const client of wsServer.clients) {
+      client.close(SHUTDOWN_CLOSE_CODE, 'Service Restart: this server is stopping, reconnect');
+    }
+  });
   const wsCleanup = useServer<Record<string, unknown> | undefined, { key?: ApiKey }>(
     {
       schema,

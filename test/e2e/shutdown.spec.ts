@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
+import WebSocket from 'ws';
 import { openDatabase } from '../../src/db/database';
 import { ApiKeyRole } from '../../src/entities';
 import { ApiKeyService } from '../../src/services/api-key.service';
@@ -12,6 +14,7 @@ import { withQueryList } from '../helpers/queues';
 import { waitFor } from '../helpers/wait-for';
 
 const SLOW_MARGIN = path.resolve(__dirname, '../fixtures/plugins/slow-margin.js');
+const SLOW_CENTROID = path.resolve(__dirname, '../fixtures/trainers/slow-centroid.js');
 
 /** A database for `quarry serve` processes, with keys of the given roles made beforehand. */
 async function servedDatabase(
@@ -92,6 +95,76 @@ for (const backend of backends()) {
       expect(((await res.json()) as any).errors[0].extensions.code).toBe('SHUTTING_DOWN');
       const ready = await fetch(server.url.replace(/\/graphql$/, '/readyz'));
       expect(ready.status).toBe(503);
+      expect(await exited).toBe(0);
+    }, 60_000);
+
+    it('closes open subscriptions with 1012 and answers WebSocket upgrades 503 with Retry-After after SIGTERM', async () => {
+      server = await serve({ ...db.env, QUARRY_SHUTDOWN_DRAIN_MS: '3000' });
+      const [key] = db.keys;
+      const { createDataset } = await gqlTo(
+        server,
+        key,
+        'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+        { i: { name: 'ws-drain', classes: ['a', 'b'], featureDim: 2 } },
+      );
+      const wsUrl = server.url.replace(/^http/, 'ws');
+      const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
+      const messages: { type: string }[] = [];
+      const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+        socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+      );
+      socket.on('message', (m) => messages.push(JSON.parse(m.toString())));
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      socket.send(
+        JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${key}` } }),
+      );
+      await waitFor(async () => messages, {
+        until: (m) => m.some((x) => x.type === 'connection_ack'),
+        timeoutMs: 10_000,
+        what: 'the connection to be acknowledged',
+      });
+      socket.send(
+        JSON.stringify({
+          id: '1',
+          type: 'subscribe',
+          payload: {
+            query: 'subscription($d: ID!) { queueChanged(datasetId: $d, snapshot: true) { kind } }',
+            variables: { d: createDataset.id },
+          },
+        }),
+      );
+      await waitFor(async () => messages, {
+        until: (m) => m.some((x) => x.type === 'next'),
+        timeoutMs: 10_000,
+        what: 'the subscription to deliver its snapshot',
+      });
+      server.child.removeAllListeners('exit');
+      const exited = new Promise<number | null>((resolve) => server!.child.once('exit', resolve));
+      server.child.kill('SIGTERM');
+      // Open subscriptions end at once, with the code that tells clients to reconnect elsewhere.
+      expect((await closed).code).toBe(1012);
+      // A new upgrade is refused with a complete HTTP answer, not accepted nor hung up on.
+      const refused = await new Promise<{ status?: number; retryAfter?: string; body: string }>(
+        (resolve, reject) => {
+          const late = new WebSocket(wsUrl, 'graphql-transport-ws');
+          late.once('open', () => reject(new Error('the upgrade was accepted while stopping')));
+          late.once('error', (e) => reject(e));
+          late.once('unexpected-response', (_req, res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode,
+                retryAfter: res.headers['retry-after'],
+                body,
+              }),
+            );
+          });
+        },
+      );
+      expect(refused.status).toBe(503);
+      expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+      expect(JSON.parse(refused.body).errors[0].extensions.code).toBe('SHUTTING_DOWN');
       expect(await exited).toBe(0);
     }, 60_000);
   });
@@ -230,6 +303,95 @@ if (backends().includes('postgres')) {
         Array.from({ length: 40 }, (_, i) => i + 1),
       );
       expect(new Set(open.queries.map((q: { item: { id: string } }) => q.item.id)).size).toBe(40);
+    }, 150_000);
+
+    it('hands a running training run over to the other process within seconds of SIGTERM, and it completes', async () => {
+      const env = {
+        ...db.env,
+        QUARRY_TRAINER_MODULES: SLOW_CENTROID,
+        // Without the hand-over the other process would take the task only after its
+        // heartbeat went stale (30 s) and its job expired (120 s).
+        QUARRY_ROUND_JOB_EXPIRE_SECONDS: '120',
+        QUARRY_SHUTDOWN_DRAIN_MS: '1000',
+      };
+      const [key] = db.keys;
+      const a = await serve(env);
+      servers.push(a);
+      const { createDataset } = await gqlTo(
+        a,
+        key,
+        'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+        { i: { name: 'digits-training', classes: DIGIT_CLASSES, featureDim: 64 } },
+      );
+      const d = createDataset.id;
+      const digits = loadDigits();
+      const labelled = 600;
+      await gqlTo(
+        a,
+        key,
+        'mutation($d: ID!, $items: [ImportItemInput!]!) { importItems(datasetId: $d, items: $items) { importedCount } }',
+        {
+          d,
+          items: digits.features.slice(0, labelled).map((f, i) => ({
+            externalId: `t${i}`,
+            featuresBase64: f32base64(f),
+            label: digits.labels[i],
+          })),
+        },
+      );
+      const { trainModel } = await gqlTo(
+        a,
+        key,
+        'mutation($i: TrainModelInput!) { trainModel(input: $i) { id } }',
+        { i: { datasetId: d, trainer: 'slow-centroid' } },
+      );
+      const pg = new Client({ connectionString: db.env.DATABASE_URL });
+      await pg.connect();
+      try {
+        const task = async () =>
+          (
+            await pg.query<{ status: string; attempts: number }>(
+              'SELECT status, attempts FROM task WHERE id = $1',
+              [trainModel.id],
+            )
+          ).rows[0];
+        await waitFor(task, {
+          until: (r) => r.status === 'RUNNING',
+          timeoutMs: 30_000,
+          intervalMs: 50,
+          what: 'the training run to be running on the first process',
+        });
+        const b = await serve(env);
+        servers.push(b);
+        expect(await task()).toEqual({ status: 'RUNNING', attempts: 1 });
+        const stopped = stopProcess(a, 'SIGTERM');
+        const takenOver = await waitFor(task, {
+          until: (r) => r.attempts >= 2,
+          timeoutMs: 15_000,
+          intervalMs: 100,
+          what: 'the second process to take the training run over',
+        });
+        expect(['RUNNING', 'SUCCEEDED']).toContain(takenOver.status);
+        await stopped;
+        const RUN = `query($id: ID!) { trainingRun(id: $id) { status error model { id version humanLabels } } }`;
+        const read = async () => (await gqlTo(b, key, RUN, { id: trainModel.id })).trainingRun;
+        const done = await waitFor(read, {
+          until: (r) => r.status === 'SUCCEEDED' || r.status === 'FAILED',
+          timeoutMs: 60_000,
+          intervalMs: 200,
+          what: 'the training run to end on the second process',
+        });
+        expect(done.error).toBeNull();
+        expect(done.status).toBe('SUCCEEDED');
+        // Trained once, on every label: one model version, nothing lost to the hand-over.
+        expect(done.model).toMatchObject({ version: 1, humanLabels: labelled });
+        const { models } = await gqlTo(b, key, 'query($d: ID!) { models(datasetId: $d) { id } }', {
+          d,
+        });
+        expect(models).toEqual([{ id: done.model.id }]);
+      } finally {
+        await pg.end();
+      }
     }, 150_000);
   });
 }
