@@ -214,8 +214,12 @@ export async function startServer(
             ),
           (data) => runner.giveUp(data.roundId),
         );
-        await jobs.workTasks((data) =>
-          traceJob('quarry.task', { 'quarry.task_id': data.taskId }, () => tasks.run(data.taskId)),
+        await jobs.workTasks(
+          (data) =>
+            traceJob('quarry.task', { 'quarry.task_id': data.taskId }, () =>
+              tasks.run(data.taskId),
+            ),
+          (data) => tasks.giveUp(data.taskId),
         );
         await jobs.workLeaseChecks((data) => leases.check(data));
         await jobs.workWebhooks((data) => webhookSender.send(data.deliveryId));

@@ -14,8 +14,10 @@ export const ROUND_RETRY_LIMIT = 5;
 
 /** The queue that runs training and simulation tasks. */
 export const TASK_QUEUE = 'quarry-task';
-/** Retries of a task's job (a process death uses one). */
+/** Retries of a task's job (a process death or a shutdown mid-task uses one). */
 export const TASK_RETRY_LIMIT = 2;
+/** Where a task's job goes when its retries are used up. */
+export const TASK_GAVE_UP_QUEUE = 'quarry-task-gave-up';
 
 /** The queue that sends webhook deliveries (one attempt per run; retried with backoff). */
 export const WEBHOOK_QUEUE = 'quarry-webhook';
@@ -100,10 +102,13 @@ export class JobQueue {
     };
     await boss.createQueue(ROUND_QUEUE, roundQueue);
     await boss.updateQueue(ROUND_QUEUE, roundQueue);
+    await boss.createQueue(TASK_GAVE_UP_QUEUE, { name: TASK_GAVE_UP_QUEUE });
     const taskQueue = {
       name: TASK_QUEUE,
       retryLimit: TASK_RETRY_LIMIT,
       retryDelay: 1,
+      // A task whose job runs out of retries lands here, to be marked FAILED (not left QUEUED).
+      deadLetter: TASK_GAVE_UP_QUEUE,
       // Tasks beat like rounds: a retried job leaves a task still beating elsewhere alone (and
       // looks again later), so a long simulation may outlive its job's expiry.
       expireInSeconds: opts.roundJobExpireSeconds,
@@ -206,8 +211,21 @@ export class JobQueue {
     if (this.taskWorkerId) this.boss.notifyWorker(this.taskWorkerId);
   }
 
-  /** Runs training and simulation tasks in this process, one at a time. */
-  async workTasks(handler: (data: TaskJobData) => Promise<void>): Promise<void> {
+  /**
+   * Runs training, simulation and auto-label tasks in this process, one at a time; `gaveUp` gets
+   * the tasks whose jobs failed more often than the retry limit allows.
+   */
+  async workTasks(
+    handler: (data: TaskJobData) => Promise<void>,
+    gaveUp: (data: TaskJobData) => Promise<void>,
+  ): Promise<void> {
+    await this.boss.work<TaskJobData>(
+      TASK_GAVE_UP_QUEUE,
+      { pollingIntervalSeconds: this.opts.pollingSeconds, batchSize: 1 },
+      async (jobs) => {
+        for (const job of jobs) await gaveUp(job.data);
+      },
+    );
     this.taskWorkerId = await this.boss.work<TaskJobData>(
       TASK_QUEUE,
       { pollingIntervalSeconds: this.opts.pollingSeconds, batchSize: 1 },
@@ -256,7 +274,7 @@ export class JobQueue {
    * so a job handed back is retried by another process, not taken again here.
    */
   async stopTakingWork(): Promise<void> {
-    for (const queue of [ROUND_QUEUE, ROUND_GAVE_UP_QUEUE, TASK_QUEUE]) {
+    for (const queue of [ROUND_QUEUE, ROUND_GAVE_UP_QUEUE, TASK_QUEUE, TASK_GAVE_UP_QUEUE]) {
       await this.boss.offWork(queue);
     }
   }

@@ -13,6 +13,7 @@ import { packFeatures } from '../services/features';
 import type { EventBus } from '../services/event-bus';
 import type { InferencePool } from '../workers/inference.pool';
 import { runAutoLabel } from './auto-label.task';
+import { TASK_RETRY_LIMIT } from './job-queue';
 import { RunningJobs } from './running-jobs';
 import { datasetFeaturesPage, datasetItemCount, simulationItemsPage } from '../db/sql/items.sql';
 import { StandardizerAccumulator } from '../plugins/trainers/data';
@@ -25,6 +26,7 @@ import {
   claimTask,
   failTask,
   finishTask,
+  giveUpTask,
   handBackTask,
   setTaskProgress,
   taskStatus,
@@ -85,6 +87,31 @@ export class TaskRunner {
    */
   interrupt(): Promise<void> {
     return this.running.interrupt((taskId) => run(this.db.ds, handBackTask(taskId)));
+  }
+
+  /**
+   * Ends a task whose job ran out of retries (its processes kept stopping or dying) FAILED, with
+   * an error that says how often it was interrupted. One still running elsewhere is looked at
+   * again later instead.
+   */
+  async giveUp(taskId: string): Promise<void> {
+    const ds = this.db.ds;
+    const task = await ds.getRepository(Task).findOneBy({ id: taskId });
+    if (!task || ![TaskStatus.QUEUED, TaskStatus.RUNNING].includes(task.status)) return;
+    const noun = TASK_NOUN[task.kind];
+    const message =
+      task.attempts > 0
+        ? `The ${noun} was interrupted ${task.attempts} ${task.attempts === 1 ? 'time' : 'times'} and never finished (its process stopped or died each time); start it again.`
+        : `The ${noun} never started: its job failed ${TASK_RETRY_LIMIT + 1} times; start it again.`;
+    const rows = await run(ds, giveUpTask(taskId, this.staleSeconds, message));
+    if (rows.length === 0) {
+      const [row] = await run<{ status: TaskStatus }>(ds, taskStatus(taskId));
+      if (row?.status === TaskStatus.RUNNING)
+        await this.recheckLater(taskId, this.staleSeconds + 1);
+      return;
+    }
+    logger.warn({ taskId, kind: task.kind, attempts: task.attempts }, 'task gave up');
+    await this.ended(task, TaskStatus.FAILED, task.startedAt?.getTime() ?? Date.now(), message);
   }
 
   async run(taskId: string): Promise<void> {

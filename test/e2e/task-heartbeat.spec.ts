@@ -1,8 +1,11 @@
 import { loadConfig } from '../../src/config';
+import crypto from 'node:crypto';
+import { JobQueue, TASK_RETRY_LIMIT } from '../../src/jobs/job-queue';
 import { TaskRunner } from '../../src/jobs/task.runner';
 import type { ModelService } from '../../src/services/model.service';
 import type { TrainerPool } from '../../src/workers/trainer.pool';
 import { backends, freshDatabase } from '../helpers/db';
+import { waitFor } from '../helpers/wait-for';
 
 for (const backend of backends()) {
   describe(`a task job [${backend}]`, () => {
@@ -80,5 +83,76 @@ for (const backend of backends()) {
       const [{ error }] = await fresh.db.ds.query('SELECT error FROM task WHERE id = $1', [taskId]);
       expect(error).toBeNull();
     });
+
+    it('leaves a task still beating elsewhere alone when its job gives up, and looks again later', async () => {
+      await fresh.db.ds.query(
+        "UPDATE task SET status = 'RUNNING', heartbeat_at = now() WHERE id = $1",
+        [taskId],
+      );
+      rechecks.length = 0;
+      await runner.giveUp(taskId);
+      expect((await state()).status).toBe('RUNNING');
+      expect(rechecks).toEqual([[taskId, 31]]);
+    });
+
+    it('marks a task FAILED when its job gives up, saying how often it was interrupted', async () => {
+      await fresh.db.ds.query(
+        "UPDATE task SET status = 'QUEUED', attempts = 3, heartbeat_at = NULL WHERE id = $1",
+        [taskId],
+      );
+      await runner.giveUp(taskId);
+      const [row] = await fresh.db.ds.query(
+        'SELECT status, error, finished_at IS NOT NULL AS finished FROM task WHERE id = $1',
+        [taskId],
+      );
+      expect(row).toEqual({
+        status: 'FAILED',
+        error:
+          'The training was interrupted 3 times and never finished (its process stopped or died each time); start it again.',
+        finished: true,
+      });
+      // A finished task stays as it is.
+      await runner.giveUp(taskId);
+      expect((await state()).status).toBe('FAILED');
+    });
+  });
+
+  describe(`the task queue [${backend}]`, () => {
+    let fresh: Awaited<ReturnType<typeof freshDatabase>>;
+    let jobs: JobQueue | undefined;
+
+    beforeAll(async () => {
+      fresh = await freshDatabase(backend);
+    });
+
+    afterAll(async () => {
+      await jobs?.stop();
+      await fresh.drop();
+    });
+
+    it('hands a task whose job failed more often than the retry limit to the give-up worker', async () => {
+      jobs = await JobQueue.start(fresh.db, { roundJobExpireSeconds: 60, pollingSeconds: 0.5 });
+      const taskId = crypto.randomUUID();
+      let tries = 0;
+      const gaveUp: string[] = [];
+      await jobs.workTasks(
+        async () => {
+          tries++;
+          throw new Error('this process is stopping');
+        },
+        async (data) => {
+          gaveUp.push(data.taskId);
+        },
+      );
+      await fresh.db.ds.transaction((m) => jobs!.sendTask(m, { taskId }));
+      await waitFor(async () => gaveUp, {
+        until: (g) => g.length > 0,
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: 'the task job to give up',
+      });
+      expect(gaveUp).toEqual([taskId]);
+      expect(tries).toBe(TASK_RETRY_LIMIT + 1);
+    }, 60_000);
   });
 }

@@ -31,6 +31,21 @@ export function handBackTask(taskId: string): SqlStatement {
   );
 }
 
+/**
+ * Ends a task whose job was retried too often, FAILED with `error`: one still waiting (QUEUED),
+ * or RUNNING with a heartbeat older than `staleSeconds` (its last process died). A task still
+ * beating elsewhere, or already ended, is left alone (no row back).
+ */
+export function giveUpTask(taskId: string, staleSeconds: number, error: string): SqlStatement {
+  return sql(
+    `UPDATE task SET status = 'FAILED', error = $3, heartbeat_at = NULL, finished_at = now()
+       WHERE id = $1 AND (status = 'QUEUED' OR (status = 'RUNNING'
+         AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $2))))
+       RETURNING id`,
+    [taskId, staleSeconds, error],
+  );
+}
+
 /** A task's status, unlocked. */
 export function taskStatus(taskId: string): SqlStatement {
   return sql('SELECT status FROM task WHERE id = $1', [taskId]);
