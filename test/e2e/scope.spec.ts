@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { ApiKeyRole } from '../../src/entities';
 import { testModel } from '../helpers/models';
 import { CLAIM, CLASSES, openRound, queueDataset } from '../helpers/queues';
@@ -285,6 +287,59 @@ function shape(res: GqlResponse, id: string): unknown {
   }));
 }
 
+/** Every subscription that takes an id. */
+const SUBSCRIPTIONS: [string, keyof Ids, string][] = [
+  ['queueChanged', 'dataset', 'subscription($id: ID!) { queueChanged(datasetId: $id) { kind } }'],
+  [
+    'queueChanged (snapshot)',
+    'dataset',
+    'subscription($id: ID!) { queueChanged(datasetId: $id, snapshot: true) { kind } }',
+  ],
+  [
+    'learningStabilised',
+    'dataset',
+    'subscription($id: ID!) { learningStabilised(datasetId: $id) { modelId } }',
+  ],
+  ['roundProgress', 'round', 'subscription($id: ID!) { roundProgress(roundId: $id) { status } }'],
+];
+
+type Errors = NonNullable<GqlResponse['errors']>;
+
+/** The errors a subscription ends with (it must end with some, and deliver nothing). */
+async function subscriptionErrors(
+  httpUrl: string,
+  key: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<Errors> {
+  const client = createClient({
+    url: httpUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${key}` },
+    retryAttempts: 0,
+  });
+  try {
+    return await new Promise<Errors>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the subscription did not end')), 10_000);
+      const done = (errors: Errors) => {
+        clearTimeout(timer);
+        resolve(errors);
+      };
+      client.subscribe(
+        { query, variables },
+        {
+          next: (v) =>
+            v.errors ? done(v.errors as Errors) : reject(new Error('an event was delivered')),
+          error: (e) => (Array.isArray(e) ? done(e as Errors) : reject(e)),
+          complete: () => undefined,
+        },
+      );
+    });
+  } finally {
+    await client.dispose();
+  }
+}
+
 /** A dataset with a row of every kind, made with an unscoped key. */
 async function datasetWithEverything(t: TestServer, name: string): Promise<Ids> {
   const dataset = await queueDataset(t, name, { items: 12 });
@@ -365,6 +420,19 @@ describeEachDb('ids a key may not see', (t) => {
         if (k !== kind) expect(told).not.toMatch(new RegExp(`(?<![\\w-])${id}(?![\\w-])`));
       }
       expect(await rowCounts(t())).toEqual(before);
+    },
+  );
+
+  it.each(SUBSCRIPTIONS)(
+    'subscription %s: an id of another dataset (%s) ends it exactly as one that does not exist',
+    async (_name, kind, query) => {
+      const missingId = MISSING[kind]();
+      const missing = await subscriptionErrors(t().url, scoped, query, { id: missingId });
+      const outside = await subscriptionErrors(t().url, scoped, query, { id: other[kind] });
+      expect(missing[0].extensions?.code).toBe('NOT_FOUND');
+      expect(shape({ status: 200, errors: outside }, other[kind])).toEqual(
+        shape({ status: 200, errors: missing }, missingId),
+      );
     },
   );
 
