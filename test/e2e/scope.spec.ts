@@ -436,6 +436,22 @@ describeEachDb('ids a key may not see', (t) => {
     },
   );
 
+  it('answers the label export of another dataset exactly as that of a missing one (404)', async () => {
+    const exportOf = async (id: string) => {
+      const res = await fetch(
+        `${t().url.replace(/\/graphql$/, '')}/export/labels?datasetId=${id}&format=jsonl`,
+        { headers: { authorization: `Bearer ${scoped}` } },
+      );
+      return { status: res.status, ...((await res.json()) as Omit<GqlResponse, 'status'>) };
+    };
+    const missingId = MISSING.dataset();
+    const missing = await exportOf(missingId);
+    const outside = await exportOf(other.dataset);
+    expect(missing.status).toBe(404);
+    expect(outside.status).toBe(404);
+    expect(shape(outside, other.dataset)).toEqual(shape(missing, missingId));
+  });
+
   it('answers a dataset outside the scope NOT_FOUND, named as the caller named it', async () => {
     const res = await t().gql(
       'query($id: ID!) { dataset(id: $id) { id } }',
