@@ -197,6 +197,12 @@ const CASES = [
     (id: string, mine: Ids) => ({ q: mine.query, id }),
   ],
   [
+    'submitLabel (queryId)',
+    'query',
+    'mutation($id: ID!, $t: String!) { submitLabel(queryId: $id, claimToken: $t, value: "cat") { value } }',
+    (id: string, mine: Ids) => ({ id, t: mine.token }),
+  ],
+  [
     'resolveReview',
     'query',
     'mutation($id: ID!) { resolveReview(queryId: $id, value: "cat") { id } }',
