@@ -1,10 +1,11 @@
 import { loadConfig } from '../../src/config';
 import crypto from 'node:crypto';
-import { JobQueue, TASK_RETRY_LIMIT } from '../../src/jobs/job-queue';
+import { JobQueue, TASK_GAVE_UP_QUEUE, TASK_RETRY_LIMIT } from '../../src/jobs/job-queue';
 import { TaskRunner } from '../../src/jobs/task.runner';
 import type { ModelService } from '../../src/services/model.service';
 import type { TrainerPool } from '../../src/workers/trainer.pool';
 import { backends, freshDatabase } from '../helpers/db';
+import { describeEachDb } from '../helpers/server';
 import { waitFor } from '../helpers/wait-for';
 
 for (const backend of backends()) {
@@ -156,3 +157,38 @@ for (const backend of backends()) {
     }, 60_000);
   });
 }
+
+describeEachDb('a server whose task job gave up', (t) => {
+  it('marks the task FAILED through its give-up worker, and the API shows why', async () => {
+    const { createDataset } = await t().ok(
+      'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+      { i: { name: 'gave-up', classes: ['a', 'b'], featureDim: 2 } },
+    );
+    const [{ id }] = await t().sql(
+      `INSERT INTO task (dataset_id, kind, status, params, attempts)
+       VALUES ($1, 'SIMULATE', 'QUEUED', '{}', 3) RETURNING id::text AS id`,
+      [createDataset.id],
+    );
+    // What pg-boss does when the task's job has used its last retry.
+    await t().sql('INSERT INTO pgboss.job (name, data) VALUES ($1, $2)', [
+      TASK_GAVE_UP_QUEUE,
+      { taskId: id },
+    ]);
+    const simulation = await waitFor(
+      async () =>
+        (await t().ok('query($id: ID!) { simulation(id: $id) { status error } }', { id }))
+          .simulation,
+      {
+        until: (s) => s.status !== 'QUEUED',
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: 'the give-up worker to end the task',
+      },
+    );
+    expect(simulation).toEqual({
+      status: 'FAILED',
+      error:
+        'The simulation was interrupted 3 times and never finished (its process stopped or died each time); start it again.',
+    });
+  });
+});
