@@ -14,8 +14,8 @@ export const ROUND_RETRY_LIMIT = 5;
 
 /** The queue that runs training and simulation tasks. */
 export const TASK_QUEUE = 'quarry-task';
-/** Retries of a task's job (a process death or a shutdown mid-task uses one). */
-export const TASK_RETRY_LIMIT = 2;
+/** Retries of a task's job, as many as a round's (a process death or a shutdown mid-task uses one: a rolling restart of several processes must not fail a long simulation). */
+export const TASK_RETRY_LIMIT = 5;
 /** Where a task's job goes when its retries are used up. */
 export const TASK_GAVE_UP_QUEUE = 'quarry-task-gave-up';
 
