@@ -1,6 +1,6 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
-import { QueryMechanism, RoundStatus } from './enums';
+import { QueryMechanism, RoundStatus, SelectionMethod } from './enums';
 import { DatasetRecordNode } from './base.types';
 
 @ObjectType({ description: 'How far a round has scored its pool.' })
@@ -53,6 +53,15 @@ export class RoundNode extends DatasetRecordNode {
 
   @Field(() => String, { nullable: true, description: 'Why the round failed.' })
   error: string | null;
+
+  @Field(() => Int, {
+    description:
+      'How many shards (id ranges of the pool, scored by any Quarry process sharing the database) the round was scored in; 1: one process. See QUARRY_ROUND_SHARDS.',
+  })
+  shards: number;
+
+  @Field(() => SelectionMethod, { description: 'How the queries were chosen from the shards.' })
+  selectionMethod: SelectionMethod;
 
   @Field(() => Date, { nullable: true })
   startedAt: Date | null;
