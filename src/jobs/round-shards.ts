@@ -43,15 +43,18 @@ interface ShardRow {
  */
 export async function planShards(
   db: Queryable,
-  round: { id: string; datasetId: string },
-  opts: { shards: number; minRows: number; kind: 'pointwise' | 'batch' },
+  round: { id: string; datasetId: string; shards: number },
+  opts: { minRows: number; kind: 'pointwise' | 'batch' },
 ): Promise<ShardRow[] | undefined> {
+  if (round.shards <= 1) return undefined;
   const existing = await run<ShardRow>(db, shardsSql.roundShards(round.id));
   if (existing.length > 0) return existing;
-  if (opts.shards <= 1) return undefined;
   const [state] = await run<{ n: number }>(db, poolItemCount(round.datasetId));
-  const count = shardCount(Number(state?.n ?? 0), opts.shards, opts.minRows);
-  if (count <= 1) return undefined;
+  const count = shardCount(Number(state?.n ?? 0), round.shards, opts.minRows);
+  if (count <= 1) {
+    await run(db, shardsSql.notSharded(round.id));
+    return undefined;
+  }
   const bounds = await run<{ lastId: string }>(db, shardsSql.shardBounds(round.datasetId, count));
   // The last shard has no upper bound: items imported while the round runs are in it, as they
   // would be in a round run by one process.

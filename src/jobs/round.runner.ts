@@ -192,7 +192,6 @@ export class RoundRunner extends RoundScorer {
     const models = await modelRefs(ds, round.modelIds, this.config.modelCacheDir);
     const shards = this.shardJobs
       ? await planShards(ds, round, {
-          shards: this.config.roundShards,
           minRows: this.config.roundShardMinRows,
           kind: this.registry.get(round.strategy).plugin.kind,
         })

@@ -56,7 +56,7 @@ export class RoundNode extends DatasetRecordNode {
 
   @Field(() => Int, {
     description:
-      'How many shards (id ranges of the pool, scored by any Quarry process sharing the database) the round was scored in; 1: one process. See QUARRY_ROUND_SHARDS.',
+      'How many shards (id ranges of the pool, scored by any Quarry process sharing the database) the round is scored in; 1: one process. Until scoring starts, how many were asked for.',
   })
   shards: number;
 
@@ -122,4 +122,11 @@ export class StartRoundInput {
     description: 'Seeds every random choice; the same seed reproduces a selection.',
   })
   seed?: number | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'Shards to score the pool in (1 to 256): id ranges scored as jobs by any Quarry process sharing the database, then merged (see `Round.selectionMethod`). A pool smaller than QUARRY_ROUND_SHARD_MIN_ROWS per shard gets fewer. Default: QUARRY_ROUND_SHARDS (1: one process).',
+  })
+  shards?: number | null;
 }

@@ -89,3 +89,10 @@ export function shardProposals(roundId: string): SqlStatement {
     roundId,
   ]);
 }
+
+/** A round asked for shards whose pool is too small for more than one: one process runs it. */
+export function notSharded(roundId: string): SqlStatement {
+  return sql(`UPDATE round SET shards = 1, selection_method = 'SINGLE_PROCESS' WHERE id = $1`, [
+    roundId,
+  ]);
+}
