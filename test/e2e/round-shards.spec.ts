@@ -182,6 +182,25 @@ for (const cache of ['no feature cache', 'feature cache'] as const) {
         expect(await shardRows(t(), one.id)).toEqual([]);
       }, 120_000);
 
+      it("fails the round with a shard's message when the shard cannot be scored, and opens no query", async () => {
+        // 2 shards of ~900 rows exceed QUARRY_MAX_SELECTION_BYTES (200 kB here) for a whole-range
+        // k-center; the 4 shards of the test above (~450 rows each) stay under it.
+        const { startRound } = await t().ok(START, {
+          i: { datasetId: d, strategy: 'k-center', size: 10, modelIds: [m], shards: 2 },
+        });
+        const round = await settle(t(), startRound.id);
+        expect(round.status).toBe('FAILED');
+        expect(round.error).toMatch(
+          /^Shard [12] of 2 failed: The pool is too large for "k-center"/,
+        );
+        expect(round.queries).toEqual([]);
+        const [{ n }] = await t().sql(
+          'SELECT count(*)::int AS n FROM label_query WHERE round_id = $1',
+          [startRound.id],
+        );
+        expect(n).toBe(0);
+      }, 120_000);
+
       it('refuses shards outside 1..256 with BAD_USER_INPUT and starts nothing', async () => {
         const [{ n: before }] = await t().sql('SELECT count(*)::int AS n FROM round');
         for (const shards of [0, -1, 257]) {
@@ -195,6 +214,6 @@ for (const cache of ['no feature cache', 'feature cache'] as const) {
         expect(after).toBe(before);
       });
     },
-    { roundShardMinRows: 100, roundChunkRows: 128, featureCacheDir },
+    { roundShardMinRows: 100, roundChunkRows: 128, featureCacheDir, maxSelectionBytes: 200_000 },
   );
 }
