@@ -48,6 +48,13 @@ export interface QuarryConfig {
   roundChunkRows: number;
   /** A round job not finished this long after it started is taken to have died and is retried. */
   roundJobExpireSeconds: number;
+  /**
+   * Shards a round's pool is split into (id ranges scored as jobs by any process sharing the
+   * database, then merged). 1, the default: the whole round runs in one process.
+   */
+  roundShards: number;
+  /** Fewest pool items per shard: a smaller pool gets fewer shards (down to 1). */
+  roundShardMinRows: number;
   /** How often an idle process asks the job queue for work. */
   jobPollingSeconds: number;
   /** Memory a batch strategy may hold for the rows it selects from (whole-pool k-center etc.). */
@@ -145,6 +152,8 @@ export const DEFAULT_CONFIG: QuarryConfig = {
   trainerMaxQueue: 8,
   roundChunkRows: 50_000,
   roundJobExpireSeconds: 15 * 60,
+  roundShards: 1,
+  roundShardMinRows: 10_000,
   jobPollingSeconds: 2,
   maxSelectionBytes: 1024 * 1024 * 1024,
   modelCacheDir: path.join(os.tmpdir(), 'quarry-model-cache'),
@@ -326,6 +335,8 @@ export function loadConfig(
     trainerMaxQueue: intFromEnv(env, 'QUARRY_TRAINER_MAX_QUEUE', 0),
     roundChunkRows: intFromEnv(env, 'QUARRY_ROUND_CHUNK_ROWS', 1),
     roundJobExpireSeconds: intFromEnv(env, 'QUARRY_ROUND_JOB_EXPIRE_SECONDS', 1),
+    roundShards: intFromEnv(env, 'QUARRY_ROUND_SHARDS', 1, 256),
+    roundShardMinRows: intFromEnv(env, 'QUARRY_ROUND_SHARD_MIN_ROWS', 1),
     jobPollingSeconds: intFromEnv(env, 'QUARRY_JOB_POLLING_SECONDS', 1),
     maxSelectionBytes: intFromEnv(env, 'QUARRY_MAX_SELECTION_BYTES', 1),
     modelCacheDir: env.QUARRY_MODEL_CACHE_DIR?.trim()

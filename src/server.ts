@@ -172,6 +172,7 @@ export async function startServer(
       inference,
       (roundId, afterSeconds) => jobs.recheckRound({ roundId }, afterSeconds),
       events,
+      (roundId, shardIndexes) => jobs.sendShards(roundId, shardIndexes),
     );
     const tasks = new TaskRunner(
       db,
@@ -213,6 +214,15 @@ export async function startServer(
               runner.run(data.roundId),
             ),
           (data) => runner.giveUp(data.roundId),
+        );
+        await jobs.workShards(
+          (data) =>
+            traceJob(
+              'quarry.round_shard',
+              { 'quarry.round_id': data.roundId, 'quarry.shard_index': data.shardIndex },
+              () => runner.runShard(data.roundId, data.shardIndex),
+            ),
+          (data) => runner.giveUpShard(data.roundId, data.shardIndex),
         );
         await jobs.workTasks(
           (data) =>

@@ -73,6 +73,26 @@ export enum TaskKind {
 }
 
 /** What made a batch of label queries, and so what its answers spend the budget on. */
+/**
+ * How a pool round chose its queries: in one process, or scored in shards (id ranges of the
+ * pool, each a job any process may run) and merged by the process that opens the round.
+ */
+export enum SelectionMethod {
+  /** One process scored the whole pool and selected (the default). */
+  SINGLE_PROCESS = 'SINGLE_PROCESS',
+  /**
+   * Pointwise strategies: each shard kept its exact top N by score (ties: lower item id first),
+   * and the merge kept the top N of their union: the same picks as one process.
+   */
+  SHARDED_TOP_N = 'SHARDED_TOP_N',
+  /**
+   * Batch strategies: each shard ran the strategy over its range and proposed N items, then the
+   * strategy ran again over the union of the proposals (two-stage; for k-center the distributed
+   * greedy of Malkomes et al. 2015: within 4x of the optimal radius, against 2x for one process).
+   */
+  SHARDED_TWO_STAGE = 'SHARDED_TWO_STAGE',
+}
+
 export enum QueryMechanism {
   /** A pool-based round chosen by a strategy. */
   POOL_ROUND = 'POOL_ROUND',

@@ -9,6 +9,7 @@ import { Prediction } from './prediction.entity';
 import { QuerySkip } from './query-skip.entity';
 import { QuerySlot } from './query-slot.entity';
 import { Round } from './round.entity';
+import { RoundShard } from './round-shard.entity';
 import { Stream } from './stream.entity';
 import { StreamDecision } from './stream-decision.entity';
 import { Task } from './task.entity';
@@ -26,6 +27,7 @@ export * from './prediction.entity';
 export * from './query-skip.entity';
 export * from './query-slot.entity';
 export * from './round.entity';
+export * from './round-shard.entity';
 export * from './stream.entity';
 export * from './stream-decision.entity';
 export * from './task.entity';
@@ -46,6 +48,7 @@ export const ENTITIES = [
   QuerySkip,
   QuerySlot,
   Round,
+  RoundShard,
   Stream,
   StreamDecision,
   Task,

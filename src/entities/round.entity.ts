@@ -1,7 +1,7 @@
 import { Column, Entity, Index } from 'typeorm';
 import { UuidIdColumn, TimeColumn } from './columns';
 import { JobRun } from './job-run';
-import { RoundStatus, QueryMechanism } from './enums';
+import { RoundStatus, QueryMechanism, SelectionMethod } from './enums';
 
 /** One selection of queries by a strategy over a dataset's pool. */
 @Entity({ name: 'round' })
@@ -64,4 +64,18 @@ export class Round extends JobRun {
   /** Items of the pool left out because the models' outputs for them were not finite. */
   @Column({ name: 'items_skipped', type: 'integer', default: 0 })
   itemsSkipped: number;
+
+  /** How many shards scored the pool (1: one process); set when scoring starts. */
+  @Column({ type: 'integer', default: 1 })
+  shards: number;
+
+  /** How the queries were chosen: one process, or shards merged (see {@link SelectionMethod}). */
+  @Column({
+    name: 'selection_method',
+    type: 'enum',
+    enum: SelectionMethod,
+    enumName: 'selection_method',
+    default: SelectionMethod.SINGLE_PROCESS,
+  })
+  selectionMethod: SelectionMethod;
 }

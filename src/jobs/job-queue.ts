@@ -12,6 +12,11 @@ export const ROUND_GAVE_UP_QUEUE = 'quarry-round-gave-up';
 /** Retries of a round's job (each process death or shutdown mid-round uses one). */
 export const ROUND_RETRY_LIMIT = 5;
 
+/** The queue of round shards: one job per id range of a sharded round's pool. */
+export const ROUND_SHARD_QUEUE = 'quarry-round-shard';
+/** Where a shard's job goes when its retries are used up (the shard, and its round, fail). */
+export const ROUND_SHARD_GAVE_UP_QUEUE = 'quarry-round-shard-gave-up';
+
 /** The queue that runs training and simulation tasks. */
 export const TASK_QUEUE = 'quarry-task';
 /** Retries of a task's job, as many as a round's (a process death or a shutdown mid-task uses one: a rolling restart of several processes must not fail a long simulation). */
@@ -41,6 +46,11 @@ export interface TaskJobData {
 
 export interface RoundJobData {
   roundId: string;
+}
+
+export interface RoundShardJobData {
+  roundId: string;
+  shardIndex: number;
 }
 
 export interface JobQueueOptions {
@@ -103,6 +113,16 @@ export class JobQueue {
     await boss.createQueue(ROUND_QUEUE, roundQueue);
     await boss.updateQueue(ROUND_QUEUE, roundQueue);
     await boss.createQueue(TASK_GAVE_UP_QUEUE, { name: TASK_GAVE_UP_QUEUE });
+    await boss.createQueue(ROUND_SHARD_GAVE_UP_QUEUE, { name: ROUND_SHARD_GAVE_UP_QUEUE });
+    // A shard whose process dies expires and is retried by any process (the shard's result is
+    // stored once, by whichever run finishes first).
+    const shardQueue = {
+      ...roundQueue,
+      name: ROUND_SHARD_QUEUE,
+      deadLetter: ROUND_SHARD_GAVE_UP_QUEUE,
+    };
+    await boss.createQueue(ROUND_SHARD_QUEUE, shardQueue);
+    await boss.updateQueue(ROUND_SHARD_QUEUE, shardQueue);
     const taskQueue = {
       name: TASK_QUEUE,
       retryLimit: TASK_RETRY_LIMIT,
@@ -144,6 +164,47 @@ export class JobQueue {
       expireInSeconds: this.opts.roundJobExpireSeconds,
       retryLimit: ROUND_RETRY_LIMIT,
     });
+  }
+
+  /** Enqueues the shards of a round, for any process to score; wakes this process's worker. */
+  async sendShards(roundId: string, shardIndexes: number[]): Promise<void> {
+    await this.boss.insert(
+      shardIndexes.map((shardIndex) => ({
+        name: ROUND_SHARD_QUEUE,
+        data: { roundId, shardIndex } satisfies RoundShardJobData,
+        expireInSeconds: this.opts.roundJobExpireSeconds,
+        retryLimit: ROUND_RETRY_LIMIT,
+        retryDelay: 1,
+        deadLetter: ROUND_SHARD_GAVE_UP_QUEUE,
+      })),
+    );
+    if (this.shardWorkerId) this.boss.notifyWorker(this.shardWorkerId);
+  }
+
+  private shardWorkerId: string | undefined;
+
+  /**
+   * Scores round shards in this process, one at a time; `gaveUp` gets the shards whose jobs
+   * failed more often than the retry limit allows.
+   */
+  async workShards(
+    handler: (data: RoundShardJobData) => Promise<void>,
+    gaveUp: (data: RoundShardJobData) => Promise<void>,
+  ): Promise<void> {
+    await this.boss.work<RoundShardJobData>(
+      ROUND_SHARD_GAVE_UP_QUEUE,
+      { pollingIntervalSeconds: this.opts.pollingSeconds, batchSize: 1 },
+      async (jobs) => {
+        for (const job of jobs) await gaveUp(job.data);
+      },
+    );
+    this.shardWorkerId = await this.boss.work<RoundShardJobData>(
+      ROUND_SHARD_QUEUE,
+      { pollingIntervalSeconds: this.opts.pollingSeconds, batchSize: 1 },
+      async (jobs) => {
+        for (const job of jobs) await handler(job.data);
+      },
+    );
   }
 
   /** Enqueues a second look at a task, in `afterSeconds` (it was running elsewhere). */
@@ -274,7 +335,14 @@ export class JobQueue {
    * so a job handed back is retried by another process, not taken again here.
    */
   async stopTakingWork(): Promise<void> {
-    for (const queue of [ROUND_QUEUE, ROUND_GAVE_UP_QUEUE, TASK_QUEUE, TASK_GAVE_UP_QUEUE]) {
+    for (const queue of [
+      ROUND_QUEUE,
+      ROUND_GAVE_UP_QUEUE,
+      ROUND_SHARD_QUEUE,
+      ROUND_SHARD_GAVE_UP_QUEUE,
+      TASK_QUEUE,
+      TASK_GAVE_UP_QUEUE,
+    ]) {
       await this.boss.offWork(queue);
     }
   }

@@ -1,59 +1,46 @@
-import type { EntityManager } from 'typeorm';
+import os from 'node:os';
 import type { QuarryConfig } from '../config';
 import type { Database } from '../db/database';
 import { Dataset, Round, RoundStatus } from '../entities';
 import type { InferencePool } from '../workers/inference.pool';
-import { streamFeatures, type FeatureChunk } from '../db/pool-reader';
-import { FeatureCache } from './feature-cache';
-import type { ModelRef, ScoreResult, ScoreTask, StrategyRef } from '../workers/inference.types';
+import type { ModelRef } from '../workers/inference.types';
 import { logger } from '../logger';
 import { roundDuration, roundsFinished } from '../metrics';
 import { returnedRows } from '../db/db-errors';
 import type { EventBus } from '../services/event-bus';
 import { lockBudget } from '../services/budget';
 import { writeQueries } from '../services/round-lifecycle';
-import {
-  countPool,
-  labelledFeaturesCopy,
-  poolFeaturesCopy,
-  stillEligible,
-  type PoolScope,
-} from '../db/sql/pool.sql';
+import { countPool, stillEligible, type IdRange, type PoolScope } from '../db/sql/pool.sql';
 import * as roundsSql from '../db/sql/rounds.sql';
+import * as shardsSql from '../db/sql/shards.sql';
 import { run } from '../db/sql/statement';
-import { scoreItems } from './pool-scorer';
 import type { StrategyRegistry } from '../strategies/registry';
-import type { Pick } from '../strategies/types';
 import { modelRefs } from './model-files';
 import { PredictionSink } from './prediction-writer';
 import { RunningJobs } from './running-jobs';
+import { TopKeeper, type Chosen } from './round-candidates';
 import {
-  allOf,
-  candidatesOf,
-  toScoredRows,
-  topOf,
-  TopKeeper,
-  type Candidate,
-  type Chosen,
-} from './round-candidates';
+  awaitShards,
+  encodeProposal,
+  planShards,
+  shardProposals,
+  ShardError,
+} from './round-shards';
+import {
+  RoundCancelled,
+  RoundError,
+  RoundScorer,
+  type PoolSource,
+  type Scored,
+} from './round-scorer';
 
-/** A problem that ends a round FAILED with this message for people. */
-export class RoundError extends Error {}
-
-class RoundCancelled extends Error {}
+export { RoundError } from './round-scorer';
 
 /** The process is stopping: the round is left as it is, for its job to be retried. */
 class RoundInterrupted extends Error {}
 
-/** Where a round's pool comes from: see {@link RoundRunner.poolSource}. */
-interface PoolSource {
-  scope: PoolScope;
-  /** The eligible rows' chunks; none: stream `scope` from the database. */
-  chunks?: AsyncGenerator<FeatureChunk>;
-  /** How many rows the pool holds. */
-  total: Promise<number>;
-  release(): Promise<void>;
-}
+/** This process, as a shard's `runner` names it. */
+const RUNNER = `${os.hostname()}:${process.pid}`;
 
 /** Counts a round job that ended in this process, and how long it ran. */
 function observeRound(status: string, startedMs: number): void {
@@ -67,34 +54,23 @@ function observeRound(status: string, startedMs: number): void {
  * round's OPEN status in one transaction. Safe to run twice for the same round (a retried job):
  * only one run can turn it OPEN.
  */
-export class RoundRunner {
+export class RoundRunner extends RoundScorer {
   constructor(
-    private readonly db: Database,
-    private readonly config: QuarryConfig,
-    private readonly registry: StrategyRegistry,
-    private readonly inference: InferencePool,
+    db: Database,
+    config: QuarryConfig,
+    registry: StrategyRegistry,
+    inference: InferencePool,
     /** Asks for the round to be looked at again later (it was running in another process). */
     private readonly recheckLater: (
       roundId: string,
       afterSeconds: number,
     ) => Promise<void> = async () => undefined,
     /** Where round progress and queue changes are published (subscriptions). */
-    private readonly events?: EventBus,
+    events?: EventBus,
+    /** Enqueues shards of a round for any process to score; none: rounds are never sharded. */
+    private readonly shardJobs?: (roundId: string, shardIndexes: number[]) => Promise<void>,
   ) {
-    this.featureCache = config.featureCacheDir
-      ? new FeatureCache(config.featureCacheDir, db, config.roundChunkRows)
-      : undefined;
-  }
-
-  private readonly featureCache: FeatureCache | undefined;
-
-  /** Publishes the round's state; a failure to publish never fails the round. */
-  private async notify(roundId: string, m?: EntityManager): Promise<void> {
-    if (!this.events) return;
-    if (m) return this.events.publishRound(m, roundId);
-    await this.events
-      .publishRound(this.db.ds, roundId)
-      .catch((err) => logger.warn({ roundId, err }, 'publishing round progress failed'));
+    super(db, config, registry, inference, events);
   }
 
   /**
@@ -122,9 +98,17 @@ export class RoundRunner {
    * process still computes for it writes nothing more (each write checks first; opening a round
    * twice is harmless anyway).
    */
-  interrupt(): Promise<void> {
-    return this.running.interrupt((roundId) => run(this.db.ds, roundsSql.handBackRound(roundId)));
+  async interrupt(): Promise<void> {
+    // A shard is left PENDING: its job fails now and is retried by another process.
+    await this.shardsRunning.interrupt(async () => undefined);
+    await this.running.interrupt((roundId) => run(this.db.ds, roundsSql.handBackRound(roundId)));
   }
+
+  /** The shards this process scores now (see {@link runShard}). */
+  private readonly shardsRunning = new RunningJobs(
+    'round shard',
+    () => new RoundInterrupted('this process is stopping'),
+  );
 
   private readonly storing = new Set<Promise<void>>();
 
@@ -206,30 +190,19 @@ export class RoundRunner {
     const ds = this.db.ds;
     const dataset = await ds.getRepository(Dataset).findOneByOrFail({ id: round.datasetId });
     const models = await modelRefs(ds, round.modelIds, this.config.modelCacheDir);
+    const shards = this.shardJobs
+      ? await planShards(ds, round, {
+          minRows: this.config.roundShardMinRows,
+          kind: this.registry.get(round.strategy).plugin.kind,
+        })
+      : undefined;
+    if (shards) return this.merge(round, dataset, models, shards);
     const eligible = await this.poolSource(dataset, roundPool(round));
     try {
       await this.select(round, dataset, eligible, models, predictions);
     } finally {
       await eligible.release();
     }
-  }
-
-  /**
-   * The round's pool: from the feature cache when it is on (the vectors from files checked
-   * against the database, the eligibility read from the database), else streamed from the
-   * database with the eligibility in the statement.
-   */
-  private async poolSource(dataset: Dataset, scope: PoolScope): Promise<PoolSource> {
-    if (this.featureCache) {
-      const read = await this.featureCache.pool(dataset, scope);
-      logger.debug({ datasetId: dataset.id, source: read.source }, 'round pool source');
-      return { ...read, scope };
-    }
-    // Counted while the pool scores (the count costs about a third of reading the pool on
-    // PostgreSQL): progress shows the total as soon as it is known.
-    const total = run<{ n: number }>(this.db.ds, countPool(scope)).then(([{ n }]) => n);
-    total.catch(() => undefined); // awaited after scoring; never left unhandled
-    return { scope, total, release: async () => undefined };
   }
 
   private async select(
@@ -239,144 +212,142 @@ export class RoundRunner {
     models: ModelRef[],
     predictions: PredictionSink,
   ): Promise<void> {
-    const ds = this.db.ds;
-    const registered = this.registry.get(round.strategy);
-    const strategy = registered.plugin;
-    const params = this.registry.params(round.strategy, round.params);
     const counting = eligible.total.then(async (n) => {
-      await run(ds, roundsSql.setItemsTotal(round.id, n));
+      await run(this.db.ds, roundsSql.setItemsTotal(round.id, n));
       await this.notify(round.id);
       return n;
     });
     counting.catch(() => undefined); // awaited after scoring; never left unhandled
-    const size = round.size;
-    let chosen: Chosen[];
-    if (strategy.kind === 'pointwise') {
-      // A reserve beyond size refills the places of items labelled or queued elsewhere while
-      // this round scored (see open()).
-      const keep = size + Math.min(size, 1000);
-      const keeper = new TopKeeper<Chosen>(keep);
-      const scored1 = await this.scorePool(round, dataset, eligible, models, {
-        predictions,
-        embeddings: false,
-        pointwise: { modulePath: registered.modulePath, code: strategy.code, params, keep },
-        onResult: (ids, res) => keeper.add(topOf(ids, res)),
-      });
-      await this.requirePool(scored1, counting);
-      this.mark('scored');
-      chosen = keeper.result();
-      await this.selecting(round.id);
-    } else {
-      const needsEmbeddings = strategy.needs.includes('EMBEDDINGS');
-      const narrowing = strategy.candidatePool(params);
-      let candidates: Candidate[];
-      let classCount = dataset.classes.length;
-      if (narrowing && models.length > 0) {
-        const by = this.registry.get(narrowing.strategy);
-        // Never fewer candidates than the round asks for, whatever candidatePool says.
-        const keep = Math.max(narrowing.size, size);
-        const keeper = new TopKeeper<Candidate>(keep);
-        const scored2 = await this.scorePool(round, dataset, eligible, models, {
-          predictions,
-          embeddings: needsEmbeddings,
-          pointwise: {
-            modulePath: by.modulePath,
-            code: by.plugin.code,
-            params: this.registry.params(by.plugin.code, {}),
-            keep,
-            returnOutputs: true,
-          },
-          onResult: (ids, res) => keeper.add(candidatesOf(ids, res)),
-        });
-        await this.requirePool(scored2, counting);
-        candidates = keeper.result().sort((a, b) => (a.itemId < b.itemId ? -1 : 1));
-      } else {
-        candidates = [];
-        // A candidate costs its outputs plus about 200 bytes of object and array headers.
-        const bytesPerRow = (res: ScoreResult) =>
-          200 + 4 * (res.classCount * models.length + (res.all?.embeddingDim ?? 0));
-        const scored3 = await this.scorePool(round, dataset, eligible, models, {
-          predictions,
-          embeddings: needsEmbeddings,
-          onResult: (ids, res) => {
-            if (
-              (candidates.length + ids.length) * bytesPerRow(res) >
-              this.config.maxSelectionBytes
-            ) {
-              throw new RoundError(
-                `The pool is too large for "${strategy.code}" over the whole pool within QUARRY_MAX_SELECTION_BYTES; set params.candidatePool to bound it.`,
-              );
-            }
-            for (const c of allOf(ids, res)) candidates.push(c);
-          },
-        });
-        await this.requirePool(scored3, counting);
-        // Chunks finish scoring out of order; strategies see rows in item-id order (ties, seeds).
-        candidates.sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
-      }
-      if (models.length > 0 && candidates.length > 0)
-        classCount = candidates[0].probabilities[0]?.length ?? classCount;
-      const labelled = needsEmbeddings
-        ? await this.labelledEmbeddings(round, dataset, models[0])
-        : undefined;
-      this.mark('scored');
-      await this.selecting(round.id);
-      const pool = toScoredRows(candidates, classCount, models.length);
-      const picks: Pick[] = await this.inference.select({
-        strategy: {
-          modulePath: registered.modulePath,
-          code: strategy.code,
-          params,
-        } satisfies StrategyRef,
-        size: Math.min(size, candidates.length),
-        seed: round.seed >>> 0,
-        pool,
-        labelled,
-      });
-      chosen = picks.map((p) => ({
-        itemId: candidates[p.index].itemId,
-        score: p.score,
-        reason: p.reason,
-      }));
-    }
+    const scored = await this.score(round, dataset, eligible, models, predictions, () =>
+      this.assertRunning(round.id),
+    );
+    await this.requirePool(scored.rows, counting);
+    await this.finish(round, dataset, models, scored);
+  }
+
+  /** Selects (batch strategies) and opens the round with what scoring the pool gave. */
+  private async finish(
+    round: Round,
+    dataset: Dataset,
+    models: ModelRef[],
+    scored: Scored,
+  ): Promise<void> {
+    this.mark('scored');
+    await this.selecting(round.id);
+    const chosen =
+      scored.kind === 'pointwise'
+        ? scored.chosen
+        : await this.batchPick(round, dataset, models, scored.candidates);
     this.mark('selected');
     await this.open(round, chosen);
     this.mark('opened');
   }
 
-  /** Streams the pool through the inference workers (see {@link scoreItems}), with progress. */
-  private async scorePool(
+  /**
+   * A sharded round: its shards are scored as jobs by any process (this one too), then merged
+   * here: the top of their union (pointwise), or the strategy over their union (batch).
+   */
+  private async merge(
     round: Round,
     dataset: Dataset,
-    pool: PoolSource,
     models: ModelRef[],
-    opts: {
-      embeddings: boolean;
-      pointwise?: ScoreTask['pointwise'];
-      onResult: (ids: BigInt64Array, res: ScoreResult) => void;
-      /** Where the first model's predictions go (none for the labelled items). */
-      predictions?: PredictionSink;
-    },
-  ): Promise<number> {
-    return scoreItems(
-      { db: this.db, config: this.config, inference: this.inference },
-      {
-        chunks: pool.chunks,
-        selectSql: pool.chunks ? undefined : poolFeaturesCopy(pool.scope),
-        featureDim: dataset.featureDim,
-        models,
-        embeddings: opts.embeddings,
-        pointwise: opts.pointwise,
-        beforeChunk: () => this.assertRunning(round.id),
-        onResult: (ids, res) => {
-          opts.onResult(ids, res);
-          if (models.length > 0) opts.predictions?.add(ids, res.predictedClass, res.confidence);
+    shards: { shardIndex: number; status: string }[],
+  ): Promise<void> {
+    const ds = this.db.ds;
+    const counting = run<{ n: number }>(ds, countPool(roundPool(round))).then(async ([{ n }]) => {
+      await run(ds, roundsSql.setItemsTotal(round.id, n));
+      await this.notify(round.id);
+      return n;
+    });
+    counting.catch(() => undefined);
+    const pending = shards.filter((s) => s.status === 'PENDING').map((s) => s.shardIndex);
+    if (pending.length > 0) await this.shardJobs!(round.id, pending);
+    try {
+      await awaitShards(ds, round.id, () => this.assertRunning(round.id), 200);
+    } catch (e) {
+      if (e instanceof ShardError) throw new RoundError(e.message);
+      throw e;
+    }
+    const union = await shardProposals(ds, round.id);
+    await this.requirePool(union.length, counting);
+    if (this.registry.get(round.strategy).plugin.kind === 'pointwise') {
+      const keeper = new TopKeeper<Chosen>(round.size + Math.min(round.size, 1000));
+      keeper.add(union);
+      return this.finish(round, dataset, models, {
+        kind: 'pointwise',
+        rows: 0,
+        chosen: keeper.result(),
+      });
+    }
+    union.sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+    return this.finish(round, dataset, models, { kind: 'batch', rows: 0, candidates: union });
+  }
+
+  /**
+   * Scores one shard of a round (a job any process may run) and stores its proposal. Nothing
+   * happens for a shard already done, or a round no longer scoring; a shard that cannot be
+   * scored fails (and its round with it); a stopping process hands the job back for a retry.
+   */
+  async runShard(roundId: string, shardIndex: number): Promise<void> {
+    this.shardsRunning.check();
+    const ds = this.db.ds;
+    const round = await ds.getRepository(Round).findOneBy({ id: roundId });
+    if (!round || round.status !== RoundStatus.SCORING) return;
+    const [range] = returnedRows<IdRange>(
+      await run<IdRange>(ds, shardsSql.startShard(roundId, shardIndex, RUNNER)),
+    );
+    if (!range) return;
+    const started = Date.now();
+    const dataset = await ds.getRepository(Dataset).findOneByOrFail({ id: round.datasetId });
+    const predictions = new PredictionSink(this.db, round.modelIds[0] ?? '', (err) =>
+      logger.warn(
+        { roundId, err },
+        'storing predictions failed; they are re-made by the next round',
+      ),
+    );
+    const check = async () => {
+      this.shardsRunning.check();
+      const [row] = await run(ds, roundsSql.roundStatus(roundId));
+      if (row?.status !== RoundStatus.SCORING) throw new RoundCancelled();
+    };
+    try {
+      const proposal = await this.shardsRunning.run(
+        `${roundId}/${shardIndex}`,
+        async () => undefined,
+        60_000,
+        async () => {
+          const models = await modelRefs(ds, round.modelIds, this.config.modelCacheDir);
+          const scope = { ...roundPool(round), range };
+          const source = await this.poolSource(dataset, scope);
+          try {
+            const scored = await this.score(round, dataset, source, models, predictions, check);
+            return scored.kind === 'pointwise'
+              ? scored.chosen
+              : await this.batchPick(round, dataset, models, scored.candidates);
+          } finally {
+            await source.release();
+          }
         },
-        afterChunk: async (rows, skipped) => {
-          await run(this.db.ds, roundsSql.addItemsScored(round.id, rows, skipped));
-          await this.notify(round.id);
-        },
-      },
+      );
+      const { proposal: entries, outputs } = encodeProposal(proposal);
+      await run(ds, shardsSql.finishShard(roundId, shardIndex, entries, outputs));
+      logger.info({ roundId, shardIndex, ms: Date.now() - started }, 'round shard scored');
+    } catch (e) {
+      if (e instanceof RoundInterrupted || this.shardsRunning.interrupted) throw e;
+      if (e instanceof RoundCancelled) return;
+      const message = e instanceof RoundError ? e.message : ((e as Error).message ?? String(e));
+      logger.warn({ roundId, shardIndex, err: e }, 'round shard failed');
+      await run(ds, shardsSql.failShard(roundId, shardIndex, message.slice(0, 2000)));
+    } finally {
+      await predictions.flush();
+    }
+  }
+
+  /** Fails a shard whose job failed too often (its processes kept dying or stopping). */
+  async giveUpShard(roundId: string, shardIndex: number): Promise<void> {
+    await run(
+      this.db.ds,
+      shardsSql.failShard(roundId, shardIndex, 'the processes scoring this shard kept stopping'),
     );
   }
 
@@ -390,44 +361,7 @@ export class RoundRunner {
     }
   }
 
-  /** The embeddings of the dataset's labelled POOL items: k-center's initial centres. */
-  private async labelledEmbeddings(
-    round: Round,
-    dataset: Dataset,
-    model: ModelRef | undefined,
-  ): Promise<{ rows: number; embeddings: Float32Array } | undefined> {
-    if (!model) return undefined;
-    const parts: Float32Array[] = [];
-    let rows = 0;
-    // In item order, one chunk at a time: the strategy's seeds depend on the centres' order.
-    for await (const chunk of streamFeatures(this.db, {
-      selectSql: labelledFeaturesCopy(dataset.id, 'POOL', 'any'),
-      featureDim: dataset.featureDim,
-      chunkRows: this.config.roundChunkRows,
-    })) {
-      await this.assertRunning(round.id);
-      const res = await this.inference.score({
-        models: [model],
-        features: chunk.features,
-        rows: chunk.rows,
-        dim: chunk.dim,
-        embeddings: true,
-      });
-      // Items whose embedding is not finite are left out (res.rows counts the rest).
-      if (res.all?.embeddings) parts.push(res.all.embeddings);
-      rows += res.rows;
-    }
-    if (rows === 0) return undefined;
-    const embeddings = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      embeddings.set(p, at);
-      at += p.length;
-    }
-    return { rows, embeddings };
-  }
-
-  private async assertRunning(roundId: string): Promise<void> {
+  protected override async assertRunning(roundId: string): Promise<void> {
     this.running.check();
     const [row] = await run(this.db.ds, roundsSql.roundStatus(roundId));
     if (!row || row.status === RoundStatus.CANCELLED) throw new RoundCancelled();

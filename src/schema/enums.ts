@@ -9,6 +9,7 @@ import {
   PayloadKind,
   QueryMechanism,
   RoundStatus,
+  SelectionMethod,
   StreamDecisionKind,
   TaskStatus,
   WebhookDeliveryStatus,
@@ -43,6 +44,11 @@ registerEnumType(LabelQueryStatus, {
   name: 'LabelQueryStatus',
   description:
     'OPEN (in the queue) -> ANSWERED (every needed answer is in and they agree), or NEEDS_REVIEW (the most frequent answer is tied); CANCELLED when its round is.',
+});
+registerEnumType(SelectionMethod, {
+  name: 'SelectionMethod',
+  description:
+    "How a pool round chose its queries: SINGLE_PROCESS (one process scored the whole pool), SHARDED_TOP_N (pointwise strategies: each shard's exact top N by score, ties to the lower item id, merged into the top N of their union: the same picks as one process), SHARDED_TWO_STAGE (batch strategies: each shard selected N from its range, then the strategy selected N from the union of the proposals; for k-center the distributed greedy of Malkomes et al. 2015, within 4x of the optimal radius).",
 });
 registerEnumType(QueryMechanism, {
   name: 'QueryMechanism',
@@ -100,6 +106,7 @@ export {
   QueryMechanism,
   QueueEventKind,
   RoundStatus,
+  SelectionMethod,
   StreamDecisionKind,
   TaskStatus,
   WebhookDeliveryStatus,

@@ -1,6 +1,6 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
-import { QueryMechanism, RoundStatus } from './enums';
+import { QueryMechanism, RoundStatus, SelectionMethod } from './enums';
 import { DatasetRecordNode } from './base.types';
 
 @ObjectType({ description: 'How far a round has scored its pool.' })
@@ -53,6 +53,15 @@ export class RoundNode extends DatasetRecordNode {
 
   @Field(() => String, { nullable: true, description: 'Why the round failed.' })
   error: string | null;
+
+  @Field(() => Int, {
+    description:
+      'How many shards (id ranges of the pool, scored by any Quarry process sharing the database) the round is scored in; 1: one process. Until scoring starts, how many were asked for.',
+  })
+  shards: number;
+
+  @Field(() => SelectionMethod, { description: 'How the queries were chosen from the shards.' })
+  selectionMethod: SelectionMethod;
 
   @Field(() => Date, { nullable: true })
   startedAt: Date | null;
@@ -113,4 +122,11 @@ export class StartRoundInput {
     description: 'Seeds every random choice; the same seed reproduces a selection.',
   })
   seed?: number | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'Shards to score the pool in (1 to 256): id ranges scored as jobs by any Quarry process sharing the database, then merged (see `Round.selectionMethod`). A pool smaller than QUARRY_ROUND_SHARD_MIN_ROWS per shard gets fewer. Default: QUARRY_ROUND_SHARDS (1: one process).',
+  })
+  shards?: number | null;
 }

@@ -85,7 +85,9 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
     items: new ItemService(ds, datasets, config.maxImportItems, db.kind),
     labels: new LabelService(ds, datasets, config.maxLabelItems, deps.events),
     models,
-    rounds: new RoundService(ds, datasets, deps.registry, deps.jobs, deps.events),
+    rounds: new RoundService(ds, datasets, deps.registry, deps.jobs, deps.events, {
+      shards: config.roundShards,
+    }),
     queues,
     claims,
     answers: new AnswerService(ds, datasets, queues, claims, deps.events),

@@ -26,7 +26,12 @@ export interface StartRoundInput {
   size: number;
   modelIds?: string[] | null;
   seed?: number | null;
+  /** Shards to score the pool in; unset: the server's QUARRY_ROUND_SHARDS. */
+  shards?: number | null;
 }
+
+/** Most shards one round may be scored in. */
+export const MAX_ROUND_SHARDS = 256;
 
 /** Most queries one round may select. */
 export const MAX_ROUND_SIZE = 100_000;
@@ -42,6 +47,8 @@ export class RoundService {
     private readonly registry: StrategyRegistry,
     private readonly jobs: JobQueue,
     private readonly events: EventBus,
+    /** Defaults of rounds: `shards` (QUARRY_ROUND_SHARDS). */
+    private readonly defaults: { shards: number } = { shards: 1 },
   ) {}
 
   /**
@@ -72,6 +79,10 @@ export class RoundService {
       }
     }
     requireInt(input.size, 'size', { min: 1, max: MAX_ROUND_SIZE });
+    const shards = requireInt(input.shards ?? this.defaults.shards, 'shards', {
+      min: 1,
+      max: MAX_ROUND_SHARDS,
+    });
     const models = await this.checkModels(dataset.id, input.modelIds ?? [], needs, strategy.code);
     const seed = requireSeed(input.seed);
     const jobs = this.jobs;
@@ -90,6 +101,7 @@ export class RoundService {
         modelIds: models.map((x) => x.id),
         status: RoundStatus.QUEUED,
         seed,
+        shards,
         createdBy: key.id,
         error: null,
         startedAt: null,

@@ -16,6 +16,14 @@ export interface PoolScope {
   labels: LabelSources;
   /** A round's own open queries do not take its items out (a retried round selects again). */
   roundId?: string;
+  /** Only the items of one shard of a round: `afterId < id <= lastId` (null: no upper bound). */
+  range?: IdRange;
+}
+
+/** A range of item ids: `afterId < id <= lastId`, decimal ids (`lastId` null: no upper bound). */
+export interface IdRange {
+  afterId: string;
+  lastId: string | null;
 }
 
 /**
@@ -62,7 +70,11 @@ export function countPool(scope: PoolScope): SqlStatement {
  * {@link copyLiteral}, which refuses anything but ids and numbers).
  */
 export function poolFeaturesCopy(scope: PoolScope): (afterId: string, limit: number) => string {
-  const where = `i.dataset_id = ${copyLiteral(scope.datasetId)} AND i.split = 'POOL'
+  const r = scope.range;
+  const range =
+    (r && r.afterId !== '0' ? ` AND i.id > ${copyLiteral(r.afterId)}` : '') +
+    (r?.lastId ? ` AND i.id <= ${copyLiteral(r.lastId)}` : '');
+  const where = `i.dataset_id = ${copyLiteral(scope.datasetId)} AND i.split = 'POOL'${range}
     AND ${poolEligibility('i.id', scope.labels, scope.roundId ? copyLiteral(scope.roundId) : null)}`;
   return chunkSelect(where);
 }

@@ -189,6 +189,8 @@ export type StartRoundInput = {
   params?: unknown;
   /** Seeds every random choice; the same seed reproduces a selection. */
   seed?: number | null | undefined;
+  /** Shards to score the pool in (1 to 256): id ranges scored as jobs by any Quarry process sharing the database, then merged (see `Round.selectionMethod`). A pool smaller than QUARRY_ROUND_SHARD_MIN_ROWS per shard gets fewer. Default: QUARRY_ROUND_SHARDS (1: one process). */
+  shards?: number | null | undefined;
   /** How many queries to select. */
   size: number;
   /** A strategy code from `strategies`. */
