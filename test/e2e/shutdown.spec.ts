@@ -179,8 +179,16 @@ if (backends().includes('postgres')) {
       db = await servedDatabase('postgres', [ApiKeyRole.ADMIN, ApiKeyRole.ANNOTATOR]);
     });
 
+    // Each test starts its own processes (with its own plugins): none may outlive it, or it
+    // would take the next test's jobs (a process without the next test's trainer fails them).
+    afterEach(async () => {
+      await Promise.all(
+        servers.filter((s) => s.child.exitCode === null).map((s) => stopProcess(s, 'SIGKILL')),
+      );
+      servers.length = 0;
+    });
+
     afterAll(async () => {
-      for (const s of servers) if (s.child.exitCode === null) await stopProcess(s, 'SIGKILL');
       await db.drop();
     });
 
