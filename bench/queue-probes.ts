@@ -1,0 +1,157 @@
+/**
+ * What bench:queues measures besides the closed loops: the statements a claim and a submit send
+ * to the database (the server's `quarry_db_statements_total`), an open-loop load at the pace of
+ * people, and where the server's CPU goes (a `--cpu-prof` profile, summarised by self time).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Statements the server has sent to its database so far. */
+export async function statementsSent(url: string, adminKey: string): Promise<number> {
+  const res = await fetch(url.replace(/\/graphql$/, '/metrics'), {
+    headers: { authorization: `Bearer ${adminKey}` },
+  });
+  const m = /^quarry_db_statements_total (\d+)/m.exec(await res.text());
+  if (!m) throw new Error('the server reports no quarry_db_statements_total');
+  return Number(m[1]);
+}
+
+/**
+ * Statements per claim and per submit, one annotator at a time: `n` claims in a row, then their
+ * `n` submits, with the cost of reading the counter itself and the background work (job polling)
+ * of the same duration taken off.
+ */
+export async function statementsPerCall(
+  url: string,
+  adminKey: string,
+  n: number,
+  claim: () => Promise<{ id: string; token: string }>,
+  submit: (c: { id: string; token: string }) => Promise<void>,
+): Promise<{ claim: number; submit: number; backgroundPerSecond: number }> {
+  const scrape = () => statementsSent(url, adminKey);
+  const a = await scrape();
+  const b = await scrape();
+  const perScrape = b - a;
+  await sleep(2000);
+  const c = await scrape();
+  const backgroundPerMs = Math.max(0, c - b - perScrape) / 2000;
+  let t = performance.now();
+  const claims: { id: string; token: string }[] = [];
+  for (let i = 0; i < n; i++) claims.push(await claim());
+  const d = await scrape();
+  const claimMs = performance.now() - t;
+  t = performance.now();
+  for (const cl of claims) await submit(cl);
+  const e = await scrape();
+  const submitMs = performance.now() - t;
+  return {
+    claim: (d - c - perScrape - backgroundPerMs * claimMs) / n,
+    submit: (e - d - perScrape - backgroundPerMs * submitMs) / n,
+    backgroundPerSecond: backgroundPerMs * 1000,
+  };
+}
+
+/**
+ * An open loop at a person's pace: each of `annotators` starts a claim -> submit every
+ * `everyMs` (phases spread at random), whatever the server's answers, for `seconds`; returns each
+ * iteration's claim + submit time (ms) and the errors.
+ */
+export async function openLoop(
+  annotators: number,
+  everyMs: number,
+  seconds: number,
+  iteration: (annotator: number) => Promise<void>,
+): Promise<{ bothMs: number[]; errors: Map<string, number>; late: number }> {
+  const bothMs: number[] = [];
+  const errors = new Map<string, number>();
+  let late = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  const person = async (a: number) => {
+    let due = t0 + Math.random() * everyMs;
+    for (;;) {
+      const wait = due - performance.now();
+      if (due >= end) return;
+      if (wait > 0) await sleep(wait);
+      else late++;
+      const t = performance.now();
+      try {
+        await iteration(a);
+        bothMs.push(performance.now() - t);
+      } catch (e) {
+        const what = (e as { code?: string }).code ?? (e as Error).message;
+        errors.set(what, (errors.get(what) ?? 0) + 1);
+      }
+      due += everyMs;
+    }
+  };
+  await Promise.all(Array.from({ length: annotators }, (_, a) => person(a)));
+  return { bothMs, errors, late };
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+/** Where a profiled function lives: a package, Node itself, Quarry, or V8's own buckets. */
+function placeOf(url: string, name: string): string {
+  if (!url) return name.startsWith('(') ? name : 'native';
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (nm) return nm[1];
+  if (url.startsWith('node:')) return 'node';
+  if (url.includes('/dist/src/')) return 'quarry';
+  return 'other';
+}
+
+/**
+ * The newest `.cpuprofile` in `dir`, summarised: the total sampled time and the top functions
+ * and places (packages) by self time, idle excluded.
+ */
+export function summariseProfile(dir: string, top = 15): string[] {
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => path.join(dir, f))
+    .sort((x, y) => fs.statSync(y).mtimeMs - fs.statSync(x).mtimeMs);
+  if (files.length === 0) return ['(no profile was written)'];
+  const profile = JSON.parse(fs.readFileSync(files[0], 'utf8')) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) => {
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const fns = new Map<string, number>();
+  const places = new Map<string, number>();
+  let busy = 0;
+  let idle = 0;
+  for (const [id, us] of self) {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    if (functionName === '(idle)') {
+      idle += us;
+      continue;
+    }
+    busy += us;
+    const place = placeOf(url, functionName);
+    const file = url ? `${path.basename(url)}:${lineNumber + 1}` : '';
+    const key = `${functionName || '(anonymous)'} ${place === 'quarry' ? file : `[${place}] ${file}`}`;
+    fns.set(key, (fns.get(key) ?? 0) + us);
+    places.set(place, (places.get(place) ?? 0) + us);
+  }
+  const pct = (us: number) => `${((100 * us) / busy).toFixed(1)}%`;
+  const sorted = (m: Map<string, number>, k: number) =>
+    [...m.entries()].sort((x, y) => y[1] - x[1]).slice(0, k);
+  return [
+    `busy ${(busy / 1e6).toFixed(1)} s of ${((busy + idle) / 1e6).toFixed(1)} s sampled (${pct(busy)} of busy is 100%; idle left out)`,
+    `by place: ${sorted(places, 10)
+      .map(([p, us]) => `${p} ${pct(us)}`)
+      .join(', ')}`,
+    ...sorted(fns, top).map(([f, us]) => `${pct(us).padStart(6)}  ${f}`),
+  ];
+}
