@@ -108,9 +108,9 @@ function placeOf(url: string, name: string): string {
 
 /**
  * The newest `.cpuprofile` in `dir`, summarised: the total sampled time and the top functions
- * and places (packages) by self time, idle excluded.
+ * and places (packages) by self time, idle excluded, after the first `skipMs` (the start-up).
  */
-export function summariseProfile(dir: string, top = 15): string[] {
+export function summariseProfile(dir: string, skipMs: number, top = 15): string[] {
   const files = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile'))
@@ -124,7 +124,10 @@ export function summariseProfile(dir: string, top = 15): string[] {
   };
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
+  let elapsedUs = 0;
   profile.samples.forEach((id, i) => {
+    elapsedUs += profile.timeDeltas[i] ?? 0;
+    if (elapsedUs < skipMs * 1000) return;
     self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   });
   const fns = new Map<string, number>();
@@ -148,7 +151,7 @@ export function summariseProfile(dir: string, top = 15): string[] {
   const sorted = (m: Map<string, number>, k: number) =>
     [...m.entries()].sort((x, y) => y[1] - x[1]).slice(0, k);
   return [
-    `busy ${(busy / 1e6).toFixed(1)} s of ${((busy + idle) / 1e6).toFixed(1)} s sampled (${pct(busy)} of busy is 100%; idle left out)`,
+    `busy ${(busy / 1e6).toFixed(1)} s of ${((busy + idle) / 1e6).toFixed(1)} s sampled after start-up (percentages of busy time)`,
     `by place: ${sorted(places, 10)
       .map(([p, us]) => `${p} ${pct(us)}`)
       .join(', ')}`,

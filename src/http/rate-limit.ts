@@ -1,8 +1,11 @@
 /**
  * Per-key rate limits (requests and query cost per second, by role) and a per-address limit on
- * failed authentication, on rate-limiter-flexible. On PostgreSQL the counters live in the
- * database (table `quarry_rate_limit`, made by a migration), so every server process sharing
- * it shares the limits; on the embedded database (one process) they live in memory.
+ * failed authentication. The per-key limits are charged in memory and shared between server
+ * processes on PostgreSQL through the table `quarry_rate_limit` (made by a migration), one
+ * statement per process every 50 ms whatever the traffic (see `rate-counters.ts` for what that
+ * means for precision); on the embedded database (one process) they live in memory. Failed
+ * authentications (rare, and refused at once across processes) go through rate-limiter-flexible
+ * and its PostgreSQL store.
  */
 import {
   RateLimiterMemory,
@@ -12,9 +15,12 @@ import {
 } from 'rate-limiter-flexible';
 import type { EdgeLimits, PerRole } from '../config';
 import type { Database } from '../db/database';
+import { addToCounters, deleteExpiredCounters } from '../db/sql/rate-limits.sql';
+import { run, type Queryable } from '../db/sql/statement';
 import { ApiKeyRole } from '../entities/enums';
 import { RateLimitedError } from '../errors';
 import { logger } from '../logger';
+import { RateCounters, type CounterStore } from './rate-counters';
 
 /** The table the PostgreSQL store keeps its counters in (one row per key and window). */
 export const RATE_LIMIT_TABLE = 'quarry_rate_limit';
@@ -69,42 +75,76 @@ async function take(l: Limiter, key: string, points: number): Promise<Refusal | 
   }
 }
 
+/** The shared counters in PostgreSQL, through `db`'s pool. */
+function postgresCounters(db: Database): CounterStore {
+  const pool = (db.ds.driver as unknown as { master: Queryable }).master;
+  return {
+    async add(keys, points, expire) {
+      const rows = await run<{ key: string; points: number }>(
+        pool,
+        addToCounters(keys, points, expire),
+      );
+      return new Map(rows.map((r) => [r.key, r.points]));
+    },
+    async deleteExpired(beforeMs) {
+      await run(pool, deleteExpiredCounters(beforeMs));
+    },
+  };
+}
+
+const SECOND_MS = 1000;
+
 /** The rate limits of one server process, shared with the others through the database. */
 export class RateLimits {
   private constructor(
-    private readonly requests: Partial<Record<ApiKeyRole, Limiter>>,
-    private readonly cost: Partial<Record<ApiKeyRole, Limiter>>,
+    private readonly counters: RateCounters,
+    private readonly requests: PerRole,
+    private readonly cost: PerRole,
     private readonly authFailures: Limiter | undefined,
   ) {}
 
   /** Builds the limiters of `edge` (a limit of 0 is off) in `db`'s store. */
   static async create(db: Database, edge: EdgeLimits): Promise<RateLimits> {
-    const perRole = async (name: string, limits: PerRole) => {
-      const out: Partial<Record<ApiKeyRole, Limiter>> = {};
-      for (const role of Object.values(ApiKeyRole)) {
-        if (limits[role] > 0) out[role] = limiter(db, `${name}:${role}`, limits[role], 1);
-      }
-      return out;
-    };
     return new RateLimits(
-      await perRole('requests', edge.requestsPerSecond),
-      await perRole('cost', edge.costPerSecond),
+      new RateCounters(db.kind === 'postgres' ? postgresCounters(db) : undefined),
+      edge.requestsPerSecond,
+      edge.costPerSecond,
       edge.authFailuresPerMinute > 0
         ? limiter(db, 'auth-failures', edge.authFailuresPerMinute, 60)
         : undefined,
     );
   }
 
+  private charge(
+    what: 'requests' | 'cost',
+    limits: PerRole,
+    role: ApiKeyRole,
+    keyId: string,
+    points: number,
+  ): Promise<Refusal | undefined> {
+    const limit = limits[role];
+    if (!(limit > 0) || points <= 0) return Promise.resolve(undefined);
+    const waitMs = this.counters.take(`${what}:${role}`, keyId, limit, SECOND_MS, points);
+    return Promise.resolve(
+      waitMs === undefined
+        ? undefined
+        : { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) },
+    );
+  }
+
   /** One request of the key `keyId`; a refusal over its role's requests per second. */
   request(role: ApiKeyRole, keyId: string): Promise<Refusal | undefined> {
-    const l = this.requests[role];
-    return l ? take(l, keyId, 1) : Promise.resolve(undefined);
+    return this.charge('requests', this.requests, role, keyId, 1);
   }
 
   /** An operation's cost for the key; a refusal over its role's cost per second. */
   spend(role: ApiKeyRole, keyId: string, cost: number): Promise<Refusal | undefined> {
-    const l = this.cost[role];
-    return l && cost > 0 ? take(l, keyId, cost) : Promise.resolve(undefined);
+    return this.charge('cost', this.cost, role, keyId, cost);
+  }
+
+  /** Shares what was charged last and stops (server shutdown). */
+  stop(): Promise<void> {
+    return this.counters.stop();
   }
 
   /** A refusal when `address` has used up its failed authentications for now. */
