@@ -8,14 +8,44 @@ import path from 'node:path';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Statements the server has sent to its database so far. */
-export async function statementsSent(url: string, adminKey: string): Promise<number> {
+/** The server's statements sent to its database and CPU seconds (user + system) so far. */
+export async function serverCounters(
+  url: string,
+  adminKey: string,
+): Promise<{ statements: number; cpuSeconds: number }> {
   const res = await fetch(url.replace(/\/graphql$/, '/metrics'), {
     headers: { authorization: `Bearer ${adminKey}` },
   });
-  const m = /^quarry_db_statements_total (\d+)/m.exec(await res.text());
-  if (!m) throw new Error('the server reports no quarry_db_statements_total');
-  return Number(m[1]);
+  const text = await res.text();
+  const statements = /^quarry_db_statements_total (\d+)/m.exec(text);
+  const cpu = /^process_cpu_seconds_total ([\d.e+-]+)/m.exec(text);
+  if (!statements || !cpu) throw new Error('the server reports no statement or CPU counter');
+  return { statements: Number(statements[1]), cpuSeconds: Number(cpu[1]) };
+}
+
+/** Statements the server has sent to its database so far. */
+export async function statementsSent(url: string, adminKey: string): Promise<number> {
+  return (await serverCounters(url, adminKey)).statements;
+}
+
+/**
+ * Runs `loop` against the server at `url` and returns what the server spent on each label it
+ * recorded: statements and CPU ms (its own process time, so that other load on the machine does
+ * not count).
+ */
+export async function perLabel(
+  url: string,
+  adminKey: string,
+  loop: () => Promise<{ labels: number }>,
+): Promise<{ statements: number; cpuMs: number }> {
+  const before = await serverCounters(url, adminKey);
+  const { labels } = await loop();
+  const after = await serverCounters(url, adminKey);
+  const n = Math.max(1, labels);
+  return {
+    statements: (after.statements - before.statements) / n,
+    cpuMs: ((after.cpuSeconds - before.cpuSeconds) * 1000) / n,
+  };
 }
 
 /**

@@ -25,7 +25,9 @@
  *   QUARRY_BENCH_ANNOTATORS (64), QUARRY_BENCH_CONNECTIONS (128), QUARRY_BENCH_QUEUE (50000:
  *   queries per queue, at most a round's 100,000), QUARRY_BENCH_IDEMPOTENCY (1: submits carry an
  *   idempotency key, as a retrying client's do), QUARRY_DB_POOL_SIZE (the server's pool, 10),
- *   QUARRY_BENCH_KEEP_DB=1 (keep the database afterwards, to look at it).
+ *   QUARRY_BENCH_KEEP_DB=1 (keep the database afterwards, to look at it),
+ *   QUARRY_BENCH_BASELINE_QUARRY (another build's bin/quarry.js: its label loop alternates with
+ *   this build's in (f), with the server's statements and CPU ms per label of each).
  */
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
@@ -37,7 +39,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { aliasAttack, LIMITS_OFF, underAttack, type AttackResult } from './edge-limits';
-import { openLoop, statementsPerCall, statementsSent, summariseProfile } from './queue-probes';
+import { openLoop, perLabel, statementsPerCall, summariseProfile } from './queue-probes';
 import { benchPgUrl } from './pg';
 import { LoopStats, QUARRY, spawnServer, stopServer, type ServerProcess } from './server';
 import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
@@ -594,13 +596,14 @@ async function main(): Promise<void> {
         }),
       );
     const httpStats = new QueueLoopStats();
-    const statementsBefore = await statementsSent(url, adminKey);
-    const { waits: httpWaits } = await httpLoop(httpStats);
-    const statementsUnderLoad =
-      ((await statementsSent(url, adminKey)) - statementsBefore) / Math.max(1, httpStats.submitted);
+    let httpWaits: [string, number][] = [];
+    const spent = await perLabel(url, adminKey, async () => {
+      httpWaits = (await httpLoop(httpStats)).waits;
+      return { labels: httpStats.submitted };
+    });
     printLoop(`(a) Quarry over HTTP, ${ANNOTATORS} annotators`, httpStats, httpWaits);
     console.log(
-      `    statements sent to the database per claim + submit: ${statementsUnderLoad.toFixed(1)} (background work included)`,
+      `    per claim + submit, the server spent ${spent.statements.toFixed(1)} statements and ${spent.cpuMs.toFixed(2)} ms of its CPU (background work included)`,
     );
     const httpDb = await checkDatabase(db, httpQueue.datasetId);
     const httpDouble = printDoubleServes('HTTP', httpStats, httpDb);
@@ -752,6 +755,35 @@ async function main(): Promise<void> {
     }
     const meanRate = (runs: QueueLoopStats[]) =>
       runs.reduce((sum, r) => sum + r.rate, 0) / runs.length;
+    // Another build of Quarry (QUARRY_BENCH_BASELINE_QUARRY: its bin/quarry.js) alternating with
+    // this one on the same queue, limits at defaults: the before and after of a change, measured
+    // side by side on a machine whose load drifts.
+    const baseline = process.env.QUARRY_BENCH_BASELINE_QUARRY;
+    if (baseline) {
+      const runs = { baseline: [] as QueueLoopStats[], this: [] as QueueLoopStats[] };
+      const cost = { baseline: [] as number[][], this: [] as number[][] };
+      for (const which of ['baseline', 'this', 'baseline', 'this'] as const) {
+        await stopServer(server);
+        server = await spawnServer(env, which === 'baseline' ? [baseline, 'serve'] : undefined);
+        url = server.url;
+        const stats = new QueueLoopStats();
+        const spentHere = await perLabel(url, adminKey, async () => {
+          await httpLoop(stats);
+          return { labels: stats.submitted };
+        });
+        runs[which].push(stats);
+        cost[which].push([spentHere.statements, spentHere.cpuMs]);
+        console.log(
+          `    label loop, ${which === 'baseline' ? 'baseline build' : 'this build'}: ${int(stats.rate)} labels/s, claim+submit p50 ${ms(percentile(stats.bothMs, 50))}, p99 ${ms(percentile(stats.bothMs, 99))}; per label ${spentHere.statements.toFixed(1)} statements, ${spentHere.cpuMs.toFixed(2)} ms of server CPU`,
+        );
+      }
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      console.log(
+        `    this build / baseline: ${int(meanRate(runs.this))} / ${int(meanRate(runs.baseline))} labels/s = ${(meanRate(runs.this) / meanRate(runs.baseline)).toFixed(2)};` +
+          ` server CPU per label ${mean(cost.this.map((c) => c[1])).toFixed(2)} / ${mean(cost.baseline.map((c) => c[1])).toFixed(2)} ms;` +
+          ` statements per label ${mean(cost.this.map((c) => c[0])).toFixed(1)} / ${mean(cost.baseline.map((c) => c[0])).toFixed(1)}`,
+      );
+    }
     const limitsRatio = meanRate(withLimits) / meanRate(withoutLimits);
     console.log(
       `    labels/s with the limits at defaults / off: ${int(meanRate(withLimits))} / ${int(meanRate(withoutLimits))} = ${limitsRatio.toFixed(3)} (target >= 0.95)`,

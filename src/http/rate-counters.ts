@@ -1,6 +1,7 @@
 /**
  * The counters behind the per-key rate limits: fixed windows (of a second, for requests and
- * cost) charged in this process's memory, so a request costs no statement. With a store (the
+ * cost) that start with a key's first request (as rate-limiter-flexible's do), charged in this
+ * process's memory, so a request costs no statement. With a store (the
  * `quarry_rate_limit` table on PostgreSQL), every {@link RateCounterOptions.syncMs} the points
  * charged since the last sync are added to the shared counters in one statement, which answers
  * the totals of every process: from then on each process refuses on the shared total.
@@ -14,8 +15,17 @@ import { logger } from '../logger';
 
 /** Where counters are shared between processes. */
 export interface CounterStore {
-  /** Adds points to counters (keys sorted; `expire` in ms since the epoch); their totals. */
-  add(keys: string[], points: number[], expire: number[]): Promise<Map<string, number>>;
+  /**
+   * Adds points to counters (keys sorted); a counter whose window ended by `nowMs` starts again
+   * with the window ending at `expire` (ms since the epoch). Answers each counter's total and
+   * window end.
+   */
+  add(
+    keys: string[],
+    points: number[],
+    expire: number[],
+    nowMs: number,
+  ): Promise<Map<string, { points: number; expire: number }>>;
   /** Drops counters whose window ended before `beforeMs`. */
   deleteExpired(beforeMs: number): Promise<void>;
 }
@@ -69,11 +79,11 @@ export class RateCounters {
     points: number,
     now = Date.now(),
   ): number | undefined {
-    const window = Math.floor(now / windowMs);
-    const id = `${name}:${window}:${key}`;
+    const id = `${name}:${key}`;
     let c = this.counters.get(id);
-    if (!c) {
-      c = { expire: (window + 1) * windowMs, total: 0, inFlight: 0, pending: 0 };
+    if (!c || c.expire <= now) {
+      // A sync still under way for the window that ended answers into the old counter.
+      c = { expire: now + windowMs, total: 0, inFlight: 0, pending: 0 };
       this.counters.set(id, c);
     }
     const p = Math.min(points, limit);
@@ -125,10 +135,18 @@ export class RateCounters {
           batch.map((b) => b.id),
           batch.map((b) => b.points),
           batch.map((b) => b.c.expire),
+          now,
         );
         for (const b of batch) {
           b.c.inFlight -= b.points;
-          b.c.total = Math.max(b.c.total + b.points, totals.get(b.id) ?? 0);
+          const shared = totals.get(b.id);
+          // The window another process started first is the key's window everywhere.
+          if (shared && shared.expire > now) {
+            b.c.total = shared.points;
+            b.c.expire = shared.expire;
+          } else {
+            b.c.total += b.points;
+          }
         }
       } catch (err) {
         // The store cannot be reached: this process goes on counting on its own.

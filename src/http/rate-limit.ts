@@ -79,12 +79,12 @@ async function take(l: Limiter, key: string, points: number): Promise<Refusal | 
 function postgresCounters(db: Database): CounterStore {
   const pool = (db.ds.driver as unknown as { master: Queryable }).master;
   return {
-    async add(keys, points, expire) {
-      const rows = await run<{ key: string; points: number }>(
+    async add(keys, points, expire, nowMs) {
+      const rows = await run<{ key: string; points: number; expire: number }>(
         pool,
-        addToCounters(keys, points, expire),
+        addToCounters(keys, points, expire, nowMs),
       );
-      return new Map(rows.map((r) => [r.key, r.points]));
+      return new Map(rows.map((r) => [r.key, { points: r.points, expire: r.expire }]));
     },
     async deleteExpired(beforeMs) {
       await run(pool, deleteExpiredCounters(beforeMs));

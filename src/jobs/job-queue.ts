@@ -200,7 +200,7 @@ export class JobQueue {
       this.leaseBatch.set(id, batch);
     }
     batch.tokens.push(...data.tokens);
-    this.leaseTimer ??= setTimeout(() => void this.flushLeaseChecks(), LEASE_BATCH_MS);
+    this.leaseTimer ??= setTimeout(() => void this.flushLeaseChecks(), LEASE_BATCH_MS).unref();
   }
 
   /** Enqueues the lease checks batched so far. */
