@@ -16,7 +16,7 @@ import {
 import type { EdgeLimits, PerRole } from '../config';
 import type { Database } from '../db/database';
 import { addToCounters, deleteExpiredCounters } from '../db/sql/rate-limits.sql';
-import { run, type Queryable } from '../db/sql/statement';
+import type { Queryable } from '../db/sql/statement';
 import { ApiKeyRole } from '../entities/enums';
 import { RateLimitedError } from '../errors';
 import { logger } from '../logger';
@@ -75,19 +75,20 @@ async function take(l: Limiter, key: string, points: number): Promise<Refusal | 
   }
 }
 
-/** The shared counters in PostgreSQL, through `db`'s pool. */
+/** The shared counters in PostgreSQL, through `db`'s pool (pg's own `query`: it answers `{ rows }`). */
 function postgresCounters(db: Database): CounterStore {
   const pool = (db.ds.driver as unknown as { master: Queryable }).master;
   return {
     async add(keys, points, expire, nowMs) {
-      const rows = await run<{ key: string; points: number; expire: number }>(
-        pool,
-        addToCounters(keys, points, expire, nowMs),
-      );
+      const { text, values } = addToCounters(keys, points, expire, nowMs);
+      const { rows } = (await pool.query(text, values)) as {
+        rows: { key: string; points: number; expire: number }[];
+      };
       return new Map(rows.map((r) => [r.key, { points: r.points, expire: r.expire }]));
     },
     async deleteExpired(beforeMs) {
-      await run(pool, deleteExpiredCounters(beforeMs));
+      const { text, values } = deleteExpiredCounters(beforeMs);
+      await pool.query(text, values);
     },
   };
 }
