@@ -49,9 +49,9 @@ export async function perLabel(
 }
 
 /**
- * Statements per claim and per submit, one annotator at a time: `n` claims in a row, then their
- * `n` submits, with the cost of reading the counter itself and the background work (job polling)
- * of the same duration taken off.
+ * Statements and server CPU ms per claim and per submit, one annotator at a time: `n` claims in
+ * a row, then their `n` submits, with the cost of reading the counters itself and the
+ * background work (job polling) of the same duration taken off.
  */
 export async function statementsPerCall(
   url: string,
@@ -59,14 +59,22 @@ export async function statementsPerCall(
   n: number,
   claim: () => Promise<{ id: string; token: string }>,
   submit: (c: { id: string; token: string }) => Promise<void>,
-): Promise<{ claim: number; submit: number; backgroundPerSecond: number }> {
-  const scrape = () => statementsSent(url, adminKey);
+): Promise<{
+  claim: number;
+  submit: number;
+  claimCpuMs: number;
+  submitCpuMs: number;
+  backgroundPerSecond: number;
+}> {
+  const scrape = () => serverCounters(url, adminKey);
   const a = await scrape();
   const b = await scrape();
-  const perScrape = b - a;
+  const perScrape = b.statements - a.statements;
+  const cpuPerScrape = b.cpuSeconds - a.cpuSeconds;
   await sleep(2000);
   const c = await scrape();
-  const backgroundPerMs = Math.max(0, c - b - perScrape) / 2000;
+  const backgroundPerMs = Math.max(0, c.statements - b.statements - perScrape) / 2000;
+  const cpuPerMs = Math.max(0, c.cpuSeconds - b.cpuSeconds - cpuPerScrape) / 2000;
   let t = performance.now();
   const claims: { id: string; token: string }[] = [];
   for (let i = 0; i < n; i++) claims.push(await claim());
@@ -76,9 +84,13 @@ export async function statementsPerCall(
   for (const cl of claims) await submit(cl);
   const e = await scrape();
   const submitMs = performance.now() - t;
+  const cpu = (from: number, to: number, ms: number) =>
+    ((to - from - cpuPerScrape - cpuPerMs * ms) * 1000) / n;
   return {
-    claim: (d - c - perScrape - backgroundPerMs * claimMs) / n,
-    submit: (e - d - perScrape - backgroundPerMs * submitMs) / n,
+    claim: (d.statements - c.statements - perScrape - backgroundPerMs * claimMs) / n,
+    submit: (e.statements - d.statements - perScrape - backgroundPerMs * submitMs) / n,
+    claimCpuMs: cpu(c.cpuSeconds, d.cpuSeconds, claimMs),
+    submitCpuMs: cpu(d.cpuSeconds, e.cpuSeconds, submitMs),
     backgroundPerSecond: backgroundPerMs * 1000,
   };
 }

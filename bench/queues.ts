@@ -825,17 +825,28 @@ async function main(): Promise<void> {
         ` started late ${open.late}; errors ${[...open.errors.entries()].map(([e, n]) => `${e} x${n}`).join(', ') || 'none'}`,
     );
 
-    // (h) What a claim and a submit cost the database, one at a time.
-    const perCall = await statementsPerCall(
-      url,
-      adminKey,
-      100,
-      () => claimOne(annotators[2].secret),
-      (c) => submitOne(annotators[2].secret, c),
-    );
-    console.log(
-      `(h) statements per claim ${perCall.claim.toFixed(1)}, per submit ${perCall.submit.toFixed(1)} (100 of each, one at a time; the background's ${perCall.backgroundPerSecond.toFixed(1)}/s taken off)`,
-    );
+    // (h) What a claim and a submit cost the database and the server, one at a time (and the
+    // same of the baseline build, when given).
+    const perCallOf = async (label: string) => {
+      const r = await statementsPerCall(
+        url,
+        adminKey,
+        100,
+        () => claimOne(annotators[2].secret),
+        (c) => submitOne(annotators[2].secret, c),
+      );
+      console.log(
+        `    ${label}: per claim ${r.claim.toFixed(1)} statements, ${r.claimCpuMs.toFixed(2)} ms of server CPU; per submit ${r.submit.toFixed(1)} statements, ${r.submitCpuMs.toFixed(2)} ms (the background's ${r.backgroundPerSecond.toFixed(1)} statements/s taken off)`,
+      );
+    };
+    console.log('(h) claims and submits one at a time, 100 of each:');
+    await perCallOf('this build');
+    if (process.env.QUARRY_BENCH_BASELINE_QUARRY) {
+      await stopServer(server);
+      server = await spawnServer(env, [process.env.QUARRY_BENCH_BASELINE_QUARRY, 'serve']);
+      url = server.url;
+      await perCallOf('baseline build');
+    }
 
     // (i) Where the server's CPU goes: the loop of (a) again, the server under --cpu-prof.
     await stopServer(server);
