@@ -1,11 +1,11 @@
 /**
  * Per-key rate limits (requests and query cost per second, by role) and a per-address limit on
- * failed authentication. The per-key limits are charged in memory and shared between server
- * processes on PostgreSQL through the table `quarry_rate_limit` (made by a migration), one
- * statement per process every 50 ms whatever the traffic (see `rate-counters.ts` for what that
- * means for precision); on the embedded database (one process) they live in memory. Failed
- * authentications (rare, and refused at once across processes) go through rate-limiter-flexible
- * and its PostgreSQL store.
+ * failed authentication, shared between server processes on PostgreSQL through the table
+ * `quarry_rate_limit` (made by a migration). By default every charge goes to the table
+ * (rate-limiter-flexible: exact across processes, a statement per charge); with
+ * `rateLimitSyncMs` above 0 the per-key limits are charged in memory and shared in one statement
+ * per process every that many ms (see `rate-counters.ts` for what that means for precision). On
+ * the embedded database (one process) they live in memory.
  */
 import {
   RateLimiterMemory,
@@ -102,16 +102,37 @@ export class RateLimits {
     private readonly requests: PerRole,
     private readonly cost: PerRole,
     private readonly authFailures: Limiter | undefined,
+    /** Exact shared limiters (PostgreSQL with rateLimitSyncMs 0), by role. */
+    private readonly exact?: {
+      requests: Partial<Record<ApiKeyRole, Limiter>>;
+      cost: Partial<Record<ApiKeyRole, Limiter>>;
+    },
   ) {}
 
   /** Builds the limiters of `edge` (a limit of 0 is off) in `db`'s store. */
   static async create(db: Database, edge: EdgeLimits): Promise<RateLimits> {
+    const shared = db.kind === 'postgres';
+    const perRole = (name: string, limits: PerRole) => {
+      const out: Partial<Record<ApiKeyRole, Limiter>> = {};
+      for (const role of Object.values(ApiKeyRole)) {
+        if (limits[role] > 0) out[role] = limiter(db, `${name}:${role}`, limits[role], 1);
+      }
+      return out;
+    };
     return new RateLimits(
-      new RateCounters(db.kind === 'postgres' ? postgresCounters(db) : undefined),
+      new RateCounters(shared ? postgresCounters(db) : undefined, {
+        syncMs: Math.max(1, edge.rateLimitSyncMs),
+      }),
       edge.requestsPerSecond,
       edge.costPerSecond,
       edge.authFailuresPerMinute > 0
         ? limiter(db, 'auth-failures', edge.authFailuresPerMinute, 60)
+        : undefined,
+      shared && edge.rateLimitSyncMs === 0
+        ? {
+            requests: perRole('requests', edge.requestsPerSecond),
+            cost: perRole('cost', edge.costPerSecond),
+          }
         : undefined,
     );
   }
@@ -125,6 +146,8 @@ export class RateLimits {
   ): Promise<Refusal | undefined> {
     const limit = limits[role];
     if (!(limit > 0) || points <= 0) return Promise.resolve(undefined);
+    const exact = this.exact?.[what][role];
+    if (exact) return take(exact, keyId, points);
     const waitMs = this.counters.take(`${what}:${role}`, keyId, limit, SECOND_MS, points);
     return Promise.resolve(
       waitMs === undefined

@@ -1,6 +1,6 @@
 /**
  * What two servers sharing one PostgreSQL database share of the edge: the per-key rate limits
- * (charged in memory, synced through the database) and the revocation of a key each has cached.
+ * (with QUARRY_RATE_LIMIT_SYNC_MS: charged in memory, synced through the database) and the revocation of a key each has cached.
  */
 import { DEFAULT_CONFIG, loadConfig } from '../../src/config';
 import { ApiKeyRole } from '../../src/entities';
@@ -12,6 +12,8 @@ import { startTestServer, type TestServer } from '../helpers/server';
 const edge = {
   ...DEFAULT_CONFIG.edge,
   requestsPerSecond: { ...DEFAULT_CONFIG.edge.requestsPerSecond, ANNOTATOR: 5 },
+  // Charged in memory and shared every 50 ms (QUARRY_RATE_LIMIT_SYNC_MS).
+  rateLimitSyncMs: 50,
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
