@@ -17,15 +17,19 @@ export interface ServerProcess {
  * Starts `node <args>` (default `quarry serve`) on a free port and resolves once it prints
  * `"url":"http://…/graphql"`. QUARRY_BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof
  * --cpu-prof-dir=prof") passes Node flags; QUARRY_BENCH_VERBOSE echoes its output; `onLine` sees
- * each line it prints.
+ * each line it prints; `extraNodeArgs` are more Node flags (e.g. `--cpu-prof`).
  */
 export function spawnServer(
   env: NodeJS.ProcessEnv,
   args: string[] = [QUARRY, 'serve'],
   onLine?: (line: string) => void,
+  extraNodeArgs: string[] = [],
 ): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const nodeArgs = (process.env.QUARRY_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const nodeArgs = [
+      ...(process.env.QUARRY_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      ...extraNodeArgs,
+    ];
     const child = spawn(process.execPath, [...nodeArgs, ...args], {
       env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -121,6 +121,13 @@ export interface EdgeLimits {
   costPerSecond: PerRole;
   /** Failed authentications one address may make per minute before it gets 429s. */
   authFailuresPerMinute: number;
+  /**
+   * On PostgreSQL, 0 (the default): every request's rate is charged in the shared table (exact
+   * across processes, one or two statements a request); above 0, charged in memory and shared
+   * every this many ms in one statement (a key spread over P processes may pass up to P times
+   * its rate within that interval).
+   */
+  rateLimitSyncMs: number;
   /** Largest request body per role (never above maxRequestBytes). */
   maxRequestBytesByRole: PerRole;
   /**
@@ -166,6 +173,7 @@ export const DEFAULT_CONFIG: QuarryConfig = {
     requestsPerSecond: { ADMIN: 500, SERVICE: 500, ANNOTATOR: 100 },
     costPerSecond: { ADMIN: 500_000, SERVICE: 500_000, ANNOTATOR: 100_000 },
     authFailuresPerMinute: 30,
+    rateLimitSyncMs: 0,
     maxRequestBytesByRole: {
       ADMIN: 128 * 1024 * 1024,
       SERVICE: 128 * 1024 * 1024,
@@ -254,6 +262,7 @@ function edgeFromEnv(env: NodeJS.ProcessEnv, base: EdgeLimits): EdgeLimits {
       ),
       costPerSecond: perRoleFromEnv(env, 'QUARRY_RATE_LIMIT_COST_PER_SECOND', base.costPerSecond),
       authFailuresPerMinute: intFromEnv(env, 'QUARRY_AUTH_FAILURES_PER_MINUTE', 0),
+      rateLimitSyncMs: intFromEnv(env, 'QUARRY_RATE_LIMIT_SYNC_MS', 0),
       maxRequestBytesByRole: perRoleFromEnv(
         env,
         'QUARRY_MAX_REQUEST_BYTES_BY_ROLE',

@@ -101,3 +101,9 @@ export const webhookAttempts = new Counter({
   labelNames: ['outcome'] as const,
   registers: [instruments],
 });
+
+export const dbStatements = new Counter({
+  name: 'quarry_db_statements_total',
+  help: 'SQL statements this process sent to its database (every pool and connection, BEGIN and COMMIT included).',
+  registers: [instruments],
+});

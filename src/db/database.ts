@@ -7,6 +7,26 @@ import { MIGRATIONS } from './migrations';
 import { lockDataDir } from './lock';
 import { withStartupLock } from './startup-lock';
 import { logger } from '../logger';
+import { dbStatements } from '../metrics';
+
+let counting = false;
+
+/**
+ * Counts every statement sent through node-postgres (TypeORM's pool, pg-boss, the rate
+ * limiter's store and the event listener all use its `Client`) in `quarry_db_statements_total`:
+ * what a request costs the database shows in the metrics, and bench:queues prints it per claim
+ * and per submit.
+ */
+function countStatements(): void {
+  if (counting) return;
+  counting = true;
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const query = proto.query;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    dbStatements.inc();
+    return query.apply(this, args);
+  };
+}
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -121,6 +141,7 @@ async function listenOnPostgres(
 /** Opens (and by default migrates) the database the configuration names. */
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   let db: Database;
+  countStatements();
   if (opts.databaseUrl) {
     const ds = new DataSource({
       type: 'postgres',

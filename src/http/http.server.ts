@@ -272,6 +272,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   } catch (e) {
     httpServer.close();
     subscriptionKeys.stop();
+    await rateLimits.stop();
     await apollo.stop().catch(() => undefined);
     throw e;
   }
@@ -283,6 +284,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       subscriptionKeys.stop();
       await metricsServer?.stop();
       await apollo.stop();
+      await rateLimits.stop();
     },
   };
 }

@@ -1,8 +1,11 @@
 /**
  * Per-key rate limits (requests and query cost per second, by role) and a per-address limit on
- * failed authentication, on rate-limiter-flexible. On PostgreSQL the counters live in the
- * database (table `quarry_rate_limit`, made by a migration), so every server process sharing
- * it shares the limits; on the embedded database (one process) they live in memory.
+ * failed authentication, shared between server processes on PostgreSQL through the table
+ * `quarry_rate_limit` (made by a migration). By default every charge goes to the table
+ * (rate-limiter-flexible: exact across processes, a statement per charge); with
+ * `rateLimitSyncMs` above 0 the per-key limits are charged in memory and shared in one statement
+ * per process every that many ms (see `rate-counters.ts` for what that means for precision). On
+ * the embedded database (one process) they live in memory.
  */
 import {
   RateLimiterMemory,
@@ -12,9 +15,12 @@ import {
 } from 'rate-limiter-flexible';
 import type { EdgeLimits, PerRole } from '../config';
 import type { Database } from '../db/database';
+import { addToCounters, deleteExpiredCounters } from '../db/sql/rate-limits.sql';
+import type { Queryable } from '../db/sql/statement';
 import { ApiKeyRole } from '../entities/enums';
 import { RateLimitedError } from '../errors';
 import { logger } from '../logger';
+import { RateCounters, type CounterStore } from './rate-counters';
 
 /** The table the PostgreSQL store keeps its counters in (one row per key and window). */
 export const RATE_LIMIT_TABLE = 'quarry_rate_limit';
@@ -69,17 +75,44 @@ async function take(l: Limiter, key: string, points: number): Promise<Refusal | 
   }
 }
 
+/** The shared counters in PostgreSQL, through `db`'s pool (pg's own `query`: it answers `{ rows }`). */
+function postgresCounters(db: Database): CounterStore {
+  const pool = (db.ds.driver as unknown as { master: Queryable }).master;
+  return {
+    async add(keys, points, expire, nowMs) {
+      const { text, values } = addToCounters(keys, points, expire, nowMs);
+      const { rows } = (await pool.query(text, values)) as {
+        rows: { key: string; points: number; expire: number }[];
+      };
+      return new Map(rows.map((r) => [r.key, { points: r.points, expire: r.expire }]));
+    },
+    async deleteExpired(beforeMs) {
+      const { text, values } = deleteExpiredCounters(beforeMs);
+      await pool.query(text, values);
+    },
+  };
+}
+
+const SECOND_MS = 1000;
+
 /** The rate limits of one server process, shared with the others through the database. */
 export class RateLimits {
   private constructor(
-    private readonly requests: Partial<Record<ApiKeyRole, Limiter>>,
-    private readonly cost: Partial<Record<ApiKeyRole, Limiter>>,
+    private readonly counters: RateCounters,
+    private readonly requests: PerRole,
+    private readonly cost: PerRole,
     private readonly authFailures: Limiter | undefined,
+    /** Exact shared limiters (PostgreSQL with rateLimitSyncMs 0), by role. */
+    private readonly exact?: {
+      requests: Partial<Record<ApiKeyRole, Limiter>>;
+      cost: Partial<Record<ApiKeyRole, Limiter>>;
+    },
   ) {}
 
   /** Builds the limiters of `edge` (a limit of 0 is off) in `db`'s store. */
   static async create(db: Database, edge: EdgeLimits): Promise<RateLimits> {
-    const perRole = async (name: string, limits: PerRole) => {
+    const shared = db.kind === 'postgres';
+    const perRole = (name: string, limits: PerRole) => {
       const out: Partial<Record<ApiKeyRole, Limiter>> = {};
       for (const role of Object.values(ApiKeyRole)) {
         if (limits[role] > 0) out[role] = limiter(db, `${name}:${role}`, limits[role], 1);
@@ -87,24 +120,55 @@ export class RateLimits {
       return out;
     };
     return new RateLimits(
-      await perRole('requests', edge.requestsPerSecond),
-      await perRole('cost', edge.costPerSecond),
+      new RateCounters(shared ? postgresCounters(db) : undefined, {
+        syncMs: Math.max(1, edge.rateLimitSyncMs),
+      }),
+      edge.requestsPerSecond,
+      edge.costPerSecond,
       edge.authFailuresPerMinute > 0
         ? limiter(db, 'auth-failures', edge.authFailuresPerMinute, 60)
         : undefined,
+      shared && edge.rateLimitSyncMs === 0
+        ? {
+            requests: perRole('requests', edge.requestsPerSecond),
+            cost: perRole('cost', edge.costPerSecond),
+          }
+        : undefined,
+    );
+  }
+
+  private charge(
+    what: 'requests' | 'cost',
+    limits: PerRole,
+    role: ApiKeyRole,
+    keyId: string,
+    points: number,
+  ): Promise<Refusal | undefined> {
+    const limit = limits[role];
+    if (!(limit > 0) || points <= 0) return Promise.resolve(undefined);
+    const exact = this.exact?.[what][role];
+    if (exact) return take(exact, keyId, points);
+    const waitMs = this.counters.take(`${what}:${role}`, keyId, limit, SECOND_MS, points);
+    return Promise.resolve(
+      waitMs === undefined
+        ? undefined
+        : { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) },
     );
   }
 
   /** One request of the key `keyId`; a refusal over its role's requests per second. */
   request(role: ApiKeyRole, keyId: string): Promise<Refusal | undefined> {
-    const l = this.requests[role];
-    return l ? take(l, keyId, 1) : Promise.resolve(undefined);
+    return this.charge('requests', this.requests, role, keyId, 1);
   }
 
   /** An operation's cost for the key; a refusal over its role's cost per second. */
   spend(role: ApiKeyRole, keyId: string, cost: number): Promise<Refusal | undefined> {
-    const l = this.cost[role];
-    return l && cost > 0 ? take(l, keyId, cost) : Promise.resolve(undefined);
+    return this.charge('cost', this.cost, role, keyId, cost);
+  }
+
+  /** Shares what was charged last and stops (server shutdown). */
+  stop(): Promise<void> {
+    return this.counters.stop();
   }
 
   /** A refusal when `address` has used up its failed authentications for now. */

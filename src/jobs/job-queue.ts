@@ -30,6 +30,11 @@ export const WEBHOOK_QUEUE = 'quarry-webhook';
 /** The queue of lease checks: one job per claim, due when its lease ends. */
 export const LEASE_QUEUE = 'quarry-lease-expiry';
 
+/** How long claims' lease checks wait to be enqueued together, ms. */
+export const LEASE_BATCH_MS = 200;
+/** Most claim tokens one lease check job carries. */
+const LEASE_BATCH_MAX_TOKENS = 1000;
+
 export interface LeaseJobData {
   datasetId: string;
   /** The claim tokens of one claim. */
@@ -228,14 +233,68 @@ export class JobQueue {
   }
 
   /**
-   * Enqueues the check of a claim's leases, due when they end, inside the claim's transaction:
-   * whichever process takes it reports the leases that ran out (queueChanged LEASE_EXPIRED).
+   * Enqueues the check of leases, due when they end, inside the caller's transaction (a lease
+   * checked again after a renewal): whichever process takes it reports the leases that ran out
+   * (queueChanged LEASE_EXPIRED).
    */
   async sendLeaseCheck(m: Queryable, data: LeaseJobData, afterSeconds: number): Promise<void> {
     await this.boss.send(LEASE_QUEUE, data, {
       startAfter: afterSeconds,
       db: { executeSql: async (text, values) => ({ rows: await m.query(text, values) }) },
     });
+  }
+
+  /** Claims' lease checks not yet enqueued, by dataset and lease length. */
+  private readonly leaseBatch = new Map<string, LeaseJobData & { afterSeconds: number }>();
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private leaseFlush: Promise<void> = Promise.resolve();
+
+  /**
+   * Enqueues the check of a claim's leases (due when they end) with the checks of the other
+   * claims of the next {@link LEASE_BATCH_MS}, as one job per dataset and lease length, in one
+   * statement: a claim pays no job insert of its own. Called once the claim committed. A process
+   * killed before the batch went out loses those claims' LEASE_EXPIRED events (their queries
+   * become claimable again all the same when the leases end).
+   */
+  queueLeaseCheck(data: LeaseJobData, afterSeconds: number): void {
+    const id = `${data.datasetId}:${afterSeconds}`;
+    let batch = this.leaseBatch.get(id);
+    if (!batch || batch.tokens.length >= LEASE_BATCH_MAX_TOKENS) {
+      if (batch) this.leaseBatch.delete(id);
+      if (batch) void this.sendLeaseBatch([batch]);
+      batch = { datasetId: data.datasetId, tokens: [], afterSeconds };
+      this.leaseBatch.set(id, batch);
+    }
+    batch.tokens.push(...data.tokens);
+    this.leaseTimer ??= setTimeout(() => void this.flushLeaseChecks(), LEASE_BATCH_MS).unref();
+  }
+
+  /** Enqueues the lease checks batched so far. */
+  flushLeaseChecks(): Promise<void> {
+    if (this.leaseTimer) clearTimeout(this.leaseTimer);
+    this.leaseTimer = undefined;
+    const batches = [...this.leaseBatch.values()];
+    this.leaseBatch.clear();
+    return this.sendLeaseBatch(batches);
+  }
+
+  private sendLeaseBatch(batches: (LeaseJobData & { afterSeconds: number })[]): Promise<void> {
+    if (batches.length === 0) return this.leaseFlush;
+    const now = Date.now();
+    this.leaseFlush = this.leaseFlush
+      .then(() =>
+        this.boss.insert(
+          batches.map(({ datasetId, tokens, afterSeconds }) => ({
+            name: LEASE_QUEUE,
+            data: { datasetId, tokens },
+            startAfter: new Date(now + afterSeconds * 1000),
+            retryLimit: 2,
+            retryDelay: 1,
+          })),
+        ),
+      )
+      .catch((err: unknown) => logger.error({ err }, 'lease checks could not be enqueued'));
+    return this.leaseFlush;
   }
 
   /** Runs lease checks in this process. */
@@ -348,6 +407,7 @@ export class JobQueue {
   }
 
   async stop(): Promise<void> {
+    await this.flushLeaseChecks();
     await this.boss.stop({ graceful: true, wait: true, close: false });
   }
 }

@@ -24,8 +24,9 @@ const AUTH_CACHE_MAX = 10_000;
 export class ApiKeyService {
   /**
    * Keys recently found valid, by secret hash, so that a tool sending many requests costs one
-   * lookup every {@link AUTH_CACHE_MS} rather than one per request. A key revoked here leaves
-   * the cache at once; one revoked by another process is refused within AUTH_CACHE_MS.
+   * lookup every {@link AUTH_CACHE_MS} rather than one per request. A revoked key leaves the
+   * cache of every process as its revocation's NOTIFY arrives (the revoking process's at once);
+   * should that notification be lost (the listener reconnecting), within AUTH_CACHE_MS.
    */
   private readonly recent = new Map<string, { key: ApiKey; until: number }>();
 
@@ -33,7 +34,16 @@ export class ApiKeyService {
     private readonly ds: DataSource,
     /** Tells every process of a revocation, so that the key's subscriptions end. */
     private readonly events?: EventBus,
-  ) {}
+  ) {
+    events?.onKeyRevoked((keyId) => this.forget(keyId));
+  }
+
+  /** Drops the key `keyId` from the cache of recently valid keys. */
+  private forget(keyId: string): void {
+    for (const [hash, cached] of this.recent) {
+      if (cached.key.id === keyId) this.recent.delete(hash);
+    }
+  }
 
   /** Creates a key; the returned secret is the only time it is ever shown. */
   async create(input: CreateApiKeyInput): Promise<{ key: ApiKey; secret: string }> {

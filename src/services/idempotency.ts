@@ -22,6 +22,16 @@ export function requestHash(request: unknown): string {
 }
 
 /**
+ * The record a call with an idempotency key writes. A `work` that writes it itself (in one of
+ * its own statements, saving a round trip) sets `written`.
+ */
+export interface IdempotencyTarget {
+  key: string;
+  requestHash: string;
+  written: boolean;
+}
+
+/**
  * Runs `work` once per idempotency key: a retry with the same key and the same request gets the
  * first call's stored response; the same key with a different request gets CONFLICT. The record
  * is written in the same transaction as the work, so a failed call leaves no record and may be
@@ -32,10 +42,10 @@ export async function withIdempotency<R>(
   scope: string,
   idempotencyKey: string | null | undefined,
   request: unknown,
-  work: (m: EntityManager) => Promise<R>,
+  work: (m: EntityManager, record: IdempotencyTarget | null) => Promise<R>,
 ): Promise<{ response: R; replayed: boolean }> {
   if (idempotencyKey === null || idempotencyKey === undefined) {
-    return { response: await ds.transaction(work), replayed: false };
+    return { response: await ds.transaction((m) => work(m, null)), replayed: false };
   }
   requireLength(idempotencyKey, 'idempotencyKey');
   const key = `${scope}:${idempotencyKey}`;
@@ -54,8 +64,11 @@ export async function withIdempotency<R>(
   // instead. The first call pays no lookup.
   try {
     const response = await ds.transaction(async (m) => {
-      const result = await work(m);
-      await m.insert(IdempotencyRecord, { key, requestHash: hash, response: result as object });
+      const record: IdempotencyTarget = { key, requestHash: hash, written: false };
+      const result = await work(m, record);
+      if (!record.written) {
+        await m.insert(IdempotencyRecord, { key, requestHash: hash, response: result as object });
+      }
       return result;
     });
     return { response, replayed: false };

@@ -90,7 +90,7 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
     }),
     queues,
     claims,
-    answers: new AnswerService(ds, datasets, queues, claims, deps.events),
+    answers: new AnswerService(ds, datasets, queues, claims, deps.events, webhooks),
     agreements: new AgreementService(ds, datasets),
     tasks: new TaskService(ds, datasets, deps.registry, deps.trainers, deps.jobs, models),
     synthesis: new SynthesisService(

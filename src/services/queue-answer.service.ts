@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { ApiKey, LabelQueryStatus, LabelSource, WebhookEventKind } from '../entities';
 import { queueAnswers, queueSubmits } from '../metrics';
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
@@ -12,6 +12,8 @@ import { writeCurrentLabels } from './label.service';
 import { answerQuery, lockQueryStatus, queryWithClasses, settleQuery } from '../db/sql/queries.sql';
 import { run } from '../db/sql/statement';
 import { answeredSlot, answersOfQuery, changeAnswer, recordAnswer } from '../db/sql/slots.sql';
+import { answerAlone, slotForAnswer } from '../db/sql/answers.sql';
+import { webhookBody, type WebhookService } from './webhook.service';
 import type { QueueListingService, QueueQuery } from './queue-listing.service';
 import type { ClaimService } from './queue-claim.service';
 
@@ -44,6 +46,8 @@ export class AnswerService {
     private readonly queues: QueueListingService,
     private readonly claims: ClaimService,
     private readonly events: EventBus,
+    /** The webhook outbox (absent: answers record no deliveries). */
+    private readonly webhooks?: WebhookService,
   ) {}
 
   /**
@@ -54,106 +58,188 @@ export class AnswerService {
    */
   async submit(key: ApiKey, input: SubmitLabelInput): Promise<SubmitResult> {
     authorize(key, Permission.ANNOTATE);
-    const { classes, ...query } = await this.readableQuery(key, input.queryId, true);
-    const dataset = { id: query.datasetId, classes: classes! };
-    const classIndex = dataset.classes.indexOf(input.value);
-    if (classIndex < 0) {
-      throw new BadUserInputError(
-        `${JSON.stringify(input.value)} is not a class of this dataset (${dataset.classes.join(', ')}).`,
-        [{ field: 'value', message: 'not a class of this dataset' }],
-      );
-    }
-    let answeredAt: Date | null = null;
-    let resolvedClass: number | null = null;
+    if (!isBigintId(input.queryId)) throw new NotFoundError('LabelQuery', input.queryId);
+    let answered: QueueQuery | undefined;
     const { response, replayed } = await withIdempotency(
       this.ds,
       `submitLabel:${key.id}`,
       input.idempotencyKey,
-      { queryId: query.id, value: input.value, claimToken: input.claimToken },
-      async (m) => {
-        // The slot and its query, locked in one statement (slot first, as everywhere).
-        const slot = await this.claims.heldSlot(m, key, input.claimToken, query.id, true);
-        const locked = slot.query!;
-        if (locked.status !== LabelQueryStatus.OPEN) {
+      { queryId: input.queryId, value: input.value, claimToken: input.claimToken },
+      async (m, record) => {
+        // The slot, its query and its item, locked by one statement (slot first, as everywhere).
+        const [slot] = isUuid(input.claimToken)
+          ? await run<AnsweringSlot>(m, slotForAnswer(input.claimToken))
+          : [];
+        const usable =
+          slot &&
+          String(slot.id) === input.queryId &&
+          slot.apiKeyId === key.id &&
+          !slot.slotAnsweredAt &&
+          (!key.datasetIds || inScope(key.datasetIds, slot.datasetId));
+        if (!usable) return this.refuseSubmit(m, key, input);
+        const { slotId, apiKeyId: _k, slotAnsweredAt: _a, expired, classes, ...query } = slot;
+        const classIndex = classIndexOf(classes, input.value);
+        if (query.status !== LabelQueryStatus.OPEN) {
           throw new ConflictError(
-            `Query ${query.id} is ${locked.status} (its round was closed or cancelled); the answer was not recorded.`,
+            `Query ${query.id} is ${query.status} (its round was closed or cancelled); the answer was not recorded.`,
           );
         }
         // The held unit becomes a spent one; a lapsed lease held nothing, so it needs a unit.
-        if (slot.expired)
-          await this.claims.requireLapsedClaimBudget(m, dataset.id, 'Answering on a lapsed claim');
-        const record = recordAnswer(slot.id, classIndex);
-        await run(m, record);
-        // With one answer needed, this is it; with k, the others are read.
-        const others = answersOfQuery(query.id);
-        const answers: { c: number; a: string }[] =
-          locked.answersNeeded === 1
-            ? [{ c: classIndex, a: slot.annotatorId }]
-            : await run(m, others);
+        if (expired)
+          await this.claims.requireLapsedClaimBudget(
+            m,
+            query.datasetId,
+            'Answering on a lapsed claim',
+          );
+        if (query.answersNeeded !== 1) {
+          const outcome = await this.answerOfMany(m, key, slot, classIndex, input.value);
+          answered = { ...query, ...outcome.query };
+          return outcome.response;
+        }
+        const response = {
+          queryId: query.id,
+          value: input.value,
+          status: LabelQueryStatus.ANSWERED,
+        };
         const event = {
           type: 'queue' as const,
           kind: QueueEventKind.ANSWERED,
-          datasetId: dataset.id,
+          datasetId: query.datasetId,
           roundId: query.roundId,
           queryIds: [query.id],
         };
-        let status = LabelQueryStatus.OPEN;
-        if (answers.length >= locked.answersNeeded) {
-          const resolved = mostFrequent(answers.map((a) => a.c));
-          resolvedClass = resolved?.classIndex ?? null;
-          if (resolved === null) {
-            status = LabelQueryStatus.NEEDS_REVIEW;
-          } else {
-            status = LabelQueryStatus.ANSWERED;
-            const single = locked.answersNeeded === 1;
-            await writeCurrentLabels(m, {
-              datasetId: dataset.id,
+        const bodies = this.webhooks && [
+          webhookBody({
+            datasetId: query.datasetId,
+            kind: WebhookEventKind.QUERY_ANSWERED,
+            data: { roundId: query.roundId, queryIds: [query.id] },
+          }),
+          webhookBody({
+            datasetId: query.datasetId,
+            kind: WebhookEventKind.LABEL_CREATED,
+            data: {
               source: LabelSource.HUMAN,
-              apiKeyId: single ? key.id : null,
-              itemIds: [locked.itemId],
-              classIndexes: [resolved.classIndex],
-              annotatorIds: [single ? slot.annotatorId : null],
-              // A consensus label carries its share of agreeing answers.
-              confidences: [single ? null : resolved.count / answers.length],
-            });
-          }
-          const settle = settleQuery(
-            query.id,
-            status,
-            resolvedClass,
-            this.events.notification(event),
-          );
-          const [done]: { answeredAt: Date }[] = await run(m, settle);
-          answeredAt = done.answeredAt;
-          await this.events.occurredInQueue(m, event);
-          if (status === LabelQueryStatus.ANSWERED) {
-            await this.events.occurred(m, {
-              datasetId: dataset.id,
-              kind: WebhookEventKind.LABEL_CREATED,
-              data: {
-                source: LabelSource.HUMAN,
-                itemIds: [locked.itemId],
-                values: [input.value],
-                queryId: query.id,
-              },
-            });
-          }
-        } else {
-          await this.events.publish(m, event);
-        }
-        return { queryId: query.id, value: input.value, status };
+              itemIds: [query.itemId],
+              values: [input.value],
+              queryId: query.id,
+            },
+          }),
+        ];
+        const statement = answerAlone({
+          slotId,
+          queryId: query.id,
+          datasetId: query.datasetId,
+          itemId: query.itemId,
+          classIndex,
+          apiKeyId: key.id,
+          annotatorId: slot.annotatorId,
+          notify: this.events.notification(event),
+          webhookBodies: bodies ? [bodies[0], bodies[1]] : null,
+          idempotency: record && {
+            key: record.key,
+            requestHash: record.requestHash,
+            response: JSON.stringify(response),
+          },
+        });
+        const [done] = await run<{ answeredAt: Date; deliveryIds: string[] | null }>(m, statement);
+        if (record) record.written = true;
+        if (done.deliveryIds?.length) await this.webhooks!.enqueue(m, done.deliveryIds);
+        answered = {
+          ...query,
+          status: LabelQueryStatus.ANSWERED,
+          resolvedClass: classIndex,
+          answeredAt: done.answeredAt,
+        };
+        return response;
       },
     );
     if (replayed) return { ...response, replayed };
-    queueSubmits.inc({ dataset_id: dataset.id });
+    queueSubmits.inc({ dataset_id: answered!.datasetId });
     if (response.status !== LabelQueryStatus.OPEN) {
-      queueAnswers.inc({ dataset_id: dataset.id, status: response.status });
+      queueAnswers.inc({ dataset_id: answered!.datasetId, status: response.status });
     }
     // What the transaction left, without reading it back.
+    return { ...response, replayed, query: answered };
+  }
+
+  /**
+   * The refusal of a submit whose claim cannot take this answer, with the error of the first
+   * check that fails, in the order a caller sees them: the query (NOT_FOUND), the value
+   * (BAD_USER_INPUT), then the claim (CONFLICT, FORBIDDEN, BAD_USER_INPUT for another query's
+   * token).
+   */
+  private async refuseSubmit(
+    m: EntityManager,
+    key: ApiKey,
+    input: SubmitLabelInput,
+  ): Promise<never> {
+    const { classes, ...query } = await this.readableQuery(key, input.queryId, true, m);
+    classIndexOf(classes!, input.value);
+    await this.claims.heldSlot(m, key, input.claimToken, query.id, true);
+    throw new ConflictError('This claim cannot take this answer; claim again.');
+  }
+
+  /**
+   * An answer to a query that needs k: recorded; once k distinct annotators answered, the most
+   * frequent answer becomes the item's HUMAN label (a tie sends the query to NEEDS_REVIEW).
+   */
+  private async answerOfMany(
+    m: EntityManager,
+    key: ApiKey,
+    slot: AnsweringSlot,
+    classIndex: number,
+    value: string,
+  ): Promise<{
+    response: { queryId: string; value: string; status: LabelQueryStatus };
+    query: Partial<QueueQuery>;
+  }> {
+    const record = recordAnswer(slot.slotId, classIndex);
+    await run(m, record);
+    const answers = await run<{ c: number; a: string }>(m, answersOfQuery(slot.id));
+    const event = {
+      type: 'queue' as const,
+      kind: QueueEventKind.ANSWERED,
+      datasetId: slot.datasetId,
+      roundId: slot.roundId,
+      queryIds: [slot.id],
+    };
+    if (answers.length < slot.answersNeeded) {
+      await this.events.publish(m, event);
+      return { response: { queryId: slot.id, value, status: LabelQueryStatus.OPEN }, query: {} };
+    }
+    const resolved = mostFrequent(answers.map((a) => a.c));
+    const status = resolved === null ? LabelQueryStatus.NEEDS_REVIEW : LabelQueryStatus.ANSWERED;
+    if (resolved !== null) {
+      await writeCurrentLabels(m, {
+        datasetId: slot.datasetId,
+        source: LabelSource.HUMAN,
+        apiKeyId: null,
+        itemIds: [slot.itemId],
+        classIndexes: [resolved.classIndex],
+        annotatorIds: [null],
+        // A consensus label carries its share of agreeing answers.
+        confidences: [resolved.count / answers.length],
+      });
+    }
+    const resolvedClass = resolved?.classIndex ?? null;
+    const settle = settleQuery(slot.id, status, resolvedClass, this.events.notification(event));
+    const [done]: { answeredAt: Date }[] = await run(m, settle);
+    await this.events.occurredInQueue(m, event);
+    if (resolved !== null) {
+      await this.events.occurred(m, {
+        datasetId: slot.datasetId,
+        kind: WebhookEventKind.LABEL_CREATED,
+        data: {
+          source: LabelSource.HUMAN,
+          itemIds: [slot.itemId],
+          values: [slot.classes[resolved.classIndex]],
+          queryId: slot.id,
+        },
+      });
+    }
     return {
-      ...response,
-      replayed,
-      query: { ...query, status: response.status, resolvedClass, answeredAt },
+      response: { queryId: slot.id, value, status },
+      query: { status, resolvedClass, answeredAt: done.answeredAt },
     };
   }
 
@@ -260,13 +346,14 @@ export class AnswerService {
     key: ApiKey,
     queryId: string,
     withClasses = false,
+    m: EntityManager = this.ds.manager,
   ): Promise<QueueQuery & { classes?: string[] }> {
     const select = queryWithClasses(queryId);
     const [query]: (QueueQuery & { classes?: string[] })[] = !isBigintId(queryId)
       ? []
       : withClasses
-        ? await run(this.ds, select)
-        : await this.queues.queriesByIds([queryId]);
+        ? await run(m, select)
+        : await this.queues.queriesByIds([queryId], m);
     if (!query) throw new NotFoundError('LabelQuery', queryId);
     // Scope only: callers have checked the role (submit: ANNOTATE; review: WRITE_LABELS).
     if (key.datasetIds && !inScope(key.datasetIds, query.datasetId)) {
@@ -274,6 +361,28 @@ export class AnswerService {
     }
     return query;
   }
+}
+
+/** The slot a submit answers with, its query's columns and its dataset's classes. */
+type AnsweringSlot = QueueQuery & {
+  slotId: string;
+  apiKeyId: string;
+  annotatorId: string;
+  slotAnsweredAt: Date | null;
+  expired: boolean;
+  classes: string[];
+};
+
+/** The index of class `value`, or BAD_USER_INPUT naming the dataset's classes. */
+function classIndexOf(classes: string[], value: string): number {
+  const classIndex = classes.indexOf(value);
+  if (classIndex < 0) {
+    throw new BadUserInputError(
+      `${JSON.stringify(value)} is not a class of this dataset (${classes.join(', ')}).`,
+      [{ field: 'value', message: 'not a class of this dataset' }],
+    );
+  }
+  return classIndex;
 }
 
 interface AnsweredSlot {

@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { ApiKey, ApiKeyRole, Dataset, LabelQueryStatus } from '../entities';
-import { BadUserInputError, ConflictError, ForbiddenError } from '../errors';
+import { ApiKey, ApiKeyRole, LabelQueryStatus } from '../entities';
+import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import * as budget from './budget';
 import { requireInt } from './validate';
 import { authorize, inScope, Permission } from './permissions';
@@ -12,14 +12,13 @@ import { DatasetService } from './dataset.service';
 import { isUuid, returnedRows } from '../db/db-errors';
 import { run } from '../db/sql/statement';
 import {
+  claimFreeSlots,
   freeSlot,
-  freeSlots,
   heldSlot,
   heldSlotWithQuery,
   insertSkip,
-  lockAnnotatorClaims,
+  lockClaimsOfDataset,
   renewLease,
-  takeSlots,
 } from '../db/sql/slots.sql';
 import type { QueueListingService, QueueQuery } from './queue-listing.service';
 
@@ -38,6 +37,22 @@ export interface Claim {
   annotatorId: string;
   query: QueueQuery;
 }
+
+/** What a claim reads of its dataset (with the annotator's claim lock). */
+interface ClaimDataset {
+  id: string;
+  annotationsPerItem: number;
+  labelBudget: number | null;
+}
+
+/** A slot a claim took, with its query (as `claimFreeSlots` returns it). */
+type TakenSlot = QueueQuery & {
+  slotId: string;
+  token: string;
+  expiresAt: Date;
+  freeRead: number;
+  notified: number;
+};
 
 /** A slot held by a claim token, as {@link ClaimService.heldSlot} returns it. */
 export interface HeldSlot {
@@ -58,7 +73,8 @@ export interface HeldSlot {
 export class ClaimService {
   constructor(
     private readonly ds: DataSource,
-    private readonly datasets: DatasetService,
+    // Unused since a claim reads its dataset with its lock; kept for the callers' shape.
+    _datasets: DatasetService,
     private readonly queues: QueueListingService,
     private readonly events: EventBus,
     /** Lease checks (LEASE_EXPIRED events); without it, leases lapse silently. */
@@ -77,81 +93,84 @@ export class ClaimService {
     leaseSeconds: number = DEFAULT_LEASE_SECONDS,
     annotatorId?: string | null,
   ): Promise<Claim[]> {
-    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.ANNOTATE);
-    requireInt(count, 'count', { min: 1, max: MAX_CLAIM_COUNT });
-    checkLease(leaseSeconds);
-    const annotator = annotatorOf(key, annotatorId);
+    authorize(key, Permission.ANNOTATE, datasetId);
+    if (!isUuid(datasetId)) throw new NotFoundError('Dataset', datasetId);
     const claims = await this.ds.transaction(async (m) => {
       // One claim at a time per annotator and dataset, whatever annotationsPerItem is now: a
       // query opened when it was higher still needs several answers, and two concurrent claims
-      // of one person must not take two slots of it.
-      await run(m, lockAnnotatorClaims(dataset.id, annotator));
+      // of one person must not take two slots of it. The lock comes with the dataset's row.
+      // (Lower case: uuids are read in either case, and the lock must be one whichever is sent.)
+      const lock = lockClaimsOfDataset(datasetId.toLowerCase(), annotatorId ?? key.id);
+      const [dataset] = await run<ClaimDataset>(m, lock);
+      if (!dataset) throw new NotFoundError('Dataset', datasetId);
+      requireInt(count, 'count', { min: 1, max: MAX_CLAIM_COUNT });
+      checkLease(leaseSeconds);
+      const annotator = annotatorOf(key, annotatorId);
       const wanted = await this.budgetedClaimCount(m, dataset, count);
-      const picked = await this.pickSlots(m, dataset, annotator, wanted);
-      if (picked.length === 0) return [];
-      const take = takeSlots(picked, key.id, annotator, leaseSeconds);
-      const held: (QueueQuery & { slotId: string; token: string; expiresAt: Date })[] = await run(
-        m,
-        take,
+      return this.takeSlots(m, key, dataset, annotator, wanted, leaseSeconds);
+    });
+    if (claims.length > 0) {
+      const claimed = claims[0].datasetId;
+      this.jobs?.queueLeaseCheck(
+        { datasetId: claimed, tokens: claims.map((h) => h.token) },
+        leaseSeconds,
       );
-      // In queue order, as they were chosen.
-      const position = new Map(picked.map((id, i) => [id, i]));
-      held.sort((a, b) => position.get(a.slotId)! - position.get(b.slotId)!);
-      await this.events.publish(m, {
+      queueClaims.inc({ dataset_id: claimed });
+      queueClaimedQueries.inc({ dataset_id: claimed }, claims.length);
+    }
+    return claims.map(
+      ({ slotId: _slot, freeRead: _read, notified: _n, token, expiresAt, ...query }) => ({
+        token,
+        expiresAt,
+        annotatorId: annotatorId ?? key.id,
+        query,
+      }),
+    );
+  }
+
+  /**
+   * Takes up to `wanted` free slots of different queries for `annotator`, in queue order, and
+   * publishes CLAIMED for them, each read in one statement. A query has up to k free slots (k:
+   * the dataset's annotationsPerItem when the query opened, which may be above today's), so a
+   * read of `wanted * k` slots may hold fewer than `wanted` queries: then a larger read takes
+   * the rest, as long as the last one came back full (the slots taken are the annotator's now,
+   * so their queries are passed over).
+   */
+  private async takeSlots(
+    m: EntityManager,
+    key: ApiKey,
+    dataset: ClaimDataset,
+    annotator: string,
+    wanted: number,
+    leaseSeconds: number,
+  ): Promise<TakenSlot[]> {
+    const taken: TakenSlot[] = [];
+    let read = wanted * dataset.annotationsPerItem;
+    for (;;) {
+      const [channel, event] = this.events.notification({
         type: 'queue',
         kind: QueueEventKind.CLAIMED,
         datasetId: dataset.id,
         roundId: null,
-        queryIds: held.map((h) => h.id),
+        queryIds: [],
       });
-      await this.jobs?.sendLeaseCheck(
+      const rows = await run<TakenSlot>(
         m,
-        { datasetId: dataset.id, tokens: held.map((h) => h.token) },
-        leaseSeconds,
+        claimFreeSlots({
+          datasetId: dataset.id,
+          annotatorId: annotator,
+          read,
+          take: wanted - taken.length,
+          apiKeyId: key.id,
+          leaseSeconds,
+          channel,
+          event,
+        }),
       );
-      return held;
-    });
-    if (claims.length > 0) {
-      queueClaims.inc({ dataset_id: dataset.id });
-      queueClaimedQueries.inc({ dataset_id: dataset.id }, claims.length);
-    }
-    return claims.map(({ slotId: _slot, token, expiresAt, ...query }) => ({
-      token,
-      expiresAt,
-      annotatorId: annotator,
-      query,
-    }));
-  }
-
-  /**
-   * Up to `wanted` free slots of different queries for `annotator`, in queue order, locked. A
-   * query has up to k free slots (k: the dataset's annotationsPerItem when the query opened,
-   * which may be above today's), so a read of `wanted * k` slots may hold fewer than `wanted`
-   * queries: then a larger read follows, as long as the last one came back full.
-   */
-  private async pickSlots(
-    m: EntityManager,
-    dataset: Dataset,
-    annotator: string,
-    wanted: number,
-  ): Promise<string[]> {
-    let limit = wanted * dataset.annotationsPerItem;
-    for (;;) {
-      const free = await run<{ id: string; queryId: string }>(
-        m,
-        freeSlots(dataset.id, annotator, limit),
-      );
-      const seen = new Set<string>();
-      const picked: string[] = [];
-      for (const s of free) {
-        if (picked.length === wanted) break;
-        if (seen.has(s.queryId)) continue;
-        seen.add(s.queryId);
-        picked.push(s.id);
-      }
-      if (picked.length === wanted || free.length < limit || limit >= wanted * MAX_ANSWERS)
-        return picked;
-      limit = Math.min(limit * 4, wanted * MAX_ANSWERS);
+      taken.push(...rows);
+      const freeRead = rows[0]?.freeRead ?? 0;
+      if (taken.length >= wanted || freeRead < read || read >= wanted * MAX_ANSWERS) return taken;
+      read = Math.min(read * 4, wanted * MAX_ANSWERS);
     }
   }
 
@@ -272,7 +291,7 @@ export class ClaimService {
    */
   private async budgetedClaimCount(
     m: EntityManager,
-    dataset: Dataset,
+    dataset: ClaimDataset,
     count: number,
   ): Promise<number> {
     if (dataset.labelBudget === null) return count;

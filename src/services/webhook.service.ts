@@ -49,6 +49,16 @@ export function signWebhook(secret: string, timestampSeconds: number, body: stri
   return crypto.createHmac('sha256', secret).update(`${timestampSeconds}.${body}`).digest('hex');
 }
 
+/** The body of the deliveries of an occurrence, stamped now. */
+export function webhookBody(o: Occurrence): string {
+  return JSON.stringify({
+    event: o.kind,
+    datasetId: o.datasetId,
+    at: new Date().toISOString(),
+    data: o.data,
+  } satisfies WebhookBody);
+}
+
 function checkUrl(raw: string): string {
   let url: URL;
   try {
@@ -186,20 +196,19 @@ export class WebhookService {
    * listening webhook and the jobs that send them.
    */
   async record(m: Queryable, o: Occurrence): Promise<void> {
-    const body = JSON.stringify({
-      event: o.kind,
-      datasetId: o.datasetId,
-      at: new Date().toISOString(),
-      data: o.data,
-    } satisfies WebhookBody);
     const rows = returnedRows<{ id: string }>(
-      await run(m, webhooksSql.insertDeliveries(o.datasetId, o.kind, body)),
+      await run(m, webhooksSql.insertDeliveries(o.datasetId, o.kind, webhookBody(o))),
     );
     if (rows.length === 0) return;
-    await this.jobs.sendWebhookDeliveries(
+    await this.enqueue(
       m,
       rows.map((r) => String(r.id)),
     );
+  }
+
+  /** Enqueues the sending of deliveries written in the caller's transaction. */
+  async enqueue(m: Queryable, deliveryIds: string[]): Promise<void> {
+    await this.jobs.sendWebhookDeliveries(m, deliveryIds);
   }
 
   private readonly lastExhausted = new Map<string, number>();

@@ -1,6 +1,8 @@
 import type { SqlStatement } from '../../src/db/sql/statement';
 import * as queries from '../../src/db/sql/queries.sql';
 import * as slots from '../../src/db/sql/slots.sql';
+import * as answers from '../../src/db/sql/answers.sql';
+import * as rateLimits from '../../src/db/sql/rate-limits.sql';
 import { mostFrequent } from '../../src/services/queue-answer.service';
 
 const DATASET = '3f8e0a62-1b2c-4d5e-8f90-0123456789ab';
@@ -24,6 +26,37 @@ const statements: [string, SqlStatement][] = [
   ['lockAnnotatorClaims', slots.lockAnnotatorClaims(DATASET, ANNOTATOR)],
   ['freeSlots', slots.freeSlots(DATASET, ANNOTATOR, 9)],
   ['takeSlots', slots.takeSlots(['5', '6'], DATASET, ANNOTATOR, 300)],
+  ['lockClaimsOfDataset', slots.lockClaimsOfDataset(DATASET, ANNOTATOR)],
+  [
+    'claimFreeSlots',
+    slots.claimFreeSlots({
+      datasetId: DATASET,
+      annotatorId: ANNOTATOR,
+      read: 3,
+      take: 1,
+      apiKeyId: DATASET,
+      leaseSeconds: 300,
+      channel: 'quarry_events',
+      event: '{"x":"blurry"}',
+    }),
+  ],
+  ['slotForAnswer', answers.slotForAnswer(TOKEN)],
+  [
+    'answerAlone',
+    answers.answerAlone({
+      slotId: '5',
+      queryId: '41',
+      datasetId: DATASET,
+      itemId: '7',
+      classIndex: 2,
+      apiKeyId: DATASET,
+      annotatorId: ANNOTATOR,
+      notify: ['quarry_events', '{"x":"blurry"}'],
+      webhookBodies: ['blurry', 'blurry'],
+      idempotency: { key: ANNOTATOR, requestHash: 'h', response: '{}' },
+    }),
+  ],
+  ['addToCounters', rateLimits.addToCounters([ANNOTATOR], [1], [5], 4)],
   ['renewLease', slots.renewLease('5', 300)],
   ['heldSlot', slots.heldSlot(TOKEN)],
   ['heldSlotWithQuery', slots.heldSlotWithQuery(TOKEN)],

@@ -28,25 +28,47 @@ export function lockAnnotatorClaims(datasetId: string, annotatorId: string): Sql
 }
 
 /**
+ * {@link lockAnnotatorClaims} and the dataset's `id`, `annotationsPerItem` and `labelBudget`, in
+ * one statement (no row when there is no such dataset, and then no lock either).
+ */
+export function lockClaimsOfDataset(datasetId: string, annotatorId: string): SqlStatement {
+  return sql(
+    `SELECT d.id, d.annotations_per_item AS "annotationsPerItem", d.label_budget AS "labelBudget",
+            pg_advisory_xact_lock($2, hashtext($3)) AS locked
+     FROM dataset d WHERE d.id = $1`,
+    [datasetId, ANNOTATOR_LOCK, `${datasetId}:${annotatorId}`],
+  );
+}
+
+/**
  * Up to `limit` free slots `annotatorId` may claim, in queue order (newest open round first, then
  * rank, then slot), locked: slots of queries the annotator holds, answered or skipped are passed
  * over. Up to k slots of one query may come back; the caller keeps one per query.
  */
 export function freeSlots(datasetId: string, annotatorId: string, limit: number): SqlStatement {
-  // Slots are locked, not queries: whether a slot is free is in its own row, so a claimer
-  // that meets a slot another just took re-reads it (PostgreSQL's recheck of locked rows)
-  // and passes over it (SKIP LOCKED). Each open round's queue is walked in rank order through
-  // the partial index ix_label_query_queue (dataset_id, round_id, rank) WHERE status = 'OPEN'
-  // (LATERAL per round, never a sort of the whole queue), newest round first; the NOT EXISTS
-  // probes use ix_query_slot_annotator and ix_query_skip_query. The inner ORDER BY is the
-  // index's own order (rank alone, not rank and slot): the scan then needs no sort whatever the
-  // planner believes of the table's size. Ordered by (rank, slot), stale statistics (a round's
-  // thousands of queries not yet analyzed) made PostgreSQL read and sort the round's whole
-  // queue. Which of a query's free slots comes first does not matter; the outer sort orders
-  // what was read (a few rows per open round). Tuned with bench/queues.ts, which runs this
-  // statement as its raw-SQL baseline.
-  return sql(
-    `SELECT x.id, x."queryId"
+  return sql(`${FREE_SLOTS} ORDER BY r.created_at DESC, r.id DESC, x.rank, x.slot LIMIT $3`, [
+    datasetId,
+    annotatorId,
+    limit,
+  ]);
+}
+
+/**
+ * Free slots ($1 dataset, $2 annotator, $3 how many), locked, with their queue order's keys
+ * (`created_at`, `rid`, `rank`, `slot`); order and limit are the caller's.
+ */
+// Slots are locked, not queries: whether a slot is free is in its own row, so a claimer that
+// meets a slot another just took re-reads it (PostgreSQL's recheck of locked rows) and passes
+// over it (SKIP LOCKED). Each open round's queue is walked in rank order through the partial
+// index ix_label_query_queue (dataset_id, round_id, rank) WHERE status = 'OPEN' (LATERAL per
+// round, never a sort of the whole queue), newest round first; the NOT EXISTS probes use
+// ix_query_slot_annotator and ix_query_skip_query. The inner ORDER BY is the index's own order
+// (rank alone, not rank and slot): the scan then needs no sort whatever the planner believes of
+// the table's size. Ordered by (rank, slot), stale statistics (a round's thousands of queries
+// not yet analyzed) made PostgreSQL read and sort the round's whole queue. Which of a query's
+// free slots comes first does not matter; the outer sort orders what was read (a few rows per
+// open round). Tuned with bench/queues.ts, which runs freeSlots as its raw-SQL baseline.
+const FREE_SLOTS = `SELECT x.id, x."queryId", r.created_at, r.id AS rid, x.rank, x.slot
      FROM (SELECT id, created_at FROM round WHERE dataset_id = $1 AND status = 'OPEN') r
      CROSS JOIN LATERAL (
        SELECT s.id, s.query_id AS "queryId", q.rank, s.slot
@@ -60,10 +82,49 @@ export function freeSlots(datasetId: string, annotatorId: string, limit: number)
        ORDER BY q.rank
        LIMIT $3
        FOR UPDATE OF s SKIP LOCKED
-     ) x
-     ORDER BY r.created_at DESC, r.id DESC, x.rank, x.slot
-     LIMIT $3`,
-    [datasetId, annotatorId, limit],
+     ) x`;
+
+/** What {@link claimFreeSlots} takes. */
+export interface SlotClaim {
+  datasetId: string;
+  annotatorId: string;
+  /** Free slots to read (up to k per query). */
+  read: number;
+  /** Queries to take (one slot each). */
+  take: number;
+  apiKeyId: string;
+  leaseSeconds: number;
+  /** The NOTIFY channel and the CLAIMED event's JSON, without its `queryIds`. */
+  channel: string;
+  event: string;
+}
+
+/**
+ * A claim in one statement: reads up to `read` free slots in queue order (locked, as
+ * {@link freeSlots}), takes the first slot of each of the first `take` queries among them for
+ * the key and annotator with a lease of `leaseSeconds`, and NOTIFYs `channel` with `event` and
+ * the queries taken (when any). Returns each slot taken (`slotId`, `token`, `expiresAt`, its
+ * query's columns) in queue order, with `freeRead`, the number of free slots read.
+ */
+export function claimFreeSlots(c: SlotClaim): SqlStatement {
+  return sql(
+    `WITH free AS (${FREE_SLOTS}),
+     ordered AS (SELECT f.id, f."queryId", row_number() OVER (ORDER BY f.created_at DESC, f.rid DESC, f.rank, f.slot) AS n
+                 FROM free f),
+     pick AS (SELECT id, n FROM (SELECT DISTINCT ON ("queryId") id, n FROM ordered ORDER BY "queryId", n) p
+              ORDER BY n LIMIT $4),
+     u AS (UPDATE query_slot SET claim_token = gen_random_uuid(), api_key_id = $5, annotator_id = $2,
+             claimed_at = now(), lease_expires_at = now() + make_interval(secs => $6)
+           FROM pick WHERE query_slot.id = pick.id
+           RETURNING query_slot.id, query_slot.query_id, query_slot.claim_token, query_slot.lease_expires_at, pick.n),
+     note AS (SELECT pg_notify($7, ($8::jsonb || jsonb_build_object('queryIds',
+                (SELECT jsonb_agg(u.query_id::text ORDER BY u.n) FROM u)))::text)
+              WHERE EXISTS (SELECT 1 FROM u))
+     SELECT u.id AS "slotId", u.claim_token AS token, u.lease_expires_at AS "expiresAt", ${QUEUE_QUERY_COLUMNS},
+            (SELECT count(*) FROM free)::int AS "freeRead", (SELECT count(*) FROM note)::int AS notified
+     FROM u JOIN label_query q ON q.id = u.query_id JOIN round r ON r.id = q.round_id
+     ORDER BY u.n`,
+    [c.datasetId, c.annotatorId, c.read, c.take, c.apiKeyId, c.leaseSeconds, c.channel, c.event],
   );
 }
 
