@@ -37,6 +37,13 @@ import {
   type Segment,
   type SegmentHeader,
 } from './feature-segments';
+import {
+  cacheOwner,
+  compactSegments,
+  DEFAULT_MAX_SEGMENTS,
+  markOwner,
+  removeDatasetFiles,
+} from './feature-housekeeping';
 
 /** The dataset as the cache checks it. */
 export interface CachedDataset {
@@ -101,10 +108,14 @@ class ExclusionFilter {
  * given the same directory).
  */
 export class FeatureCache {
+  private owner: Promise<string> | undefined;
+
   constructor(
     private readonly root: string,
     private readonly db: Database,
     private readonly chunkRows: number,
+    /** Segments of a dataset beyond which a round compacts them into one. */
+    private readonly maxSegments: number = DEFAULT_MAX_SEGMENTS,
   ) {}
 
   /**
@@ -120,9 +131,17 @@ export class FeatureCache {
     let segments: Segment[] = [];
     try {
       await fsp.mkdir(dir, { recursive: true });
+      await markOwner(dir, await (this.owner ??= cacheOwner(this.db)));
       segments = await openSegments(dir, expect);
       if (segments.length > 0) {
-        const warm = await this.refresh(dir, segments, expect, state);
+        let warm = await this.refresh(dir, segments, expect, state);
+        if (warm && warm.length > this.maxSegments) {
+          const chain = warm;
+          warm = await compactSegments(dir, chain, expect).catch((e: unknown) => {
+            logger.warn({ err: e, dir }, 'compacting the feature cache failed');
+            return chain;
+          });
+        }
         if (warm) return this.serve(warm, excluded, dataset.featureDim);
         // Stale (an item deleted, or rows committed below the cached ids): start again.
         await closeAll(segments);
@@ -152,7 +171,10 @@ export class FeatureCache {
       this.db.ds,
       poolItemCount(datasetId),
     );
-    if (!row) throw new Error(`dataset ${datasetId} not found`);
+    if (!row) {
+      await removeDatasetFiles(this.root, datasetId).catch(() => undefined);
+      throw new Error(`dataset ${datasetId} not found`);
+    }
     return { n: Number(row.n), maxId: BigInt(row.maxId ?? 0), createdMs: Number(row.createdMs) };
   }
 
