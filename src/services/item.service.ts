@@ -167,10 +167,11 @@ export class ItemService {
     items: ImportItemInput[],
     features: (i: number) => Buffer,
     truthIndex: (number | null)[],
+    newIds: Promise<{ ids: string }[]> | undefined,
   ): Promise<string[]> {
-    if (this.dbKind === 'postgres') {
+    if (newIds) {
       // Ids in import order, then one binary COPY (see src/db/item-copy.ts).
-      const [{ ids: text }] = await run<{ ids: string }>(m, allocateItemIds(items.length));
+      const [{ ids: text }] = await newIds;
       const ids = text
         .split(',')
         .map(BigInt)
@@ -225,6 +226,14 @@ export class ItemService {
         `${items.length} items of ${dataset.featureDim} values are more than one call may carry (${MAX_IMPORT_VALUES} values); send fewer items per call.`,
       );
     }
+    // On PostgreSQL the new ids are asked for before the items are checked, so that the database
+    // draws them while the decoding runs; a sequence is not transactional, so a refused call
+    // only leaves a gap in the ids, as any rolled-back insert does.
+    const newIds =
+      this.dbKind === 'postgres'
+        ? run<{ ids: string }>(this.ds, allocateItemIds(items.length))
+        : undefined;
+    newIds?.catch(() => undefined);
     const { block, classIndex, truthIndex, problems } = checkImportItems(dataset, items);
     if (problems.length > 0) throw BadUserInputError.forProblems('items', problems);
 
@@ -236,6 +245,7 @@ export class ItemService {
           items,
           (i) => block.rowBytes(i),
           truthIndex,
+          newIds,
         );
         const poolRows = items.filter((i) => (i.split ?? ItemSplit.POOL) === ItemSplit.POOL).length;
         await refreshItemStatistics(m, dataset.id, {
