@@ -84,15 +84,24 @@ class ExclusionFilter {
 
   apply(chunk: FeatureChunk): FeatureChunk {
     const { ids, features, dim } = chunk;
+    // Kept rows move up in runs, one copy per run between excluded rows: a copy per row after
+    // the first exclusion was the largest cost of a warm round on the main thread (profile of
+    // bench:rounds, 200,000 items: 1.2 s of four rounds).
     let kept = 0;
-    for (let r = 0; r < chunk.rows; r++) {
-      if (this.excludes(ids[r])) continue;
-      if (kept !== r) {
-        ids[kept] = ids[r];
-        features.copyWithin(kept * dim, r * dim, (r + 1) * dim);
+    let run = 0;
+    const keep = (end: number) => {
+      if (end > run && kept !== run) {
+        ids.copyWithin(kept, run, end);
+        features.copyWithin(kept * dim, run * dim, end * dim);
       }
-      kept++;
+      kept += end - run;
+    };
+    for (let r = 0; r < chunk.rows; r++) {
+      if (!this.excludes(ids[r])) continue;
+      keep(r);
+      run = r + 1;
     }
+    keep(chunk.rows);
     if (kept === chunk.rows && ids.length === kept && features.length === kept * dim) return chunk;
     return {
       ids: ids.slice(0, kept),
