@@ -73,13 +73,31 @@ interface PoolState {
 /** Keeps the rows of a chunk whose ids are not in `excluded` (sorted), in place; a fresh chunk. */
 class ExclusionFilter {
   private at = 0;
-  constructor(private readonly excluded: BigInt64Array) {}
+  /**
+   * The excluded ids as doubles (exact below 2^53, far above any identity value): reading a
+   * BigInt64Array element allocates a bigint, and comparing two of them per row of every chunk
+   * cost a warm round most of its main-thread time.
+   */
+  private readonly excluded: Float64Array;
+  constructor(excluded: BigInt64Array) {
+    this.excluded = Float64Array.from(excluded, Number);
+  }
 
   /** Whether `id` is excluded; ids must come in ascending order across calls. */
-  excludes(id: bigint): boolean {
+  private excludesNumber(id: number): boolean {
     const ex = this.excluded;
     while (this.at < ex.length && ex[this.at] < id) this.at++;
     return this.at < ex.length && ex[this.at] === id;
+  }
+
+  /** Counts the ids of `ids` not excluded (ascending, after every id seen before). */
+  countKept(ids: BigInt64Array): number {
+    const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
+    let n = 0;
+    for (let r = 0; r < ids.length; r++) {
+      if (!this.excludesNumber(words[2 * r + 1] * 4294967296 + (words[2 * r] >>> 0))) n++;
+    }
+    return n;
   }
 
   apply(chunk: FeatureChunk): FeatureChunk {
@@ -96,8 +114,10 @@ class ExclusionFilter {
       }
       kept += end - run;
     };
+    // Little-endian halves of each id (Quarry refuses big-endian machines: services/features.ts).
+    const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
     for (let r = 0; r < chunk.rows; r++) {
-      if (!this.excludes(ids[r])) continue;
+      if (!this.excludesNumber(words[2 * r + 1] * 4294967296 + (words[2 * r] >>> 0))) continue;
       keep(r);
       run = r + 1;
     }
@@ -235,7 +255,7 @@ export class FeatureCache {
   private serve(segments: Segment[], excluded: BigInt64Array, dim: number): PoolRead {
     let total = 0;
     const counter = new ExclusionFilter(excluded);
-    for (const s of segments) for (const id of s.ids) if (!counter.excludes(id)) total++;
+    for (const s of segments) total += counter.countKept(s.ids);
     const chunkRows = this.chunkRows;
     async function* chunks(): AsyncGenerator<FeatureChunk> {
       const filter = new ExclusionFilter(excluded);
