@@ -6,6 +6,7 @@ import { openDatabase, type Database } from './db/database';
 import { startHttpServer } from './http/http.server';
 import { JobQueue } from './jobs/job-queue';
 import { RoundRunner } from './jobs/round.runner';
+import { sweepFeatureCache } from './jobs/feature-housekeeping';
 import { TaskRunner } from './jobs/task.runner';
 import { LeaseChecker } from './jobs/lease.checker';
 import { WebhookSender } from './jobs/webhook.sender';
@@ -165,6 +166,12 @@ export async function startServer(
       inference,
     });
     if (opts.bootstrapAdminKey ?? true) await announceInitialKey(services, config, db);
+    if (config.featureCacheDir) {
+      // Files of datasets deleted while no process ran, or by another process with its own cache.
+      await sweepFeatureCache(config.featureCacheDir, db).catch((e: unknown) =>
+        logger.warn({ err: e }, 'sweeping the feature cache failed'),
+      );
+    }
     const runner = new RoundRunner(
       db,
       config,

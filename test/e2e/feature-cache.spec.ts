@@ -2,6 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ApiKeyRole } from '../../src/entities';
+import {
+  closeAll,
+  openSegments,
+  readExactly,
+  SegmentWriter,
+} from '../../src/jobs/feature-segments';
+import { OWNER_FILE, sweepFeatureCache } from '../../src/jobs/feature-housekeeping';
 import { describeEachDb, startTestServer, type TestServer } from '../helpers/server';
 import { backends } from '../helpers/db';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
@@ -180,6 +187,74 @@ describeEachDb(
       expect(after.total).toBe(expectedTotal);
       expect(segments(fcRoot, d)).toHaveLength(filesBefore + 1);
       await cancel(t(), after.id);
+    });
+
+    it('compacts more than eight segments into one, serving the same picks', async () => {
+      const before = await margin(t(), d, model, 15);
+      await cancel(t(), before.id);
+      // Split what is cached into nine segments, as nine imports between rounds would leave.
+      const head = fs.readFileSync(segments(fcRoot, d)[0].file).subarray(0, 64);
+      const expect_ = { datasetId: d, createdMs: head.readDoubleLE(24), dim: 64 };
+      const dir = path.join(fcRoot, d);
+      const chain = await openSegments(dir, expect_);
+      const rows = chain.reduce((n, s) => n + s.header.rows, 0);
+      const ids = new BigInt64Array(rows);
+      const features = new Float32Array(rows * 64);
+      let at = 0;
+      for (const s of chain) {
+        ids.set(s.ids, at);
+        const bytes = new Uint8Array(features.buffer, at * 64 * 4, s.header.rows * 64 * 4);
+        await readExactly(s.file, bytes, 64);
+        at += s.header.rows;
+      }
+      await closeAll(chain);
+      for (const f of segments(fcRoot, d)) fs.rmSync(f.file);
+      const per = Math.ceil(rows / 9);
+      for (let start = 0; start < rows; start += per) {
+        const n = Math.min(per, rows - start);
+        const w = await SegmentWriter.create(dir, expect_);
+        await w.add({
+          ids: ids.slice(start, start + n),
+          features: features.slice(start * 64, (start + n) * 64),
+          rows: n,
+          dim: 64,
+        });
+        await (await w.commit())?.file.close();
+      }
+      expect(segments(fcRoot, d)).toHaveLength(9);
+
+      const after = await margin(t(), d, model, 15);
+      expect(after.picks).toEqual(before.picks);
+      expect(after.scores).toEqual(before.scores);
+      const [one] = segments(fcRoot, d);
+      expect(segments(fcRoot, d)).toHaveLength(1);
+      expect(one.size).toBe(64 + rows * (64 * 4 + 8));
+      await cancel(t(), after.id);
+    });
+
+    it("removes a deleted dataset's files, and no other database's", async () => {
+      const gone = await createDataset(t(), `cache-gone-${t().backend}`);
+      await t().ok(IMPORT, { d: gone, items: digitItems(0, 200) });
+      const goneModel = await register(t(), gone);
+      await cancel(t(), (await margin(t(), gone, goneModel, 5)).id);
+      expect(segments(fcRoot, gone)).toHaveLength(1);
+      // Another database's dataset in the same directory, and an unmarked one: never swept.
+      const foreign = path.join(fcRoot, '00000000-0000-4000-8000-000000000001');
+      const unmarked = path.join(fcRoot, '00000000-0000-4000-8000-000000000002');
+      for (const dir of [foreign, unmarked]) {
+        fs.mkdirSync(dir, { recursive: true });
+        fs.copyFileSync(segments(fcRoot, gone)[0].file, path.join(dir, '1-1.seg'));
+      }
+      fs.writeFileSync(path.join(foreign, OWNER_FILE), 'another:database:public');
+
+      await t().sql('DELETE FROM dataset WHERE id = $1', [gone]);
+      // What a process does at start-up.
+      expect(await sweepFeatureCache(fcRoot, t().server.db)).toEqual([gone]);
+      expect(fs.existsSync(path.join(fcRoot, gone))).toBe(false);
+      expect(fs.existsSync(path.join(foreign, '1-1.seg'))).toBe(true);
+      expect(fs.existsSync(path.join(unmarked, '1-1.seg'))).toBe(true);
+      expect(segments(fcRoot, d).length).toBeGreaterThan(0);
+      for (const dir of [foreign, unmarked]) fs.rmSync(dir, { recursive: true });
     });
   },
   { featureCacheDir: fcRoot, roundChunkRows: 128 },

@@ -19,3 +19,14 @@ export function existingDatasetIds(ids: string[]): SqlStatement {
 export function datasetClasses(datasetId: string): SqlStatement {
   return sql('SELECT classes FROM dataset WHERE id = $1', [datasetId]);
 }
+
+/**
+ * Which database this is (`id`): its cluster's system identifier, database and schema. Feature
+ * cache directories are marked with it, so that a sweep never removes the files of another
+ * database's datasets sharing the same directory (the default is one per machine).
+ */
+export function databaseIdentity(): SqlStatement {
+  return sql(
+    `SELECT system_identifier::text || ':' || current_database() || ':' || current_schema() AS id FROM pg_control_system()`,
+  );
+}

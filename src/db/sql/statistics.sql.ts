@@ -39,3 +39,23 @@ export function analyze(table: AnalyzedTable): SqlStatement {
   }
   return sql(`ANALYZE ${target}`);
 }
+
+/**
+ * The planner's estimate of a dataset's POOL items, from a plan of the filter every round's pool
+ * reads start from: `EXPLAIN (FORMAT JSON)` (the JSON plan in `plan`; PGlite may answer it as
+ * text). The parameter is bound before planning, so the estimate uses the dataset's own most
+ * common value entry, and the table's row count scaled to its current size in pages.
+ */
+export function plannedPoolRows(datasetId: string): SqlStatement {
+  return sql(`EXPLAIN (FORMAT JSON) SELECT 1 FROM item WHERE dataset_id = $1 AND split = 'POOL'`, [
+    datasetId,
+  ]);
+}
+
+/** How many POOL items a dataset holds (`n`), as the item triggers keep it. */
+export function poolItemCount(datasetId: string): SqlStatement {
+  return sql(
+    'SELECT coalesce((SELECT pool_items FROM dataset_pool_count WHERE dataset_id = $1), 0)::float8 AS n',
+    [datasetId],
+  );
+}
