@@ -23,9 +23,11 @@ import { INPUT_LIMITS, jsonProblem, textProblem, type InputLimits } from '../ser
 
 /**
  * Arguments whose own limit is checked by the service that takes them, not by
- * {@link InputLimits.maxStringChars}: a model file in base64 (limited by `maxModelBytes`).
+ * {@link InputLimits.maxStringChars}: a model file in base64 (limited by `maxModelBytes`), and
+ * an item's feature vector in base64 (it must decode to exactly the dataset's `featureDim`
+ * floats; 10,000 characters would refuse every vector wider than 1,875 floats).
  */
-const OWN_LENGTH_LIMIT = new Set(['onnxBase64']);
+const OWN_LENGTH_LIMIT = new Set(['onnxBase64', 'featuresBase64']);
 
 const STRING_SCALARS = new Set(['String', 'ID']);
 const JSON_SCALARS = new Set(['JSON', 'JSONObject']);

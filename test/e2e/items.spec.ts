@@ -246,6 +246,21 @@ describeEachDb('items', (t) => {
       expect(await countItems(t(), datasetId)).toBe(2);
     });
 
+    it('takes wide vectors as base64 (2,048 floats: longer than the general string limit)', async () => {
+      const wide = await createDataset(t(), 'resnet', 2048);
+      const vector = Array.from({ length: 2048 }, (_, i) => i / 2048);
+      const { importItems } = await t().ok(IMPORT, {
+        d: wide,
+        items: [{ externalId: 'r1', featuresBase64: f32base64(vector) }],
+      });
+      expect(importItems.importedCount).toBe(1);
+      const read = await t().ok(
+        `query($d: ID!) { items(datasetId: $d, first: 1) { edges { node { featuresBase64 } } } }`,
+        { d: wide },
+      );
+      expect(read.items.edges[0].node.featuresBase64).toBe(f32base64(vector));
+    });
+
     it('accepts exactly 10,000 items in one call', async () => {
       const d = await createDataset(t(), 'tenk', 3);
       const items = Array.from({ length: 10_000 }, (_, i) => ({
