@@ -27,7 +27,7 @@ import { INPUT_LIMITS, jsonProblem, textProblem, type InputLimits } from '../ser
  * an item's feature vector in base64 (it must decode to exactly the dataset's `featureDim`
  * floats; 10,000 characters would refuse every vector wider than 1,875 floats).
  */
-const OWN_LENGTH_LIMIT = new Set(['onnxBase64', 'featuresBase64']);
+export const OWN_LENGTH_LIMIT: ReadonlySet<string> = new Set(['onnxBase64', 'featuresBase64']);
 
 const STRING_SCALARS = new Set(['String', 'ID']);
 const JSON_SCALARS = new Set(['JSON', 'JSONObject']);
