@@ -1,6 +1,7 @@
 /** Datasets. */
 
 import { sql, type SqlStatement } from './statement';
+import { Conditions, type Listing } from './pages.sql';
 
 /**
  * Locks a dataset row until the transaction ends: what serialises the changes of one dataset
@@ -18,4 +19,17 @@ export function existingDatasetIds(ids: string[]): SqlStatement {
 /** A dataset's class names, in index order. */
 export function datasetClasses(datasetId: string): SqlStatement {
   return sql('SELECT classes FROM dataset WHERE id = $1', [datasetId]);
+}
+
+/** The datasets a key may see (`ids`; every one when null), by name (unique: uq on name). */
+export function datasetListing(ids: readonly string[] | null): Listing {
+  const where = new Conditions();
+  if (ids) where.add((p) => `id = ANY(${p}::uuid[])`, ids);
+  return {
+    table: 'dataset',
+    columns: 'id',
+    where,
+    sortBy: { column: 'name', type: 'text' },
+    idType: 'uuid',
+  };
 }
