@@ -1,5 +1,6 @@
 import type { GraphQLTransport } from './client.js';
 import { QuarryError } from './errors.js';
+import { collect, LIST_PAGE_SIZE, paginate, type PageOf } from './pages.js';
 import {
   CreateDatasetDocument,
   DatasetDocument,
@@ -26,16 +27,29 @@ export class DatasetsApi {
     return (await this.t.request(DatasetDocument, { id })).dataset;
   }
 
-  /** The datasets the key may see, by name. */
+  /** One page of the datasets the key may see, by name (`first`: 0 to 1000, default 50). */
+  async page(first?: number, after?: string | null): Promise<PageOf<Dataset>> {
+    return (await this.t.request(DatasetsDocument, { first, after })).datasets;
+  }
+
+  /** Every dataset the key may see, by name, fetched a page at a time as you iterate. */
+  iterate(pageSize = LIST_PAGE_SIZE): AsyncGenerator<Dataset, void, undefined> {
+    return paginate((after) => this.page(pageSize, after));
+  }
+
+  /** Every dataset the key may see, by name (all pages). */
   async list(): Promise<Dataset[]> {
-    return (await this.t.request(DatasetsDocument)).datasets;
+    return collect(this.iterate());
   }
 
   /** A dataset by id or, failing that, by name (`NOT_FOUND` when neither matches). */
   async find(idOrName: string): Promise<Dataset> {
-    const all = await this.list();
-    const found = all.find((d) => d.id === idOrName) ?? all.find((d) => d.name === idOrName);
-    if (found) return found;
+    let byName: Dataset | undefined;
+    for await (const d of this.iterate()) {
+      if (d.id === idOrName) return d;
+      if (d.name === idOrName) byName ??= d;
+    }
+    if (byName) return byName;
     throw new QuarryError({
       code: 'NOT_FOUND',
       message: `No dataset with id or name ${JSON.stringify(idOrName)} is visible to this key.`,
