@@ -230,7 +230,7 @@ describeEachDb('models', (t) => {
 
     it("lists a dataset's models oldest first, and reads one by id", async () => {
       const { models } = await t().ok(
-        `query($d: ID!) { models(datasetId: $d) { ${MODEL_FIELDS} } }`,
+        `query($d: ID!) { models(datasetId: $d) { nodes { ${MODEL_FIELDS} } } }`,
         {
           d,
         },

@@ -263,10 +263,10 @@ describeEachDb(
         queried: queried.length,
       });
       const { streams } = await t().ok(
-        'query($d: ID!) { streams(datasetId: $d) { name policy params state } }',
+        'query($d: ID!) { streams(datasetId: $d) { nodes { name policy params state } } }',
         { d },
       );
-      expect(streams.map((s: any) => [s.name, s.policy])).toEqual([
+      expect(streams.nodes.map((s: any) => [s.name, s.policy])).toEqual([
         ['fixed', 'fixed-threshold'],
         ['variable', 'variable-threshold'],
       ]);

@@ -141,7 +141,7 @@ describeEachDb('training, metrics and learning curves', (t) => {
   });
 
   it('a run of a dataset outside a key’s scope looks missing (NOT_FOUND, its dataset id unsaid)', async () => {
-    const { trainingRuns } = await t().ok('query($d: ID!) { trainingRuns(datasetId: $d) { id } }', {
+    const { trainingRuns } = await t().ok('query($d: ID!) { trainingRuns(datasetId: $d) { nodes { id } } }', {
       d,
     });
     const { createDataset } = await t().ok(
@@ -186,13 +186,13 @@ describeEachDb('training, metrics and learning curves', (t) => {
     // Items imported with ground truth only are unlabelled everywhere a client can look.
     const { items } = await t().ok(
       `query($d: ID!) { items(datasetId: $d, filter: { split: TEST }, first: 1000) {
-        totalCount edges { node { label { value } labels { value } payload } } } }`,
+        totalCount edges { node { label { value } labels { nodes { value } } payload } } } }`,
       { d },
     );
     expect(items.totalCount).toBeGreaterThan(300);
     for (const e of items.edges) {
       expect(e.node.label).toBeNull();
-      expect(e.node.labels).toEqual([]);
+      expect(e.node.labels.nodes).toEqual([]);
       expect(JSON.stringify(e.node.payload)).toBe('{}');
     }
     const { labels } = await t().ok(
