@@ -13,6 +13,8 @@ import {
 
 export type Dataset = DatasetFieldsFragment;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** `client.datasets`: create, read and change datasets. */
 export class DatasetsApi {
   constructor(private readonly t: GraphQLTransport) {}
@@ -44,12 +46,16 @@ export class DatasetsApi {
 
   /** A dataset by id or, failing that, by name (`NOT_FOUND` when neither matches). */
   async find(idOrName: string): Promise<Dataset> {
-    let byName: Dataset | undefined;
-    for await (const d of this.iterate()) {
-      if (d.id === idOrName) return d;
-      if (d.name === idOrName) byName ??= d;
+    if (UUID.test(idOrName)) {
+      try {
+        return await this.get(idOrName);
+      } catch (e) {
+        if (!(e instanceof QuarryError && (e.code === 'NOT_FOUND' || e.code === 'FORBIDDEN')))
+          throw e;
+      }
     }
-    if (byName) return byName;
+    // Names are unique: the first page holding it ends the search.
+    for await (const d of this.iterate()) if (d.name === idOrName) return d;
     throw new QuarryError({
       code: 'NOT_FOUND',
       message: `No dataset with id or name ${JSON.stringify(idOrName)} is visible to this key.`,
