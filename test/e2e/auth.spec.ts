@@ -82,7 +82,11 @@ describeEachDb('authentication and permissions', (t) => {
         expect(await count(t(), 'dataset')).toBe(datasetsBefore);
         expect(await count(t(), 'dataset WHERE name = $1', [name])).toBe(0);
 
-        const read = await post(t(), headers(), '{ datasets { nodes { id name } } apiKeys { nodes { id } } }');
+        const read = await post(
+          t(),
+          headers(),
+          '{ datasets { nodes { id name } } apiKeys { nodes { id } } }',
+        );
         expect(read.status).toBe(401);
         expect(codeOf(read)).toBe('UNAUTHENTICATED');
         expect(read.data ?? null).toBeNull();
@@ -411,8 +415,14 @@ describeEachDb('authentication and permissions', (t) => {
         const { datasets } = await t().ok('{ datasets { nodes { id } } }', {}, keys[role]);
         expect(datasets.nodes.map((d: { id: string }) => d.id)).toEqual([A]);
       }
-      const { datasets } = await t().ok('{ datasets(first: 1000) { nodes { id } } }', {}, keys['SERVICE']);
-      expect(datasets.nodes.map((d: { id: string }) => d.id)).toEqual(expect.arrayContaining([A, B]));
+      const { datasets } = await t().ok(
+        '{ datasets(first: 1000) { nodes { id } } }',
+        {},
+        keys['SERVICE'],
+      );
+      expect(datasets.nodes.map((d: { id: string }) => d.id)).toEqual(
+        expect.arrayContaining([A, B]),
+      );
     });
 
     it('lets a scoped key name its dataset in capitals, as an unscoped key may', async () => {

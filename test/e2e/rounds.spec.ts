@@ -349,7 +349,9 @@ describeEachDb(
     });
 
     it('answers NOT_FOUND for a round of a dataset outside the key', async () => {
-      const { rounds } = await t().ok('query($d: ID!) { rounds(datasetId: $d) { nodes { id } } }', { d });
+      const { rounds } = await t().ok('query($d: ID!) { rounds(datasetId: $d) { nodes { id } } }', {
+        d,
+      });
       const other = await createDataset(t(), 'elsewhere');
       const key = await t().createKey(ApiKeyRole.SERVICE, [other]);
       const res = await t().gql(

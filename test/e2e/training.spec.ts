@@ -141,9 +141,12 @@ describeEachDb('training, metrics and learning curves', (t) => {
   });
 
   it('a run of a dataset outside a key’s scope looks missing (NOT_FOUND, its dataset id unsaid)', async () => {
-    const { trainingRuns } = await t().ok('query($d: ID!) { trainingRuns(datasetId: $d) { nodes { id } } }', {
-      d,
-    });
+    const { trainingRuns } = await t().ok(
+      'query($d: ID!) { trainingRuns(datasetId: $d) { nodes { id } } }',
+      {
+        d,
+      },
+    );
     const { createDataset } = await t().ok(
       'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
       { i: { name: 'elsewhere', classes: ['a', 'b'], featureDim: 2 } },
