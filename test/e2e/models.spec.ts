@@ -236,7 +236,13 @@ describeEachDb('models', (t) => {
         },
       );
       expect(
-        models.map((m: ModelOut) => [m.id, m.version, m.sha256, m.outputKind, m.embeddingDim]),
+        models.nodes.map((m: ModelOut) => [
+          m.id,
+          m.version,
+          m.sha256,
+          m.outputKind,
+          m.embeddingDim,
+        ]),
       ).toEqual(registered.map((m) => [m.id, m.version, m.sha256, 'PROBABILITIES', 8]));
 
       const { model } = await t().ok(`query($id: ID!) { model(id: $id) { ${MODEL_FIELDS} } }`, {

@@ -356,7 +356,7 @@ describeEachDb(
       const key = await t().createKey(ApiKeyRole.SERVICE, [other]);
       const res = await t().gql(
         'query($id: ID!) { round(id: $id) { id } }',
-        { id: rounds[0].id },
+        { id: rounds.nodes[0].id },
         key,
       );
       expect(codeOf(res)).toBe('NOT_FOUND');

@@ -270,7 +270,7 @@ describeEachDb(
         ['fixed', 'fixed-threshold'],
         ['variable', 'variable-threshold'],
       ]);
-      expect(streams[1].params).toMatchObject({
+      expect(streams.nodes[1].params).toMatchObject({
         budgetUnits: 30,
         expectedLength: STREAMED,
         step: 0.01,

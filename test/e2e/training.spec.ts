@@ -152,7 +152,7 @@ describeEachDb('training, metrics and learning curves', (t) => {
       { i: { name: 'elsewhere', classes: ['a', 'b'], featureDim: 2 } },
     );
     const scoped = await t().createKey(ApiKeyRole.SERVICE, [createDataset.id]);
-    const res = await t().gql(RUN, { id: trainingRuns[0].id }, scoped);
+    const res = await t().gql(RUN, { id: trainingRuns.nodes[0].id }, scoped);
     expect(codeOf(res)).toBe('NOT_FOUND');
     expect(JSON.stringify(res.errors)).not.toContain(d);
   });
