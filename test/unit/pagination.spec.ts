@@ -32,7 +32,10 @@ describe('cursors', () => {
   it("refuse another connection's cursor", () => {
     const labelCursor = encodeCursor('label', '5');
     const e = thrown(() => decodeCursor('item', labelCursor));
-    expect(e.message).toBe(`after: "${labelCursor}" is not a cursor of this connection.`);
+    expect(e.message).toBe(
+      `after: "${labelCursor}" is not a cursor of this connection; pass the endCursor of the page before.`,
+    );
+    expect(e.extensions.problems).toEqual([expect.objectContaining({ field: 'after' })]);
   });
 
   it.each([
@@ -62,6 +65,10 @@ describe('page size', () => {
 
   it.each([-1, 1001, 5000, 2.5])('refuses %d and says what it takes', (n) => {
     expect(MAX_PAGE_SIZE).toBe(1000);
-    expect(thrown(() => pageSize(n)).message).toBe(`first must be between 0 and 1000; got ${n}.`);
+    const e = thrown(() => pageSize(n));
+    expect(e.message).toBe(
+      `first must be between 0 and 1000; got ${n}. Ask for more pages with after: pageInfo.endCursor.`,
+    );
+    expect(e.extensions.problems).toEqual([expect.objectContaining({ field: 'first' })]);
   });
 });

@@ -238,7 +238,7 @@ export async function renderDashboard(
       client
         .request(StreamDecisionsDocument, { datasetId: dataset.id, first: 20 })
         .catch(() => null),
-      client.request(SimulationsDocument, { datasetId: dataset.id, first: 20 }).catch(() => null),
+      client.request(SimulationsDocument, { datasetId: dataset.id }).catch(() => null),
     ]);
     const points = lc.learningCurve;
     renderIfChanged(curve.body, points, () => [
