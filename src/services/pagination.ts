@@ -9,6 +9,7 @@ import {
   SORT_VALUE_COLUMN,
   type KeysetPosition,
   type Listing,
+  type SortKey,
 } from '../db/sql/pages.sql';
 import { run } from '../db/sql/statement';
 import { entitiesByIds } from './by-key';
@@ -89,8 +90,30 @@ function decodePosition(
   if (first < 0 || k !== kind || !idOk || (sorted && (second < 0 || !sortValue))) {
     throw notACursor(cursor);
   }
+  if (sortValue !== undefined && !sortValueOk(listing.sortBy!.type, sortValue)) {
+    throw notACursor(cursor);
+  }
   if (!sorted && id.includes(':')) throw notACursor(cursor);
   return { id, sortValue };
+}
+
+/** Whether a cursor's sort value casts to the listing's type (a forged one would fail in SQL). */
+function sortValueOk(type: SortKey['type'], value: string): boolean {
+  switch (type) {
+    case 'text':
+      return true;
+    case 'integer':
+      return /^-?[0-9]{1,10}$/.test(value) && Math.abs(Number(value)) <= 2147483647;
+    case 'timestamptz':
+      return (
+        /^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.]+([+-][0-9:]+|Z)?$/.test(value) &&
+        Number.isFinite(Date.parse(value.replace(' ', 'T').replace(/([+-][0-9]{2})$/, '$1:00')))
+      );
+    default: {
+      const never: never = type;
+      return never;
+    }
+  }
 }
 
 /**
