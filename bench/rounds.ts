@@ -229,7 +229,7 @@ async function main(): Promise<void> {
       for (;;) {
         if (probe) {
           const q0 = performance.now();
-          await gql('{ datasets { id name } }');
+          await gql('{ datasets { nodes { id name } } }');
           latencies.push(performance.now() - q0);
         }
         const { round } = await gql('query($id: ID!) { round(id: $id) { status error } }', {

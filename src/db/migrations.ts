@@ -11,6 +11,7 @@ import { Webhooks1796145478456 } from '../../migrations/1796145478456-webhooks';
 import { CalibrationStoppingValidationDraws1796145018323 } from '../../migrations/1796145018323-calibration-stopping-validation-draws';
 import { DatasetPoolItems1795310000000 } from '../../migrations/1795310000000-dataset-pool-items';
 import { WebAppDatasetDisplay1796145044843 } from '../../migrations/1796145044843-web-app-dataset-display';
+import { ApiKeyCreatedIndex1796150000000 } from '../../migrations/1796150000000-api-key-created-index';
 import { RoundShards1796155705854 } from '../../migrations/1796155705854-round-shards';
 
 /** Every migration, in order, listed explicitly (no globs). */
@@ -27,5 +28,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   CalibrationStoppingValidationDraws1796145018323,
   DatasetPoolItems1795310000000,
   WebAppDatasetDisplay1796145044843,
+  ApiKeyCreatedIndex1796150000000,
   RoundShards1796155705854,
 ];

@@ -1,9 +1,10 @@
-import { Column, Entity } from 'typeorm';
+import { Column, Entity, Index } from 'typeorm';
 import { UuidIdColumn, CreatedAtColumn, TimeColumn } from './columns';
 import { ApiKeyRole } from './enums';
 
 /** An API key. Only the SHA-256 of the secret is stored; the key is shown once, at creation. */
 @Entity({ name: 'api_key' })
+@Index('ix_api_key_created', ['createdAt', 'id'])
 export class ApiKey {
   @UuidIdColumn()
   id: string;

@@ -1,5 +1,11 @@
-import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { ApiKeyNode, CreateApiKeyInput, CreatedApiKey } from '../schema/api-key.types';
+import { Arg, Args, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import {
+  ApiKeyConnection,
+  ApiKeyNode,
+  CreateApiKeyInput,
+  CreatedApiKey,
+} from '../schema/api-key.types';
+import { PageArgs, toConnection } from '../schema/connection';
 import { authorize, Permission } from '../services/permissions';
 import type { GraphQLContext } from './context';
 
@@ -10,10 +16,15 @@ export class ApiKeyResolver {
     return ctx.key;
   }
 
-  @Query(() => [ApiKeyNode], { description: 'Every API key (ADMIN only).' })
-  apiKeys(@Ctx() ctx: GraphQLContext): Promise<ApiKeyNode[]> {
+  @Query(() => ApiKeyConnection, {
+    description: 'Every API key, oldest first (ADMIN only; `first`: 0 to 1000, default 50).',
+  })
+  async apiKeys(
+    @Args() { first, after }: PageArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ApiKeyConnection> {
     authorize(ctx.key, Permission.MANAGE_KEYS);
-    return ctx.services.apiKeys.list();
+    return toConnection(ApiKeyConnection, await ctx.services.apiKeys.list(first, after));
   }
 
   @Mutation(() => CreatedApiKey, {

@@ -1,5 +1,10 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { AutoLabelInput, AutoLabelRunNode } from '../schema/auto-label.types';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import {
+  AutoLabelInput,
+  AutoLabelRunConnection,
+  AutoLabelRunNode,
+} from '../schema/auto-label.types';
+import { PageArgs, toConnection } from '../schema/connection';
 import { RoundNode } from '../schema/round.types';
 import type { AutoLabelRunView } from '../services/auto-label.service';
 import type { GraphQLContext } from './context';
@@ -63,12 +68,16 @@ export class AutoLabelResolver {
     return toNode(await ctx.services.autoLabels.get(ctx.key, id));
   }
 
-  @Query(() => [AutoLabelRunNode], { description: "A dataset's auto-label runs, newest first." })
+  @Query(() => AutoLabelRunConnection, {
+    description: "A dataset's auto-label runs, newest first (`first`: 0 to 1000, default 50).",
+  })
   async autoLabelRuns(
     @Arg('datasetId', () => ID) datasetId: string,
+    @Args() { first, after }: PageArgs,
     @Ctx() ctx: GraphQLContext,
-  ): Promise<AutoLabelRunNode[]> {
-    return (await ctx.services.autoLabels.list(ctx.key, datasetId)).map(toNode);
+  ): Promise<AutoLabelRunConnection> {
+    const page = await ctx.services.autoLabels.list(ctx.key, datasetId, first, after);
+    return toConnection(AutoLabelRunConnection, { ...page, nodes: page.nodes.map(toNode) });
   }
 
   @Mutation(() => AutoLabelRunNode, {

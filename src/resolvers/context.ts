@@ -8,19 +8,47 @@ import type { ItemRow, PredictionRow } from '../services/item.service';
 import type { StrategyRegistry } from '../strategies/registry';
 import type { TrainerRegistry } from '../plugins/trainers/registry';
 import { oneByKey } from '../services/by-key';
+import type { Page } from '../services/pagination';
+
+/** A nested connection's loaders: `of(first, after).load(parentId)`. */
+export interface PageLoaders<T> {
+  of(first?: number | null, after?: string | null): DataLoader<string, Page<T>>;
+}
+
+function pageLoaders<T>(
+  batch: (
+    ids: readonly string[],
+    first?: number | null,
+    after?: string | null,
+  ) => Promise<Page<T>[]>,
+): PageLoaders<T> {
+  const loaders = new Map<string, DataLoader<string, Page<T>>>();
+  return {
+    of(first, after) {
+      const key = JSON.stringify([first ?? null, after ?? null]);
+      let loader = loaders.get(key);
+      if (!loader) {
+        loader = new DataLoader((ids) => batch(ids, first, after));
+        loaders.set(key, loader);
+      }
+      return loader;
+    },
+  };
+}
 
 /** Per-request batching of nested fields: one SQL statement per field per page, not per node. */
 export interface Loaders {
   dataset: DataLoader<string, Dataset | null>;
   itemFeatures: DataLoader<string, Buffer | null>;
   itemLabel: DataLoader<string, Label | null>;
-  itemLabels: DataLoader<string, Label[]>;
+  /** `Item.labels` pages: one loader per (first, after), so a page's items batch together. */
+  itemLabels: PageLoaders<Label>;
   /** A round's queries settled by their answers. */
   roundSettled: DataLoader<string, number>;
   /** Label queries by id, as the queue shows them. */
   query: DataLoader<string, QueueQuery | null>;
   item: DataLoader<string, ItemRow | null>;
-  itemPredictions: DataLoader<string, PredictionRow[]>;
+  itemPredictions: PageLoaders<PredictionRow>;
   /** Keyed `<modelId>:<itemId>`. */
   prediction: DataLoader<string, PredictionRow | null>;
   round: DataLoader<string, Round | null>;
@@ -63,14 +91,18 @@ export function createLoaders(
     dataset: new DataLoader(datasetsById),
     itemFeatures: new DataLoader((ids) => services.items.featuresByIds(ids)),
     itemLabel: new DataLoader((ids) => services.labels.resolvedByItemIds(ids)),
-    itemLabels: new DataLoader((ids) => services.labels.historyByItemIds(ids)),
+    itemLabels: pageLoaders((ids, first, after) =>
+      services.labels.historyPagesByItemIds(ids, first, after),
+    ),
     roundSettled: new DataLoader((ids) => services.rounds.settledCounts(ids)),
     query: new DataLoader(async (ids: readonly string[]) => {
       const rows = await services.queues.queriesByIds(ids);
       return oneByKey(ids, rows, (r) => r.id);
     }),
     item: new DataLoader((ids) => services.items.byIds(ids)),
-    itemPredictions: new DataLoader((ids) => services.items.predictionsByIds(ids)),
+    itemPredictions: pageLoaders((ids, first, after) =>
+      services.items.predictionPagesByIds(ids, first, after),
+    ),
     prediction: new DataLoader((keys) => services.items.predictionsByModelItem(keys)),
     round: new DataLoader((ids) => services.rounds.byIds(ids)),
     modelVersion: new DataLoader((ids) => services.models.versionsByIds(ids)),

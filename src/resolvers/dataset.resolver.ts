@@ -1,5 +1,11 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { CreateDatasetInput, DatasetNode, UpdateDatasetInput } from '../schema/dataset.types';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { PageArgs, toConnection } from '../schema/connection';
+import {
+  CreateDatasetInput,
+  DatasetConnection,
+  DatasetNode,
+  UpdateDatasetInput,
+} from '../schema/dataset.types';
 import { BudgetNode } from '../schema/queue.types';
 import { StoppingSignalNode } from '../schema/model.types';
 import { Permission } from '../services/permissions';
@@ -7,9 +13,14 @@ import type { GraphQLContext } from './context';
 
 @Resolver(() => DatasetNode)
 export class DatasetResolver {
-  @Query(() => [DatasetNode], { description: 'The datasets your key may see, by name.' })
-  datasets(@Ctx() ctx: GraphQLContext): Promise<DatasetNode[]> {
-    return ctx.services.datasets.list(ctx.key);
+  @Query(() => DatasetConnection, {
+    description: 'The datasets your key may see, by name (`first`: 0 to 1000, default 50).',
+  })
+  async datasets(
+    @Args() { first, after }: PageArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<DatasetConnection> {
+    return toConnection(DatasetConnection, await ctx.services.datasets.list(ctx.key, first, after));
   }
 
   @Query(() => DatasetNode)

@@ -18,8 +18,8 @@ import {
   ItemFilter,
   ItemNode,
 } from '../schema/item.types';
-import { LabelNode } from '../schema/label.types';
-import { PredictionNode } from '../schema/model.types';
+import { LabelConnection, LabelNode } from '../schema/label.types';
+import { PredictionConnection } from '../schema/model.types';
 import { PageArgs, toConnection } from '../schema/connection';
 import { NotFoundError } from '../errors';
 import { authorize, Permission } from '../services/permissions';
@@ -86,21 +86,36 @@ export class ItemResolver {
     return label ? toLabelNode(label, ctx) : null;
   }
 
-  @FieldResolver(() => [PredictionNode], {
+  @FieldResolver(() => PredictionConnection, {
     description:
-      "Models' latest predictions for the item (pre-labels), newest model version first.",
+      "Models' latest predictions for the item (pre-labels), newest model version first (`first`: 0 to 1000, default 50).",
   })
-  async predictions(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<PredictionNode[]> {
-    const rows = await ctx.loaders.itemPredictions.load(item.id);
+  async predictions(
+    @Root() item: ItemNode,
+    @Args() { first, after }: PageArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<PredictionConnection> {
+    const page = await ctx.loaders.itemPredictions.of(first, after).load(item.id);
+    const rows = page.nodes;
     const classes = rows.length ? await datasetClasses(ctx, rows[0].datasetId) : undefined;
-    return rows.map((r) => toPredictionNode(r, classes));
+    return toConnection(PredictionConnection, {
+      ...page,
+      nodes: rows.map((r) => toPredictionNode(r, classes)),
+    });
   }
 
-  @FieldResolver(() => [LabelNode], { description: 'Every label the item ever had, newest first.' })
-  async labels(@Root() item: ItemNode, @Ctx() ctx: GraphQLContext): Promise<LabelNode[]> {
+  @FieldResolver(() => LabelConnection, {
+    description: 'Every label the item ever had, newest first (`first`: 0 to 1000, default 50).',
+  })
+  async labels(
+    @Root() item: ItemNode,
+    @Args() { first, after }: PageArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<LabelConnection> {
     authorize(ctx.key, Permission.READ_LABELS);
-    const labels = await ctx.loaders.itemLabels.load(item.id);
-    return Promise.all(labels.map((l) => toLabelNode(l, ctx)));
+    const page = await ctx.loaders.itemLabels.of(first, after).load(item.id);
+    const nodes = await Promise.all(page.nodes.map((l) => toLabelNode(l, ctx)));
+    return toConnection(LabelConnection, { ...page, nodes });
   }
 
   @FieldResolver(() => [ID], {

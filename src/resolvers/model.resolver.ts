@@ -1,6 +1,24 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import {
+  Arg,
+  Args,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import { PageArgs, toConnection } from '../schema/connection';
+import type { Page } from '../services/pagination';
 import { GraphQLUpload, type FileUpload } from 'graphql-upload-minimal';
-import { ModelMetricsNode, ModelNode, PredictionNode } from '../schema/model.types';
+import {
+  ModelConnection,
+  ModelMetricsNode,
+  ModelNode,
+  PredictionNode,
+} from '../schema/model.types';
 import { datasetClasses, toMetricsNode } from './shapes';
 import type { ModelInfo } from '../services/model.service';
 import { ModelOutputKind } from '../schema/enums';
@@ -44,12 +62,16 @@ async function readUpload(upload: Promise<FileUpload>, maxBytes: number): Promis
 
 @Resolver(() => ModelNode)
 export class ModelResolver {
-  @Query(() => [ModelNode], { description: "A dataset's model versions, oldest first." })
-  models(
+  @Query(() => ModelConnection, {
+    description: "A dataset's model versions, oldest first (`first`: 0 to 1000, default 50).",
+  })
+  async models(
     @Arg('datasetId', () => ID) datasetId: string,
+    @Args() { first, after }: PageArgs,
     @Ctx() ctx: GraphQLContext,
-  ): Promise<ModelNode[]> {
-    return ctx.services.models.list(ctx.key, datasetId);
+  ): Promise<ModelConnection> {
+    const page = await ctx.services.models.list(ctx.key, datasetId, first, after);
+    return toConnection(ModelConnection, page as Page<ModelNode>);
   }
 
   @Query(() => ModelNode)

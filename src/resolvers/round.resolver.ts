@@ -12,18 +12,24 @@ import {
 } from 'type-graphql';
 import { PageArgs, toConnection } from '../schema/connection';
 import { LabelQueryConnection } from '../schema/queue.types';
-import { RoundNode, RoundProgress, StartRoundInput } from '../schema/round.types';
+import { RoundConnection, RoundNode, RoundProgress, StartRoundInput } from '../schema/round.types';
 import type { Round } from '../entities';
 import type { GraphQLContext } from './context';
 
 @Resolver(() => RoundNode)
 export class RoundResolver {
-  @Query(() => [RoundNode], { description: "A dataset's rounds, newest first." })
-  rounds(
+  @Query(() => RoundConnection, {
+    description: "A dataset's rounds, newest first (`first`: 0 to 1000, default 50).",
+  })
+  async rounds(
     @Arg('datasetId', () => ID) datasetId: string,
+    @Args() { first, after }: PageArgs,
     @Ctx() ctx: GraphQLContext,
-  ): Promise<RoundNode[]> {
-    return ctx.services.rounds.list(ctx.key, datasetId);
+  ): Promise<RoundConnection> {
+    return toConnection(
+      RoundConnection,
+      await ctx.services.rounds.list(ctx.key, datasetId, first, after),
+    );
   }
 
   @Query(() => RoundNode)

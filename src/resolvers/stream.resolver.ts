@@ -5,6 +5,7 @@ import { ImportItemInput, ItemNode } from '../schema/item.types';
 import { LabelQueryNode } from '../schema/queue.types';
 import {
   StreamDecisionConnection,
+  StreamConnection,
   StreamDecisionNode,
   StreamItemsResult,
   StreamNode,
@@ -14,6 +15,7 @@ import {
 import { PageArgs, toConnection } from '../schema/connection';
 import { DEFAULT_STREAM_NAME } from '../services/stream.service';
 import type { GraphQLContext } from './context';
+import type { Page } from '../services/pagination';
 import { className, datasetClasses, loadReferenced, toPluginNode } from './shapes';
 
 @Resolver(() => StreamDecisionNode)
@@ -94,12 +96,16 @@ export class StreamResolver {
     return registry.list().map(({ plugin }) => toPluginNode(registry, plugin));
   }
 
-  @Query(() => [StreamNode], { description: "A dataset's streams, by name." })
+  @Query(() => StreamConnection, {
+    description: "A dataset's streams, by name (`first`: 0 to 1000, default 50).",
+  })
   async streams(
     @Arg('datasetId', () => ID) datasetId: string,
+    @Args() { first, after }: PageArgs,
     @Ctx() ctx: GraphQLContext,
-  ): Promise<StreamNode[]> {
-    return (await ctx.services.streams.streams(ctx.key, datasetId)) as unknown as StreamNode[];
+  ): Promise<StreamConnection> {
+    const page = await ctx.services.streams.streams(ctx.key, datasetId, first, after);
+    return toConnection(StreamConnection, page as unknown as Page<StreamNode>);
   }
 
   @FieldResolver(() => ItemNode, { description: 'The item decided.' })

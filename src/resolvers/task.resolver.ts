@@ -1,10 +1,13 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { PageArgs, toConnection } from '../schema/connection';
 import { LearningCurvePointNode, ModelNode } from '../schema/model.types';
 import {
   SimulateInput,
+  SimulationConnection,
   SimulationCurveNode,
   SimulationNode,
   TrainerNode,
+  TrainingRunConnection,
   TrainingRunNode,
   TrainModelInput,
 } from '../schema/task.types';
@@ -39,12 +42,16 @@ export class TrainingResolver {
     return ctx.services.tasks.get(ctx.key, id, TaskKind.TRAIN);
   }
 
-  @Query(() => [TrainingRunNode], { description: "A dataset's training runs, newest first." })
-  trainingRuns(
+  @Query(() => TrainingRunConnection, {
+    description: "A dataset's training runs, newest first (`first`: 0 to 1000, default 50).",
+  })
+  async trainingRuns(
     @Arg('datasetId', () => ID) datasetId: string,
+    @Args() { first, after }: PageArgs,
     @Ctx() ctx: GraphQLContext,
-  ): Promise<Task[]> {
-    return ctx.services.tasks.list(ctx.key, datasetId, TaskKind.TRAIN);
+  ): Promise<TrainingRunConnection> {
+    const page = await ctx.services.tasks.list(ctx.key, datasetId, TaskKind.TRAIN, first, after);
+    return toConnection(TrainingRunConnection, page);
   }
 
   @Query(() => [LearningCurvePointNode], {
@@ -87,12 +94,16 @@ export class SimulationResolver {
     return ctx.services.tasks.get(ctx.key, id, TaskKind.SIMULATE);
   }
 
-  @Query(() => [SimulationNode], { description: "A dataset's simulations, newest first." })
-  simulations(
+  @Query(() => SimulationConnection, {
+    description: "A dataset's simulations, newest first (`first`: 0 to 1000, default 50).",
+  })
+  async simulations(
     @Arg('datasetId', () => ID) datasetId: string,
+    @Args() { first, after }: PageArgs,
     @Ctx() ctx: GraphQLContext,
-  ): Promise<Task[]> {
-    return ctx.services.tasks.list(ctx.key, datasetId, TaskKind.SIMULATE);
+  ): Promise<SimulationConnection> {
+    const page = await ctx.services.tasks.list(ctx.key, datasetId, TaskKind.SIMULATE, first, after);
+    return toConnection(SimulationConnection, page);
   }
 
   @FieldResolver(() => [SimulationCurveNode], { nullable: true })

@@ -1,11 +1,15 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { toConnection } from '../schema/connection';
 import {
   CreatedWebhook,
   CreateWebhookInput,
+  DeliveryPageArgs,
+  WebhookDeliveryConnection,
   WebhookDeliveryNode,
   WebhookNode,
 } from '../schema/webhook.types';
 import type { GraphQLContext } from './context';
+import type { Page } from '../services/pagination';
 
 @Resolver(() => WebhookNode)
 export class WebhookResolver {
@@ -19,26 +23,28 @@ export class WebhookResolver {
     return ctx.services.webhooks.list(ctx.key, datasetId);
   }
 
-  @Query(() => [WebhookDeliveryNode], {
-    description: "A webhook's delivery log, newest first (`first`: 1 to 200, default 20).",
+  @Query(() => WebhookDeliveryConnection, {
+    description: "A webhook's delivery log, newest first (`first`: 0 to 200, default 20).",
   })
-  webhookDeliveries(
+  async webhookDeliveries(
     @Arg('webhookId', () => ID) webhookId: string,
-    @Arg('first', () => Int, { defaultValue: 20 }) first: number,
+    @Args() { first, after }: DeliveryPageArgs,
     @Ctx() ctx: GraphQLContext,
-  ): Promise<WebhookDeliveryNode[]> {
-    return ctx.services.webhooks.deliveries(ctx.key, webhookId, first);
+  ): Promise<WebhookDeliveryConnection> {
+    const page = await ctx.services.webhooks.deliveries(ctx.key, webhookId, first, after);
+    return toConnection(WebhookDeliveryConnection, page as Page<WebhookDeliveryNode>);
   }
 
-  @FieldResolver(() => [WebhookDeliveryNode], {
-    description: 'The delivery log, newest first (`first`: 1 to 200, default 20).',
+  @FieldResolver(() => WebhookDeliveryConnection, {
+    description: 'The delivery log, newest first (`first`: 0 to 200, default 20).',
   })
-  deliveries(
+  async deliveries(
     @Root() webhook: WebhookNode,
-    @Arg('first', () => Int, { defaultValue: 20 }) first: number,
+    @Args() { first, after }: DeliveryPageArgs,
     @Ctx() ctx: GraphQLContext,
-  ): Promise<WebhookDeliveryNode[]> {
-    return ctx.services.webhooks.deliveriesOf(webhook.id, first);
+  ): Promise<WebhookDeliveryConnection> {
+    const page = await ctx.services.webhooks.deliveriesOf(webhook.id, first, after);
+    return toConnection(WebhookDeliveryConnection, page as Page<WebhookDeliveryNode>);
   }
 
   @Mutation(() => CreatedWebhook, {

@@ -1,4 +1,5 @@
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { ConnectionType } from './connection';
 import { ApiKeyRole } from './enums';
 import { RecordNode } from './base.types';
 
@@ -48,3 +49,6 @@ export class CreateApiKeyInput {
   })
   datasetIds?: string[] | null;
 }
+
+@ObjectType({ description: 'A page of API keys, oldest first.' })
+export class ApiKeyConnection extends ConnectionType(ApiKeyNode, 'ApiKey') {}

@@ -1,4 +1,5 @@
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ConnectionType } from './connection';
 import { TaskStatus } from './enums';
 import { TaskRunNode } from './base.types';
 import { ThresholdSource } from '../services/auto-label.service';
@@ -302,3 +303,6 @@ export class AutoLabelRunNode extends TaskRunNode {
   })
   restoredCount: number | null;
 }
+
+@ObjectType({ description: "A page of a dataset's auto-label runs, newest first." })
+export class AutoLabelRunConnection extends ConnectionType(AutoLabelRunNode, 'AutoLabelRun') {}

@@ -50,6 +50,13 @@ export function ConnectionType<T extends object>(nodeType: ClassType<T>, name: s
     @Field(() => [Edge])
     edges: EdgeShape<T>[];
 
+    @Field(() => [nodeType], {
+      description: "The page's nodes, in order: `edges` without cursors.",
+    })
+    nodes(): T[] {
+      return this.edges.map((e) => e.node);
+    }
+
     @Field(() => PageInfo)
     pageInfo: PageInfo;
 

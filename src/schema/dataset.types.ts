@@ -1,4 +1,5 @@
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
+import { ConnectionType } from './connection';
 import { RecordNode } from './base.types';
 import { PayloadKind } from './enums';
 
@@ -120,3 +121,6 @@ export class UpdateDatasetInput {
   })
   payloadKind?: PayloadKind | null;
 }
+
+@ObjectType({ description: 'A page of datasets, by name.' })
+export class DatasetConnection extends ConnectionType(DatasetNode, 'Dataset') {}

@@ -1,4 +1,5 @@
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+import { ConnectionType } from './connection';
 import { GraphQLJSON } from 'graphql-scalars';
 import { ModelOutputKind } from './enums';
 import { DatasetRecordNode } from './base.types';
@@ -256,3 +257,9 @@ export class PredictionNode {
   @Field()
   createdAt: Date;
 }
+
+@ObjectType({ description: "A page of a dataset's models, oldest version first." })
+export class ModelConnection extends ConnectionType(ModelNode, 'Model') {}
+
+@ObjectType({ description: "A page of an item's predictions, newest model version first." })
+export class PredictionConnection extends ConnectionType(PredictionNode, 'Prediction') {}

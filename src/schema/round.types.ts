@@ -1,4 +1,5 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { ConnectionType } from './connection';
 import { GraphQLJSON } from 'graphql-scalars';
 import { QueryMechanism, RoundStatus, SelectionMethod } from './enums';
 import { DatasetRecordNode } from './base.types';
@@ -130,3 +131,6 @@ export class StartRoundInput {
   })
   shards?: number | null;
 }
+
+@ObjectType({ description: "A page of a dataset's rounds, newest first." })
+export class RoundConnection extends ConnectionType(RoundNode, 'Round') {}

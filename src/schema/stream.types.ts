@@ -129,3 +129,6 @@ export class StreamItemsResult {
   })
   budgetRemaining: number | null;
 }
+
+@ObjectType({ description: "A page of a dataset's streams, by name." })
+export class StreamConnection extends ConnectionType(StreamNode, 'Stream') {}

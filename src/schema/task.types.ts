@@ -1,4 +1,5 @@
 import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { ConnectionType } from './connection';
 import { GraphQLJSON } from 'graphql-scalars';
 import { TaskStatus } from './enums';
 import { TaskRunNode } from './base.types';
@@ -164,3 +165,9 @@ export class TrainerNode {
   @Field(() => GraphQLJSON, { description: 'JSON Schema of the options, with defaults.' })
   optionsSchema: Record<string, unknown>;
 }
+
+@ObjectType({ description: "A page of a dataset's training runs, newest first." })
+export class TrainingRunConnection extends ConnectionType(TrainingRunNode, 'TrainingRun') {}
+
+@ObjectType({ description: "A page of a dataset's simulations, newest first." })
+export class SimulationConnection extends ConnectionType(SimulationNode, 'Simulation') {}

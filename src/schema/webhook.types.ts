@@ -1,4 +1,5 @@
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { ArgsType, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { ConnectionType } from './connection';
 import { DatasetRecordNode, RecordNode } from './base.types';
 import { WebhookDeliveryStatus, WebhookEventKind } from './enums';
 
@@ -71,4 +72,20 @@ export class CreateWebhookInput {
 
   @Field(() => [WebhookEventKind], { description: 'The events to send (at least one).' })
   events: WebhookEventKind[];
+}
+
+@ObjectType({ description: "A page of a webhook's deliveries, newest first." })
+export class WebhookDeliveryConnection extends ConnectionType(
+  WebhookDeliveryNode,
+  'WebhookDelivery',
+) {}
+
+/** The arguments of a delivery log: pages of 0 to 200 deliveries (default 20). */
+@ArgsType()
+export class DeliveryPageArgs {
+  @Field(() => Int, { nullable: true, description: 'Page size, 0 to 200 (default 20).' })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true })
+  after?: string | null;
 }

@@ -3,7 +3,13 @@ import { ApiKey, ApiKeyRole } from '../entities';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../errors';
 import { generateApiKey, hashApiKey } from '../http/keys';
 import { isUuid } from '../db/db-errors';
-import { countApiKeys, lockApiKeysAgainstInserts, revokedAmong } from '../db/sql/api-keys.sql';
+import {
+  apiKeyListing,
+  countApiKeys,
+  lockApiKeysAgainstInserts,
+  revokedAmong,
+} from '../db/sql/api-keys.sql';
+import { entityPage, type Page } from './pagination';
 import type { EventBus } from './event-bus';
 import { existingDatasetIds } from '../db/sql/datasets.sql';
 import { run } from '../db/sql/statement';
@@ -120,8 +126,9 @@ export class ApiKeyService {
     return rows.map((r) => r.id);
   }
 
-  list(): Promise<ApiKey[]> {
-    return this.ds.getRepository(ApiKey).find({ order: { createdAt: 'ASC' } });
+  /** A page of every API key, oldest first. */
+  list(first?: number | null, after?: string | null): Promise<Page<ApiKey>> {
+    return entityPage(this.ds, ApiKey, { ...apiKeyListing(), kind: 'apiKey', first, after });
   }
 
   async revoke(id: string): Promise<ApiKey> {

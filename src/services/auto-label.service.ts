@@ -31,6 +31,8 @@ import { closeRound } from './round-lifecycle';
 import { labelledFeaturesCopy } from '../db/sql/pool.sql';
 import * as runSql from '../db/sql/auto-label.sql';
 import { run } from '../db/sql/statement';
+import { taskListing } from '../db/sql/tasks.sql';
+import { entityPage, type Page } from './pagination';
 import { RoundStatus } from '../entities';
 import { enqueueTask } from './task.service';
 import { intProblem, randomSeed, SEED_RANGE } from './validate';
@@ -330,14 +332,21 @@ export class AutoLabelService {
     return this.view(await this.load(key, id, Permission.READ_DATASET));
   }
 
-  /** A dataset's runs, newest first. */
-  async list(key: ApiKey, datasetId: string): Promise<AutoLabelRunView[]> {
+  /** A page of a dataset's runs, newest first. */
+  async list(
+    key: ApiKey,
+    datasetId: string,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<AutoLabelRunView>> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
-    const tasks = await this.ds.getRepository(Task).find({
-      where: { datasetId: dataset.id, kind: TaskKind.AUTO_LABEL },
-      order: { createdAt: 'DESC' },
+    const page = await entityPage(this.ds, Task, {
+      ...taskListing(dataset.id, TaskKind.AUTO_LABEL),
+      kind: 'autoLabelRun',
+      first,
+      after,
     });
-    return Promise.all(tasks.map((t) => this.view(t)));
+    return { ...page, nodes: await Promise.all(page.nodes.map((t) => this.view(t))) };
   }
 
   /**

@@ -4,7 +4,8 @@ import { BadUserInputError, ConflictError, InputProblem, NotFoundError } from '.
 import { authorize, Permission } from './permissions';
 import { isUuid, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
 import { intProblem, lengthProblem } from './validate';
-import { lockDataset } from '../db/sql/datasets.sql';
+import { datasetListing, lockDataset } from '../db/sql/datasets.sql';
+import { entityPage, type Page } from './pagination';
 import { run } from '../db/sql/statement';
 
 export interface CreateDatasetInput {
@@ -122,12 +123,15 @@ export class DatasetService {
     return dataset;
   }
 
-  /** Datasets the key can see, by name. */
-  list(key: ApiKey): Promise<Dataset[]> {
+  /** A page of the datasets the key can see, by name. */
+  list(key: ApiKey, first?: number | null, after?: string | null): Promise<Page<Dataset>> {
     authorize(key, Permission.READ_DATASET);
-    const qb = this.ds.getRepository(Dataset).createQueryBuilder('d').orderBy('d.name', 'ASC');
-    if (key.datasetIds) qb.where('d.id = ANY(:ids)', { ids: key.datasetIds });
-    return qb.getMany();
+    return entityPage(this.ds, Dataset, {
+      ...datasetListing(key.datasetIds ?? null),
+      kind: 'dataset',
+      first,
+      after,
+    });
   }
 
   async create(key: ApiKey, input: CreateDatasetInput): Promise<Dataset> {

@@ -7,7 +7,14 @@ import { Permission } from './permissions';
 import { FeatureBlock } from './features';
 import { DatasetService } from './dataset.service';
 import { isBigintId, pgCode, PG_UNIQUE_VIOLATION } from '../db/db-errors';
-import { keysetPage, type ListPage } from './pagination';
+import {
+  decodeCursor,
+  keysetPage,
+  pagesByParent,
+  pageSize,
+  type ListPage,
+  type Page,
+} from './pagination';
 import {
   featuresByIds,
   allocateItemIds,
@@ -18,11 +25,18 @@ import {
   takenExternalIds,
 } from '../db/sql/items.sql';
 import { insertImportLabels } from '../db/sql/labels.sql';
-import { predictionsByItemIds, predictionsByModelItem } from '../db/sql/models.sql';
+import {
+  predictionCountOfItem,
+  predictionPagesByItemIds,
+  predictionsByModelItem,
+} from '../db/sql/models.sql';
 import { run, type Queryable } from '../db/sql/statement';
 import { lengthProblem } from './validate';
-import { runOneByKey, runManyByKey } from './by-key';
+import { runOneByKey } from './by-key';
 import { refreshItemStatistics, refreshStatistics } from '../db/statistics';
+
+/** The cursor kind of `Item.predictions` (a model version). */
+const PREDICTION_CURSOR = 'prediction';
 
 export interface ImportItemInput {
   externalId: string;
@@ -313,8 +327,29 @@ export class ItemService {
   }
 
   /** Each item's predictions (one per model that scored it), newest model version first. */
-  async predictionsByIds(ids: readonly string[]): Promise<PredictionRow[][]> {
-    return runManyByKey(this.ds, ids, predictionsByItemIds(ids), (r: PredictionRow) => r.itemId);
+  /**
+   * A page of each item's latest predictions, newest model version first (`Item.predictions`),
+   * for DataLoader: the same `first` and `after` for every item of the batch.
+   */
+  async predictionPagesByIds(
+    ids: readonly string[],
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<PredictionRow>[]> {
+    const limit = pageSize(first);
+    const before = decodeCursor(PREDICTION_CURSOR, after);
+    const rows = await run<PredictionRow & { version: number }>(
+      this.ds,
+      predictionPagesByItemIds(ids, before === undefined ? null : Number(before), limit + 1),
+    );
+    return pagesByParent(ids, rows, {
+      limit,
+      kind: PREDICTION_CURSOR,
+      parentOf: (r) => String(r.itemId),
+      positionOf: (r) => String(r.version),
+      hasPreviousPage: before !== undefined,
+      count: async (id) => (await run<{ n: number }>(this.ds, predictionCountOfItem(id)))[0].n,
+    });
   }
 
   /** One model's prediction of each item, keyed `<modelId>:<itemId>`, for DataLoader. */

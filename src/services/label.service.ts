@@ -6,12 +6,20 @@ import { Permission } from './permissions';
 import { DatasetService } from './dataset.service';
 import { isBigintId } from '../db/db-errors';
 import { withIdempotency } from './idempotency';
-import { keysetPage, type ListPage } from './pagination';
+import {
+  decodeCursor,
+  keysetPage,
+  pagesByParent,
+  pageSize,
+  type ListPage,
+  type Page,
+} from './pagination';
 import { itemsByIdOrExternalId } from '../db/sql/items.sql';
 import {
   currentLabelsPage,
   insertCurrentLabels,
-  labelHistoryByItemIds,
+  labelCountOfItem,
+  labelPagesByItemIds,
   labelListing,
   labelsByIds,
   lockItemsForLabels,
@@ -21,8 +29,11 @@ import {
 } from '../db/sql/labels.sql';
 import { run } from '../db/sql/statement';
 import { lengthProblem } from './validate';
-import { runOneByKey, runManyByKey } from './by-key';
+import { runOneByKey } from './by-key';
 import { refreshStatistics } from '../db/statistics';
+
+/** The cursor kind of `Item.labels` (a label id). */
+const ITEM_LABEL_CURSOR = 'itemLabel';
 
 export interface LabelItemInput {
   itemId?: string | null;
@@ -233,8 +244,26 @@ export class LabelService {
   }
 
   /** Every label each item ever had, newest first, for DataLoader. */
-  async historyByItemIds(itemIds: readonly string[]): Promise<Label[][]> {
-    return runManyByKey(this.ds, itemIds, labelHistoryByItemIds(itemIds), (r: Label) => r.itemId);
+  /**
+   * A page of each item's labels, newest first (`Item.labels`), for DataLoader: the same `first`
+   * and `after` for every item of the batch. The item was authorised when it was read.
+   */
+  async historyPagesByItemIds(
+    itemIds: readonly string[],
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<Label>[]> {
+    const limit = pageSize(first);
+    const before = decodeCursor(ITEM_LABEL_CURSOR, after);
+    const rows = await run<Label>(this.ds, labelPagesByItemIds(itemIds, before ?? null, limit + 1));
+    return pagesByParent(itemIds, rows, {
+      limit,
+      kind: ITEM_LABEL_CURSOR,
+      parentOf: (r) => String(r.itemId),
+      positionOf: (r) => String(r.id),
+      hasPreviousPage: before !== undefined,
+      count: async (itemId) => (await run<{ n: number }>(this.ds, labelCountOfItem(itemId)))[0].n,
+    });
   }
 
   async byIds(ids: readonly string[]): Promise<Label[]> {

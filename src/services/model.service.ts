@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import { In, type DataSource } from 'typeorm';
 import { ApiKey, Dataset, Model, ModelOutputKind, WebhookEventKind } from '../entities';
 import type { EventBus } from './event-bus';
 import { packFeatures } from './features';
@@ -19,7 +19,8 @@ import { isUuid } from '../db/db-errors';
 import { lockDataset } from '../db/sql/datasets.sql';
 import { sampleFeatures } from '../db/sql/items.sql';
 import { humanPoolLabelCount, validationLabels } from '../db/sql/labels.sql';
-import { modelVersions, nextModelVersion } from '../db/sql/models.sql';
+import { modelListing, modelVersions, nextModelVersion } from '../db/sql/models.sql';
+import { entityPage, type Page } from './pagination';
 import { run } from '../db/sql/statement';
 import { requireLength } from './validate';
 
@@ -221,7 +222,24 @@ export class ModelService {
     return packFeatures(rows, dim);
   }
 
-  async list(key: ApiKey, datasetId: string): Promise<ModelInfo[]> {
+  /** A page of a dataset's models, oldest version first (without their ONNX bytes). */
+  async list(
+    key: ApiKey,
+    datasetId: string,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<ModelInfo>> {
+    const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.MANAGE_MODELS);
+    return entityPage(
+      this.ds,
+      Model,
+      { ...modelListing(dataset.id), kind: 'model', first, after },
+      (ids) => this.ds.getRepository(Model).find({ select: SELECT_INFO, where: { id: In(ids) } }),
+    );
+  }
+
+  /** Every model of a dataset, oldest version first: the learning curve's points. */
+  async listAll(key: ApiKey, datasetId: string): Promise<ModelInfo[]> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.MANAGE_MODELS);
     return this.ds.getRepository(Model).find({
       select: SELECT_INFO,

@@ -11,10 +11,10 @@ import type { EventBus } from './event-bus';
 import { answers, lockBudget, requireRemaining } from './budget';
 import { closeRound } from './round-lifecycle';
 import { requireInt, requireSeed } from './validate';
-import { lockRoundStatus, settledQueryCounts } from '../db/sql/rounds.sql';
+import { lockRoundStatus, roundListing, settledQueryCounts } from '../db/sql/rounds.sql';
 import { run } from '../db/sql/statement';
 import { entitiesByIds } from './by-key';
-import { decodeCursor, encodeCursor, pageSize, type Page } from './pagination';
+import { decodeCursor, encodeCursor, entityPage, pageSize, type Page } from './pagination';
 
 /** Cursor kind of `Round.queries` (a rank). */
 const ROUND_QUERY_CURSOR = 'round-query';
@@ -199,11 +199,15 @@ export class RoundService {
     });
   }
 
-  async list(key: ApiKey, datasetId: string): Promise<Round[]> {
+  /** A page of a dataset's rounds, newest first. */
+  async list(
+    key: ApiKey,
+    datasetId: string,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<Round>> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
-    return this.ds
-      .getRepository(Round)
-      .find({ where: { datasetId: dataset.id }, order: { createdAt: 'DESC' } });
+    return entityPage(this.ds, Round, { ...roundListing(dataset.id), kind: 'round', first, after });
   }
 
   async get(key: ApiKey, id: string, permission = Permission.READ_DATASET): Promise<Round> {

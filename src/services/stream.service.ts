@@ -30,7 +30,7 @@ import {
   type ImportItemInput,
 } from './item.service';
 import { writeCurrentLabels } from './label.service';
-import { Conditions, keysetPage, type ListPage } from './pagination';
+import { Conditions, keysetPage, type ListPage, type Page } from './pagination';
 import { lockBudget } from './budget';
 import { openQueryBatch } from './round-lifecycle';
 import * as streamsSql from '../db/sql/streams.sql';
@@ -479,9 +479,19 @@ export class StreamService {
     });
   };
 
-  /** A dataset's streams, by name. */
-  async streams(key: ApiKey, datasetId: string): Promise<StreamRow[]> {
+  /** A page of a dataset's streams, by name. */
+  async streams(
+    key: ApiKey,
+    datasetId: string,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<StreamRow>> {
     const dataset = await this.datasets.getAuthorized(key, datasetId, Permission.READ_DATASET);
-    return run(this.ds, streamsSql.listStreams(dataset.id));
+    return keysetPage<StreamRow>(this.ds, {
+      ...streamsSql.streamListing(dataset.id),
+      kind: 'stream',
+      first,
+      after,
+    });
   }
 }

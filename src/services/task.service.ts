@@ -13,6 +13,8 @@ import { SIMULATION_LIMITS } from '../ml/simulation-engine';
 import { groundTruthCounts } from '../db/sql/items.sql';
 import { trainingLabelCounts } from '../db/sql/labels.sql';
 import { run } from '../db/sql/statement';
+import { taskListing } from '../db/sql/tasks.sql';
+import { entityPage, type Page } from './pagination';
 
 export interface TrainModelInput {
   datasetId: string;
@@ -221,15 +223,25 @@ export class TaskService {
     return task;
   }
 
-  async list(key: ApiKey, datasetId: string, kind: TaskKind): Promise<Task[]> {
+  /** A page of a dataset's tasks of one kind, newest first. */
+  async list(
+    key: ApiKey,
+    datasetId: string,
+    kind: TaskKind,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<Task>> {
     const dataset = await this.datasetFor(key, datasetId, kind);
-    return this.ds
-      .getRepository(Task)
-      .find({ where: { datasetId: dataset.id, kind }, order: { createdAt: 'DESC' } });
+    return entityPage(this.ds, Task, {
+      ...taskListing(dataset.id, kind),
+      kind: kind === TaskKind.TRAIN ? 'trainingRun' : 'simulation',
+      first,
+      after,
+    });
   }
 
   /** Every model version of the dataset in order, with its human label count and metrics. */
   learningCurve(key: ApiKey, datasetId: string) {
-    return this.models.list(key, datasetId);
+    return this.models.listAll(key, datasetId);
   }
 }

@@ -11,6 +11,7 @@ import { BadUserInputError, NotFoundError } from '../errors';
 import { isUuid, returnedRows } from '../db/db-errors';
 import { run, type Queryable } from '../db/sql/statement';
 import * as webhooksSql from '../db/sql/webhooks.sql';
+import { keysetPage, type Page } from './pagination';
 import type { JobQueue } from '../jobs/job-queue';
 import { DatasetService } from './dataset.service';
 import type { Occurrence } from './event-bus';
@@ -22,6 +23,8 @@ export const MAX_WEBHOOKS_PER_DATASET = 20;
 export const BUDGET_EXHAUSTED_EVERY_MS = 60_000;
 /** Most deliveries one `deliveries` call lists. */
 export const MAX_DELIVERIES_LISTED = 200;
+/** Deliveries one `deliveries` page lists when `first` is not given. */
+export const DEFAULT_DELIVERIES_LISTED = 20;
 
 export interface CreateWebhookInput {
   datasetId: string;
@@ -174,21 +177,34 @@ export class WebhookService {
     return this.ds.getRepository(WebhookDelivery).findOneByOrFail({ id: deliveryId });
   }
 
-  /** A webhook's deliveries, newest first. */
-  async deliveries(key: ApiKey, webhookId: string, first = 20): Promise<WebhookDelivery[]> {
+  /** A page of a webhook's deliveries, newest first. */
+  async deliveries(
+    key: ApiKey,
+    webhookId: string,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<WebhookDelivery>> {
     const webhook = await this.get(key, webhookId);
-    return this.deliveriesOf(webhook.id, first);
+    return this.deliveriesOf(webhook.id, first, after);
   }
 
-  /** Deliveries of a webhook already authorized (a field of it). */
-  async deliveriesOf(webhookId: string, first = 20): Promise<WebhookDelivery[]> {
-    if (!Number.isInteger(first) || first < 1 || first > MAX_DELIVERIES_LISTED) {
-      throw new BadUserInputError(`first must be from 1 to ${MAX_DELIVERIES_LISTED}.`, [
-        { field: 'first', message: 'out of range' },
-      ]);
-    }
-    const rows = await run<WebhookDelivery>(this.ds, webhooksSql.deliveriesOf(webhookId, first));
-    return rows.map((r) => ({ ...r, id: String(r.id) }));
+  /**
+   * A page of the deliveries of a webhook already authorized (a field of it): at most
+   * {@link MAX_DELIVERIES_LISTED}, {@link DEFAULT_DELIVERIES_LISTED} by default.
+   */
+  async deliveriesOf(
+    webhookId: string,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Page<WebhookDelivery>> {
+    const page = await keysetPage<WebhookDelivery>(this.ds, {
+      ...webhooksSql.deliveryListing(webhookId),
+      kind: 'webhookDelivery',
+      first: first ?? DEFAULT_DELIVERIES_LISTED,
+      after,
+      max: MAX_DELIVERIES_LISTED,
+    });
+    return { ...page, nodes: page.nodes.map((r) => ({ ...r, id: String(r.id) })) };
   }
 
   /**

@@ -19,6 +19,8 @@ function answer(status: number, body: unknown, headers: Record<string, string> =
   });
 }
 
+const EMPTY_PAGE = { pageInfo: { hasNextPage: false, endCursor: null }, nodes: [] };
+
 const OVERLOADED = { errors: [{ message: 'busy', extensions: { code: 'SERVICE_OVERLOADED' } }] };
 
 describe('client SDK runtime', () => {
@@ -47,15 +49,47 @@ describe('client SDK runtime', () => {
       apiKey: 'qk_secret',
       fetch: async (_input, init) => {
         seen.push({ headers: new Headers(init!.headers), body: JSON.parse(String(init!.body)) });
-        return answer(200, { data: { datasets: [] } });
+        return answer(200, { data: { datasets: EMPTY_PAGE } });
       },
     });
     expect(await client.datasets.list()).toEqual([]);
     expect(seen[0].headers.get('apollo-require-preflight')).toBe('true');
     expect(seen[0].headers.get('authorization')).toBe('Bearer qk_secret');
     expect(seen[0].headers.get('content-type')).toBe('application/json');
-    expect(seen[0].body).toMatchObject({ operationName: 'Datasets', variables: {} });
+    expect(seen[0].body).toMatchObject({ operationName: 'Datasets', variables: { first: 200 } });
     expect(seen[0].body.query).toContain('query Datasets');
+  });
+
+  it('lists every dataset by following the pages, each asked for with the cursor before it', async () => {
+    const pages: Record<string, { nodes: { name: string }[]; next: string | null }> = {
+      start: { nodes: [{ name: 'a' }, { name: 'b' }], next: 'c1' },
+      c1: { nodes: [{ name: 'c' }, { name: 'd' }], next: 'c2' },
+      c2: { nodes: [{ name: 'e' }], next: null },
+    };
+    const asked: (string | null)[] = [];
+    const client = new QuarryClient({
+      url: 'http://quarry.test/graphql',
+      apiKey: 'qk_secret',
+      fetch: async (_input, init) => {
+        const after: string | null = JSON.parse(String(init!.body)).variables.after ?? null;
+        asked.push(after);
+        const page = pages[after ?? 'start'];
+        return answer(200, {
+          data: {
+            datasets: {
+              pageInfo: { hasNextPage: page.next !== null, endCursor: page.next ?? 'last' },
+              nodes: page.nodes,
+            },
+          },
+        });
+      },
+    });
+    expect((await client.datasets.list()).map((d) => d.name)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(asked).toEqual([null, 'c1', 'c2']);
+    asked.length = 0;
+    // find stops at the first page that holds the dataset.
+    expect((await client.datasets.find('b')).name).toBe('b');
+    expect(asked).toEqual([null]);
   });
 
   it('retries SERVICE_OVERLOADED even for mutations, waiting as Retry-After says', async () => {

@@ -82,7 +82,11 @@ describeEachDb('authentication and permissions', (t) => {
         expect(await count(t(), 'dataset')).toBe(datasetsBefore);
         expect(await count(t(), 'dataset WHERE name = $1', [name])).toBe(0);
 
-        const read = await post(t(), headers(), '{ datasets { id name } apiKeys { id } }');
+        const read = await post(
+          t(),
+          headers(),
+          '{ datasets { nodes { id name } } apiKeys { nodes { id } } }',
+        );
         expect(read.status).toBe(401);
         expect(codeOf(read)).toBe('UNAUTHENTICATED');
         expect(read.data ?? null).toBeNull();
@@ -168,17 +172,17 @@ describeEachDb('authentication and permissions', (t) => {
       expect(fields.filter((f) => /secret|hash/i.test(f))).toEqual([]);
 
       const listing = await t().gql(
-        `{ apiKeys { ${fields.join(' ')} } viewer { ${fields.join(' ')} } }`,
+        `{ apiKeys { nodes { ${fields.join(' ')} } } viewer { ${fields.join(' ')} } }`,
       );
       expect(listing.errors).toBeUndefined();
-      expect(listing.data.apiKeys.map((k: { id: string }) => k.id)).toContain(
+      expect(listing.data.apiKeys.nodes.map((k: { id: string }) => k.id)).toContain(
         createApiKey.apiKey.id,
       );
       const shown = JSON.stringify(listing.data);
       expect(shown).not.toContain(secret);
       expect(shown).not.toContain(hash);
 
-      const asked = await t().gql('{ apiKeys { id secret } }');
+      const asked = await t().gql('{ apiKeys { nodes { id secret } } }');
       expect(codeOf(asked)).toBe('GRAPHQL_VALIDATION_FAILED');
 
       const [row] = await t().sql('SELECT * FROM api_key WHERE id = $1', [createApiKey.apiKey.id]);
@@ -206,8 +210,8 @@ describeEachDb('authentication and permissions', (t) => {
       expect(codeOf(res)).toBe('UNAUTHENTICATED');
       expect(await count(t(), 'dataset')).toBe(datasetsBefore);
 
-      const { apiKeys } = await t().ok('{ apiKeys { id revokedAt } }');
-      expect(apiKeys.find((k: { id: string }) => k.id === apiKey.id).revokedAt).toBe(
+      const { apiKeys } = await t().ok('{ apiKeys(first: 1000) { nodes { id revokedAt } } }');
+      expect(apiKeys.nodes.find((k: { id: string }) => k.id === apiKey.id).revokedAt).toBe(
         revokeApiKey.revokedAt,
       );
     });
@@ -267,7 +271,7 @@ describeEachDb('authentication and permissions', (t) => {
 
     const OPERATIONS: Record<string, Operation> = {
       datasets: {
-        request: () => ({ query: '{ datasets { id } }', variables: {} }),
+        request: () => ({ query: '{ datasets { nodes { id } } }', variables: {} }),
         outcomes: [Y, Y, Y, Y],
       },
       'dataset(A)': { request: datasetById(() => A), outcomes: [Y, Y, Y, Y] },
@@ -322,7 +326,7 @@ describeEachDb('authentication and permissions', (t) => {
       },
       'models(A)': {
         request: () => ({
-          query: 'query($d: ID!) { models(datasetId: $d) { id } }',
+          query: 'query($d: ID!) { models(datasetId: $d) { nodes { id } } }',
           variables: { d: A },
         }),
         outcomes: [Y, Y, Y, N],
@@ -350,7 +354,7 @@ describeEachDb('authentication and permissions', (t) => {
         outcomes: [Y, N, N, N],
       },
       apiKeys: {
-        request: () => ({ query: '{ apiKeys { id } }', variables: {} }),
+        request: () => ({ query: '{ apiKeys { nodes { id } } }', variables: {} }),
         outcomes: [Y, N, N, N],
       },
     };
@@ -386,7 +390,7 @@ describeEachDb('authentication and permissions', (t) => {
       const res = await t().gql(q, { d: A }, keys['ANNOTATOR scoped to A']);
       expect(codeOf(res)).toBe('FORBIDDEN');
       const history = await t().gql(
-        'query($d: ID!) { items(datasetId: $d, first: 1) { edges { node { labels { value } } } } }',
+        'query($d: ID!) { items(datasetId: $d, first: 1) { edges { node { labels { nodes { value } } } } } }',
         { d: A },
         keys['ANNOTATOR scoped to A'],
       );
@@ -410,11 +414,17 @@ describeEachDb('authentication and permissions', (t) => {
 
     it('lists only the datasets a scoped key is limited to', async () => {
       for (const role of ['SERVICE scoped to A', 'ANNOTATOR scoped to A'] as const) {
-        const { datasets } = await t().ok('{ datasets { id } }', {}, keys[role]);
-        expect(datasets.map((d: { id: string }) => d.id)).toEqual([A]);
+        const { datasets } = await t().ok('{ datasets { nodes { id } } }', {}, keys[role]);
+        expect(datasets.nodes.map((d: { id: string }) => d.id)).toEqual([A]);
       }
-      const { datasets } = await t().ok('{ datasets { id } }', {}, keys['SERVICE']);
-      expect(datasets.map((d: { id: string }) => d.id)).toEqual(expect.arrayContaining([A, B]));
+      const { datasets } = await t().ok(
+        '{ datasets(first: 1000) { nodes { id } } }',
+        {},
+        keys['SERVICE'],
+      );
+      expect(datasets.nodes.map((d: { id: string }) => d.id)).toEqual(
+        expect.arrayContaining([A, B]),
+      );
     });
 
     it('lets a scoped key name its dataset in capitals, as an unscoped key may', async () => {

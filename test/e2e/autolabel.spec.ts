@@ -336,11 +336,11 @@ describeEachDb('auto-labelling with audit', (t) => {
     // An audited item keeps the run's MODEL label in its history, but its label is the person's.
     const id = wrong[0] ?? audited[0];
     const { item } = await t().ok(
-      'query($id: ID!) { item(id: $id) { label { source value } labels { source } } }',
+      'query($id: ID!) { item(id: $id) { label { source value } labels { nodes { source } } } }',
       { id },
     );
     expect(item.label).toEqual({ source: 'HUMAN', value: DIGIT_CLASSES[truthOf.get(id)!.truth] });
-    expect(item.labels.map((l: any) => l.source).sort()).toEqual(['HUMAN', 'MODEL']);
+    expect(item.labels.nodes.map((l: any) => l.source).sort()).toEqual(['HUMAN', 'MODEL']);
   });
 
   it('certifies the threshold as the exact binomial test allows, and revoking the run restores every label', async () => {
@@ -421,10 +421,10 @@ describeEachDb('auto-labelling with audit', (t) => {
     expect(codeOf(again)).toBe('CONFLICT');
     expect(await labelState(t(), d)).toEqual(before);
     const { autoLabelRuns } = await t().ok(
-      'query($d: ID!) { autoLabelRuns(datasetId: $d) { id revokedAt } }',
+      'query($d: ID!) { autoLabelRuns(datasetId: $d) { nodes { id revokedAt } } }',
       { d },
     );
-    expect(autoLabelRuns.map((r: any) => r.id)).toEqual([runB.id, runA.id]);
+    expect(autoLabelRuns.nodes.map((r: any) => r.id)).toEqual([runB.id, runA.id]);
   });
 
   it('refuses bad inputs with their error codes and creates nothing', async () => {

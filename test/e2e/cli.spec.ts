@@ -132,8 +132,8 @@ for (const backend of backends()) {
     });
 
     it('keeps an acknowledged write through a kill -9 of the server', async () => {
-      const { datasets } = await gql(server!, key, '{ datasets { id name } }');
-      const d = datasets.find((x: { name: string }) => x.name === 'digits').id;
+      const { datasets } = await gql(server!, key, '{ datasets { nodes { id name } } }');
+      const d = datasets.nodes.find((x: { name: string }) => x.name === 'digits').id;
       const { labelItems } = await gql(
         server!,
         key,

@@ -31,8 +31,8 @@ describeEachDb('datasets', (t) => {
       name: 'animals',
       classes: ['cat', 'dog', 'bird'],
     });
-    const { datasets } = await t().ok('{ datasets { name } }');
-    expect(datasets.map((d: { name: string }) => d.name)).toContain('animals');
+    const { datasets } = await t().ok('{ datasets(first: 1000) { nodes { name } } }');
+    expect(datasets.nodes.map((d: { name: string }) => d.name)).toContain('animals');
   });
 
   it('refuses a second dataset with the same name with CONFLICT', async () => {

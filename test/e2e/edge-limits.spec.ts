@@ -118,9 +118,10 @@ describeEachDb('query limits', (t) => {
   });
 
   it('computes the cost from the page sizes and refuses an operation over the limit', async () => {
-    // Each alias: 1 + 1000 × (edges 1 + node 1 + labels 1 + predictions 1) = 4001; five: 20005.
+    // Each alias: 1 + 1000 × (edges 1 + node 1 + labels 1 + predictions 1) = 4001; five: 20005
+    // (a nested connection costs 1 plus its first × what it selects: 0 here).
     const field =
-      'items(datasetId: $d, first: 1000) { edges { node { labels { id } predictions { modelId } } } }';
+      'items(datasetId: $d, first: 1000) { edges { node { labels(first: 0) { nodes { id } } predictions(first: 0) { nodes { modelId } } } } }';
     const res = await t().gql(aliased(5, field, '($d: ID!)'), { d });
     expect(codeOf(res)).toBe('QUERY_TOO_COMPLEX');
     expect(res.errors![0].extensions).toMatchObject({ limit: 'cost', max: 20_000, found: 20_005 });
@@ -162,7 +163,7 @@ describeEachDb('query limits', (t) => {
       .catch(() => undefined); // where descriptions are shorter, the aliases alone must be refused
     const attacks: [string, Record<string, unknown>][] = [
       [deepRoundQuery(8), { id: roundId }],
-      [aliased(5000, 'datasets { id description budget { spent } }'), {}],
+      [aliased(5000, 'datasets { nodes { id description budget { spent } } }'), {}],
       [
         aliased(
           5000,

@@ -17,7 +17,7 @@ const LABEL = `mutation($d: ID!, $labels: [LabelItemInput!]!, $source: LabelSour
 
 const ITEM_LABELS = `query($id: ID!) { item(id: $id) {
   label { id value source current }
-  labels { id value source current supersededAt }
+  labels { nodes { id value source current supersededAt } }
 } }`;
 
 const LIST = `query($d: ID!, $f: LabelFilter, $first: Int, $after: String) {
@@ -92,7 +92,7 @@ async function itemLabels(
   itemId: string,
 ): Promise<{ label: LabelOut | null; labels: LabelOut[] }> {
   const { item } = await t.ok(ITEM_LABELS, { id: itemId });
-  return item;
+  return { ...item, labels: item.labels.nodes };
 }
 
 async function countLabels(t: TestServer, datasetId: string): Promise<number> {

@@ -230,13 +230,19 @@ describeEachDb('models', (t) => {
 
     it("lists a dataset's models oldest first, and reads one by id", async () => {
       const { models } = await t().ok(
-        `query($d: ID!) { models(datasetId: $d) { ${MODEL_FIELDS} } }`,
+        `query($d: ID!) { models(datasetId: $d) { nodes { ${MODEL_FIELDS} } } }`,
         {
           d,
         },
       );
       expect(
-        models.map((m: ModelOut) => [m.id, m.version, m.sha256, m.outputKind, m.embeddingDim]),
+        models.nodes.map((m: ModelOut) => [
+          m.id,
+          m.version,
+          m.sha256,
+          m.outputKind,
+          m.embeddingDim,
+        ]),
       ).toEqual(registered.map((m) => [m.id, m.version, m.sha256, 'PROBABILITIES', 8]));
 
       const { model } = await t().ok(`query($id: ID!) { model(id: $id) { ${MODEL_FIELDS} } }`, {

@@ -24,7 +24,7 @@ async function queueIds(t: TestServer, d: string, key?: string): Promise<string[
 
 async function itemLabel(t: TestServer, itemId: string) {
   const { item } = await t.ok(
-    'query($id: ID!) { item(id: $id) { label { value source annotatorId confidence } labels { value } } }',
+    'query($id: ID!) { item(id: $id) { label { value source annotatorId confidence } labels { nodes { value } } } }',
     { id: itemId },
   );
   return item;
@@ -425,8 +425,8 @@ describeEachDb('label queues', (t) => {
         'query($d: ID!) { annotatorAgreement(datasetId: $d) { annotatorId answers agreed tied rate } }',
         { d },
       );
-      const { apiKeys } = await t().ok('{ apiKeys { id prefix } }');
-      expect(apiKeys.length).toBeGreaterThan(0);
+      const { apiKeys } = await t().ok('{ apiKeys { nodes { id prefix } } }');
+      expect(apiKeys.nodes.length).toBeGreaterThan(0);
       const byAnswers = annotatorAgreement.map((a: any) => [a.answers, a.agreed, a.tied, a.rate]);
       // Annotators 1 and 2 said "dog" on query 1 (agree); annotator 3 said "cat" (disagrees).
       expect(byAnswers.sort()).toEqual(

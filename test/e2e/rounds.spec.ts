@@ -220,18 +220,18 @@ describeEachDb(
         async () =>
           (
             await t().ok(
-              'query($d: ID!) { items(datasetId: $d, first: 3, filter: { labelled: false }) { edges { node { predictions { modelId value classIndex confidence } } } } }',
+              'query($d: ID!) { items(datasetId: $d, first: 3, filter: { labelled: false }) { edges { node { predictions { nodes { modelId value classIndex confidence } } } } } }',
               { d },
             )
           ).items,
         {
-          until: (items) => items.edges[0].node.predictions.length > 0,
+          until: (items) => items.edges[0].node.predictions.nodes.length > 0,
           timeoutMs: 10_000,
           intervalMs: 200,
           what: 'the first unlabelled item to have predictions',
         },
       );
-      const predictions = items.edges[0].node.predictions;
+      const predictions = items.edges[0].node.predictions.nodes;
       expect(predictions.length).toBeGreaterThan(0);
       expect(predictions.map((p: { modelId: string }) => p.modelId)).toContain(withEmbedding);
       for (const p of predictions) {
@@ -349,12 +349,14 @@ describeEachDb(
     });
 
     it('answers NOT_FOUND for a round of a dataset outside the key', async () => {
-      const { rounds } = await t().ok('query($d: ID!) { rounds(datasetId: $d) { id } }', { d });
+      const { rounds } = await t().ok('query($d: ID!) { rounds(datasetId: $d) { nodes { id } } }', {
+        d,
+      });
       const other = await createDataset(t(), 'elsewhere');
       const key = await t().createKey(ApiKeyRole.SERVICE, [other]);
       const res = await t().gql(
         'query($id: ID!) { round(id: $id) { id } }',
-        { id: rounds[0].id },
+        { id: rounds.nodes[0].id },
         key,
       );
       expect(codeOf(res)).toBe('NOT_FOUND');

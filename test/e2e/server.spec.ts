@@ -31,7 +31,7 @@ describeEachDb(
         throw new Error('relation "secret_table" does not exist: SELECT * FROM secret_table');
       };
       try {
-        const res = await t().gql('{ datasets { id } }');
+        const res = await t().gql('{ datasets { nodes { id } } }');
         expect(codeOf(res)).toBe('INTERNAL_SERVER_ERROR');
         expect(JSON.stringify(res)).not.toContain('secret_table');
         expect(JSON.stringify(res)).not.toMatch(/stacktrace|at .*\.js/);
@@ -45,7 +45,7 @@ describeEachDb(
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${t().adminKey}` },
         body: JSON.stringify({
-          query: '{ datasets { id } }',
+          query: '{ datasets { nodes { id } } }',
           variables: { pad: 'x'.repeat(400_000) },
         }),
       });

@@ -263,14 +263,14 @@ describeEachDb(
         queried: queried.length,
       });
       const { streams } = await t().ok(
-        'query($d: ID!) { streams(datasetId: $d) { name policy params state } }',
+        'query($d: ID!) { streams(datasetId: $d) { nodes { name policy params state } } }',
         { d },
       );
-      expect(streams.map((s: any) => [s.name, s.policy])).toEqual([
+      expect(streams.nodes.map((s: any) => [s.name, s.policy])).toEqual([
         ['fixed', 'fixed-threshold'],
         ['variable', 'variable-threshold'],
       ]);
-      expect(streams[1].params).toMatchObject({
+      expect(streams.nodes[1].params).toMatchObject({
         budgetUnits: 30,
         expectedLength: STREAMED,
         step: 0.01,

@@ -123,7 +123,7 @@ describe('OpenTelemetry traces', () => {
         body: JSON.stringify({ query }),
       });
 
-    const res = await post('query TracedDatasets { datasets { id } }', {
+    const res = await post('query TracedDatasets { datasets { nodes { id } } }', {
       authorization: `Bearer ${adminKey}`,
       'x-request-id': 'trace-me-1',
     });
@@ -149,7 +149,7 @@ describe('OpenTelemetry traces', () => {
     expect(receiver.contentTypes[0]).toMatch(/^application\/json/);
 
     // An anonymous request that fails carries its error code and HTTP status.
-    const refused = await post('{ datasets { id } }', {
+    const refused = await post('{ datasets { nodes { id } } }', {
       'x-request-id': 'trace-me-2',
     });
     expect(refused.status).toBe(401);
@@ -187,7 +187,7 @@ describe('OpenTelemetry traces', () => {
 
     // Spans still buffered when the server stops are flushed, not lost: a long schedule delay
     // cannot apply to an already-running process, so the last request is sent right before stop.
-    await post('query LastBeforeStop { datasets { id } }', {
+    await post('query LastBeforeStop { datasets { nodes { id } } }', {
       authorization: `Bearer ${adminKey}`,
       'x-request-id': 'trace-me-last',
     });
@@ -211,7 +211,7 @@ describe('OpenTelemetry traces', () => {
         const res = await fetch(server.url, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: 'Bearer ' + secret },
-          body: JSON.stringify({ query: 'query Probe { datasets { id } }' }),
+          body: JSON.stringify({ query: 'query Probe { datasets { nodes { id } } }' }),
         });
         if (res.status !== 200) throw new Error('status ' + res.status);
         await server.stop();

@@ -80,7 +80,7 @@ describeEachDb('what the web app needs from the API', (t) => {
     const labelOf = async (itemId: string) =>
       (
         await t().ok(
-          'query($id: ID!) { item(id: $id) { label { value source } labels { value current } } }',
+          'query($id: ID!) { item(id: $id) { label { value source } labels { nodes { value current } } } }',
           { id: itemId },
         )
       ).item;
@@ -97,7 +97,7 @@ describeEachDb('what the web app needs from the API', (t) => {
       });
       const item = await labelOf(c.query.itemId);
       expect(item.label).toEqual({ value: 'dog', source: 'HUMAN' });
-      expect(item.labels.map((l: any) => [l.value, l.current])).toEqual(
+      expect(item.labels.nodes.map((l: any) => [l.value, l.current])).toEqual(
         expect.arrayContaining([
           ['cat', false],
           ['dog', true],

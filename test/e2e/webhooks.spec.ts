@@ -11,9 +11,9 @@ const CREATE = `mutation($i: CreateWebhookInput!) {
   createWebhook(input: $i) { secret webhook { id datasetId url events active } }
 }`;
 const DELIVERIES = `query($w: ID!) {
-  webhookDeliveries(webhookId: $w) {
+  webhookDeliveries(webhookId: $w) { nodes {
     id webhookId event status attempts responseStatus error body deliveredAt lastAttemptAt
-  }
+  } }
 }`;
 const TEST = 'mutation($id: ID!) { testWebhook(id: $id) { id event status attempts } }';
 const LABEL = `mutation($d: ID!, $labels: [LabelItemInput!]!) {
@@ -65,7 +65,7 @@ async function deliveriesUntil(
   what: string,
 ): Promise<any[]> {
   return waitFor(
-    async () => (await t.ok(DELIVERIES, { w: webhookId })).webhookDeliveries as any[],
+    async () => (await t.ok(DELIVERIES, { w: webhookId })).webhookDeliveries.nodes as any[],
     { until, timeoutMs: 45_000, intervalMs: 200, what },
   );
 }

@@ -4,8 +4,11 @@ import {
   DEFAULT_PAGE_SIZE,
   encodeCursor,
   MAX_PAGE_SIZE,
+  keysetPage,
   pageSize,
 } from '../../src/services/pagination';
+import { roundListing } from '../../src/db/sql/rounds.sql';
+import { BadUserInputError } from '../../src/errors';
 
 describe('cursors', () => {
   it.each(['1', '42', '1797', '9223372036854775807'])(
@@ -32,7 +35,10 @@ describe('cursors', () => {
   it("refuse another connection's cursor", () => {
     const labelCursor = encodeCursor('label', '5');
     const e = thrown(() => decodeCursor('item', labelCursor));
-    expect(e.message).toBe(`after: "${labelCursor}" is not a cursor of this connection.`);
+    expect(e.message).toBe(
+      `after: "${labelCursor}" is not a cursor of this connection; pass the endCursor of the page before.`,
+    );
+    expect(e.extensions.problems).toEqual([expect.objectContaining({ field: 'after' })]);
   });
 
   it.each([
@@ -62,6 +68,31 @@ describe('page size', () => {
 
   it.each([-1, 1001, 5000, 2.5])('refuses %d and says what it takes', (n) => {
     expect(MAX_PAGE_SIZE).toBe(1000);
-    expect(thrown(() => pageSize(n)).message).toBe(`first must be between 0 and 1000; got ${n}.`);
+    const e = thrown(() => pageSize(n));
+    expect(e.message).toBe(
+      `first must be between 0 and 1000; got ${n}. Ask for more pages with after: pageInfo.endCursor.`,
+    );
+    expect(e.extensions.problems).toEqual([expect.objectContaining({ field: 'first' })]);
+  });
+});
+
+describe('cursors of sorted connections', () => {
+  it.each([
+    ['a date that is no date', 'round:3f8e0a62-1b2c-4d5e-8f90-0123456789ab:yesterday'],
+    ['a date with SQL in it', "round:3f8e0a62-1b2c-4d5e-8f90-0123456789ab:2026-01-01'; --"],
+    ['an id that is no uuid', 'round:42:2026-01-01 00:00:00+00'],
+    ['no sort value', 'round:3f8e0a62-1b2c-4d5e-8f90-0123456789ab'],
+  ])('refuse %s, naming after, before any SQL runs', async (_what, text) => {
+    const after = Buffer.from(text).toString('base64url');
+    const ds = {} as never; // never reached: the cursor is refused first
+    const e = await keysetPage(ds, {
+      ...roundListing('3f8e0a62-1b2c-4d5e-8f90-0123456789ab'),
+      kind: 'round',
+      after,
+    }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(BadUserInputError);
+    expect((e as BadUserInputError).extensions.problems).toEqual([
+      expect.objectContaining({ field: 'after' }),
+    ]);
   });
 });

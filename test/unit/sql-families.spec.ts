@@ -11,6 +11,9 @@ import {
 import { keysetCount, keysetRows } from '../../src/db/sql/pages.sql';
 import { notify } from '../../src/db/sql/events.sql';
 import { failTask } from '../../src/db/sql/tasks.sql';
+import { roundListing } from '../../src/db/sql/rounds.sql';
+import { streamListing } from '../../src/db/sql/streams.sql';
+import { datasetListing } from '../../src/db/sql/datasets.sql';
 
 const DATASET = '3f8e0a62-1b2c-4d5e-8f90-0123456789ab';
 /** A value that must travel as a parameter, never as SQL text. */
@@ -23,7 +26,8 @@ describe('SQL families', () => {
       takenExternalIds(DATASET, [HOSTILE]),
       failTask(DATASET, HOSTILE),
       notify('quarry', HOSTILE),
-      keysetRows(itemListing(DATASET, { externalIds: [HOSTILE], split: HOSTILE }), '5', 10),
+      keysetRows(itemListing(DATASET, { externalIds: [HOSTILE], split: HOSTILE }), { id: '5' }, 10),
+      keysetRows(streamListing(DATASET), { id: DATASET, sortValue: HOSTILE }, 10),
       keysetRows(labelListing(DATASET, { source: HOSTILE, itemIds: ['1'] }), undefined, 10),
     ];
     for (const s of statements) {
@@ -35,15 +39,26 @@ describe('SQL families', () => {
 
   it('number the placeholders of a listing page after its filters', () => {
     const listing = itemListing(DATASET, { split: 'POOL', labelled: false });
-    const page = keysetRows(listing, '41', 11);
+    const page = keysetRows(listing, { id: '41' }, 11);
     expect(page.text).toMatch(/dataset_id = \$1 AND split = \$2::item_split AND NOT EXISTS/);
     expect(page.text).toMatch(/AND id > \$3::bigint ORDER BY id LIMIT \$4$/);
     expect(page.values).toEqual([DATASET, 'POOL', '41', 11]);
   });
 
+  it('page a sorted listing on its sort column then id, both in its direction', () => {
+    const page = keysetRows(roundListing(DATASET), { id: DATASET, sortValue: '2026-01-01' }, 11);
+    expect(page.text).toMatch(
+      /WHERE dataset_id = \$1::uuid AND \(created_at, id\) < \(\$2::timestamptz, \$3::uuid\) ORDER BY created_at DESC, id DESC LIMIT \$4$/,
+    );
+    expect(page.text).toContain('(created_at)::text AS "_sortValue"');
+    expect(page.values).toEqual([DATASET, '2026-01-01', DATASET, 11]);
+    const first = keysetRows(datasetListing(null), undefined, 5);
+    expect(first.text).toMatch(/WHERE TRUE ORDER BY name, id LIMIT \$1$/);
+  });
+
   it('count a listing without the cursor and the limit, and leave the listing as it was', () => {
     const listing = itemListing(DATASET, { split: 'TEST' });
-    keysetRows(listing, '41', 11);
+    keysetRows(listing, { id: '41' }, 11);
     const count = keysetCount(listing);
     expect(count.text).toBe(
       'SELECT count(*)::int AS n FROM item WHERE dataset_id = $1 AND split = $2::item_split',

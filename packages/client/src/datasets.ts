@@ -1,5 +1,6 @@
 import type { GraphQLTransport } from './client.js';
 import { QuarryError } from './errors.js';
+import { collect, LIST_PAGE_SIZE, paginate, type PageOf } from './pages.js';
 import {
   CreateDatasetDocument,
   DatasetDocument,
@@ -11,6 +12,8 @@ import {
 } from './gql/graphql.js';
 
 export type Dataset = DatasetFieldsFragment;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** `client.datasets`: create, read and change datasets. */
 export class DatasetsApi {
@@ -26,16 +29,33 @@ export class DatasetsApi {
     return (await this.t.request(DatasetDocument, { id })).dataset;
   }
 
-  /** The datasets the key may see, by name. */
+  /** One page of the datasets the key may see, by name (`first`: 0 to 1000, default 50). */
+  async page(first?: number, after?: string | null): Promise<PageOf<Dataset>> {
+    return (await this.t.request(DatasetsDocument, { first, after })).datasets;
+  }
+
+  /** Every dataset the key may see, by name, fetched a page at a time as you iterate. */
+  iterate(pageSize = LIST_PAGE_SIZE): AsyncGenerator<Dataset, void, undefined> {
+    return paginate((after) => this.page(pageSize, after));
+  }
+
+  /** Every dataset the key may see, by name (all pages). */
   async list(): Promise<Dataset[]> {
-    return (await this.t.request(DatasetsDocument)).datasets;
+    return collect(this.iterate());
   }
 
   /** A dataset by id or, failing that, by name (`NOT_FOUND` when neither matches). */
   async find(idOrName: string): Promise<Dataset> {
-    const all = await this.list();
-    const found = all.find((d) => d.id === idOrName) ?? all.find((d) => d.name === idOrName);
-    if (found) return found;
+    if (UUID.test(idOrName)) {
+      try {
+        return await this.get(idOrName);
+      } catch (e) {
+        if (!(e instanceof QuarryError && (e.code === 'NOT_FOUND' || e.code === 'FORBIDDEN')))
+          throw e;
+      }
+    }
+    // Names are unique: the first page holding it ends the search.
+    for await (const d of this.iterate()) if (d.name === idOrName) return d;
     throw new QuarryError({
       code: 'NOT_FOUND',
       message: `No dataset with id or name ${JSON.stringify(idOrName)} is visible to this key.`,

@@ -97,6 +97,7 @@ export {
   type Simulation,
 } from './jobs.js';
 export type { WaitOptions } from './wait.js';
+export { collect, paginate, LIST_PAGE_SIZE, type PageOf } from './pages.js';
 /** Every operation of the SDK as a TypedDocumentNode, with the schema's input and enum types. */
 export * from './gql/graphql.js';
 export { graphql } from './gql/gql.js';

@@ -12,6 +12,7 @@ import {
   type TrainingRunFieldsFragment,
 } from './gql/graphql.js';
 import { pollUntil, taskFailed, type WaitOptions } from './wait.js';
+import { collect, LIST_PAGE_SIZE, paginate, type PageOf } from './pages.js';
 
 export type Model = ModelFieldsFragment;
 export type TrainingRun = TrainingRunFieldsFragment;
@@ -75,9 +76,19 @@ export class ModelsApi {
     return run;
   }
 
-  /** A dataset's model versions, oldest first. */
+  /** One page of a dataset's model versions, oldest first (`first`: 0 to 1000, default 50). */
+  async page(datasetId: string, first?: number, after?: string | null): Promise<PageOf<Model>> {
+    return (await this.t.request(ModelsDocument, { datasetId, first, after })).models;
+  }
+
+  /** Every model version of a dataset, oldest first, fetched a page at a time as you iterate. */
+  iterate(datasetId: string, pageSize = LIST_PAGE_SIZE): AsyncGenerator<Model, void, undefined> {
+    return paginate((after) => this.page(datasetId, pageSize, after));
+  }
+
+  /** Every model version of a dataset, oldest first (all pages). */
   async list(datasetId: string): Promise<Model[]> {
-    return (await this.t.request(ModelsDocument, { datasetId })).models;
+    return collect(this.iterate(datasetId));
   }
 
   /** Every model version with the human labels it was trained on and its validation metrics. */

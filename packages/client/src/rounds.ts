@@ -10,6 +10,7 @@ import {
   type StartRoundInput,
 } from './gql/graphql.js';
 import { pollUntil, taskFailed, type WaitOptions } from './wait.js';
+import { collect, LIST_PAGE_SIZE, paginate, type PageOf } from './pages.js';
 
 export type Round = RoundFieldsFragment;
 export type RoundProgressEvent = RoundProgressSubscription['roundProgress'];
@@ -71,9 +72,19 @@ export class RoundsApi {
     return (await this.t.request(RoundDocument, { id })).round;
   }
 
-  /** A dataset's rounds, newest first. */
+  /** One page of a dataset's rounds, newest first (`first`: 0 to 1000, default 50). */
+  async page(datasetId: string, first?: number, after?: string | null): Promise<PageOf<Round>> {
+    return (await this.t.request(RoundsDocument, { datasetId, first, after })).rounds;
+  }
+
+  /** Every round of a dataset, newest first, fetched a page at a time as you iterate. */
+  iterate(datasetId: string, pageSize = LIST_PAGE_SIZE): AsyncGenerator<Round, void, undefined> {
+    return paginate((after) => this.page(datasetId, pageSize, after));
+  }
+
+  /** Every round of a dataset, newest first (all pages). */
   async list(datasetId: string): Promise<Round[]> {
-    return (await this.t.request(RoundsDocument, { datasetId })).rounds;
+    return collect(this.iterate(datasetId));
   }
 
   #listen(id: string, wake: () => void, onProgress?: (e: RoundProgressEvent) => void): () => void {

@@ -1,6 +1,5 @@
 import {
   CreateApiKeyDocument,
-  ModelsDocument,
   StrategiesDocument,
   parseCsv,
   type ApiKeyRole,
@@ -282,7 +281,7 @@ export async function renderAdmin(main: HTMLElement, s: Session): Promise<Cleanu
     mount(paramsBox, form.element);
   };
   const loadModels = async () => {
-    const { models } = await client.request(ModelsDocument, { datasetId: round.dataset.value });
+    const models = await client.models.list(round.dataset.value);
     mount(
       round.model,
       h('option', { value: '' }, 'no model'),

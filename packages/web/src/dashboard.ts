@@ -14,7 +14,7 @@ import { debounce, followQueue, followRound } from './live';
 import type { Cleanup } from './main';
 import type { Session } from './session';
 
-type Round = RoundsQuery['rounds'][number];
+type Round = RoundsQuery['rounds']['nodes'][number];
 const ACTIVE = new Set(['QUEUED', 'SCORING', 'SELECTING']);
 
 function panel(title: string, id: string): { section: HTMLElement; body: HTMLElement } {
@@ -204,7 +204,9 @@ export async function renderDashboard(
     );
   };
   const refreshRounds = async () => {
-    roundList = (await client.request(RoundsDocument, { datasetId: dataset.id })).rounds;
+    // The newest rounds: a dashboard panel, not an archive (the API pages the rest).
+    roundList = (await client.request(RoundsDocument, { datasetId: dataset.id, first: 50 })).rounds
+      .nodes;
     renderRounds();
     for (const r of roundList) {
       if (!ACTIVE.has(r.status) || roundFollowers.has(r.id)) continue;
@@ -232,7 +234,7 @@ export async function renderDashboard(
     const [lc, stats, runs, decisions, simulations] = await Promise.all([
       client.request(LearningCurveDocument, { datasetId: dataset.id }),
       client.request(LabellingStatsDocument, { datasetId: dataset.id }).catch(() => null),
-      client.request(AutoLabelRunsDocument, { datasetId: dataset.id }).catch(() => null),
+      client.request(AutoLabelRunsDocument, { datasetId: dataset.id, first: 20 }).catch(() => null),
       client
         .request(StreamDecisionsDocument, { datasetId: dataset.id, first: 20 })
         .catch(() => null),
@@ -380,7 +382,7 @@ export async function renderDashboard(
     }
     if (runs) {
       renderIfChanged(auto.body, runs, () => [
-        runs.autoLabelRuns.length === 0
+        runs.autoLabelRuns.nodes.length === 0
           ? h('p', null, 'No auto-label run.')
           : h(
               'table',
@@ -396,7 +398,7 @@ export async function renderDashboard(
               h(
                 'tbody',
                 null,
-                runs.autoLabelRuns
+                runs.autoLabelRuns.nodes
                   .slice(0, 20)
                   .map((r) =>
                     h(
@@ -455,7 +457,7 @@ export async function renderDashboard(
       ]);
     }
     if (simulations) {
-      const done = simulations.simulations.find((x) => x.status === 'SUCCEEDED');
+      const done = simulations.simulations.nodes.find((x) => x.status === 'SUCCEEDED');
       renderIfChanged(sims.body, done ?? null, () => {
         if (!done)
           return [

@@ -1,6 +1,7 @@
 /** API keys. */
 
 import { sql, type SqlStatement } from './statement';
+import { Conditions, type Listing } from './pages.sql';
 
 /**
  * Locks the api_key table against inserts (SHARE ROW EXCLUSIVE conflicts with itself and with
@@ -23,4 +24,15 @@ export function revokedAmong(ids: readonly string[]): SqlStatement {
       WHERE NOT EXISTS (SELECT 1 FROM api_key k WHERE k.id = x.id AND k.revoked_at IS NULL)`,
     [ids],
   );
+}
+
+/** Every API key, oldest first (ix_api_key_created). */
+export function apiKeyListing(): Listing {
+  return {
+    table: 'api_key',
+    columns: 'id',
+    where: new Conditions(),
+    sortBy: { column: 'created_at', type: 'timestamptz' },
+    idType: 'uuid',
+  };
 }

@@ -1,6 +1,7 @@
 /** Datasets. */
 
 import { sql, type SqlStatement } from './statement';
+import { Conditions, type Listing } from './pages.sql';
 
 /**
  * Locks a dataset row until the transaction ends: what serialises the changes of one dataset
@@ -29,4 +30,17 @@ export function databaseIdentity(): SqlStatement {
   return sql(
     `SELECT system_identifier::text || ':' || current_database() || ':' || current_schema() AS id FROM pg_control_system()`,
   );
+}
+
+/** The datasets a key may see (`ids`; every one when null), by name (unique: uq on name). */
+export function datasetListing(ids: readonly string[] | null): Listing {
+  const where = new Conditions();
+  if (ids) where.add((p) => `id = ANY(${p}::uuid[])`, ids);
+  return {
+    table: 'dataset',
+    columns: 'id',
+    where,
+    sortBy: { column: 'name', type: 'text' },
+    idType: 'uuid',
+  };
 }

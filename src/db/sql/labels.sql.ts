@@ -123,14 +123,6 @@ export function resolvedLabelsByItemIds(itemIds: readonly string[]): SqlStatemen
   );
 }
 
-/** Every label the items ever had, newest first. */
-export function labelHistoryByItemIds(itemIds: readonly string[]): SqlStatement {
-  return sql(
-    `SELECT ${LABEL_COLUMNS} FROM label WHERE item_id = ANY($1::bigint[]) ORDER BY id DESC`,
-    [itemIds],
-  );
-}
-
 export function labelsByIds(ids: readonly string[]): SqlStatement {
   return sql(`SELECT ${LABEL_COLUMNS} FROM label WHERE id = ANY($1::bigint[]) ORDER BY id`, [ids]);
 }
@@ -258,5 +250,30 @@ export function currentLabelCounts(datasetId: string): SqlStatement {
      FROM label WHERE dataset_id = $1 AND superseded_at IS NULL
      GROUP BY source, class_index ORDER BY source, class_index`,
     [datasetId],
+  );
+}
+
+/**
+ * The labels of each item, newest first, before label `beforeId` (when given), at most `limit`
+ * per item: one page of `Item.labels` for every item of a DataLoader batch (ix_label_item_id).
+ */
+/** How many labels an item ever had (`Item.labels.totalCount`). */
+export function labelCountOfItem(itemId: string): SqlStatement {
+  return sql(`SELECT count(*)::int AS n FROM label WHERE item_id = $1::bigint`, [itemId]);
+}
+
+export function labelPagesByItemIds(
+  itemIds: readonly string[],
+  beforeId: string | null,
+  limit: number,
+): SqlStatement {
+  return sql(
+    `SELECT x.*
+       FROM unnest($1::bigint[]) AS i(id)
+       CROSS JOIN LATERAL (
+         SELECT ${LABEL_COLUMNS} FROM label
+          WHERE item_id = i.id AND ($2::bigint IS NULL OR id < $2::bigint)
+          ORDER BY id DESC LIMIT $3) x`,
+    [itemIds, beforeId, limit],
   );
 }

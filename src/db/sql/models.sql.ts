@@ -1,6 +1,7 @@
 /** Models and their predictions. */
 
 import { sql, type SqlStatement } from './statement';
+import { Conditions, type Listing } from './pages.sql';
 
 const PREDICTION_COLUMNS = `p.item_id AS "itemId", p.model_id AS "modelId", p.predicted_class AS "predictedClass",
               p.confidence, p.created_at AS "createdAt", m.dataset_id AS "datasetId"`;
@@ -21,16 +22,6 @@ export function modelOfTrainingTask(datasetId: string, taskId: string): SqlState
     datasetId,
     taskId,
   ]);
-}
-
-/** The predictions of items (one per model that scored them), newest model version first. */
-export function predictionsByItemIds(itemIds: readonly string[]): SqlStatement {
-  return sql(
-    `SELECT ${PREDICTION_COLUMNS}
-       FROM prediction p JOIN model m ON m.id = p.model_id
-       WHERE p.item_id = ANY($1::bigint[]) ORDER BY m.version DESC`,
-    [itemIds],
-  );
 }
 
 /** The predictions of (model, item) pairs, given as two parallel arrays. */
@@ -100,4 +91,43 @@ export function stopSetOf(modelId: string): SqlStatement {
 /** The version numbers of several models (by their primary key). */
 export function modelVersions(modelIds: readonly string[]): SqlStatement {
   return sql('SELECT id, version FROM model WHERE id = ANY($1::uuid[])', [modelIds]);
+}
+
+/** A dataset's models, oldest version first (uq_model_dataset_version). */
+export function modelListing(datasetId: string): Listing {
+  return {
+    table: 'model',
+    columns: 'id',
+    where: new Conditions().add((p) => `dataset_id = ${p}::uuid`, datasetId),
+    sortBy: { column: 'version', type: 'integer' },
+    idType: 'uuid',
+  };
+}
+
+/**
+ * The latest predictions of each item, newest model version first, after version `beforeVersion`
+ * (when given), at most `limit` per item: one page of `Item.predictions` for every item of a
+ * DataLoader batch. An item has one prediction per model (the primary key), so each item's
+ * lateral scan is bounded by the dataset's model count.
+ */
+export function predictionPagesByItemIds(
+  itemIds: readonly string[],
+  beforeVersion: number | null,
+  limit: number,
+): SqlStatement {
+  return sql(
+    `SELECT x.*
+       FROM unnest($1::bigint[]) AS i(id)
+       CROSS JOIN LATERAL (
+         SELECT ${PREDICTION_COLUMNS}, m.version
+           FROM prediction p JOIN model m ON m.id = p.model_id
+          WHERE p.item_id = i.id AND ($2::int IS NULL OR m.version < $2::int)
+          ORDER BY m.version DESC LIMIT $3) x`,
+    [itemIds, beforeVersion, limit],
+  );
+}
+
+/** How many predictions an item has (`Item.predictions.totalCount`). */
+export function predictionCountOfItem(itemId: string): SqlStatement {
+  return sql(`SELECT count(*)::int AS n FROM prediction WHERE item_id = $1::bigint`, [itemId]);
 }

@@ -24,38 +24,81 @@ export class Conditions {
   }
 }
 
+/**
+ * The order of a listing before its `id` tie-breaker: a trusted column and its SQL type (the
+ * cursor carries the column's value as text, cast back with `type`). An index on
+ * `(<filter columns>, column)` serves it.
+ */
+export interface SortKey {
+  column: string;
+  type: 'text' | 'timestamptz' | 'integer';
+}
+
 /** What a connection lists: `table` and `columns` are trusted SQL text of a `*.sql.ts` file. */
 export interface Listing {
   table: string;
   columns: string;
   where: Conditions;
+  /** Sorted by this column, then id; by id alone when absent. */
+  sortBy?: SortKey;
+  /** Newest (largest) first. */
+  descending?: boolean;
+  /** The type of `id` (default bigint). */
+  idType?: 'bigint' | 'uuid';
 }
 
+/** Where a page starts: the last row of the page before (its id, and its sort value as text). */
+export interface KeysetPosition {
+  id: string;
+  sortValue?: string;
+}
+
+/** The column a sorted listing's rows carry their sort value in, as text, for the cursor. */
+export const SORT_VALUE_COLUMN = '_sortValue';
+
 /**
- * Up to `limit` rows of the listing after `afterId`, in id order. Every listed table's primary key
- * is `id`, so the id range and ORDER BY are served by the primary key index (with the filters on
- * top), however deep the page.
+ * Up to `limit` rows of the listing after `after`, in the listing's order (`sortBy` then id, or id
+ * alone). Every listed table's primary key is `id`; the row comparison `(sort, id) > (…)` is a
+ * range on the sort index (or the primary key), so however deep the page, no row before it is
+ * read (no OFFSET).
  */
 export function keysetRows(
   listing: Listing,
-  afterId: string | undefined,
+  after: KeysetPosition | undefined,
   limit: number,
 ): SqlStatement {
   const where = new Conditions();
   where.clauses.push(...listing.where.clauses);
   where.params.push(...listing.where.params);
-  if (afterId) where.add((p) => `id > ${p}::bigint`, afterId);
+  const idType = listing.idType ?? 'bigint';
+  const op = listing.descending ? '<' : '>';
+  const dir = listing.descending ? ' DESC' : '';
+  const sort = listing.sortBy;
+  if (after && sort) {
+    where.params.push(after.sortValue);
+    const sortParam = `$${where.params.length}::${sort.type}`;
+    where.add((p) => `(${sort.column}, id) ${op} (${sortParam}, ${p}::${idType})`, after.id);
+  } else if (after) {
+    where.add((p) => `id ${op} ${p}::${idType}`, after.id);
+  }
   where.params.push(limit);
+  const columns = sort
+    ? `${listing.columns}, (${sort.column})::text AS "${SORT_VALUE_COLUMN}"`
+    : listing.columns;
+  const order = sort ? `${sort.column}${dir}, id${dir}` : `id${dir}`;
   return sql(
-    `SELECT ${listing.columns} FROM ${listing.table} WHERE ${where.clauses.join(' AND ')} ORDER BY id LIMIT $${where.params.length}`,
+    `SELECT ${columns} FROM ${listing.table} WHERE ${whereText(where)} ORDER BY ${order} LIMIT $${where.params.length}`,
     where.params,
   );
 }
 
 /** How many rows the listing has in all (a connection's `totalCount`, counted only if asked). */
 export function keysetCount(listing: Listing): SqlStatement {
-  return sql(
-    `SELECT count(*)::int AS n FROM ${listing.table} WHERE ${listing.where.clauses.join(' AND ')}`,
-    [...listing.where.params],
-  );
+  return sql(`SELECT count(*)::int AS n FROM ${listing.table} WHERE ${whereText(listing.where)}`, [
+    ...listing.where.params,
+  ]);
+}
+
+function whereText(where: Conditions): string {
+  return where.clauses.length ? where.clauses.join(' AND ') : 'TRUE';
 }

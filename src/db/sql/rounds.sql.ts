@@ -3,6 +3,7 @@
  * Called by `src/services/round-lifecycle.ts` and the round runner.
  */
 import { sql, type SqlStatement } from './statement';
+import { Conditions, type Listing } from './pages.sql';
 
 /** The round's status, its row locked: only one of a cancel, a revoke and an open goes on. */
 export function lockRoundStatus(roundId: string): SqlStatement {
@@ -153,4 +154,16 @@ export function settledQueryCounts(roundIds: readonly string[]): SqlStatement {
      GROUP BY round_id`,
     [roundIds],
   );
+}
+
+/** A dataset's rounds, newest first (ix_round_dataset_created). */
+export function roundListing(datasetId: string): Listing {
+  return {
+    table: 'round',
+    columns: 'id',
+    where: new Conditions().add((p) => `dataset_id = ${p}::uuid`, datasetId),
+    sortBy: { column: 'created_at', type: 'timestamptz' },
+    descending: true,
+    idType: 'uuid',
+  };
 }

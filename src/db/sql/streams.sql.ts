@@ -3,6 +3,7 @@
  * their predictions and the decisions stored for them. Called by the stream service.
  */
 import { sql, type SqlStatement } from './statement';
+import { Conditions, type Listing } from './pages.sql';
 
 const STREAM_COLUMNS = `id, dataset_id AS "datasetId", name, policy, params, state, round_id AS "roundId",
   created_at AS "createdAt", updated_at AS "updatedAt"`;
@@ -37,13 +38,6 @@ export function findStream(datasetId: string, name: string, lock: boolean): SqlS
     `SELECT ${STREAM_COLUMNS} FROM stream WHERE dataset_id = $1 AND name = $2${lock ? ' FOR UPDATE' : ''}`,
     [datasetId, name],
   );
-}
-
-/** A dataset's streams, by name. */
-export function listStreams(datasetId: string): SqlStatement {
-  return sql(`SELECT ${STREAM_COLUMNS} FROM stream WHERE dataset_id = $1 ORDER BY name`, [
-    datasetId,
-  ]);
 }
 
 /** Stores the stream's state after a call, and the batch its queries went to (if any). */
@@ -120,4 +114,15 @@ export function insertDecisions(
       d.labelIds,
     ],
   );
+}
+
+/** A dataset's streams, by name (uq_stream_name). */
+export function streamListing(datasetId: string): Listing {
+  return {
+    table: 'stream',
+    columns: STREAM_COLUMNS,
+    where: new Conditions().add((p) => `dataset_id = ${p}::uuid`, datasetId),
+    sortBy: { column: 'name', type: 'text' },
+    idType: 'uuid',
+  };
 }

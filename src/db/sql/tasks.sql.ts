@@ -1,6 +1,7 @@
 /** Tasks (training runs, simulations, auto-label runs): their states as a job runs them. */
 
 import { sql, type SqlStatement } from './statement';
+import { Conditions, type Listing } from './pages.sql';
 
 /**
  * Marks a QUEUED task RUNNING (a RUNNING one again when its runner stopped beating for
@@ -79,4 +80,18 @@ export function finishTask(
        WHERE id = $1`,
     [taskId, status, modelId, result],
   );
+}
+
+/** A dataset's tasks of one kind, newest first (ix_task_dataset). */
+export function taskListing(datasetId: string, kind: string): Listing {
+  return {
+    table: 'task',
+    columns: 'id',
+    where: new Conditions()
+      .add((p) => `dataset_id = ${p}::uuid`, datasetId)
+      .add((p) => `kind = ${p}`, kind),
+    sortBy: { column: 'created_at', type: 'timestamptz' },
+    descending: true,
+    idType: 'uuid',
+  };
 }

@@ -1,6 +1,7 @@
 /** Webhooks and their deliveries (the outbox that pg-boss jobs send from). */
 
 import { sql, type SqlStatement } from './statement';
+import { Conditions, type Listing } from './pages.sql';
 
 /**
  * One delivery per active webhook of the dataset that listens to `event`, all with the same body;
@@ -55,13 +56,16 @@ export function finishAttempt(
   );
 }
 
-/** A webhook's deliveries, newest first. */
-export function deliveriesOf(webhookId: string, first: number): SqlStatement {
-  return sql(
-    `SELECT id, webhook_id AS "webhookId", event, body, status, attempts,
-            response_status AS "responseStatus", error, created_at AS "createdAt",
-            last_attempt_at AS "lastAttemptAt", delivered_at AS "deliveredAt"
-       FROM webhook_delivery WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2`,
-    [webhookId, first],
-  );
+const DELIVERY_COLUMNS = `id, webhook_id AS "webhookId", event, body, status, attempts,
+  response_status AS "responseStatus", error, created_at AS "createdAt",
+  last_attempt_at AS "lastAttemptAt", delivered_at AS "deliveredAt"`;
+
+/** A webhook's deliveries, newest first (ix_webhook_delivery_webhook). */
+export function deliveryListing(webhookId: string): Listing {
+  return {
+    table: 'webhook_delivery',
+    columns: DELIVERY_COLUMNS,
+    where: new Conditions().add((p) => `webhook_id = ${p}::uuid`, webhookId),
+    descending: true,
+  };
 }
