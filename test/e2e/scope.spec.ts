@@ -87,7 +87,7 @@ const CASES = [
   [
     'webhookDeliveries',
     'webhook',
-    'query($id: ID!) { webhookDeliveries(webhookId: $id) { id } }',
+    'query($id: ID!) { webhookDeliveries(webhookId: $id) { nodes { id } } }',
     (id: string) => ({ id }),
   ],
   [

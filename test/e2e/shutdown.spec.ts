@@ -393,10 +393,15 @@ if (backends().includes('postgres')) {
         expect(done.status).toBe('SUCCEEDED');
         // Trained once, on every label: one model version, nothing lost to the hand-over.
         expect(done.model).toMatchObject({ version: 1, humanLabels: labelled });
-        const { models } = await gqlTo(b, key, 'query($d: ID!) { models(datasetId: $d) { id } }', {
-          d,
-        });
-        expect(models).toEqual([{ id: done.model.id }]);
+        const { models } = await gqlTo(
+          b,
+          key,
+          'query($d: ID!) { models(datasetId: $d) { nodes { id } } }',
+          {
+            d,
+          },
+        );
+        expect(models.nodes).toEqual([{ id: done.model.id }]);
       } finally {
         await pg.end();
       }
