@@ -64,18 +64,18 @@ const CASES = [
   ...(
     [
       ['annotatorAgreement', '{ annotatorId }'],
-      ['autoLabelRuns', '{ id }'],
+      ['autoLabelRuns', '{ nodes { id } }'],
       ['items', '{ edges { node { id } } }'],
       ['labelQueue', '{ edges { node { id } } }'],
       ['labellingStats', '{ datasetId }'],
       ['labels', '{ edges { node { id } } }'],
       ['learningCurve', '{ humanLabels }'],
-      ['models', '{ id }'],
-      ['rounds', '{ id }'],
-      ['simulations', '{ id }'],
+      ['models', '{ nodes { id } }'],
+      ['rounds', '{ nodes { id } }'],
+      ['simulations', '{ nodes { id } }'],
       ['streamDecisions', '{ edges { node { id } } }'],
-      ['streams', '{ name }'],
-      ['trainingRuns', '{ id }'],
+      ['streams', '{ nodes { name } }'],
+      ['trainingRuns', '{ nodes { id } }'],
       ['webhooks', '{ id }'],
     ] as const
   ).map(([field, selection]) => [
