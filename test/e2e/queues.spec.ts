@@ -648,11 +648,13 @@ describeEachDb('label queues', (t) => {
           const { labelQueue } = await t().ok(PAGE, { d, first });
           expect(labelQueue.edges).toHaveLength(first);
           // Background work (the job queue's polling, lease checks of earlier claims and the
-          // events they publish) is not the request's.
+          // events they publish) is not the request's, nor is the key's look-up: it runs only
+          // when the key's cache entry has run out, which depends on the clock, not on the page.
           return spy.mock.calls.filter(
             ([sql]) =>
               !/^(START TRANSACTION|COMMIT|ROLLBACK)/.test(sql) &&
-              !/pgboss|lease check|pg_notify/.test(sql),
+              !/pgboss|lease check|pg_notify/.test(sql) &&
+              !/FROM "api_key"/.test(sql),
           ).length;
         } finally {
           spy.mockRestore();
@@ -661,8 +663,8 @@ describeEachDb('label queues', (t) => {
       const small = await count(10);
       const large = await count(100);
       expect(large).toBe(small);
-      // key, dataset, queue page, items, features, rounds, predictions, progress, dataset (class names)
-      expect(large).toBeLessThanOrEqual(10);
+      // dataset, queue page, items, features, rounds, predictions, progress, dataset (class names)
+      expect(large).toBeLessThanOrEqual(9);
     });
   });
 });
