@@ -9,7 +9,7 @@
  * Their batches alternate (raw first on even batches, Quarry first on odd ones), so both meet the
  * same table sizes, checkpoints and neighbours' load. The request bodies are serialised before
  * the clock starts (a client's work, not Quarry's), as the baseline's arrays are built before
- * its clock. Nothing here runs ANALYZE: Quarry keeps its own statistics.
+ * its clock. The bench leaves planner statistics to Quarry, as a user's import would.
  *
  *   npm run bench            # or: node dist/bench/import.js [items] [batch]
  *   QUARRY_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test to choose the server

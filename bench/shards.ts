@@ -8,7 +8,7 @@
  * cache; a process joining in (3) starts cold). Every round is cancelled after it opens, so each
  * one sees the same pool. Both processes run on this machine: with every inference thread busy
  * in one process already, (3) shows the overhead of spreading a round, not the speed-up of a
- * second machine. No VACUUM or ANALYZE by the bench.
+ * second machine. Planner statistics are left to Quarry, as on a user's fresh pool.
  *
  *   node dist/bench/shards.js [items]   (part of npm run bench:rounds)
  */
