@@ -1,11 +1,13 @@
 /**
  * Per-key rate limits (requests and query cost per second, by role) and a per-address limit on
  * failed authentication, shared between server processes on PostgreSQL through the table
- * `quarry_rate_limit` (made by a migration). By default every charge goes to the table
- * (rate-limiter-flexible: exact across processes, a statement per charge); with
- * `rateLimitSyncMs` above 0 the per-key limits are charged in memory and shared in one statement
- * per process every that many ms (see `rate-counters.ts` for what that means for precision). On
- * the embedded database (one process) they live in memory.
+ * `quarry_rate_limit` (made by a migration). By default each process reserves points of a key's
+ * window from the table in chunks and charges requests against them in memory (`rate-grants.ts`:
+ * exact across processes, a statement only when a reservation runs out); with `rateLimitSyncMs`
+ * above 0 the per-key limits are charged in memory and shared in one statement per process every
+ * that many ms (see `rate-counters.ts` for what that means for precision). Failed
+ * authentications go through rate-limiter-flexible's PostgreSQL store. On the embedded database
+ * (one process) every limit lives in memory.
  */
 import {
   RateLimiterMemory,
@@ -15,12 +17,18 @@ import {
 } from 'rate-limiter-flexible';
 import type { EdgeLimits, PerRole } from '../config';
 import type { Database } from '../db/database';
-import { addToCounters, deleteExpiredCounters } from '../db/sql/rate-limits.sql';
+import {
+  addToCounters,
+  deleteExpiredCounters,
+  reserveFromCounter,
+  startCounter,
+} from '../db/sql/rate-limits.sql';
 import type { Queryable } from '../db/sql/statement';
 import { ApiKeyRole } from '../entities/enums';
 import { RateLimitedError } from '../errors';
 import { logger } from '../logger';
 import { RateCounters, type CounterStore } from './rate-counters';
+import { RateGrants, type GrantStore } from './rate-grants';
 
 /** The table the PostgreSQL store keeps its counters in (one row per key and window). */
 export const RATE_LIMIT_TABLE = 'quarry_rate_limit';
@@ -54,6 +62,13 @@ function limiter(
     // While the database cannot be reached, each process limits on its own.
     insuranceLimiter: memory,
   });
+}
+
+/** The refusal of a charge that must wait `waitMs`; none when it was charged. */
+function refusal(waitMs: number | undefined): Refusal | undefined {
+  return waitMs === undefined
+    ? undefined
+    : { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
 }
 
 function retryAfter(res: RateLimiterRes): number {
@@ -93,6 +108,30 @@ function postgresCounters(db: Database): CounterStore {
   };
 }
 
+/** Reservations from the shared counters in PostgreSQL (see `rate-grants.ts`). */
+function postgresGrants(db: Database): GrantStore {
+  const pool = (db.ds.driver as unknown as { master: Queryable }).master;
+  type Row = { granted: number; points: number; expire: number };
+  const one = async (s: { text: string; values: unknown[] }) =>
+    ((await pool.query(s.text, s.values)) as { rows: Row[] }).rows[0];
+  return {
+    async reserve(key, want, limit, expire, nowMs) {
+      // The row stays after its window ends (until swept): the update is the usual case.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const updated = await one(reserveFromCounter(key, want, limit, expire, nowMs));
+        if (updated) return updated;
+        const started = await one(startCounter(key, Math.min(want, limit), expire));
+        if (started) return started;
+      }
+      throw new Error(`rate limit counter ${key} could be neither updated nor started`);
+    },
+    async deleteExpired(beforeMs) {
+      const { text, values } = deleteExpiredCounters(beforeMs);
+      await pool.query(text, values);
+    },
+  };
+}
+
 const SECOND_MS = 1000;
 
 /** The rate limits of one server process, shared with the others through the database. */
@@ -102,23 +141,13 @@ export class RateLimits {
     private readonly requests: PerRole,
     private readonly cost: PerRole,
     private readonly authFailures: Limiter | undefined,
-    /** Exact shared limiters (PostgreSQL with rateLimitSyncMs 0), by role. */
-    private readonly exact?: {
-      requests: Partial<Record<ApiKeyRole, Limiter>>;
-      cost: Partial<Record<ApiKeyRole, Limiter>>;
-    },
+    /** Reservations from the shared counters (PostgreSQL with rateLimitSyncMs 0). */
+    private readonly grants?: RateGrants,
   ) {}
 
   /** Builds the limiters of `edge` (a limit of 0 is off) in `db`'s store. */
   static async create(db: Database, edge: EdgeLimits): Promise<RateLimits> {
     const shared = db.kind === 'postgres';
-    const perRole = (name: string, limits: PerRole) => {
-      const out: Partial<Record<ApiKeyRole, Limiter>> = {};
-      for (const role of Object.values(ApiKeyRole)) {
-        if (limits[role] > 0) out[role] = limiter(db, `${name}:${role}`, limits[role], 1);
-      }
-      return out;
-    };
     return new RateLimits(
       new RateCounters(shared ? postgresCounters(db) : undefined, {
         syncMs: Math.max(1, edge.rateLimitSyncMs),
@@ -128,12 +157,7 @@ export class RateLimits {
       edge.authFailuresPerMinute > 0
         ? limiter(db, 'auth-failures', edge.authFailuresPerMinute, 60)
         : undefined,
-      shared && edge.rateLimitSyncMs === 0
-        ? {
-            requests: perRole('requests', edge.requestsPerSecond),
-            cost: perRole('cost', edge.costPerSecond),
-          }
-        : undefined,
+      shared && edge.rateLimitSyncMs === 0 ? new RateGrants(postgresGrants(db)) : undefined,
     );
   }
 
@@ -146,14 +170,10 @@ export class RateLimits {
   ): Promise<Refusal | undefined> {
     const limit = limits[role];
     if (!(limit > 0) || points <= 0) return Promise.resolve(undefined);
-    const exact = this.exact?.[what][role];
-    if (exact) return take(exact, keyId, points);
-    const waitMs = this.counters.take(`${what}:${role}`, keyId, limit, SECOND_MS, points);
-    return Promise.resolve(
-      waitMs === undefined
-        ? undefined
-        : { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) },
-    );
+    const name = `${what}:${role}`;
+    return this.grants
+      ? this.grants.take(name, keyId, limit, SECOND_MS, points).then(refusal)
+      : Promise.resolve(refusal(this.counters.take(name, keyId, limit, SECOND_MS, points)));
   }
 
   /** One request of the key `keyId`; a refusal over its role's requests per second. */
