@@ -73,7 +73,7 @@ export class RateGrants {
     const p = Math.min(points, limit);
     // A reservation answers the window's state, so a second attempt settles it; a store that
     // answers nonsense gets no more than a few.
-    for (let reservations = 0; reservations < 4; ) {
+    for (let reservations = 0; reservations < 4;) {
       const now = Date.now();
       let g = this.grants.get(id);
       if (!g || (g.expire !== 0 && g.expire <= now && !g.reserving)) {
