@@ -28,4 +28,5 @@ VOLUME ["/data"]
 EXPOSE 4000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "bin/quarry.js", "serve"]
+# A larger young generation: a busy server spends a third of its CPU in scavenges at the default (see README).
+CMD ["node", "--max-semi-space-size=64", "bin/quarry.js", "serve"]

@@ -42,7 +42,14 @@ import { Client } from 'pg';
 import { aliasAttack, LIMITS_OFF, underAttack, type AttackResult } from './edge-limits';
 import { openLoop, perLabel, statementsPerCall, summariseProfile } from './queue-probes';
 import { benchPgUrl } from './pg';
-import { LoopStats, QUARRY, spawnServer, stopServer, type ServerProcess } from './server';
+import {
+  LoopStats,
+  QUARRY,
+  spawnServer,
+  START_NODE_ARGS,
+  stopServer,
+  type ServerProcess,
+} from './server';
 import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
 // The raw-SQL baseline runs Quarry's own statements: the claim's slot SELECT (k = 1) and the
 // queue's page SELECT (first page of 50).
@@ -880,7 +887,8 @@ async function main(): Promise<void> {
     if (parsed.errors || !parsed.data) throw new Error(`labelQueue failed: ${captured}`);
     const payloadFile = path.join(dir, 'label-queue.json');
     fs.writeFileSync(payloadFile, JSON.stringify(parsed.data.labelQueue));
-    bare = await spawnServer({}, [__filename, '--bare', payloadFile]);
+    // Both with the Node flags of `npm start`.
+    bare = await spawnServer({}, [__filename, '--bare', payloadFile], undefined, START_NODE_ARGS);
     const bareAnswer = await post(bare.url, readBody, readKey);
     if (JSON.stringify(JSON.parse(bareAnswer)) !== JSON.stringify(parsed)) {
       throw new Error(

@@ -3,10 +3,23 @@
  * started like `quarry serve`, and stopped with SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
 /** The `quarry` command, from `dist/bench`. */
 export const QUARRY = path.resolve(__dirname, '../../bin/quarry.js');
+
+/**
+ * The Node flags `npm start` runs the server with (package.json's start script), so that the
+ * benchmarks measure the server as it is run.
+ */
+export const START_NODE_ARGS: string[] = (() => {
+  const pkg = JSON.parse(
+    fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8'),
+  ) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split(/\s+/);
+  return words.slice(1, words.indexOf('bin/quarry.js')).filter((w) => w.startsWith('--'));
+})();
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -14,8 +27,8 @@ export interface ServerProcess {
 }
 
 /**
- * Starts `node <args>` (default `quarry serve`) on a free port and resolves once it prints
- * `"url":"http://…/graphql"`. QUARRY_BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof
+ * Starts `node <args>` (default `quarry serve`, with the Node flags of `npm start` when it is
+ * Quarry) on a free port and resolves once it prints `"url":"http://…/graphql"`. QUARRY_BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof
  * --cpu-prof-dir=prof") passes Node flags; QUARRY_BENCH_VERBOSE echoes its output; `onLine` sees
  * each line it prints; `extraNodeArgs` are more Node flags (e.g. `--cpu-prof`).
  */
@@ -27,6 +40,7 @@ export function spawnServer(
 ): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
     const nodeArgs = [
+      ...(args[0]?.endsWith('quarry.js') ? START_NODE_ARGS : []),
       ...(process.env.QUARRY_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
       ...extraNodeArgs,
     ];

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import express from 'express';
 import cors from 'cors';
 import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import { GraphQLError } from 'graphql';
@@ -214,6 +215,9 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
         throw e;
       }),
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // Quarry sets no cache hints; Apollo's default cache-control plugin would still wrap every
+      // field's resolver and allocate a policy per resolved field (a page of 50 queries: ~600).
+      ApolloServerPluginCacheControlDisabled(),
       {
         async serverWillStart() {
           return {
