@@ -13,6 +13,7 @@ import { DatasetPoolItems1795310000000 } from '../../migrations/1795310000000-da
 import { WebAppDatasetDisplay1796145044843 } from '../../migrations/1796145044843-web-app-dataset-display';
 import { ApiKeyCreatedIndex1796150000000 } from '../../migrations/1796150000000-api-key-created-index';
 import { RoundShards1796155705854 } from '../../migrations/1796155705854-round-shards';
+import { RoundShardHeartbeat1796160000000 } from '../../migrations/1796160000000-round-shard-heartbeat';
 
 /** Every migration, in order, listed explicitly (no globs). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -30,4 +31,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   WebAppDatasetDisplay1796145044843,
   ApiKeyCreatedIndex1796150000000,
   RoundShards1796155705854,
+  RoundShardHeartbeat1796160000000,
 ];

@@ -62,6 +62,10 @@ export class RoundShard {
   @Column({ type: 'text', nullable: true })
   error: string | null;
 
+  /** Beaten by the process scoring the shard; a stale one is handed to another process. */
+  @TimeColumn('heartbeat_at')
+  heartbeatAt: Date | null;
+
   @TimeColumn('finished_at')
   finishedAt: Date | null;
 }

@@ -68,16 +68,28 @@ export async function planShards(
 
 /**
  * Waits until every shard is DONE, calling `check` (cancellation, shutdown) between looks;
- * throws a {@link ShardError} as soon as one failed for good.
+ * throws a {@link ShardError} as soon as one failed for good. A shard whose process stopped
+ * beating for `staleSeconds` (it died) goes to `resend`, for another process to score it, at
+ * once rather than when its job expires.
  */
 export async function awaitShards(
   db: Queryable,
   roundId: string,
   check: () => Promise<void>,
   intervalMs: number,
+  stale: { seconds: number; resend: (shardIndexes: number[]) => Promise<void> },
 ): Promise<void> {
+  let lookedForStale = Date.now();
   for (;;) {
     await check();
+    if (Date.now() - lookedForStale >= (stale.seconds * 1000) / 3) {
+      lookedForStale = Date.now();
+      const freed = await run<{ shardIndex: number }>(
+        db,
+        shardsSql.freeStaleShards(roundId, stale.seconds),
+      );
+      if (freed.length > 0) await stale.resend(freed.map((r) => r.shardIndex));
+    }
     const rows = await run<ShardRow>(db, shardsSql.roundShards(roundId));
     const failed = rows.find((r) => r.status === RoundShardStatus.FAILED);
     if (failed) {

@@ -263,7 +263,16 @@ export class RoundRunner extends RoundScorer {
     const pending = shards.filter((s) => s.status === 'PENDING').map((s) => s.shardIndex);
     if (pending.length > 0) await this.shardJobs!(round.id, pending);
     try {
-      await awaitShards(ds, round.id, () => this.assertRunning(round.id), 200);
+      await awaitShards(ds, round.id, () => this.assertRunning(round.id), 200, {
+        seconds: this.staleSeconds,
+        resend: async (indexes) => {
+          logger.warn(
+            { roundId: round.id, shards: indexes },
+            'round shards whose process stopped beating are sent again',
+          );
+          await this.shardJobs!(round.id, indexes);
+        },
+      });
     } catch (e) {
       if (e instanceof ShardError) throw new RoundError(e.message);
       throw e;
@@ -313,8 +322,8 @@ export class RoundRunner extends RoundScorer {
     try {
       const proposal = await this.shardsRunning.run(
         `${roundId}/${shardIndex}`,
-        async () => undefined,
-        60_000,
+        () => run(ds, shardsSql.beatShard(roundId, shardIndex, RUNNER)),
+        Math.max(200, (this.staleSeconds * 1000) / 3),
         async () => {
           const models = await modelRefs(ds, round.modelIds, this.config.modelCacheDir);
           const scope = { ...roundPool(round), range };

@@ -1,7 +1,7 @@
 /**
  * A sharded round on two `quarry serve` processes sharing one PostgreSQL database: the shards
  * are scored by both, and a shard whose process is killed (SIGKILL) mid-shard is retried by the
- * other; the round still opens with exactly its size in queries, the same as one process picks.
+ * other once its heartbeat goes stale (not when its job expires); the round still opens with exactly its size in queries, the same as one process picks.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -65,8 +65,9 @@ const ROUND = `query($id: ID!) { round(id: $id) { status error shards selectionM
         // 150 ms per 20 rows: a shard of ~600 rows scores for about 4.5 s.
         QUARRY_ROUND_CHUNK_ROWS: '20',
         QUARRY_ROUND_SHARD_MIN_ROWS: '100',
-        // A dead process's shard job expires after this and is retried by the other.
-        QUARRY_ROUND_JOB_EXPIRE_SECONDS: '10',
+        // Jobs expire after 10 minutes (the test gives up long before): the killed process's
+        // shard is sent again because its heartbeat stops (stale after 30 s), not at expiry.
+        QUARRY_ROUND_JOB_EXPIRE_SECONDS: '600',
       });
       const [a, b] = await serveAll([env('a'), env('b')]);
       servers.push(a, b);
@@ -135,7 +136,10 @@ const ROUND = `query($id: ID!) { round(id: $id) { status error shards selectionM
       );
       await new Promise((r) => setTimeout(r, 1000));
       await stopProcess(b, 'SIGKILL');
+      const killedAt = Date.now();
       const round = await opened(sharded);
+      // 30 s for the heartbeat to go stale, then the shard scored again (a few seconds).
+      expect(Date.now() - killedAt).toBeLessThan(100_000);
       expect(round.error).toBeNull();
       expect(round).toMatchObject({ status: 'OPEN', shards: 3, selectionMethod: 'SHARDED_TOP_N' });
       expect(round.queries.map((q: { rank: number }) => q.rank)).toEqual(

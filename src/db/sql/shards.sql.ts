@@ -53,10 +53,33 @@ export function roundShards(roundId: string): SqlStatement {
 /** One shard, counted as started by `runner`; nothing when it is no longer PENDING. */
 export function startShard(roundId: string, shardIndex: number, runner: string): SqlStatement {
   return sql(
-    `UPDATE round_shard SET attempts = attempts + 1, runner = $3
+    `UPDATE round_shard SET attempts = attempts + 1, runner = $3, heartbeat_at = now()
      WHERE round_id = $1 AND shard_index = $2 AND status = 'PENDING'
      RETURNING after_id::text AS "afterId", last_id::text AS "lastId"`,
     [roundId, shardIndex, runner],
+  );
+}
+
+/** The heartbeat of a shard `runner` scores (nothing once it is done or handed to another). */
+export function beatShard(roundId: string, shardIndex: number, runner: string): SqlStatement {
+  return sql(
+    `UPDATE round_shard SET heartbeat_at = now()
+     WHERE round_id = $1 AND shard_index = $2 AND status = 'PENDING' AND runner = $3`,
+    [roundId, shardIndex, runner],
+  );
+}
+
+/**
+ * The PENDING shards of a round whose process stopped beating more than `staleSeconds` ago (it
+ * died), made free for another process: their indexes, to enqueue again.
+ */
+export function freeStaleShards(roundId: string, staleSeconds: number): SqlStatement {
+  return sql(
+    `UPDATE round_shard SET runner = NULL, heartbeat_at = NULL
+     WHERE round_id = $1 AND status = 'PENDING'
+       AND heartbeat_at < now() - make_interval(secs => $2)
+     RETURNING shard_index AS "shardIndex"`,
+    [roundId, staleSeconds],
   );
 }
 
