@@ -207,7 +207,16 @@ export class JobQueue {
       ROUND_SHARD_QUEUE,
       { pollingIntervalSeconds: this.opts.pollingSeconds, batchSize: 1 },
       async (jobs) => {
-        for (const job of jobs) await handler(job.data);
+        for (const job of jobs) {
+          try {
+            await handler(job.data);
+          } catch (err) {
+            // pg-boss retries the job; say why, or a shard that keeps failing looks like one
+            // whose processes keep stopping.
+            logger.warn({ err, ...job.data }, 'round shard job failed; it is retried');
+            throw err;
+          }
+        }
       },
     );
   }
