@@ -120,12 +120,59 @@ const MAX_REMEMBERED_ID = 2 ** 28;
 const REMEMBERED_MODELS = 8;
 const stored = new StoredPredictions();
 
+/** The longest a prediction write waits for the rounds scoring in this process. */
+const MAX_YIELD_MS = 10_000;
+
+/**
+ * The rounds (and shards) scoring in this process now. The predictions of a round that opened
+ * are stored while the next one may already be scoring: each of their writes (text encoding on
+ * the main thread, a COPY and a merge in the database) first waits until no round scores, or
+ * {@link MAX_YIELD_MS} at most, so that a round does not share the cores with the writes of the
+ * one before it.
+ */
+class ScoringGate {
+  private active = 0;
+  private waiters: (() => void)[] = [];
+
+  /** A round starts scoring; call the returned function when it stops (again is harmless). */
+  enter(): () => void {
+    this.active++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      if (--this.active === 0) for (const wake of this.waiters.splice(0)) wake();
+    };
+  }
+
+  /** Resolves once no round scores, or after `maxMs`. */
+  idle(maxMs: number): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        resolve();
+      }, maxMs);
+      timer.unref();
+      this.waiters.push(wake);
+    });
+  }
+}
+
+/** See {@link ScoringGate}: `const leave = scoringGate.enter(); try { … } finally { leave(); }`. */
+export const scoringGate = new ScoringGate();
+
 /**
  * A round's predictions: kept in memory while the pool scores (14 bytes an item) and stored
  * once the round is open, so the database and the cores serve the scoring first (measured on
  * 1M items, 2 cores: storing them alongside the scoring made the round take ~2x as long).
- * Pre-labels of the new queries may thus trail the round's opening by seconds. Failures are
- * logged, not raised: predictions are derived data, re-made by the next round.
+ * Pre-labels of the new queries may thus trail the round's opening by seconds, more while
+ * another round scores (see {@link ScoringGate}). Failures are logged, not raised: predictions
+ * are derived data, re-made by the next round.
  */
 export class PredictionSink {
   private readonly chunks: {
@@ -157,8 +204,10 @@ export class PredictionSink {
   async flush(): Promise<void> {
     const chunks = this.chunks.splice(0);
     try {
-      for (const c of chunks)
+      for (const c of chunks) {
+        await scoringGate.idle(MAX_YIELD_MS);
         await writePredictions(this.db, this.modelId, c.ids, c.predictedClass, c.confidence);
+      }
     } catch (e) {
       stored.forget(this.modelId);
       this.onError(e);
