@@ -98,7 +98,13 @@ export class BinaryCopyParser {
   }
 
   /** Parses the next piece of the COPY stream. @throws Error when the data is malformed */
-  push(piece: Uint8Array): void {
+  push(data: Uint8Array): void {
+    // A plain view of a Buffer: a Buffer's subarray() makes a Buffer, measurably slower per row
+    // (~1.3-1.7x on the per-row copy of the vectors, micro-measured).
+    const piece =
+      data.constructor === Uint8Array
+        ? data
+        : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     let offset = 0;
     // Complete the unit split across pieces with just the bytes it lacks, not the whole piece.
     while (this.#pending !== null && offset < piece.length) {

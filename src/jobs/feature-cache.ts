@@ -31,8 +31,9 @@ import {
   closeAll,
   HEADER_BYTES,
   openSegments,
-  readExactly,
+  readRuns,
   SEGMENT_NAME,
+  SKIP_BYTES,
   SegmentWriter,
   type Segment,
   type SegmentHeader,
@@ -70,7 +71,7 @@ interface PoolState {
   createdMs: number;
 }
 
-/** Keeps the rows of a chunk whose ids are not in `excluded` (sorted), in place; a fresh chunk. */
+/** Keeps the rows of a chunk whose ids are not in `excluded` (sorted). */
 class ExclusionFilter {
   private at = 0;
   /**
@@ -100,35 +101,59 @@ class ExclusionFilter {
     return n;
   }
 
-  apply(chunk: FeatureChunk): FeatureChunk {
-    const { ids, features, dim } = chunk;
-    // Kept rows move up in runs, one copy per run between excluded rows: a copy per row after
-    // the first exclusion was the largest cost of a warm round on the main thread (profile of
-    // bench:rounds, 200,000 items: 1.2 s of four rounds).
+  /**
+   * Of the rows `[start, start + rows)` of `ids` (ascending, after every id seen before), the
+   * kept ones: their ids, and as runs `[begin, end)` of row numbers counted from `start`, in
+   * pairs. What a cached segment's reader needs to read the kept vectors straight into place.
+   */
+  keptRuns(
+    ids: BigInt64Array,
+    start: number,
+    rows: number,
+  ): { ids: BigInt64Array; runs: number[] } {
+    const words = new Int32Array(ids.buffer, ids.byteOffset + start * 8, rows * 2);
+    const runs: number[] = [];
+    let begin = -1;
     let kept = 0;
-    let run = 0;
-    const keep = (end: number) => {
-      if (end > run && kept !== run) {
-        ids.copyWithin(kept, run, end);
-        features.copyWithin(kept * dim, run * dim, end * dim);
+    for (let r = 0; r < rows; r++) {
+      if (this.excludesNumber(words[2 * r + 1] * 4294967296 + (words[2 * r] >>> 0))) {
+        if (begin >= 0) runs.push(begin, r);
+        begin = -1;
+      } else {
+        if (begin < 0) begin = r;
+        kept++;
       }
-      kept += end - run;
-    };
-    // Little-endian halves of each id (Quarry refuses big-endian machines: services/features.ts).
-    const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
-    for (let r = 0; r < chunk.rows; r++) {
-      if (!this.excludesNumber(words[2 * r + 1] * 4294967296 + (words[2 * r] >>> 0))) continue;
-      keep(r);
-      run = r + 1;
     }
-    keep(chunk.rows);
-    if (kept === chunk.rows && ids.length === kept && features.length === kept * dim) return chunk;
-    return {
-      ids: ids.slice(0, kept),
-      features: features.slice(0, kept * dim),
-      rows: kept,
-      dim,
-    };
+    if (begin >= 0) runs.push(begin, rows);
+    if (kept === rows) return { ids: ids.slice(start, start + rows), runs };
+    const out = new BigInt64Array(kept);
+    let at = 0;
+    for (let k = 0; k < runs.length; k += 2) {
+      out.set(ids.subarray(start + runs[k], start + runs[k + 1]), at);
+      at += runs[k + 1] - runs[k];
+    }
+    return { ids: out, runs };
+  }
+
+  apply(chunk: FeatureChunk): FeatureChunk {
+    const { features, dim } = chunk;
+    const kept = this.keptRuns(chunk.ids, 0, chunk.rows);
+    if (
+      kept.runs.length === 2 &&
+      kept.ids.length === chunk.rows &&
+      chunk.ids.length === chunk.rows &&
+      features.length === chunk.rows * dim
+    )
+      return chunk;
+    // One copy of each run of kept rows into a chunk of their own (moving them up in place and
+    // then slicing the chunk to size copied nearly every vector twice).
+    const out = new Float32Array(kept.ids.length * dim);
+    let at = 0;
+    for (let k = 0; k < kept.runs.length; k += 2) {
+      out.set(features.subarray(kept.runs[k] * dim, kept.runs[k + 1] * dim), at);
+      at += (kept.runs[k + 1] - kept.runs[k]) * dim;
+    }
+    return { ids: kept.ids, features: out, rows: kept.ids.length, dim };
   }
 }
 
@@ -259,15 +284,27 @@ export class FeatureCache {
     const chunkRows = this.chunkRows;
     async function* chunks(): AsyncGenerator<FeatureChunk> {
       const filter = new ExclusionFilter(excluded);
+      const skip = new Uint8Array(SKIP_BYTES);
       try {
         for (const s of segments) {
           for (let start = 0; start < s.header.rows; start += chunkRows) {
             const rows = Math.min(chunkRows, s.header.rows - start);
-            const ids = s.ids.slice(start, start + rows);
-            const features = new Float32Array(rows * dim);
-            await readExactly(s.file, bytesOf(features), HEADER_BYTES + start * dim * 4);
-            const chunk = filter.apply({ ids, features, rows, dim });
-            if (chunk.rows > 0) yield chunk;
+            // The kept rows' vectors are read straight into the chunk the workers get (the
+            // excluded ones into a scratch buffer): filtering a whole chunk read first moved
+            // and then sliced every vector after the first excluded row, two copies of nearly
+            // the whole pool on the main thread of a warm round.
+            const kept = filter.keptRuns(s.ids, start, rows);
+            if (kept.ids.length === 0) continue;
+            const features = new Float32Array(kept.ids.length * dim);
+            await readRuns(
+              s.file,
+              bytesOf(features),
+              kept.runs,
+              dim * 4,
+              HEADER_BYTES + start * dim * 4,
+              skip,
+            );
+            yield { ids: kept.ids, features, rows: kept.ids.length, dim };
           }
         }
       } finally {

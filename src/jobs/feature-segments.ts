@@ -76,6 +76,55 @@ export async function readExactly(
   }
 }
 
+/** Excluded rows between kept ones are read into a scratch buffer up to this size. */
+export const SKIP_BYTES = 64 * 1024;
+/** Buffers of one vectored read (below every system's IOV_MAX). */
+const MAX_BUFFERS = 512;
+
+/**
+ * Reads the rows `runs` (pairs `[begin, end)` of row numbers, ascending) of the rows stored from
+ * `position` on, `rowBytes` each, into `into` one after another: a vectored read per stretch of
+ * the file, the rows between runs landing in `skip` (a gap wider than it starts a new read).
+ */
+export async function readRuns(
+  file: FileHandle,
+  into: Uint8Array,
+  runs: number[],
+  rowBytes: number,
+  position: number,
+  skip: Uint8Array,
+): Promise<void> {
+  let at = 0;
+  let k = 0;
+  while (k < runs.length) {
+    const from = position + runs[k] * rowBytes;
+    const buffers: Uint8Array[] = [];
+    let bytes = 0;
+    let kEnd = k;
+    for (;;) {
+      const n = (runs[kEnd + 1] - runs[kEnd]) * rowBytes;
+      buffers.push(into.subarray(at + bytes, at + bytes + n));
+      bytes += n;
+      kEnd += 2;
+      if (kEnd >= runs.length || buffers.length + 2 > MAX_BUFFERS) break;
+      const gap = (runs[kEnd] - runs[kEnd - 1]) * rowBytes;
+      if (gap > skip.length) break;
+      buffers.push(skip.subarray(0, gap));
+    }
+    const total = buffers.reduce((n, b) => n + b.length, 0);
+    const { bytesRead } = await file.readv(buffers, from);
+    if (bytesRead !== total) {
+      // A short read (rare: a signal, a system's smaller vector limit): the rest one run at a time.
+      for (let j = k; j < kEnd; j += 2) {
+        const n = (runs[j + 1] - runs[j]) * rowBytes;
+        await readExactly(file, into.subarray(at, at + n), position + runs[j] * rowBytes);
+        at += n;
+      }
+    } else at += bytes;
+    k = kEnd;
+  }
+}
+
 export function bytesOf(a: BigInt64Array | Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }

@@ -75,22 +75,30 @@ class StoredPredictions {
   private readonly byModel = new Map<string, Uint8Array>();
 
   /** Marks the chunk's items as stored and returns the rows that were not (all: undefined). */
-  claim(modelId: string, ids: BigInt64Array): number[] | undefined {
+  claim(modelId: string, ids: BigInt64Array): Int32Array | undefined {
     let bits = this.byModel.get(modelId) ?? new Uint8Array(0);
+    // Little-endian halves of each id, read as numbers: reading a BigInt64Array element
+    // allocates a bigint, and converting and comparing those per item cost a warm round of 1M
+    // items ~0.2 s of main-thread time (measured: ~0.04 s this way).
+    const words = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
     let top = 0;
-    for (const id of ids) if (id <= BigInt(MAX_REMEMBERED_ID) && Number(id) > top) top = Number(id);
+    for (let r = 0; r < ids.length; r++) {
+      const id = words[2 * r] >>> 0;
+      if (words[2 * r + 1] === 0 && id <= MAX_REMEMBERED_ID && id > top) top = id;
+    }
     if (top >= bits.length * 8) {
       const grown = new Uint8Array(Math.max((top >> 3) + 1, bits.length * 2));
       grown.set(bits);
       bits = grown;
     }
-    const fresh: number[] = [];
+    const fresh = new Int32Array(ids.length);
+    let n = 0;
     for (let r = 0; r < ids.length; r++) {
-      const id = Number(ids[r]);
-      if (id > MAX_REMEMBERED_ID) fresh.push(r);
+      const id = words[2 * r] >>> 0;
+      if (words[2 * r + 1] !== 0 || id > MAX_REMEMBERED_ID) fresh[n++] = r;
       else if (!(bits[id >> 3] & (1 << (id & 7)))) {
         bits[id >> 3] |= 1 << (id & 7);
-        fresh.push(r);
+        fresh[n++] = r;
       }
     }
     // Re-inserted at the end of the map's order: the models used longest ago are forgotten first.
@@ -98,7 +106,7 @@ class StoredPredictions {
     this.byModel.set(modelId, bits);
     while (this.byModel.size > REMEMBERED_MODELS)
       this.byModel.delete(this.byModel.keys().next().value!);
-    return fresh.length === ids.length ? undefined : fresh;
+    return n === ids.length ? undefined : fresh.subarray(0, n);
   }
 
   forget(modelId: string): void {
@@ -112,12 +120,59 @@ const MAX_REMEMBERED_ID = 2 ** 28;
 const REMEMBERED_MODELS = 8;
 const stored = new StoredPredictions();
 
+/** The longest a prediction write waits for the rounds scoring in this process. */
+const MAX_YIELD_MS = 10_000;
+
+/**
+ * The rounds (and shards) scoring in this process now. The predictions of a round that opened
+ * are stored while the next one may already be scoring: each of their writes (text encoding on
+ * the main thread, a COPY and a merge in the database) first waits until no round scores, or
+ * {@link MAX_YIELD_MS} at most, so that a round does not share the cores with the writes of the
+ * one before it.
+ */
+class ScoringGate {
+  private active = 0;
+  private waiters: (() => void)[] = [];
+
+  /** A round starts scoring; call the returned function when it stops (again is harmless). */
+  enter(): () => void {
+    this.active++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      if (--this.active === 0) for (const wake of this.waiters.splice(0)) wake();
+    };
+  }
+
+  /** Resolves once no round scores, or after `maxMs`. */
+  idle(maxMs: number): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        resolve();
+      }, maxMs);
+      timer.unref();
+      this.waiters.push(wake);
+    });
+  }
+}
+
+/** See {@link ScoringGate}: `const leave = scoringGate.enter(); try { … } finally { leave(); }`. */
+export const scoringGate = new ScoringGate();
+
 /**
  * A round's predictions: kept in memory while the pool scores (14 bytes an item) and stored
  * once the round is open, so the database and the cores serve the scoring first (measured on
  * 1M items, 2 cores: storing them alongside the scoring made the round take ~2x as long).
- * Pre-labels of the new queries may thus trail the round's opening by seconds. Failures are
- * logged, not raised: predictions are derived data, re-made by the next round.
+ * Pre-labels of the new queries may thus trail the round's opening by seconds, more while
+ * another round scores (see {@link ScoringGate}). Failures are logged, not raised: predictions
+ * are derived data, re-made by the next round.
  */
 export class PredictionSink {
   private readonly chunks: {
@@ -149,8 +204,10 @@ export class PredictionSink {
   async flush(): Promise<void> {
     const chunks = this.chunks.splice(0);
     try {
-      for (const c of chunks)
+      for (const c of chunks) {
+        await scoringGate.idle(MAX_YIELD_MS);
         await writePredictions(this.db, this.modelId, c.ids, c.predictedClass, c.confidence);
+      }
     } catch (e) {
       stored.forget(this.modelId);
       this.onError(e);

@@ -19,7 +19,7 @@ import type { ModelRef, ScoreResult, ScoreTask, StrategyRef } from '../workers/i
 import { FeatureCache } from './feature-cache';
 import { labelledEmbeddings } from './labelled-embeddings';
 import { scoreItems } from './pool-scorer';
-import type { PredictionSink } from './prediction-writer';
+import { scoringGate, type PredictionSink } from './prediction-writer';
 import {
   allOf,
   candidatesOf,
@@ -226,6 +226,22 @@ export abstract class RoundScorer {
       /** Before each chunk: throws to stop (a cancelled round, a stopping process). */
       check: () => Promise<void>;
     },
+  ): Promise<number> {
+    // The predictions of rounds opened before this one wait while it scores.
+    const leave = scoringGate.enter();
+    try {
+      return await this.scoreThrough(round, dataset, pool, models, opts);
+    } finally {
+      leave();
+    }
+  }
+
+  private scoreThrough(
+    round: Round,
+    dataset: Dataset,
+    pool: PoolSource,
+    models: ModelRef[],
+    opts: Parameters<RoundScorer['scorePool']>[4],
   ): Promise<number> {
     return scoreItems(
       { db: this.db, config: this.config, inference: this.inference },
