@@ -15,6 +15,7 @@
  *
  *   npm run build && node dist/bench/trust.js [splits]
  */
+import './quiet-logs';
 import 'reflect-metadata';
 import fs from 'node:fs';
 import path from 'node:path';

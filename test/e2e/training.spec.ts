@@ -11,7 +11,7 @@ const RUN = `query($id: ID!) { trainingRun(id: $id) {
           metrics { rows accuracy macroF1 logLoss expectedCalibrationError perClass { value precision recall f1 support } confusion } }
 } }`;
 const CURVE = `query($d: ID!) { learningCurve(datasetId: $d) {
-  humanLabels model { version name } metrics { accuracy macroF1 rows }
+  humanLabels madeBy model { version name } metrics { accuracy macroF1 rows }
 } }`;
 
 /** Splits of the digits: every 5th row TEST, every 5th (offset 1) VALIDATION, the rest POOL. */
@@ -123,6 +123,11 @@ describeEachDb('training, metrics and learning curves', (t) => {
     ]);
     expect(learningCurve[2].metrics.accuracy).toBeGreaterThan(learningCurve[0].metrics.accuracy);
     expect(learningCurve[2].metrics.accuracy).toBeGreaterThan(0.9);
+    // Each version says how it was made: the trainer and the options it ran with.
+    const madeBy = learningCurve.map((p: any) => p.madeBy as string);
+    expect(madeBy[0]).toMatch(/^softmax \{.*"seed":3/);
+    expect(madeBy[1]).toBe('uploaded');
+    expect(madeBy[2]).toMatch(/^mlp \{.*"seed":1/);
   });
 
   it('refuses bad requests with BAD_USER_INPUT and creates nothing', async () => {
