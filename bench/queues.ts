@@ -42,6 +42,7 @@ import { Client } from 'pg';
 import { aliasAttack, LIMITS_OFF, underAttack, type AttackResult } from './edge-limits';
 import { openLoop, perLabel, statementsPerCall, summariseProfile } from './queue-probes';
 import { benchPgUrl } from './pg';
+import { syntheticFeatures, syntheticModel } from './synthetic';
 import {
   LoopStats,
   QUARRY,
@@ -50,7 +51,6 @@ import {
   stopServer,
   type ServerProcess,
 } from './server';
-import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
 // The raw-SQL baseline runs Quarry's own statements: the claim's slot SELECT (k = 1) and the
 // queue's page SELECT (first page of 50).
 import { queuePage } from '../src/db/sql/queries.sql';
@@ -106,35 +106,11 @@ function percentile(samples: number[], p: number): number {
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 const int = (v: number) => Math.round(v).toLocaleString('en');
 
-/** Deterministic pseudo-random features for rows [start, start + rows). */
-function features(start: number, rows: number): Float32Array {
-  const out = new Float32Array(rows * DIM);
-  let s = (start * 2654435761 + 1) >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32;
-  }
-  return out;
-}
+const features = (start: number, rows: number): Float32Array =>
+  syntheticFeatures(start, rows, DIM, 1);
 
-function model(): Buffer {
-  let seed = 11;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 2;
-  const layer = (inDim: number, outDim: number, activation?: 'relu') => ({
-    inDim,
-    outDim,
-    activation,
-    weights: Float32Array.from({ length: inDim * outDim }, rand),
-    bias: new Float32Array(outDim),
-  });
-  return Buffer.from(
-    buildFeedForwardOnnx({
-      inputDim: DIM,
-      layers: [layer(DIM, 16, 'relu'), layer(16, CLASSES.length)],
-      outputs: { probabilities: 'probabilities' },
-    }),
-  );
-}
+const model = (): Buffer =>
+  syntheticModel({ inputDim: DIM, hidden: 16, classes: CLASSES.length, scale: 2, seed: 11 });
 
 class GraphQLCallError extends Error {
   constructor(

@@ -22,9 +22,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { benchPgUrl } from './pg';
+import { syntheticFeatures, syntheticModel } from './synthetic';
 import { QUARRY, spawnServer, stopServer, type ServerProcess } from './server';
 import { InferencePool } from '../src/workers/inference.pool';
-import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
 
 const ITEMS = Number(process.argv[2] ?? 1_000_000);
 const KCENTER_ITEMS = Math.min(100_000, ITEMS);
@@ -33,35 +33,17 @@ const HIDDEN = 256;
 const CLASSES = 10;
 const CHUNK = 50_000;
 
-function model(): Buffer {
-  let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.2;
-  const layer = (inDim: number, outDim: number, activation?: 'relu') => ({
-    inDim,
-    outDim,
-    activation,
-    weights: Float32Array.from({ length: inDim * outDim }, rand),
-    bias: new Float32Array(outDim),
+const model = (): Buffer =>
+  syntheticModel({
+    inputDim: DIM,
+    hidden: HIDDEN,
+    classes: CLASSES,
+    scale: 0.2,
+    seed: 7,
+    embedding: true,
   });
-  return Buffer.from(
-    buildFeedForwardOnnx({
-      inputDim: DIM,
-      layers: [layer(DIM, HIDDEN, 'relu'), layer(HIDDEN, CLASSES)],
-      outputs: { probabilities: 'probabilities', embedding: 'embedding' },
-    }),
-  );
-}
 
-/** Deterministic pseudo-random features for rows [start, start + rows). */
-function features(start: number, rows: number): Float32Array {
-  const out = new Float32Array(rows * DIM);
-  let s = (start * 2654435761) >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32;
-  }
-  return out;
-}
+const features = (start: number, rows: number): Float32Array => syntheticFeatures(start, rows, DIM);
 
 function peakRssMiB(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -15,11 +15,11 @@
  *   QUARRY_BENCH_STRATEGIES=k-center,badge   runs only these
  */
 import { execFileSync } from 'node:child_process';
+import { syntheticFeatures, syntheticModel } from './synthetic';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
 import { mulberry32 } from '../src/strategies/math';
 import type { BatchStrategy, Pick, ScoredRows } from '../src/strategies/types';
 import { InferencePool } from '../src/workers/inference.pool';
@@ -47,34 +47,17 @@ const CASES: { code: string; params: Record<string, unknown>; reference: BatchSt
   },
 ];
 
-function model(): Buffer {
-  let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.2;
-  const layer = (inDim: number, outDim: number, activation?: 'relu') => ({
-    inDim,
-    outDim,
-    activation,
-    weights: Float32Array.from({ length: inDim * outDim }, rand),
-    bias: new Float32Array(outDim),
+const model = (): Buffer =>
+  syntheticModel({
+    inputDim: DIM,
+    hidden: HIDDEN,
+    classes: CLASSES,
+    scale: 0.2,
+    seed: 7,
+    embedding: true,
   });
-  return Buffer.from(
-    buildFeedForwardOnnx({
-      inputDim: DIM,
-      layers: [layer(DIM, HIDDEN, 'relu'), layer(HIDDEN, CLASSES)],
-      outputs: { probabilities: 'probabilities', embedding: 'embedding' },
-    }),
-  );
-}
 
-function features(start: number, rows: number): Float32Array {
-  const out = new Float32Array(rows * DIM);
-  let s = (start * 2654435761) >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32;
-  }
-  return out;
-}
+const features = (start: number, rows: number): Float32Array => syntheticFeatures(start, rows, DIM);
 
 /** The pool's probabilities and embeddings, from the model, through the inference pool. */
 async function scoredPool(pool: InferencePool, dir: string): Promise<ScoredRows> {

@@ -15,7 +15,7 @@ import { benchPgUrl } from './pg';
 import { loadConfig } from '../src/config';
 import { openDatabase } from '../src/db/database';
 import { ApiKeyRole } from '../src/entities';
-import { buildFeedForwardOnnx } from '../src/ml/onnx-build';
+import { syntheticModel } from './synthetic';
 import { startServer } from '../src/server';
 
 const TOTAL = Number(process.argv[2] ?? 100_000);
@@ -24,24 +24,8 @@ const DIM = 128;
 const HIDDEN = 64;
 const CLASSES = 10;
 
-function model(): Buffer {
-  let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.4;
-  const layer = (inDim: number, outDim: number, activation?: 'relu') => ({
-    inDim,
-    outDim,
-    activation,
-    weights: Float32Array.from({ length: inDim * outDim }, rand),
-    bias: new Float32Array(outDim),
-  });
-  return Buffer.from(
-    buildFeedForwardOnnx({
-      inputDim: DIM,
-      layers: [layer(DIM, HIDDEN, 'relu'), layer(HIDDEN, CLASSES)],
-      outputs: { probabilities: 'probabilities' },
-    }),
-  );
-}
+const model = (): Buffer =>
+  syntheticModel({ inputDim: DIM, hidden: HIDDEN, classes: CLASSES, scale: 0.4, seed: 7 });
 
 function makeBatches(prefix: string): { externalId: string; featuresBase64: string }[][] {
   const batches = [];
