@@ -209,7 +209,11 @@ export class StoppingSignalNode {
   @Field()
   stabilised: boolean;
 
-  @Field(() => Int, { nullable: true, description: 'The version that made the signal fire.' })
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'The version that last made the signal fire (while stabilised: where the current stable stretch began); null when it never fired.',
+  })
   stabilisedAtVersion: number | null;
 
   @Field(() => Float, { nullable: true })

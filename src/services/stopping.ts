@@ -108,7 +108,10 @@ export interface DatasetStopping {
   /** The latest version's stopping facts; null before any model. */
   modelVersion: number | null;
   stabilised: boolean;
-  /** The version whose kappa first made the signal fire; null when it has not. */
+  /**
+   * The version whose kappa last made the signal fire (while stabilised: where the current stable
+   * stretch began); null when it never fired.
+   */
   stabilisedAtVersion: number | null;
   meanKappa: number | null;
   /** Kappas of the last three versions, oldest first (null: no previous version to compare). */
@@ -122,7 +125,7 @@ export interface DatasetStopping {
   budgetRemaining: number | null;
 }
 
-/** Rows read for {@link datasetStopping}: enough to find when the signal first fired. */
+/** Rows read for {@link datasetStopping}: enough to find when the signal last fired. */
 const HISTORY_ROWS = 1000;
 
 /** A dataset's stopping signal now. */
