@@ -186,7 +186,7 @@ export async function startServer(
       config,
       trainerPool,
       services.models,
-      { inference, events },
+      { inference, events, featureCache: runner.featureCache },
       (taskId, afterSeconds) => jobs.recheckTask({ taskId }, afterSeconds),
     );
     let handingBack: Promise<void> | undefined;

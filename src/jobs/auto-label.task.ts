@@ -6,6 +6,7 @@ import type { EventBus } from '../services/event-bus';
 import type { InferencePool } from '../workers/inference.pool';
 import { logger } from '../logger';
 import { modelRefs } from './model-files';
+import type { FeatureCache } from './feature-cache';
 import { scoreItems } from './pool-scorer';
 import { writeCurrentLabels } from '../services/label.service';
 import { lockBudget, requireRemaining } from '../services/budget';
@@ -22,6 +23,8 @@ export interface AutoLabelDeps {
   config: QuarryConfig;
   inference: InferencePool;
   events: EventBus;
+  /** The rounds' feature cache: the pool's vectors from its files, as rounds read them. */
+  featureCache?: FeatureCache;
 }
 
 /** Progress is written at most this often. */
@@ -62,7 +65,11 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
   // A class without a certified threshold gets no labels.
   const thresholdOf = (c: number): number =>
     classThresholds ? (classThresholds[c] ?? Infinity) : params.threshold;
-  const scored = await scoreItems(deps, {
+  // The rounds' fast path: the vectors from the feature cache (eligibility read from the
+  // database now), else streamed out of the database.
+  const cached = deps.featureCache ? await deps.featureCache.pool(dataset, pool) : undefined;
+  const scoring = scoreItems(deps, {
+    chunks: cached?.chunks,
     selectSql: poolFeaturesCopy(pool),
     featureDim: dataset.featureDim,
     models: [model],
@@ -87,6 +94,7 @@ export async function runAutoLabel(deps: AutoLabelDeps, task: Task): Promise<voi
       );
     },
   });
+  const scored = await scoring.finally(() => cached?.release());
   await writing;
   // Chunks finish out of order; labels and the audit draw go in item-id order (reproducible).
   const order = ids.map((_, k) => k).sort((a, b) => (BigInt(ids[a]) < BigInt(ids[b]) ? -1 : 1));

@@ -66,7 +66,8 @@ export abstract class RoundScorer {
       : undefined;
   }
 
-  private readonly featureCache: FeatureCache | undefined;
+  /** The feature cache of this process's rounds (auto-label runs read their pool through it). */
+  readonly featureCache: FeatureCache | undefined;
 
   /** Throws when the round may not go on (cancelled, or the process is stopping). */
   protected abstract assertRunning(roundId: string): Promise<void>;

@@ -13,6 +13,7 @@ import { packFeatures } from '../services/features';
 import type { EventBus } from '../services/event-bus';
 import type { InferencePool } from '../workers/inference.pool';
 import { runAutoLabel } from './auto-label.task';
+import type { FeatureCache } from './feature-cache';
 import { TASK_RETRY_LIMIT } from './job-queue';
 import { RunningJobs } from './running-jobs';
 import { datasetFeaturesPage, datasetItemCount, simulationItemsPage } from '../db/sql/items.sql';
@@ -62,7 +63,11 @@ export class TaskRunner {
     private readonly trainerPool: TrainerPool,
     private readonly models: ModelService,
     /** What auto-label tasks need; without it they fail. */
-    private readonly autoLabel?: { inference: InferencePool; events: EventBus },
+    private readonly autoLabel?: {
+      inference: InferencePool;
+      events: EventBus;
+      featureCache?: FeatureCache;
+    },
     /** Asks for the task to be looked at again later (it was running in another process). */
     private readonly recheckLater: (
       taskId: string,

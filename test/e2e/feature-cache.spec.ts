@@ -144,6 +144,36 @@ describeEachDb(
       await cancel(t(), warm.id);
     });
 
+    it('is the pool of auto-label runs too: a run on a dataset no round read writes it, and labels every eligible item', async () => {
+      const fresh = await createDataset(t(), `cache-autolabel-${t().backend}`);
+      await t().ok(IMPORT, { d: fresh, items: digitItems(0, 300) });
+      const m = await register(t(), fresh);
+      expect(segments(fcRoot, fresh)).toEqual([]);
+      const { autoLabel } = await t().ok(
+        'mutation($i: AutoLabelInput!) { autoLabel(input: $i) { id } }',
+        // Ten classes: every top probability is at least 0.1.
+        { i: { datasetId: fresh, modelId: m, threshold: 0.1, auditRate: 0 } },
+      );
+      const done = await waitFor(
+        async () =>
+          (
+            await t().ok(
+              'query($id: ID!) { autoLabelRun(id: $id) { status error scoredCount labelledCount } }',
+              { id: autoLabel.id },
+            )
+          ).autoLabelRun,
+        { until: (r) => !['QUEUED', 'RUNNING'].includes(r.status), what: 'the auto-label run' },
+      );
+      // Every 18th item arrived labelled (17 of 300): the other 283 are the pool.
+      expect(done).toMatchObject({
+        status: 'SUCCEEDED',
+        error: null,
+        scoredCount: 283,
+        labelledCount: 283,
+      });
+      expect(segments(fcRoot, fresh)).toHaveLength(1);
+    });
+
     it('survives a truncated file: the round reads the database and writes the file again', async () => {
       const before = await margin(t(), d, model, 20);
       await cancel(t(), before.id);
