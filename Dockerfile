@@ -12,7 +12,9 @@ COPY packages/client/package.json packages/client/
 COPY packages/web/package.json packages/web/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY . .
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# --ignore-scripts: pruning reifies the workspace links, which runs @quarry/client's `prepare`
+# (its build) after typescript is gone.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund --ignore-scripts
 
 FROM node:20.19-bookworm-slim
 ENV NODE_ENV=production \

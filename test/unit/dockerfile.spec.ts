@@ -71,6 +71,13 @@ describe('Dockerfile', () => {
     expect(missing).toEqual([]);
   });
 
+  it('prunes dev dependencies without running scripts (the SDK workspace would rebuild without tsc)', () => {
+    const [build] = stages();
+    const prunes = build.filter((i) => i.op === 'RUN' && /\bnpm prune\b/.test(i.args));
+    expect(prunes.length).toBeGreaterThan(0);
+    for (const p of prunes) expect(p.args).toMatch(/npm prune [^&;]*--ignore-scripts/);
+  });
+
   it('puts what the server reads outside dist into the image: the SDK and the web app', () => {
     const runtime = stages().at(-1)!;
     const copied = copiedSources(runtime).map((src) => src.replace(/^\/app\//, ''));
