@@ -3,13 +3,18 @@
 
 # Build: install from the lock file (the .npmrc skips onnxruntime-node's optional GPU
 # download; its CPU binaries ship in the package), compile, then drop dev dependencies.
+# Every workspace's package.json comes before `npm ci`, or its dependencies are not installed
+# (the web app's build needs vite, marked and uplot).
 FROM node:20.19-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 COPY packages/client/package.json packages/client/
+COPY packages/web/package.json packages/web/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY . .
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# --ignore-scripts: pruning reifies the workspace links, which runs @quarry/client's `prepare`
+# (its build) after typescript is gone.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund --ignore-scripts
 
 FROM node:20.19-bookworm-slim
 ENV NODE_ENV=production \
@@ -20,6 +25,8 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/packages/client ./packages/client
+# The labelling page, dashboard and admin pages, served at / (QUARRY_WEB_DIR's default).
+COPY --from=build --chown=node:node /app/packages/web/dist ./packages/web/dist
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --from=build --chown=node:node /app/bin ./bin
 RUN mkdir -p /data && chown node:node /data

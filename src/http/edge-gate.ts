@@ -39,13 +39,18 @@ export function sendRateLimited(
   refusal: Refusal,
 ): void {
   res.setHeader('Retry-After', String(refusal.retryAfterSeconds));
-  requestRecord(res.req).errorCode = ErrorCode.RATE_LIMITED;
+  const record = requestRecord(res.req);
+  record.errorCode = ErrorCode.RATE_LIMITED;
   const e = rateLimitedError(what, refusal);
   res.status(429).json({
     errors: [
       {
         message: e.message,
-        extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: refusal.retryAfterSeconds },
+        extensions: {
+          code: ErrorCode.RATE_LIMITED,
+          retryAfterSeconds: refusal.retryAfterSeconds,
+          requestId: record.id,
+        },
       },
     ],
   });

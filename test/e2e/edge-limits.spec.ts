@@ -234,6 +234,8 @@ describeEachDb(
       expect(Number(limited[0].headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       const body = (await limited[0].json()) as GqlResponse;
       expect(codeOf(body)).toBe('RATE_LIMITED');
+      // The request id, as in every error's extensions, is the one of the response's header.
+      expect(body.errors![0].extensions!.requestId).toBe(limited[0].headers.get('x-request-id'));
       // Another role (and key) has its own budget.
       expect((await send(t().adminKey)).status).toBe(200);
       await new Promise((r) => setTimeout(r, 1100));
@@ -278,7 +280,9 @@ describeEachDb(
       });
       expect(sixth.status).toBe(429);
       expect(Number(sixth.headers.get('retry-after'))).toBeGreaterThan(0);
-      expect(codeOf((await sixth.json()) as GqlResponse)).toBe('RATE_LIMITED');
+      const sixthBody = (await sixth.json()) as GqlResponse;
+      expect(codeOf(sixthBody)).toBe('RATE_LIMITED');
+      expect(sixthBody.errors![0].extensions!.requestId).toBe(sixth.headers.get('x-request-id'));
       // A valid key not used from here lately is a guess like any other: it waits too.
       const guess = await t().gql('{ viewer { id } }', {}, t().adminKey);
       expect(guess.status).toBe(429);
@@ -345,7 +349,10 @@ describeEachDb('authentication before the body', (t) => {
       authorization: `Bearer ${annotator}`,
     });
     expect(res.status).toBe(413);
-    expect(JSON.parse(res.body).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(JSON.parse(res.body).errors[0].extensions).toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+      requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
     expect(res.sentBytes).toBeLessThan(8 * 1024 * 1024);
     // A SERVICE key may send the same size (it is then parsed, and refused as bad JSON).
     const service = await t().createKey(ApiKeyRole.SERVICE);

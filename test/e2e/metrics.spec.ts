@@ -213,4 +213,33 @@ describe('request log', () => {
     });
     expect(second()[0]).not.toContain(adminKey);
   });
+
+  it('logs an APQ hash that does not match its query as a BAD_REQUEST line, without a stack trace', async () => {
+    const adminKey = /"apiKey":"(qk_[^"]+)"/.exec(s!.output())![1];
+    const res = await fetch(s!.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${adminKey}`,
+        'x-request-id': 'apq-mismatch',
+      },
+      body: JSON.stringify({
+        query: '{ viewer { id } }',
+        extensions: { persistedQuery: { version: 1, sha256Hash: '0'.repeat(64) } },
+      }),
+    });
+    expect(res.status).toBe(400);
+    const lines = () =>
+      s!
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"reqId":"apq-mismatch"'));
+    for (let i = 0; i < 50 && lines().length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(lines()).toHaveLength(1);
+    expect(JSON.parse(lines()[0])).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+    // Nothing logged as a server fault (the masked INTERNAL_SERVER_ERROR logged its stack).
+    expect(s!.output()).not.toMatch(/unexpected error|"stack":/);
+  });
 });

@@ -236,6 +236,35 @@ describeEachDb(
       }
     });
 
+    it('tells of a round closed: an open round cancelled (the only way a round closes today)', async () => {
+      const hook = await receiver(0);
+      try {
+        const other = await queueDataset(t(), 'hooks-close', { items: 10 });
+        const { createWebhook } = await t().ok(CREATE, {
+          i: { datasetId: other, url: hook.url, events: ['ROUND_CLOSED'] },
+        });
+        const { webhook } = createWebhook;
+        const round = await openRound(t(), other, 3);
+        const cancel = 'mutation($id: ID!) { cancelRound(id: $id) { status } }';
+        expect((await t().ok(cancel, { id: round })).cancelRound.status).toBe('CANCELLED');
+        const [closed] = await deliveriesUntil(
+          t(),
+          webhook.id,
+          (ds) => ds.length === 1 && ds[0].status === 'SUCCEEDED',
+          'ROUND_CLOSED delivered',
+        );
+        expect(closed.event).toBe('ROUND_CLOSED');
+        expect(JSON.parse(closed.body)).toMatchObject({
+          event: 'ROUND_CLOSED',
+          datasetId: other,
+          data: { roundId: round },
+        });
+        expect(hook.received).toHaveLength(1);
+      } finally {
+        await hook.close();
+      }
+    });
+
     it('marks a delivery FAILED once its attempts are used up', async () => {
       const hook = await receiver(100);
       try {

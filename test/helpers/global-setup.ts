@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { disableOnnxTelemetry } from '../../src/ml/onnx-env';
 
 /** Candidate PostgreSQL servers for the end-to-end specs, in order. */
 function candidates(): string[] {
@@ -25,6 +26,10 @@ async function reachable(url: string): Promise<boolean> {
  * (QUARRY_TEST_PG_URL). With QUARRY_TEST_REQUIRE_PG=1 (CI), an unreachable server fails the run.
  */
 export default async function globalSetup(): Promise<void> {
+  // In the real environment, which the test workers inherit: onnxruntime, loaded in a worker
+  // process (in-process servers, model checks, specs running models), reads it there, while the
+  // assignment Quarry makes at run time only reaches Jest's copy of process.env.
+  disableOnnxTelemetry();
   for (const url of candidates()) {
     if (await reachable(url)) {
       process.env.QUARRY_TEST_PG_URL = url;
