@@ -3,6 +3,7 @@ import { describeInBrowser } from '../helpers/browser';
 import { DIGIT_CLASSES, f32base64, loadDigits } from '../helpers/digits';
 import { openRound } from '../helpers/queues';
 import { trainSoftmax } from '../helpers/training';
+import { waitFor } from '../helpers/wait-for';
 
 describeInBrowser('dashboard', (w) => {
   /** 300 digits: 40 labelled and 200 unlabelled POOL items, 60 labelled VALIDATION items. */
@@ -49,8 +50,15 @@ describeInBrowser('dashboard', (w) => {
 
     const ana = await w().signedIn(await w().createKey(ApiKeyRole.ANNOTATOR, [d]), `#/label/${d}`);
     await ana.page.getByText('Model suggests').waitFor();
+    const accepted = new Map<string, string>();
     for (let i = 0; i < 3; i++) {
       const shown = await ana.page.locator('#item-title').getAttribute('data-external-id');
+      // The suggestion: its class, the model's confidence and version; Enter accepts it.
+      const suggestion = ana.page.locator('.suggestion');
+      expect(await suggestion.textContent()).toMatch(
+        /^Model suggests: \d \(confidence \d+\.\d%, model v1\) — Enter accepts$/,
+      );
+      accepted.set(shown!, (await suggestion.locator('.suggested-value').textContent())!);
       await ana.page.keyboard.press('Enter');
       await ana.page.waitForFunction(
         (prev) =>
@@ -60,6 +68,18 @@ describeInBrowser('dashboard', (w) => {
         shown,
       );
     }
+    const stored = await waitFor(
+      () =>
+        w().t.sql(
+          `SELECT i.external_id AS id, d.classes[l.class_index + 1] AS value FROM label l
+           JOIN item i ON i.id = l.item_id JOIN dataset d ON d.id = l.dataset_id
+           WHERE l.dataset_id = $1 AND l.source = 'HUMAN' AND l.superseded_at IS NULL
+             AND i.external_id = ANY($2::text[])`,
+          [d, [...accepted.keys()]],
+        ),
+      { until: (rows) => rows.length === 3, what: '3 answers stored' },
+    );
+    expect(new Map(stored.map((r: any) => [r.id, r.value]))).toEqual(accepted);
     await page.getByTestId('queue-depth').filter({ hasText: /^7$/ }).waitFor();
     await page.getByTestId('round-progress').filter({ hasText: '3 of 10 answered' }).waitFor();
     await page.locator('[data-testid=annotators] tbody tr').first().waitFor();
@@ -77,5 +97,6 @@ describeInBrowser('dashboard', (w) => {
     expect(await w().axe(page)).toEqual([]);
     await w().screenshot(ana.page, 'label-digits');
     expect(await w().axe(ana.page)).toEqual([]);
-  });
+    // Two training runs and a round: on a loaded machine this outlasts the default 60 s.
+  }, 180_000);
 });
