@@ -83,6 +83,28 @@ describeInBrowser('dashboard', (w) => {
     await page.getByTestId('queue-depth').filter({ hasText: /^7$/ }).waitFor();
     await page.getByTestId('round-progress').filter({ hasText: '3 of 10 answered' }).waitFor();
     await page.locator('[data-testid=annotators] tbody tr').first().waitFor();
+    // Budget by mechanism: the table says what the API says.
+    const byMechanism = async () =>
+      (
+        await w().t.ok(
+          'query($d: ID!) { dataset(id: $d) { budget { byMechanism { mechanism spent held owed } } } }',
+          { d },
+        )
+      ).dataset.budget.byMechanism.map((m: any) =>
+        [m.mechanism, m.spent, m.held, m.owed].map(String),
+      );
+    const shownBudget = () =>
+      page
+        .locator('[data-panel=queue] table tbody tr')
+        .evaluateAll((rows) =>
+          rows.map((r: any) => [...r.children].map((c: any) => c.textContent.trim())),
+        );
+    const expected = await byMechanism();
+    expect(expected.find((m: string[]) => m[1] === '3')).toBeDefined();
+    await waitFor(shownBudget, {
+      until: (rows) => JSON.stringify(rows) === JSON.stringify(expected),
+      what: `the budget by mechanism to read ${JSON.stringify(expected)}`,
+    });
 
     await trainSoftmax(w().t, d);
     await page.locator('[data-testid=learning-curve] tbody tr').nth(1).waitFor({ timeout: 20_000 });

