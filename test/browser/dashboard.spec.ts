@@ -121,4 +121,87 @@ describeInBrowser('dashboard', (w) => {
     expect(await w().axe(ana.page)).toEqual([]);
     // Two training runs and a round: on a loaded machine this outlasts the default 60 s.
   }, 180_000);
+  it("draws the latest simulation's curves, one per strategy, with their numbers", async () => {
+    const { features, labels } = loadDigits();
+    const { createDataset } = await w().t.ok(
+      'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+      { i: { name: 'simulated', classes: DIGIT_CLASSES, featureDim: 64 } },
+    );
+    const d = createDataset.id;
+    await w().t.ok(
+      'mutation($d: ID!, $items: [ImportItemInput!]!) { importItems(datasetId: $d, items: $items) { importedCount } }',
+      {
+        d,
+        items: features.slice(0, 300).map((f, i) => ({
+          externalId: `s${i}`,
+          featuresBase64: f32base64(f),
+          split: i % 3 === 0 ? 'TEST' : 'POOL',
+          groundTruth: labels[i],
+        })),
+      },
+    );
+    const { simulate } = await w().t.ok(
+      'mutation($i: SimulateInput!) { simulate(input: $i) { id } }',
+      {
+        i: {
+          datasetId: d,
+          strategies: [{ strategy: 'random' }, { strategy: 'margin' }],
+          seedSize: 20,
+          batchSize: 20,
+          budget: 60,
+          repeats: 1,
+          trainer: 'softmax',
+          trainerOptions: { C: 10 },
+          seed: 5,
+        },
+      },
+    );
+    const done = await waitFor(
+      async () =>
+        (
+          await w().t.ok(
+            'query($id: ID!) { simulation(id: $id) { status error curves { strategy points { labels meanAccuracy } } } }',
+            { id: simulate.id },
+          )
+        ).simulation,
+      {
+        until: (s) => !['QUEUED', 'RUNNING'].includes(s.status),
+        timeoutMs: 150_000,
+        what: 'the simulation to finish',
+      },
+    );
+    expect(done).toMatchObject({ status: 'SUCCEEDED', error: null });
+    const { page } = await w().signedIn(w().t.adminKey, `#/dashboard/${d}?refresh=1`);
+    const sims = page.locator('[data-panel=simulations]');
+    await sims.locator('figure').waitFor();
+    const table = sims.locator('table.data');
+    expect(await table.locator('thead th').allTextContents()).toEqual([
+      'Labels',
+      ...done.curves.map((c: any) => c.strategy),
+    ]);
+    const xs = [
+      ...new Set<number>(done.curves.flatMap((c: any) => c.points.map((p: any) => p.labels))),
+    ].sort((a, b) => a - b);
+    expect(
+      await table
+        .locator('tbody tr')
+        .evaluateAll((rows) =>
+          rows.map((r: any) => [...r.children].map((c: any) => c.textContent.trim())),
+        ),
+    ).toEqual(
+      xs.map((x) => [
+        String(x),
+        ...done.curves.map((c: any) =>
+          c.points.find((p: any) => p.labels === x).meanAccuracy.toFixed(3),
+        ),
+      ]),
+    );
+    // The chart itself is drawn (uPlot's canvas), each strategy in the legend.
+    await sims.locator('canvas').first().waitFor();
+    expect(await sims.locator('.u-legend .u-label').allTextContents()).toEqual(
+      expect.arrayContaining(['random', 'margin']),
+    );
+    await w().screenshot(page, 'dashboard-simulation');
+    expect(await w().axe(page)).toEqual([]);
+  }, 240_000);
 });
