@@ -34,6 +34,10 @@ describeInBrowser('admin pages', (w) => {
 
     const round = page.locator('[data-panel=round]');
     await round.getByLabel('Strategy').selectOption('random');
+    // The parameter form is generated from the strategy's JSON Schema (random: an integer seed).
+    const seed = round.locator('fieldset.params').getByLabel('seed');
+    expect(await seed.getAttribute('type')).toBe('number');
+    await seed.fill('42');
     await round.getByLabel('Size').fill('20');
     await round.getByRole('button', { name: 'Start round' }).click();
     await round.getByText(/Round random is/).waitFor();
@@ -41,8 +45,13 @@ describeInBrowser('admin pages', (w) => {
     expect(await w().axe(page)).toEqual([]);
 
     const [dataset] = await w().t.sql(
-      `SELECT id, guidelines, payload_field AS "payloadField", payload_kind AS "payloadKind" FROM dataset`,
+      `SELECT id, guidelines, payload_field AS "payloadField", payload_kind AS "payloadKind" FROM dataset WHERE name = 'digits-web'`,
     );
+    expect(
+      await w().t.sql(`SELECT strategy, size, params FROM round WHERE dataset_id = $1`, [
+        dataset.id,
+      ]),
+    ).toEqual([{ strategy: 'random', size: 20, params: { seed: 42 } }]);
     expect(dataset).toMatchObject({
       guidelines: 'Pick the **digit** shown.',
       payloadField: 'pixels',
@@ -90,5 +99,71 @@ describeInBrowser('admin pages', (w) => {
     expect(new Map(stored.map((r: any) => [r.id, r.value]))).toEqual(pressed);
     expect(new Set(stored.map((r: any) => r.name))).toEqual(new Set(['ana']));
     await w().screenshot(ana.page, 'label-admin-flow');
+
+    // Back on the admin page: train a model on the labels.
+    const train = page.locator('[data-panel=train]');
+    await train.getByLabel('Dataset').selectOption({ label: 'digits-web' });
+    await train.getByRole('button', { name: 'Train a model' }).click();
+    await train.getByText(/^Model v1 registered\.$/).waitFor({ timeout: 90_000 });
+    expect(
+      await w().t.sql(`SELECT version FROM model WHERE dataset_id = $1`, [dataset.id]),
+    ).toEqual([{ version: 1 }]);
+    // A long flow (1,797 items imported, a round, training): on a loaded machine it outlasts 60 s.
+  }, 240_000);
+
+  it('signs in by keyboard with a key kept in session storage only, and picks a dataset by name', async () => {
+    const { createDataset } = await w().t.ok(
+      'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+      { i: { name: 'by-name', classes: ['a', 'b'], featureDim: 2 } },
+    );
+    const context = await w().browser.newContext({ bypassCSP: true });
+    try {
+      const page = await context.newPage();
+      await page.goto(w().base);
+      await page.getByRole('heading', { name: 'Sign in to Quarry' }).waitFor();
+      await w().screenshot(page, 'sign-in');
+      expect(await w().axe(page)).toEqual([]);
+      // The key field has the focus: a wrong key is refused and nothing is kept.
+      await page.keyboard.type('qk_not-a-key');
+      await page.keyboard.press('Enter');
+      await page
+        .getByRole('alert')
+        .filter({ hasText: /^Sign-in failed/ })
+        .waitFor();
+      expect(await page.evaluate(() => (globalThis as any).sessionStorage.length)).toBe(0);
+      await page.getByLabel('API key').fill('');
+      await page.keyboard.type(w().t.adminKey);
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Datasets' }).waitFor();
+      const stored = await page.evaluate(() => {
+        const g = globalThis as any;
+        return {
+          session: g.sessionStorage.getItem('quarry.apiKey'),
+          local: g.localStorage.length,
+          cookie: g.document.cookie,
+        };
+      });
+      expect(stored).toEqual({ session: w().t.adminKey, local: 0, cookie: '' });
+      expect(await context.cookies()).toEqual([]);
+      await w().screenshot(page, 'datasets');
+      expect(await w().axe(page)).toEqual([]);
+      // Kept across a reload of the tab; a new tab of another session starts signed out.
+      await page.reload();
+      await page.getByRole('heading', { name: 'Datasets' }).waitFor();
+      await page.getByRole('link', { name: 'Label by-name' }).focus();
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Label · by-name' }).waitFor();
+      expect(page.url()).toBe(`${w().base}#/label/${createDataset.id}`);
+      const other = await w().browser.newContext();
+      try {
+        const fresh = await other.newPage();
+        await fresh.goto(w().base);
+        await fresh.getByRole('heading', { name: 'Sign in to Quarry' }).waitFor();
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await context.close();
+    }
   });
 });

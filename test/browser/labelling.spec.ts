@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { ApiKeyRole } from '../../src/entities';
 import { describeInBrowser } from '../helpers/browser';
-import { CLAIM, CLASSES, openRound, queueDataset } from '../helpers/queues';
+import { CLAIM, CLASSES, SUBMIT, openRound, queueDataset } from '../helpers/queues';
 import { waitFor } from '../helpers/wait-for';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,6 +44,10 @@ describeInBrowser('labelling page', (w) => {
     for (let i = 0; i < 20; i++) {
       shown = await shownItem(page, shown);
       expect(pressed.has(shown)).toBe(false);
+      // The payload { text } is shown as its text, not as the record around it.
+      expect(await page.locator('.item .payload-text').textContent()).toBe(
+        `item ${shown.replace('keyboard-', '')}`,
+      );
       const n = (i * 7) % 3;
       pressed.set(shown, CLASSES[n]);
       await page.keyboard.press(String(n + 1));
@@ -275,5 +279,123 @@ describeInBrowser('labelling page', (w) => {
     expect(stored.get(x)?.value).toBe('mango');
     expect(stored.get(y)?.value).toBe('apricot');
     expect(await w().axe(page)).toEqual([]);
+  });
+  it('shows each payload by its type: text, an image URL, a record as a table, pixels', async () => {
+    const image =
+      'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
+    const payloads: Record<string, unknown> = {
+      words: { text: 'A sentence to read.' },
+      picture: { image },
+      record: { name: 'Ada', age: 36 },
+      grid: { pixels: Array.from({ length: 16 }, (_, i) => i) },
+    };
+    const { createDataset } = await w().t.ok(
+      'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+      { i: { name: 'shapes', classes: CLASSES, featureDim: 2 } },
+    );
+    const d = createDataset.id;
+    await w().t.ok(
+      'mutation($d: ID!, $items: [ImportItemInput!]!) { importItems(datasetId: $d, items: $items) { importedCount } }',
+      {
+        d,
+        items: Object.entries(payloads).map(([externalId, payload], i) => ({
+          externalId,
+          features: [i, 1],
+          payload,
+        })),
+      },
+    );
+    await openRound(w().t, d, 4);
+    const { page } = await w().signedIn(
+      await w().createKey(ApiKeyRole.ANNOTATOR, [d]),
+      `#/label/${d}`,
+    );
+    const seen: string[] = [];
+    let x: string | null = null;
+    for (let i = 0; i < 4; i++) {
+      x = await shownItem(page, x);
+      seen.push(x);
+      const item = page.locator('section.item');
+      if (x === 'words')
+        expect(await item.locator('.payload-text').textContent()).toBe('A sentence to read.');
+      if (x === 'picture')
+        expect(await item.locator('img.payload-image').getAttribute('src')).toBe(image);
+      if (x === 'record')
+        expect(
+          await item
+            .locator('table.payload-table tr')
+            .evaluateAll((rows) => rows.map((r: any) => r.innerText.split('\t'))),
+        ).toEqual(
+          // In the stored record's order (jsonb keeps its own).
+          expect.arrayContaining([
+            ['name', 'Ada'],
+            ['age', '36'],
+          ]),
+        );
+      if (x === 'grid') {
+        const canvas = item.locator('canvas.payload-pixels');
+        expect(await canvas.getAttribute('width')).toBe('4');
+        // The last pixel holds the largest value: drawn black.
+        expect(
+          await canvas.evaluate((c: any) => [...c.getContext('2d').getImageData(3, 3, 1, 1).data]),
+        ).toEqual([0, 0, 0, 255]);
+      }
+      await w().screenshot(page, `label-payload-${x}`);
+      await page.keyboard.press('1');
+    }
+    expect(seen.sort()).toEqual(Object.keys(payloads).sort());
+  });
+
+  it('keeps the queue left current while other annotators answer steadily', async () => {
+    const d = await queueDataset(w().t, 'busy', { items: 40 });
+    await openRound(w().t, d, 30);
+    const key = await w().createKey(ApiKeyRole.ANNOTATOR, [d]);
+    const context = await w().browser.newContext({ bypassCSP: true });
+    try {
+      const page = await context.newPage();
+      // The page's timers run on a clock the test moves, so "an event every 200 ms, for as long
+      // as the others work" is exact whatever the machine's load.
+      await page.clock.install();
+      let events = 0;
+      page.on('websocket', (ws) =>
+        ws.on('framereceived', (f) => {
+          if (String(f.payload).includes('queueChanged')) events++;
+        }),
+      );
+      await page.goto(w().base);
+      await page.getByLabel('API key').fill(key);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Datasets' }).waitFor();
+      await page.goto(`${w().base}#/label/${d}`);
+      await shownItem(page);
+      const left = page.getByTestId('queue-left');
+      await left.filter({ hasText: /^30$/ }).waitFor();
+      // From here the page's time moves only when the test says so.
+      await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 1000);
+      await page.clock.runFor(5000);
+
+      const other = await w().createKey(ApiKeyRole.ANNOTATOR, [d]);
+      const { claimQueries } = await w().t.ok(CLAIM, { d, n: 10, l: 300 }, other);
+      for (const c of claimQueries) {
+        const before = events;
+        await w().t.ok(SUBMIT, { q: c.query.id, v: 'dog', t: c.token }, other);
+        await waitFor(async () => events, {
+          until: (n) => n > before,
+          what: 'the answer reaching the page',
+        });
+        await page.clock.runFor(200);
+      }
+      // 2 s of answers, 200 ms apart: the count has moved, although the answers never paused.
+      const moved = await waitFor(() => left.textContent(), {
+        until: (text) => text !== '30',
+        timeoutMs: 15_000,
+        what: 'the queue left to move',
+      });
+      expect(Number(moved)).toBeLessThan(30);
+      await page.clock.runFor(2000);
+      await left.filter({ hasText: /^20$/ }).waitFor();
+    } finally {
+      await context.close();
+    }
   });
 });

@@ -10,7 +10,7 @@ import {
 } from '@quarry/client';
 import { lineChart } from './charts';
 import { errorText, h, mount, notice, pct } from './dom';
-import { debounce, followQueue, followRound } from './live';
+import { followQueue, followRound, throttle } from './live';
 import type { Cleanup } from './main';
 import type { Session } from './session';
 
@@ -491,11 +491,11 @@ export async function renderDashboard(
     void f().catch((e: unknown) => {
       if (!disposed) notice(`Dashboard refresh failed: ${errorText(e)}`, 'error');
     });
-  const fast = debounce(
+  const fast = throttle(
     safe(async () => {
       await Promise.all([refreshQueue(), refreshRounds()]);
     }),
-    250,
+    1000,
   );
   const stopQueue = followQueue(client, dataset.id, fast, fast);
   const slow = setInterval(safe(refreshSlow), refreshMs);

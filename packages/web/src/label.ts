@@ -1,6 +1,6 @@
 import { QueueDepthDocument, type Claim, type Dataset } from '@quarry/client';
 import { errorText, h, mount, notice, pct } from './dom';
-import { debounce, followQueue } from './live';
+import { followQueue, throttle } from './live';
 import type { Cleanup } from './main';
 import { renderMarkdown } from './markdown';
 import { renderPayload } from './payload';
@@ -247,7 +247,7 @@ export async function renderLabel(
       // The next event retries.
     }
   };
-  const laterProgress = debounce(() => void refreshProgress(), 500);
+  const laterProgress = throttle(() => void refreshProgress(), 1000);
 
   const matching = () => {
     const f = filter.toLowerCase();

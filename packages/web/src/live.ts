@@ -90,11 +90,18 @@ function mapIter<A, B>(it: AsyncIterableIterator<A>, f: (a: A) => B): AsyncItera
   };
 }
 
-/** Calls `f` at most once per `ms`, the last call winning (trailing edge). */
-export function debounce(f: () => void, ms: number): () => void {
+/**
+ * Calls `f` at most once per `ms`: the first call schedules `f` `ms` later and the calls until
+ * then join it (f reads the current state, so one run serves them all). Unlike a debounce, a
+ * steady stream of calls (a busy queue's events) cannot put `f` off for as long as it lasts.
+ */
+export function throttle(f: () => void, ms: number): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   return () => {
-    clearTimeout(timer);
-    timer = setTimeout(f, ms);
+    if (timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      f();
+    }, ms);
   };
 }

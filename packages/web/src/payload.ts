@@ -27,19 +27,20 @@ export function renderPayload(payload: unknown, view: PayloadView, label: string
       : [];
   const shown = single.length === 1 ? single[0] : value;
   const kind = view.payloadKind === 'AUTO' ? guess(shown) : view.payloadKind;
+  // What is drawn is what the kind was guessed from (AUTO's one field, not the record around it).
   switch (kind) {
     case 'IMAGE_URL':
-      return h('img', { class: 'payload-image', src: String(value), alt: label });
+      return h('img', { class: 'payload-image', src: String(shown), alt: label });
     case 'PIXELS':
-      return pixels(Array.isArray(value) ? value.map(Number) : [], label);
+      return pixels(Array.isArray(shown) ? shown.map(Number) : [], label);
     case 'TABLE':
-      return table(value);
+      return table(shown);
     case 'TEXT':
     case 'AUTO':
       return h(
         'div',
         { class: 'payload-text' },
-        typeof value === 'string' ? value : JSON.stringify(value, null, 2),
+        typeof shown === 'string' ? shown : JSON.stringify(shown, null, 2),
       );
     default: {
       const never: never = kind;
