@@ -166,6 +166,9 @@ export async function startServer(
       inference,
     });
     if (opts.bootstrapAdminKey ?? true) await announceInitialKey(services, config, db);
+    // Rounds whose queries were all settled while no process ran close now, then as they settle.
+    await services.roundCloser.start();
+    started.add('round closer', () => services.roundCloser.stop());
     if (config.featureCacheDir) {
       // Files of datasets deleted while no process ran, or by another process with its own cache.
       await sweepFeatureCache(config.featureCacheDir, db).catch((e: unknown) =>

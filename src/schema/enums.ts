@@ -38,7 +38,7 @@ registerEnumType(ModelOutputKind, {
 registerEnumType(RoundStatus, {
   name: 'RoundStatus',
   description:
-    'QUEUED -> SCORING -> SELECTING -> OPEN (queries ready) -> CLOSED; or FAILED / CANCELLED.',
+    'QUEUED -> SCORING -> SELECTING -> OPEN (queries ready) -> CLOSED (every query settled: answered, ties resolved); or FAILED / CANCELLED.',
 });
 registerEnumType(LabelQueryStatus, {
   name: 'LabelQueryStatus',

@@ -1,3 +1,4 @@
+import { RoundCloser } from './round-closer';
 import type { Database } from '../db/database';
 import type { InferencePool } from '../workers/inference.pool';
 import type { QuarryConfig } from '../config';
@@ -38,6 +39,8 @@ export interface Services {
   claims: ClaimService;
   /** Answers and their consensus: submit, resolve a tie. */
   answers: AnswerService;
+  /** Rounds become CLOSED once their queries are settled (start() it; stop() at shutdown). */
+  roundCloser: RoundCloser;
   /** Annotators' agreement on multi-annotator queries. */
   agreements: AgreementService;
   tasks: TaskService;
@@ -79,6 +82,7 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
   // Every occurrence (label created, round opened, ...) goes to the webhook outbox.
   deps.events.setOccurrenceSink((m, o) => webhooks.record(m, o));
   const claims = new ClaimService(ds, datasets, queues, deps.events, deps.jobs);
+  const roundCloser = new RoundCloser(ds, deps.events);
   return {
     apiKeys: new ApiKeyService(ds, deps.events),
     datasets,
@@ -90,7 +94,8 @@ export function createServices(db: Database, config: QuarryConfig, deps: Service
     }),
     queues,
     claims,
-    answers: new AnswerService(ds, datasets, queues, claims, deps.events, webhooks),
+    answers: new AnswerService(ds, datasets, queues, claims, deps.events, webhooks, roundCloser),
+    roundCloser,
     agreements: new AgreementService(ds, datasets),
     tasks: new TaskService(ds, datasets, deps.registry, deps.trainers, deps.jobs, models),
     synthesis: new SynthesisService(

@@ -1,3 +1,4 @@
+import type { RoundCloser } from './round-closer';
 import type { DataSource, EntityManager } from 'typeorm';
 import { ApiKey, LabelQueryStatus, LabelSource, WebhookEventKind } from '../entities';
 import { queueAnswers, queueSubmits } from '../metrics';
@@ -48,6 +49,8 @@ export class AnswerService {
     private readonly events: EventBus,
     /** The webhook outbox (absent: answers record no deliveries). */
     private readonly webhooks?: WebhookService,
+    /** Closes rounds whose last query an answer settled (absent: rounds stay OPEN). */
+    private readonly closer?: RoundCloser,
   ) {}
 
   /**
@@ -157,6 +160,8 @@ export class AnswerService {
     queueSubmits.inc({ dataset_id: answered!.datasetId });
     if (response.status !== LabelQueryStatus.OPEN) {
       queueAnswers.inc({ dataset_id: answered!.datasetId, status: response.status });
+      // Committed: the round's other queries may all be settled too.
+      this.closer?.settled(answered!.roundId);
     }
     // What the transaction left, without reading it back.
     return { ...response, replayed, query: answered };
@@ -316,7 +321,7 @@ export class AnswerService {
         `${JSON.stringify(value)} is not a class of this dataset (${dataset.classes.join(', ')}).`,
       );
     }
-    return this.ds.transaction(async (m) => {
+    const resolved = await this.ds.transaction(async (m) => {
       const lock = lockQueryStatus(query.id);
       const [locked] = await run(m, lock);
       if (locked.status !== LabelQueryStatus.NEEDS_REVIEW) {
@@ -336,6 +341,8 @@ export class AnswerService {
       const [q] = await this.queues.queriesByIds([query.id], m);
       return q;
     });
+    this.closer?.settled(resolved.roundId);
+    return resolved;
   }
 
   /**

@@ -51,6 +51,40 @@ describeEachDb(
       }
     });
 
+    it('closes a round once its last query is answered, also when the last two answers come at once: roundProgress completes with CLOSED, the queue hears ROUND_CLOSED', async () => {
+      const other = await queueDataset(t(), 'live-closed', { items: 10 });
+      const round = await openRound(t(), other, 4);
+      const status = async () =>
+        (await t().ok('query($id: ID!) { round(id: $id) { status } }', { id: round })).round.status;
+      const progress = await subscribe(t().url, t().adminKey, ROUND_PROGRESS, { r: round });
+      const queue = await subscribe(t().url, t().adminKey, QUEUE_CHANGED, { d: other });
+      try {
+        await progress.waitFor(1);
+        const { claimQueries } = await t().ok(CLAIM, { d: other, n: 4 });
+        expect(claimQueries).toHaveLength(4);
+        const answer = (c: { query: { id: string }; token: string }) =>
+          t().ok(SUBMIT, { q: c.query.id, v: 'cat', t: c.token });
+        await answer(claimQueries[0]);
+        await answer(claimQueries[1]);
+        await new Promise((r) => setTimeout(r, 500));
+        expect(await status()).toBe('OPEN');
+        await Promise.all([answer(claimQueries[2]), answer(claimQueries[3])]);
+        expect(await progress.ended).toBe('completed');
+        expect(progress.events.at(-1).roundProgress.status).toBe('CLOSED');
+        const closed = await eventOfKind(queue, 'ROUND_CLOSED');
+        expect(closed.queryIds).toEqual([]);
+        expect(await status()).toBe('CLOSED');
+        // A closed round is over: it cannot be cancelled.
+        const res = await t().gql('mutation($id: ID!) { cancelRound(id: $id) { status } }', {
+          id: round,
+        });
+        expect(res.errors?.[0].extensions?.code).toBe('CONFLICT');
+      } finally {
+        await progress.close();
+        await queue.close();
+      }
+    });
+
     it('queueChanged with snapshot starts with the open, held and answered counts', async () => {
       const other = await queueDataset(t(), 'live-snapshot', { items: 10 });
       await openRound(t(), other, 5);

@@ -167,3 +167,23 @@ export function roundListing(datasetId: string): Listing {
     idType: 'uuid',
   };
 }
+
+/**
+ * OPEN rounds whose every query is settled (none OPEN or NEEDS_REVIEW) become CLOSED: those of
+ * `roundIds`, or every such round when null. Returns the closed rounds. Each check is a probe of
+ * the queue's partial index (open queries) and of the dataset's NEEDS_REVIEW queries, whatever
+ * the round's size.
+ */
+export function closeSettledRounds(roundIds: readonly string[] | null): SqlStatement {
+  return sql(
+    `UPDATE round r SET status = 'CLOSED'
+     WHERE r.status = 'OPEN' AND ($1::uuid[] IS NULL OR r.id = ANY($1::uuid[]))
+       AND NOT EXISTS (SELECT 1 FROM label_query q
+                       WHERE q.dataset_id = r.dataset_id AND q.round_id = r.id AND q.status = 'OPEN')
+       AND NOT EXISTS (SELECT 1 FROM label_query q
+                       WHERE q.dataset_id = r.dataset_id AND q.round_id = r.id
+                         AND q.status = 'NEEDS_REVIEW')
+     RETURNING r.id, r.dataset_id AS "datasetId"`,
+    [roundIds],
+  );
+}

@@ -150,7 +150,7 @@ export type QueueEventKind =
   | 'SKIPPED'
   | 'SNAPSHOT';
 
-/** QUEUED -> SCORING -> SELECTING -> OPEN (queries ready) -> CLOSED; or FAILED / CANCELLED. */
+/** QUEUED -> SCORING -> SELECTING -> OPEN (queries ready) -> CLOSED (every query settled: answered, ties resolved); or FAILED / CANCELLED. */
 export type RoundStatus =
   | 'CANCELLED'
   | 'CLOSED'
