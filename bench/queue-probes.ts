@@ -53,12 +53,12 @@ export async function perLabel(
  * a row, then their `n` submits, with the cost of reading the counters itself and the
  * background work (job polling) of the same duration taken off.
  */
-export async function statementsPerCall(
+export async function statementsPerCall<C extends { id: string; token: string }>(
   url: string,
   adminKey: string,
   n: number,
-  claim: () => Promise<{ id: string; token: string }>,
-  submit: (c: { id: string; token: string }) => Promise<void>,
+  claim: () => Promise<C>,
+  submit: (c: C) => Promise<void>,
 ): Promise<{
   claim: number;
   submit: number;
@@ -76,7 +76,7 @@ export async function statementsPerCall(
   const backgroundPerMs = Math.max(0, c.statements - b.statements - perScrape) / 2000;
   const cpuPerMs = Math.max(0, c.cpuSeconds - b.cpuSeconds - cpuPerScrape) / 2000;
   let t = performance.now();
-  const claims: { id: string; token: string }[] = [];
+  const claims: C[] = [];
   for (let i = 0; i < n; i++) claims.push(await claim());
   const d = await scrape();
   const claimMs = performance.now() - t;

@@ -154,7 +154,29 @@ export function operationLimits(schema: GraphQLSchema, limits: QueryLimits): Ope
     );
   }
   const estimators = [fieldCost(limits.unpaginatedListSize)];
+  // The costs of the operations seen, by document (Apollo hands the same parsed document for the
+  // same text), operation and the variables a cost can depend on: a claim or a submit repeated by
+  // every annotator is costed once, not on every request (the traversal was ~5% of their CPU).
+  const costs = new WeakMap<DocumentNode, Map<string, number>>();
   const cost = (
+    document: DocumentNode,
+    operationName?: string | null,
+    variables?: object | null,
+  ): number => {
+    const key = costKey(document, operationName, variables);
+    const known = key === undefined ? undefined : costs.get(document)?.get(key);
+    if (known !== undefined) return known;
+    const n = computeCost(document, operationName, variables);
+    if (key !== undefined) {
+      let byKey = costs.get(document);
+      if (!byKey) costs.set(document, (byKey = new Map()));
+      // Bounded: an operation sent with ever new page sizes starts its memory again.
+      if (byKey.size >= MAX_COSTS_PER_DOCUMENT) byKey.clear();
+      byKey.set(key, n);
+    }
+    return n;
+  };
+  const computeCost = (
     document: DocumentNode,
     operationName?: string | null,
     variables?: object | null,
@@ -258,6 +280,41 @@ function costVariables(
     }
   }
   return out ?? given;
+}
+
+/** Costs kept per document, at most (see `operationLimits`). */
+const MAX_COSTS_PER_DOCUMENT = 64;
+
+/**
+ * What an operation's cost can depend on besides its document: the operation's name and the
+ * values of its variables of scalar types other than ID and String (`first` is an Int;
+ * `@include`/`@skip` take Booleans; lists are costed empty, see {@link costVariables}). Ids,
+ * tokens, texts and input objects never change a cost, so requests differing only in them share
+ * one. Undefined (not kept) when a variable's type is not plain.
+ */
+function costKey(
+  document: DocumentNode,
+  operationName?: string | null,
+  variables?: object | null,
+): string | undefined {
+  const given = (variables ?? {}) as Record<string, unknown>;
+  const operation = document.definitions.find(
+    (d): d is OperationDefinitionNode =>
+      d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
+  );
+  if (!operation) return undefined;
+  const parts: unknown[] = [operationName ?? null];
+  for (const def of operation.variableDefinitions ?? []) {
+    const type = def.type.kind === Kind.NON_NULL_TYPE ? def.type.type : def.type;
+    if (type.kind !== Kind.NAMED_TYPE) continue;
+    const typeName = type.name.value;
+    if (typeName === 'ID' || typeName === 'String') continue;
+    const value = given[def.variable.name.value];
+    // An input object may hold a page size somewhere: costed each time.
+    if (value !== null && typeof value === 'object') return undefined;
+    parts.push(value ?? null);
+  }
+  return JSON.stringify(parts);
 }
 
 /** The number graphql-armor found, from its message (`..., found 14.`). */

@@ -72,3 +72,34 @@ describe('the default query limits', () => {
     expect(Math.max(...Object.values(costs))).toBeLessThanOrEqual(DEFAULT_CONFIG.edge.maxQueryCost);
   });
 });
+
+describe('the cost of an operation, kept per document', () => {
+  const text = `query Page($d: ID!, $n: Int, $withItems: Boolean!) {
+    labelQueue(datasetId: $d, first: $n) { edges { node { id item @include(if: $withItems) { id } } } }
+  }`;
+
+  it('is computed again when a page size or a directive changes, not when an id does', async () => {
+    const schema = await buildQuarrySchema();
+    const limits = operationLimits(schema, DEFAULT_CONFIG.edge);
+    const document = parse(text);
+    const of = (vars: Record<string, unknown>) => limits.cost(document, 'Page', vars);
+    const ten = of({ d: 'a', n: 10, withItems: true });
+    expect(of({ d: 'b', n: 10, withItems: true })).toBe(ten);
+    expect(of({ d: 'a', n: 100, withItems: true })).toBeGreaterThan(ten);
+    expect(of({ d: 'a', n: 10, withItems: false })).toBeLessThan(ten);
+    // The same answers again, from what was kept.
+    expect(of({ d: 'c', n: 10, withItems: true })).toBe(ten);
+    expect(of({ d: 'a', n: 10, withItems: false })).toBeLessThan(ten);
+  });
+
+  it('refuses an operation over the limit on every request, not only the first', async () => {
+    const schema = await buildQuarrySchema();
+    const limits = operationLimits(schema, { ...DEFAULT_CONFIG.edge, maxQueryCost: 50 });
+    const document = parse(text);
+    for (let i = 0; i < 3; i++) {
+      expect(() => limits.cost(document, 'Page', { d: 'a', n: 100, withItems: true })).toThrow(
+        /more than the 50 allowed/,
+      );
+    }
+  });
+});
