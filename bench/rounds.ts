@@ -22,28 +22,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { benchPgUrl } from './pg';
-import { syntheticFeatures, syntheticModel } from './synthetic';
+import { POOL, poolFeatures, poolModel } from './synthetic';
 import { QUARRY, spawnServer, stopServer, type ServerProcess } from './server';
 import { InferencePool } from '../src/workers/inference.pool';
 
 const ITEMS = Number(process.argv[2] ?? 1_000_000);
 const KCENTER_ITEMS = Math.min(100_000, ITEMS);
-const DIM = 128;
-const HIDDEN = 256;
-const CLASSES = 10;
+const { dim: DIM, hidden: HIDDEN, classes: CLASSES } = POOL;
 const CHUNK = 50_000;
 
-const model = (): Buffer =>
-  syntheticModel({
-    inputDim: DIM,
-    hidden: HIDDEN,
-    classes: CLASSES,
-    scale: 0.2,
-    seed: 7,
-    embedding: true,
-  });
-
-const features = (start: number, rows: number): Float32Array => syntheticFeatures(start, rows, DIM);
+const model = poolModel;
+const features = poolFeatures;
 
 function peakRssMiB(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -15,7 +15,7 @@
  *   QUARRY_BENCH_STRATEGIES=k-center,badge   runs only these
  */
 import { execFileSync } from 'node:child_process';
-import { syntheticFeatures, syntheticModel } from './synthetic';
+import { POOL, poolFeatures, poolModel } from './synthetic';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,9 +30,7 @@ import { kCenter as kCenterReference } from './reference/k-center.reference';
 const ITEMS = Number(process.argv[2] ?? 100_000);
 const PICKS = Number(process.argv[3] ?? 1000);
 const BASELINE = process.env.QUARRY_BENCH_BASELINE !== '0';
-const DIM = 128;
-const HIDDEN = 256;
-const CLASSES = 10;
+const { dim: DIM, hidden: HIDDEN, classes: CLASSES } = POOL;
 const CHUNK = 20_000;
 const SEED = 1;
 const BUILTINS = path.resolve(__dirname, '../src/strategies/builtin/index.js');
@@ -47,17 +45,8 @@ const CASES: { code: string; params: Record<string, unknown>; reference: BatchSt
   },
 ];
 
-const model = (): Buffer =>
-  syntheticModel({
-    inputDim: DIM,
-    hidden: HIDDEN,
-    classes: CLASSES,
-    scale: 0.2,
-    seed: 7,
-    embedding: true,
-  });
-
-const features = (start: number, rows: number): Float32Array => syntheticFeatures(start, rows, DIM);
+const model = poolModel;
+const features = poolFeatures;
 
 /** The pool's probabilities and embeddings, from the model, through the inference pool. */
 async function scoredPool(pool: InferencePool, dir: string): Promise<ScoredRows> {

@@ -20,25 +20,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { benchPgUrl } from './pg';
-import { syntheticFeatures, syntheticModel } from './synthetic';
+import { POOL, poolFeatures, poolModel } from './synthetic';
 import { QUARRY, spawnServer, stopServer, type ServerProcess } from './server';
 
 const ITEMS = Number(process.argv[2] ?? 200_000);
-const DIM = 128;
-const HIDDEN = 256;
-const CLASSES = 10;
+const { dim: DIM, classes: CLASSES } = POOL;
 
-const model = (): Buffer =>
-  syntheticModel({
-    inputDim: DIM,
-    hidden: HIDDEN,
-    classes: CLASSES,
-    scale: 0.2,
-    seed: 7,
-    embedding: true,
-  });
-
-const features = (start: number, rows: number): Float32Array => syntheticFeatures(start, rows, DIM);
+const model = poolModel;
+const features = poolFeatures;
 
 async function main(): Promise<void> {
   console.log(

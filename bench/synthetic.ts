@@ -55,3 +55,26 @@ export function syntheticModel(spec: SyntheticModelSpec): Buffer {
     }),
   );
 }
+
+/**
+ * The pool of the round benchmarks (rounds, selection, shards): 128-wide features and an MLP
+ * 128-256-10 whose hidden layer is the embedding.
+ */
+export const POOL = { dim: 128, hidden: 256, classes: 10 } as const;
+
+/** The round benchmarks' model (see {@link POOL}). */
+export function poolModel(): Buffer {
+  return syntheticModel({
+    inputDim: POOL.dim,
+    hidden: POOL.hidden,
+    classes: POOL.classes,
+    scale: 0.2,
+    seed: 7,
+    embedding: true,
+  });
+}
+
+/** The round benchmarks' features for rows [start, start + rows) (see {@link POOL}). */
+export function poolFeatures(start: number, rows: number): Float32Array {
+  return syntheticFeatures(start, rows, POOL.dim);
+}
